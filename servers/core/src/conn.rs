@@ -1,0 +1,183 @@
+//! The blocking connection loop: serve one connection until it closes. Every blocking model
+//! (single_thread, thread_per_request, the process models) calls [`serve_connection`]; only what
+//! surrounds the call differs between them.
+//!
+//! ```text
+//! loop {
+//!     while a complete request is buffered: handle it, queue the response
+//!     write the queued responses
+//!     if the connection must close: close
+//!     read more (bounded by the header, body or idle deadline)
+//! }
+//! ```
+
+use crate::error::Rejection;
+use crate::handler::{call, Handler};
+use crate::limits::Limits;
+use crate::net::POLL_INTERVAL;
+use crate::reader::{Progress, RequestReader};
+use crate::response::{Response, CONTINUE_100};
+use crate::shutdown::Shutdown;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown as Direction, TcpStream};
+use std::time::{Duration, Instant};
+
+/// How much is read from the socket at a time. A production server would size this to the
+/// typical request; 8 KiB holds a typical head, or several pipelined ones.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// After an error response, how long we keep reading (and discarding) before closing, so that the
+/// client reads our answer instead of a connection reset (Apache's "lingering close").
+const LINGER: Duration = Duration::from_secs(2);
+
+/// How a connection ended, for a model's bookkeeping (scoreboards count requests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnStats {
+    /// Requests answered (error responses included).
+    pub requests: u64,
+}
+
+/// Serves one connection until the client closes it, a timeout expires, the server shuts down,
+/// or an error response ends it. Never panics on I/O errors; a handler's panic becomes a 500.
+pub fn serve_connection(
+    mut stream: TcpStream,
+    handler: &dyn Handler,
+    limits: &Limits,
+    shutdown: &Shutdown,
+) -> ConnStats {
+    let mut stats = ConnStats::default();
+    // Nagle would hold back a small response waiting for the ACK of the previous one.
+    let setup = stream
+        .set_nodelay(true)
+        .and_then(|_| stream.set_read_timeout(Some(POLL_INTERVAL)))
+        .and_then(|_| stream.set_write_timeout(Some(limits.write_timeout)));
+    if setup.is_err() {
+        return stats;
+    }
+    let mut reader = RequestReader::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    // When the current wait began: the last answer (idle clock) or the request's first byte
+    // (header and body clocks).
+    let mut wait_start = Instant::now();
+    loop {
+        // 1. Answer every complete request already buffered (pipelining), in order.
+        let mut close = false;
+        loop {
+            match reader.advance(&mut buf, limits) {
+                Ok(Progress::Complete(req)) => {
+                    let resp = call(handler, &req);
+                    let keep_alive = req.keep_alive && !resp.close && !shutdown.is_triggered();
+                    resp.write_to(&mut out, req.is_head(), keep_alive, req.minor_version);
+                    stats.requests += 1;
+                    wait_start = Instant::now();
+                    if !keep_alive {
+                        close = true;
+                        break;
+                    }
+                }
+                Ok(Progress::Continue) => {
+                    out.extend_from_slice(CONTINUE_100);
+                    wait_start = Instant::now();
+                    break;
+                }
+                Ok(Progress::Partial) => break,
+                Err(rejection) => {
+                    reject(&mut stream, &mut out, rejection);
+                    stats.requests += 1;
+                    return stats;
+                }
+            }
+        }
+        // 2. Write what was queued.
+        if !out.is_empty() {
+            if stream.write_all(&out).is_err() {
+                return stats;
+            }
+            out.clear();
+        }
+        if close {
+            let _ = stream.shutdown(Direction::Write);
+            return stats;
+        }
+        // 3. Read more, within the deadline that applies now.
+        let idle = buf.is_empty() && !reader.in_body();
+        if idle && shutdown.is_triggered() {
+            return stats;
+        }
+        let deadline = wait_start
+            + if idle {
+                limits.idle_timeout
+            } else if reader.in_body() {
+                limits.body_timeout
+            } else {
+                limits.header_timeout
+            };
+        match read_some(&mut stream, &mut buf) {
+            Ok(0) => return stats, // the client closed
+            Ok(_) => {
+                if idle {
+                    // First byte of a new request: the header clock starts now.
+                    wait_start = Instant::now();
+                }
+            }
+            Err(e) if is_timeout(&e) => {
+                if Instant::now() >= deadline {
+                    if !idle {
+                        reject(&mut stream, &mut out, Rejection::Timeout);
+                        stats.requests += 1;
+                    }
+                    return stats;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return stats,
+        }
+        // A slow client that trickles bytes never hits the read timeout; check the clock anyway.
+        if !idle && Instant::now() >= deadline {
+            reject(&mut stream, &mut out, Rejection::Timeout);
+            stats.requests += 1;
+            return stats;
+        }
+    }
+}
+
+/// Reads once, appending to `buf`.
+fn read_some(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let len = buf.len();
+    buf.resize(len + READ_CHUNK, 0);
+    let result = stream.read(&mut buf[len..]);
+    buf.truncate(len + *result.as_ref().unwrap_or(&0));
+    result
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// Answers a rejection with `Connection: close`, then closes gracefully.
+fn reject(stream: &mut TcpStream, out: &mut Vec<u8>, rejection: Rejection) {
+    let resp = Response::error(rejection.status(), rejection.reason());
+    resp.write_to(out, false, false, 1);
+    if stream.write_all(out).is_ok() {
+        lingering_close(stream);
+    }
+    out.clear();
+}
+
+/// Half-closes, then reads and discards for up to [`LINGER`] (or until the client closes), so that
+/// unread request bytes do not make the kernel answer with RST and destroy our response.
+pub fn lingering_close(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Direction::Write);
+    let deadline = Instant::now() + LINGER;
+    let mut sink = [0u8; 4096];
+    let mut discarded = 0usize;
+    while Instant::now() < deadline && discarded < 1024 * 1024 {
+        match stream.read(&mut sink) {
+            Ok(0) => return,
+            Ok(n) => discarded += n,
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! # lab-core: what every http-lab server model shares
+//!
+//! The lecture's six server designs differ only in *how* they get a connection to a piece of code
+//! that serves it: one at a time, a process each, a pool of processes, a thread each, processes of
+//! threads, or an event loop. Everything else (reading HTTP/1.1 off the wire, framing bodies,
+//! deciding keep-alive, writing responses, limits and timeouts, the application itself) is the same
+//! for all of them and lives here, once. A model crate holds only its strategy.
+//!
+//! A request's path through this crate:
+//!
+//! ```text
+//! bytes from a socket ─▶ reader::RequestReader::advance ─▶ parse::parse_head (httparse + RFC rules)
+//!                                  │                         body::BodyDecoder (Content-Length, chunked)
+//!                                  ▼
+//!                        request::Request ─▶ handler::call(&dyn Handler) ─▶ response::Response
+//!                                                     │                        │ write_to(Vec<u8>)
+//!                                                  app::LabApp                 ▼
+//!                                                                          bytes to the socket
+//! ```
+//!
+//! The parser never reads a socket: it is handed bytes and answers `Complete` or `Partial`, so the
+//! blocking loop in [`conn`] and a non-blocking event loop drive the same code.
+//!
+//! # Layout
+//! - [`limits`]: sizes and timeouts, each a `lab serve` flag.
+//! - [`config`]: what a model's `run` is told (limits, drain timeout, per-model sections).
+//! - [`error`]: [`Rejection`], why a request is refused, each mapped to one status code.
+//! - [`parse`]: the request head: httparse, then Host, Content-Length, Transfer-Encoding, ….
+//! - [`body`]: body decoders for Content-Length and chunked framing.
+//! - [`reader`]: per-connection state that turns buffered bytes into whole requests.
+//! - [`request`]: [`Request`], [`Head`], [`Method`].
+//! - [`response`]: [`Response`], [`Status`], writing a response with Date, Server and framing.
+//! - [`handler`]: the [`Handler`] trait, route costs, panic isolation.
+//! - [`app`]: [`LabApp`], the routes every model serves; [`static_files`]: the docroot.
+//! - [`conn`]: the blocking connection loop every blocking model calls.
+//! - [`net`]: binding with a real backlog; an accept loop that checks shutdown and names limits.
+//! - [`shutdown`]: the shutdown flag and the live-connection tracker.
+//! - `sys`: the crate's raw `libc` calls.
+
+pub mod app;
+pub mod body;
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod handler;
+pub mod limits;
+pub mod net;
+pub mod parse;
+pub mod reader;
+pub mod request;
+pub mod response;
+pub mod shutdown;
+pub mod static_files;
+mod sys;
+
+pub use app::LabApp;
+pub use config::{Config, ThreadOptions};
+pub use conn::{serve_connection, ConnStats};
+pub use error::Rejection;
+pub use handler::{call, Cost, Handler};
+pub use limits::Limits;
+pub use net::{bind_listener, Acceptor};
+pub use reader::{Progress, RequestReader};
+pub use request::{Framing, Head, Method, Request};
+pub use response::{Response, Status};
+pub use shutdown::{Shutdown, Tracker, TrackerGuard};

@@ -1,0 +1,113 @@
+//! Sockets: binding a listener with a real backlog, and an accept that checks for shutdown and
+//! names the limit it hits.
+//!
+//! Models never bind: the CLI (or a test) binds and hands the listener over. The accept loop
+//! wakes up every [`POLL_INTERVAL`] (SO_RCVTIMEO on the listening socket bounds `accept`) to see
+//! whether shutdown was asked for.
+
+use crate::shutdown::Shutdown;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// How often a blocked accept or read wakes up to check the shutdown flag. A production server
+/// would wake its threads explicitly (`shutdown(2)` on their sockets); polling keeps it simple,
+/// at the price of up to this much delay when stopping.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The listen backlog asked for. The kernel caps it at `net.core.somaxconn` (4096 here).
+pub const BACKLOG: i32 = 4096;
+
+/// Binds a TCP listener with SO_REUSEADDR and a backlog of [`BACKLOG`].
+pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Explains a bind error: the fix, not just the errno.
+pub fn explain_bind_error(addr: SocketAddr, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => format!(
+            "--addr {addr}: address already in use; stop the other server or pick another port (port 0 picks a free one)"
+        ),
+        io::ErrorKind::AddrNotAvailable => {
+            format!("--addr {addr}: not an address of this machine; try 127.0.0.1")
+        }
+        io::ErrorKind::PermissionDenied => {
+            format!("--addr {addr}: permission denied; ports below 1024 need root, pick a higher one")
+        }
+        _ => format!("--addr {addr}: cannot bind: {e}"),
+    }
+}
+
+/// Accepts connections, checking for shutdown every [`POLL_INTERVAL`]. Returns `None` once
+/// shutdown was triggered. Errors that concern one connection (it was reset before we accepted
+/// it) are skipped; running out of file descriptors is reported once a second with the fix and
+/// retried after a pause, instead of spinning.
+pub struct Acceptor<'a> {
+    listener: &'a TcpListener,
+    shutdown: Shutdown,
+    last_warning: Option<Instant>,
+}
+
+impl<'a> Acceptor<'a> {
+    pub fn new(listener: &'a TcpListener, shutdown: &Shutdown) -> io::Result<Self> {
+        SockRef::from(listener).set_read_timeout(Some(POLL_INTERVAL))?;
+        Ok(Acceptor { listener, shutdown: shutdown.clone(), last_warning: None })
+    }
+
+    /// The next connection, or `None` at shutdown.
+    pub fn next(&mut self) -> Option<TcpStream> {
+        loop {
+            if self.shutdown.is_triggered() {
+                return None;
+            }
+            match self.listener.accept() {
+                Ok((stream, _)) => return Some(stream),
+                Err(e) => self.on_error(e),
+            }
+        }
+    }
+
+    fn on_error(&mut self, e: io::Error) {
+        match e.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EINTR) => {}
+            Some(libc::ECONNABORTED) | Some(libc::EPROTO) => {}
+            Some(libc::EMFILE) | Some(libc::ENFILE) => {
+                self.warn(&fd_limit_message());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
+                self.warn("accept: out of kernel memory for sockets; pausing");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            _ => {
+                self.warn(&format!("accept failed: {e}"));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    fn warn(&mut self, msg: &str) {
+        let now = Instant::now();
+        if self.last_warning.is_none_or(|t| now - t >= Duration::from_secs(1)) {
+            eprintln!("{msg}");
+            self.last_warning = Some(now);
+        }
+    }
+}
+
+/// The message for EMFILE: which limit, and what to do.
+pub fn fd_limit_message() -> String {
+    match crate::sys::fd_limits() {
+        Some((soft, hard)) => format!(
+            "accept: out of file descriptors (open-file limit {soft}, hard limit {hard}); \
+             raise it with `ulimit -n {hard}` or serve fewer connections; pausing accept"
+        ),
+        None => "accept: out of file descriptors; raise `ulimit -n`; pausing accept".into(),
+    }
+}

@@ -1,0 +1,290 @@
+//! Request-head parsing: httparse tokenizes, this module enforces what httparse leaves to us.
+//!
+//! httparse checks the grammar of the request line and of each field line. On top of it we check
+//! the rules of RFC 9112 and RFC 9110 that decide how a message is framed and whether it is allowed
+//! at all: Host, Content-Length, Transfer-Encoding, Connection, Expect, version, method, limits.
+//! Where the RFCs let a server choose between accepting and rejecting, we reject (the strict
+//! choice) and say so beside the check. Nothing here reads a socket: it looks at bytes and answers
+//! `Partial` (need more) or `Complete(head, consumed)`.
+
+use crate::error::Rejection;
+use crate::limits::{Limits, MAX_HEADERS_CAP};
+use crate::request::{Framing, Head, Method};
+
+/// The result of looking at the bytes received so far.
+#[derive(Debug)]
+pub enum HeadStatus {
+    /// A whole head: it used the first `consumed` bytes of the buffer.
+    Complete(Head, usize),
+    /// Not a whole head yet; read more.
+    Partial,
+}
+
+/// Parses a request head from the start of `buf`.
+pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadStatus, Rejection> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
+    let slots = &mut slots[..limits.max_headers];
+    let mut req = httparse::Request::new(slots);
+    let consumed = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            check_partial(buf, limits)?;
+            return Ok(HeadStatus::Partial);
+        }
+        Err(e) => return Err(classify_httparse_error(e, buf, limits)),
+    };
+    if consumed > limits.max_head_bytes {
+        return Err(Rejection::HeadTooLarge);
+    }
+    // httparse accepts a bare LF as a line ending (RFC 9112 section 2.2 says a recipient MAY).
+    // Strict choice: every LF in the head must follow a CR.
+    check_line_endings(&buf[..consumed])?;
+
+    let method = req.method.ok_or(Rejection::BadRequestLine)?;
+    let method = Method::from_token(method).ok_or(Rejection::UnknownMethod)?;
+    let target = req.path.ok_or(Rejection::BadRequestLine)?;
+    if target.len() > limits.max_target_bytes {
+        return Err(Rejection::TargetTooLong);
+    }
+    check_target_form(method, target)?;
+    let minor_version = req.version.ok_or(Rejection::BadRequestLine)?;
+
+    // Work out framing and connection semantics from the fields.
+    let mut hosts = 0;
+    let mut content_length: Option<u64> = None;
+    let mut chunked = false;
+    let mut saw_transfer_encoding = false;
+    let mut other_coding = false;
+    let mut conn_close = false;
+    let mut conn_keep_alive = false;
+    let mut expect_continue = false;
+    for h in req.headers.iter() {
+        let name = h.name;
+        let value = h.value;
+        if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+            check_host(value)?;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            // RFC 9110 section 8.6 lets a recipient accept a repeated or list-valued field whose
+            // values are all the same. Strict choice: any second value is an error.
+            if content_length.is_some() {
+                return Err(Rejection::BadContentLength);
+            }
+            content_length = Some(parse_content_length(value)?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            if minor_version == 0 {
+                // RFC 9112 section 6.1: a server MAY treat it as faulty. Strict: reject.
+                return Err(Rejection::TransferEncodingOnHttp10);
+            }
+            // Codings accumulate across repeated fields: "gzip" then "chunked" is "gzip, chunked".
+            saw_transfer_encoding = true;
+            for coding in list_tokens(value) {
+                if chunked {
+                    // Anything after chunked (including a second chunked) cannot be framed.
+                    return Err(Rejection::BadTransferEncoding);
+                }
+                if coding.eq_ignore_ascii_case(b"chunked") {
+                    chunked = true;
+                } else {
+                    // gzip, deflate, compress or an unknown coding: we decode none of them.
+                    other_coding = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in list_tokens(value) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    conn_close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    conn_keep_alive = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            if value.eq_ignore_ascii_case(b"100-continue") {
+                expect_continue = minor_version == 1;
+            } else {
+                return Err(Rejection::UnsupportedExpectation);
+            }
+        }
+    }
+
+    // RFC 9112 section 3.2: exactly one Host in HTTP/1.1; never two.
+    if hosts > 1 || (minor_version == 1 && hosts == 0) {
+        return Err(Rejection::BadHost);
+    }
+    let framing = if saw_transfer_encoding {
+        if other_coding {
+            // RFC 9112 section 6.1: a coding we do not implement gets 501.
+            return Err(Rejection::UnsupportedTransferCoding);
+        }
+        if !chunked {
+            // An empty Transfer-Encoding: the body length cannot be determined.
+            return Err(Rejection::BadTransferEncoding);
+        }
+        if content_length.is_some() {
+            // RFC 9112 section 6.3 lets a server process such a message (TE wins) and close
+            // afterwards. Strict choice: refuse it outright, answering once and closing.
+            return Err(Rejection::ConflictingFraming);
+        }
+        Framing::Chunked
+    } else {
+        match content_length {
+            Some(0) | None => Framing::None,
+            Some(n) => Framing::Length(n),
+        }
+    };
+    if let Framing::Length(n) = framing {
+        if n > limits.max_body_bytes as u64 {
+            return Err(Rejection::BodyTooLarge);
+        }
+    }
+    let keep_alive = if minor_version == 1 {
+        !conn_close
+    } else {
+        conn_keep_alive && !conn_close
+    };
+    let expect_continue = expect_continue && framing != Framing::None;
+
+    let base = buf.as_ptr() as usize;
+    let range_of = |s: &[u8]| {
+        let start = s.as_ptr() as usize - base;
+        start..start + s.len()
+    };
+    let target = range_of(target.as_bytes());
+    let headers = req
+        .headers
+        .iter()
+        .map(|h| (range_of(h.name.as_bytes()), range_of(h.value)))
+        .collect();
+    let head = Head {
+        method,
+        minor_version,
+        keep_alive,
+        expect_continue,
+        framing,
+        bytes: buf[..consumed].into(),
+        target,
+        headers,
+    };
+    Ok(HeadStatus::Complete(head, consumed))
+}
+
+/// A head that is still incomplete may already be too big, or carry bytes no head may carry.
+fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), Rejection> {
+    // A NUL or bare CR can be refused as soon as it arrives; no need to wait for the rest.
+    check_line_endings(buf)?;
+    let first_line_len = buf.iter().position(|&b| b == b'\n');
+    if first_line_len.is_none() && buf.len() > limits.max_target_bytes + 64 {
+        // Still inside the request line and already past any target we would accept.
+        return Err(Rejection::TargetTooLong);
+    }
+    if buf.len() > limits.max_head_bytes {
+        return Err(Rejection::HeadTooLarge);
+    }
+    Ok(())
+}
+
+/// Maps an httparse error to the rejection RFC 9112 asks for.
+fn classify_httparse_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> Rejection {
+    use httparse::Error as E;
+    if let Err(r) = check_line_endings(buf) {
+        return r;
+    }
+    match e {
+        E::TooManyHeaders => Rejection::TooManyHeaders,
+        E::Version => {
+            // "HTTP/2.0" or "HTTP/3.0" is well-formed but not ours: 505. Anything else: 400.
+            let line = buf.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or(b"");
+            let version = line.rsplit(|&b| b == b' ').next().unwrap_or(b"");
+            match version {
+                [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+                    if major.is_ascii_digit() && minor.is_ascii_digit() =>
+                {
+                    Rejection::UnsupportedVersion
+                }
+                _ => Rejection::BadRequestLine,
+            }
+        }
+        E::Token => {
+            // A bad target can be a target too long for us to bother reading.
+            let line = buf.split(|&b| b == b'\n').next().unwrap_or(b"");
+            if line.len() > limits.max_target_bytes + 64 {
+                Rejection::TargetTooLong
+            } else {
+                Rejection::BadRequestLine
+            }
+        }
+        E::NewLine => Rejection::BadRequestLine,
+        E::HeaderName | E::HeaderValue => Rejection::BadHeader,
+        E::Status => Rejection::BadRequestLine,
+    }
+}
+
+/// Rejects NUL anywhere, CR not followed by LF, and LF not preceded by CR (leading empty lines,
+/// which RFC 9112 section 2.2 says to ignore, are CRLF too).
+fn check_line_endings(buf: &[u8]) -> Result<(), Rejection> {
+    for (i, &b) in buf.iter().enumerate() {
+        match b {
+            0 => return Err(Rejection::ControlByte),
+            b'\r' if i + 1 < buf.len() && buf[i + 1] != b'\n' => {
+                return Err(Rejection::ControlByte)
+            }
+            b'\n' if i == 0 || buf[i - 1] != b'\r' => return Err(Rejection::ControlByte),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// origin-form (`/path`), absolute-form (`http://host/path`), asterisk-form (`*`, OPTIONS only)
+/// and authority-form (`host:port`, CONNECT only): RFC 9112 section 3.2.
+fn check_target_form(method: Method, target: &str) -> Result<(), Rejection> {
+    let ok = if target.starts_with('/') {
+        method != Method::Connect
+    } else if target == "*" {
+        method == Method::Options
+    } else if method == Method::Connect {
+        !target.contains('/')
+    } else {
+        let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+        lower.starts_with("http://") || lower.starts_with("https://")
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Rejection::BadRequestLine)
+    }
+}
+
+/// Host = uri-host [ ":" port ]: reg-name, IPv4 or a bracketed IP literal. We check the alphabet,
+/// which is what matters for safety (no whitespace, no `/`, `@` or `\`).
+fn check_host(value: &[u8]) -> Result<(), Rejection> {
+    let ok = value.iter().all(|&b| {
+        b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Rejection::BadHost)
+    }
+}
+
+/// Content-Length = 1*DIGIT. A list ("5, 5"), a sign, spaces inside, or an overflow are errors.
+fn parse_content_length(value: &[u8]) -> Result<u64, Rejection> {
+    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
+        return Err(Rejection::BadContentLength);
+    }
+    let mut n: u64 = 0;
+    for &d in value {
+        n = n * 10 + u64::from(d - b'0');
+    }
+    Ok(n)
+}
+
+/// Splits a comma-separated list field into trimmed tokens. Empty elements are allowed by
+/// RFC 9110 section 5.6.1 ("a recipient MUST accept empty list elements") and skipped.
+fn list_tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(|t| t.trim_ascii())
+        .filter(|t| !t.is_empty())
+}

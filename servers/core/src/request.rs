@@ -1,0 +1,139 @@
+//! A parsed request: its head (method, target, version, header fields) and its decoded body.
+//!
+//! The head is kept as one copy of the bytes the client sent, with header fields as ranges into it:
+//! one allocation for the bytes and one for the ranges, however many fields there are.
+
+use std::ops::Range;
+
+/// The methods this server knows (RFC 9110 section 9, plus PATCH). Any other token gets 501.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Options,
+    Trace,
+    Connect,
+    Patch,
+}
+
+impl Method {
+    /// Maps a method token (case-sensitive, as RFC 9110 says) to a known method.
+    pub fn from_token(token: &str) -> Option<Method> {
+        Some(match token {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            "TRACE" => Method::Trace,
+            "CONNECT" => Method::Connect,
+            "PATCH" => Method::Patch,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Trace => "TRACE",
+            Method::Connect => "CONNECT",
+            Method::Patch => "PATCH",
+        }
+    }
+}
+
+/// How the body of a request is delimited (RFC 9112 section 6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body at all.
+    None,
+    /// Exactly this many bytes follow the head.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// A request head, as the parser accepted it.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub method: Method,
+    /// HTTP/1.`minor`: 0 or 1.
+    pub minor_version: u8,
+    /// Whether the connection may carry another request after this one.
+    pub keep_alive: bool,
+    /// The client sent `Expect: 100-continue`.
+    pub expect_continue: bool,
+    pub framing: Framing,
+    pub(crate) bytes: Box<[u8]>,
+    pub(crate) target: Range<usize>,
+    pub(crate) headers: Vec<(Range<usize>, Range<usize>)>,
+}
+
+impl Head {
+    /// The request target as sent (origin-form `/path?query`, or absolute-form, or `*`).
+    pub fn target(&self) -> &str {
+        // The parser checked that the target is visible ASCII.
+        std::str::from_utf8(&self.bytes[self.target.clone()]).unwrap_or("")
+    }
+
+    /// The path part of the target, without the query. For an absolute-form target
+    /// (`http://host/path`) this is the path after the authority.
+    pub fn path(&self) -> &str {
+        let target = self.target();
+        let target = match target.find("://") {
+            Some(i) => match target[i + 3..].find('/') {
+                Some(j) => &target[i + 3 + j..],
+                None => "/",
+            },
+            None => target,
+        };
+        target.split('?').next().unwrap_or(target)
+    }
+
+    /// The query string (after `?`), if any.
+    pub fn query(&self) -> Option<&str> {
+        self.target().split_once('?').map(|(_, q)| q)
+    }
+
+    /// The value of the first header field with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// Every header field, in the order received.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.headers.iter().map(|(n, v)| {
+            // Header names are tokens (ASCII), checked by httparse.
+            let name = std::str::from_utf8(&self.bytes[n.clone()]).unwrap_or("");
+            (name, &self.bytes[v.clone()])
+        })
+    }
+
+    /// True for HEAD requests: the response carries headers but no body.
+    pub fn is_head(&self) -> bool {
+        self.method == Method::Head
+    }
+}
+
+/// A complete request: head and decoded body (chunked framing removed).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub head: Head,
+    pub body: Vec<u8>,
+}
+
+impl std::ops::Deref for Request {
+    type Target = Head;
+    fn deref(&self) -> &Head {
+        &self.head
+    }
+}

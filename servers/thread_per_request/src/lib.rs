@@ -1,0 +1,84 @@
+//! # thread_per_request: a new thread for every connection
+//!
+//! The lecture's second design: the main thread only accepts, and each connection gets a thread
+//! of its own that runs the same blocking loop as `single_thread`.
+//!
+//! ```text
+//! loop {
+//!     wait until fewer than --max-threads connections are live
+//!     conn = accept()
+//!     spawn thread { serve conn until it closes }
+//! }
+//! ```
+//!
+//! Blocking is now harmless to others: a `/sleep/100` blocks its own thread, and the kernel runs
+//! the rest. Both cores are used. The price is one thread per connection: a stack, a kernel task,
+//! a scheduler entry, and a `clone()` and thread exit per connection.
+//!
+//! **Memory per thread.** Each thread reserves `--stack-size` bytes of address space (default
+//! 128 KiB; Rust's default is 2 MiB, glibc's 8 MiB) but touches only the pages it uses. Measured
+//! with `lab serve --model thread_per_request` holding idle keep-alive connections open and
+//! reading PSS from `/proc/<pid>/smaps_rollup` (see the README for the numbers and how to redo
+//! them), plus roughly 16 KiB of kernel memory per thread (kernel stack and task struct) that PSS
+//! does not show.
+//!
+//! **At the cap.** With `--max-threads N` live, the acceptor stops accepting; new connections
+//! wait in the listen backlog (up to `somaxconn`) and are served as threads finish.
+//!
+//! # Trade-offs
+//! - Wins: simple blocking code per connection; blocking and CPU-heavy handlers do not stall other
+//!   connections; uses every core; good for hundreds to a few thousand connections.
+//! - Loses: memory and scheduling cost grow with connections (10,000 idle keep-alive clients are
+//!   10,000 sleeping threads); spawning a thread per connection costs tens of microseconds, which
+//!   dominates short connections; a thread per connection gives no back-pressure except the cap.
+//!   A thread pool (hybrid_pool) fixes the spawn cost; an event loop (epoll) fixes the memory.
+
+use lab_core::{serve_connection, Acceptor, Config, Handler, Shutdown, Tracker};
+use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::thread;
+
+/// Serves every connection from `listener` on a thread of its own until `shutdown` is triggered,
+/// then waits up to `config.drain_timeout` for live connections to finish.
+pub fn run(
+    listener: TcpListener,
+    handler: Arc<dyn Handler>,
+    config: &Config,
+    shutdown: Shutdown,
+) -> io::Result<()> {
+    let live = Tracker::new();
+    let mut acceptor = Acceptor::new(&listener, &shutdown)?;
+    loop {
+        // At the cap, stop accepting: the backlog holds new connections until a thread ends.
+        if !live.wait_below(config.threads.max_threads, &shutdown) {
+            break;
+        }
+        let Some(conn) = acceptor.next() else { break };
+        let guard = live.enter();
+        let handler = Arc::clone(&handler);
+        let limits = config.limits;
+        let stop = shutdown.clone();
+        let spawned = thread::Builder::new()
+            .name("conn".into())
+            .stack_size(config.threads.stack_size)
+            .spawn(move || {
+                let _guard = guard;
+                serve_connection(conn, handler.as_ref(), &limits, &stop);
+            });
+        if let Err(e) = spawned {
+            // The connection (moved into the failed closure) is dropped, which closes it.
+            eprintln!(
+                "thread_per_request: cannot spawn a thread ({e}); {} live. \
+                 Lower --max-threads or raise the process limit (ulimit -u, kernel.threads-max)",
+                live.live()
+            );
+            thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    let left = live.wait_idle(config.drain_timeout);
+    if left > 0 {
+        eprintln!("thread_per_request: {left} connections still open after the drain timeout");
+    }
+    Ok(())
+}

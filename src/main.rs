@@ -1,0 +1,64 @@
+//! `lab`: the command line of http-lab. Glue only: it parses flags, binds the port, builds the
+//! application and hands both to a model crate (`servers/*`).
+
+mod models;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "lab", version, about = "An HTTP/1.1 server architecture lab: six server models, one parser, one handler.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one server model in the foreground until SIGINT or SIGTERM.
+    Serve(Box<serve::ServeArgs>),
+    /// List the six models and which of them are built.
+    Models,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
+    let result = match cli.command {
+        Command::Serve(args) => serve::serve(*args),
+        Command::Models => {
+            for m in models::Model::ALL {
+                let built = if m.runner().is_some() { "" } else { "  (not built yet)" };
+                println!("{:<20} {}{}", m.name(), m.summary(), built);
+            }
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("lab: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Help and version print as clap formats them; a usage error becomes one line naming the flag.
+fn clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!("lab: {}", first.trim_start_matches("error: "));
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The six models of the lecture, by name, and the entry point of each that exists.
+
+use clap::ValueEnum;
+use lab_core::{Config, Handler, Shutdown};
+use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// Every model's entry point has this shape: it is handed a bound listener and never binds.
+pub type RunFn = fn(TcpListener, Arc<dyn Handler>, &Config, Shutdown) -> io::Result<()>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[clap(rename_all = "snake_case")]
+pub enum Model {
+    SingleThread,
+    ForkPerRequest,
+    ProcessPool,
+    ThreadPerRequest,
+    HybridPool,
+    Epoll,
+}
+
+impl Model {
+    pub const ALL: [Model; 6] = [
+        Model::SingleThread,
+        Model::ForkPerRequest,
+        Model::ProcessPool,
+        Model::ThreadPerRequest,
+        Model::HybridPool,
+        Model::Epoll,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::SingleThread => "single_thread",
+            Model::ForkPerRequest => "fork_per_request",
+            Model::ProcessPool => "process_pool",
+            Model::ThreadPerRequest => "thread_per_request",
+            Model::HybridPool => "hybrid_pool",
+            Model::Epoll => "epoll",
+        }
+    }
+
+    pub fn summary(self) -> &'static str {
+        match self {
+            Model::SingleThread => "accept, serve that connection until it closes, accept the next",
+            Model::ForkPerRequest => "fork a child for every accepted connection; the parent reaps",
+            Model::ProcessPool => "prefork workers accepting on a shared socket, managed like Apache prefork",
+            Model::ThreadPerRequest => "spawn a thread for every accepted connection",
+            Model::HybridPool => "processes x threads, managed like Apache's worker MPM",
+            Model::Epoll => "non-blocking event loops on mio, nginx style, with an offload pool",
+        }
+    }
+
+    /// The model's `run`, or `None` if it is not built yet.
+    pub fn runner(self) -> Option<RunFn> {
+        match self {
+            Model::SingleThread => Some(lab_single_thread::run),
+            Model::ThreadPerRequest => Some(lab_thread_per_request::run),
+            Model::ForkPerRequest | Model::ProcessPool | Model::HybridPool | Model::Epoll => None,
+        }
+    }
+}

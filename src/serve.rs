@@ -1,0 +1,150 @@
+//! `lab serve`: bind, build the application, run one model until a signal.
+
+use crate::models::Model;
+use clap::Args;
+use lab_core::{net, static_files, Config, LabApp, Limits, Shutdown, ThreadOptions};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The server model to run (see `lab models`).
+    #[arg(long, value_enum)]
+    pub model: Model,
+    /// Address to listen on; port 0 picks a free port (printed on the first line).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Directory served under /static/ (default: a small sample site in a temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub docroot: Option<PathBuf>,
+    #[command(flatten)]
+    pub server: ServerFlags,
+}
+
+/// Limits, timeouts and per-model knobs: everything that becomes a `lab_core::Config`.
+#[derive(Args, Debug, Clone)]
+pub struct ServerFlags {
+    /// Largest request head (request line and header fields), in bytes; above it: 431.
+    #[arg(long, default_value_t = Limits::default().max_head_bytes, value_name = "BYTES")]
+    pub max_header_bytes: usize,
+    /// Most header fields in one request; above it: 431.
+    #[arg(long, default_value_t = Limits::default().max_headers, value_name = "N")]
+    pub max_headers: usize,
+    /// Longest request target, in bytes; above it: 414.
+    #[arg(long, default_value_t = Limits::default().max_target_bytes, value_name = "BYTES")]
+    pub max_target_bytes: usize,
+    /// Largest request body, in bytes; above it: 413 without reading the body.
+    #[arg(long, default_value_t = Limits::default().max_body_bytes, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+    /// Time to receive a complete request head from its first byte (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub header_timeout: Duration,
+    /// Time to receive a whole request, head and body, from its first byte.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub body_timeout: Duration,
+    /// How long a keep-alive connection may stay idle between requests.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub idle_timeout: Duration,
+    /// How long writing a response may block on a client that does not read.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub write_timeout: Duration,
+    /// At shutdown, how long in-flight connections may take to finish.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub drain_timeout: Duration,
+    /// thread_per_request: stack size of each connection thread, in bytes.
+    #[arg(long, default_value_t = ThreadOptions::default().stack_size, value_name = "BYTES")]
+    pub stack_size: usize,
+    /// thread_per_request: most connection threads at once (at the cap, accept waits).
+    #[arg(long, default_value_t = ThreadOptions::default().max_threads, value_name = "N")]
+    pub max_threads: usize,
+    /// Log what the model does on stderr.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+impl ServerFlags {
+    pub fn config(&self) -> Result<Config, String> {
+        let config = Config {
+            limits: Limits {
+                max_head_bytes: self.max_header_bytes,
+                max_headers: self.max_headers,
+                max_target_bytes: self.max_target_bytes,
+                max_body_bytes: self.max_body_bytes,
+                header_timeout: self.header_timeout,
+                body_timeout: self.body_timeout,
+                idle_timeout: self.idle_timeout,
+                write_timeout: self.write_timeout,
+            },
+            drain_timeout: self.drain_timeout,
+            verbose: self.verbose,
+            threads: ThreadOptions { stack_size: self.stack_size, max_threads: self.max_threads },
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// A duration: a number of seconds (`10`, `0.5`) or a number with a unit (`500ms`, `10s`, `2m`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration (try 10s or 500ms)"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1e3,
+        "us" => value / 1e6,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}` (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))
+}
+
+pub fn serve(args: ServeArgs) -> Result<(), String> {
+    let run = args.model.runner().ok_or_else(|| {
+        format!("--model {}: this model is not built yet (see `lab models`)", args.model.name())
+    })?;
+    let config = args.server.config()?;
+
+    // The docroot: the user's, or a sample site in a temporary directory removed at exit.
+    let _sample_site;
+    let docroot = match &args.docroot {
+        Some(dir) if dir.is_dir() => dir.clone(),
+        Some(dir) => return Err(format!("--docroot {}: not a directory", dir.display())),
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("http-lab-site-")
+                .tempdir()
+                .map_err(|e| format!("cannot create the sample site: {e}"))?;
+            static_files::write_sample_site(dir.path())
+                .map_err(|e| format!("cannot write the sample site: {e}"))?;
+            let path = dir.path().to_path_buf();
+            _sample_site = dir;
+            path
+        }
+    };
+    let app = LabApp::new(&docroot, args.model.name())
+        .map_err(|e| format!("--docroot {}: {e}", docroot.display()))?;
+
+    let listener = net::bind_listener(args.addr).map_err(|e| net::explain_bind_error(args.addr, &e))?;
+    let local = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+
+    let shutdown = Shutdown::new();
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, shutdown.flag())
+            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+    }
+
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "listening on http://{local}");
+    let _ = stdout.flush();
+    if config.verbose {
+        eprintln!("{}: docroot {}", args.model.name(), docroot.display());
+    }
+    run(listener, Arc::new(app), &config, shutdown)
+        .map_err(|e| format!("{}: {e}", args.model.name()))
+}
