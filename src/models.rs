@@ -57,7 +57,8 @@ impl Model {
         match self {
             Model::SingleThread => Some(lab_single_thread::run),
             Model::ThreadPerRequest => Some(lab_thread_per_request::run),
-            Model::ForkPerRequest | Model::ProcessPool | Model::HybridPool | Model::Epoll => None,
+            Model::Epoll => Some(lab_epoll::run),
+            Model::ForkPerRequest | Model::ProcessPool | Model::HybridPool => None,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::models::Model;
 use clap::Args;
-use lab_core::{net, static_files, Config, LabApp, Limits, Shutdown, ThreadOptions};
+use lab_core::{net, static_files, Config, EpollOptions, LabApp, Limits, Shutdown, ThreadOptions};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +60,15 @@ pub struct ServerFlags {
     /// thread_per_request: most connection threads at once (at the cap, accept waits).
     #[arg(long, default_value_t = ThreadOptions::default().max_threads, value_name = "N")]
     pub max_threads: usize,
+    /// epoll: event loops, each a thread with its own poll (default: one per core).
+    #[arg(long, default_value_t = EpollOptions::default().loops, value_name = "N")]
+    pub loops: usize,
+    /// epoll: run CPU-bound and blocking requests on helper threads (on) or inline on the loop (off).
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    pub offload: OnOff,
+    /// epoll: helper threads for offloaded requests.
+    #[arg(long, default_value_t = EpollOptions::default().offload_threads, value_name = "N")]
+    pub offload_threads: usize,
     /// Log what the model does on stderr.
     #[arg(long, short)]
     pub verbose: bool,
@@ -81,10 +90,21 @@ impl ServerFlags {
             drain_timeout: self.drain_timeout,
             verbose: self.verbose,
             threads: ThreadOptions { stack_size: self.stack_size, max_threads: self.max_threads },
+            epoll: EpollOptions {
+                loops: self.loops,
+                offload: self.offload == OnOff::On,
+                offload_threads: self.offload_threads,
+            },
         };
         config.validate()?;
         Ok(config)
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 /// A duration: a number of seconds (`10`, `0.5`) or a number with a unit (`500ms`, `10s`, `2m`).

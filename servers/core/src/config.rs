@@ -13,6 +13,7 @@ pub struct Config {
     /// Log what the model is doing (one line per event worth seeing) on stderr.
     pub verbose: bool,
     pub threads: ThreadOptions,
+    pub epoll: EpollOptions,
 }
 
 /// For models that start a thread per connection.
@@ -31,7 +32,26 @@ impl Default for Config {
             drain_timeout: Duration::from_secs(5),
             verbose: false,
             threads: ThreadOptions::default(),
+            epoll: EpollOptions::default(),
         }
+    }
+}
+
+/// For the event-loop model.
+#[derive(Debug, Clone, Copy)]
+pub struct EpollOptions {
+    /// Event loops (threads), each with its own `Poll`. Default: one per core.
+    pub loops: usize,
+    /// Hand CPU-bound and blocking requests to helper threads instead of running them inline.
+    pub offload: bool,
+    /// Helper threads for offloaded requests.
+    pub offload_threads: usize,
+}
+
+impl Default for EpollOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        EpollOptions { loops: cores, offload: false, offload_threads: 4 * cores }
     }
 }
 
@@ -53,6 +73,12 @@ impl Config {
         }
         if self.threads.max_threads == 0 {
             return Err("--max-threads must be at least 1".into());
+        }
+        if self.epoll.loops == 0 || self.epoll.loops > 256 {
+            return Err("--loops must be between 1 and 256".into());
+        }
+        if self.epoll.offload_threads == 0 || self.epoll.offload_threads > 4096 {
+            return Err("--offload-threads must be between 1 and 4096".into());
         }
         Ok(())
     }

@@ -16,7 +16,7 @@ use crate::handler::{call, Handler};
 use crate::limits::Limits;
 use crate::net::POLL_INTERVAL;
 use crate::reader::{Progress, RequestReader};
-use crate::response::{Response, CONTINUE_100};
+use crate::response::{respond, write_rejection, CONTINUE_100};
 use crate::shutdown::Shutdown;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as Direction, TcpStream};
@@ -67,8 +67,7 @@ pub fn serve_connection(
             match reader.advance(&mut buf, limits) {
                 Ok(Progress::Complete(req)) => {
                     let resp = call(handler, &req);
-                    let keep_alive = req.keep_alive && !resp.close && !shutdown.is_triggered();
-                    resp.write_to(&mut out, req.is_head(), keep_alive, req.minor_version);
+                    let keep_alive = respond(&req, &resp, shutdown.is_triggered(), &mut out);
                     stats.requests += 1;
                     wait_start = Instant::now();
                     if !keep_alive {
@@ -157,8 +156,7 @@ fn is_timeout(e: &io::Error) -> bool {
 
 /// Answers a rejection with `Connection: close`, then closes gracefully.
 fn reject(stream: &mut TcpStream, out: &mut Vec<u8>, rejection: Rejection) {
-    let resp = Response::error(rejection.status(), rejection.reason());
-    resp.write_to(out, false, false, 1);
+    write_rejection(rejection, out);
     if stream.write_all(out).is_ok() {
         lingering_close(stream);
     }

@@ -54,7 +54,7 @@ pub mod static_files;
 mod sys;
 
 pub use app::LabApp;
-pub use config::{Config, ThreadOptions};
+pub use config::{Config, EpollOptions, ThreadOptions};
 pub use conn::{serve_connection, ConnStats};
 pub use error::Rejection;
 pub use handler::{call, Cost, Handler};
@@ -62,5 +62,5 @@ pub use limits::Limits;
 pub use net::{bind_listener, Acceptor};
 pub use reader::{Progress, RequestReader};
 pub use request::{Framing, Head, Method, Request};
-pub use response::{Response, Status};
+pub use response::{respond, write_rejection, Response, Status, CONTINUE_100};
 pub use shutdown::{Shutdown, Tracker, TrackerGuard};

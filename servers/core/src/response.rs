@@ -69,7 +69,7 @@ impl Status {
     }
 
     /// 1xx, 204 and 304 responses never carry a body (RFC 9112 section 6.3).
-    fn forbids_body(self) -> bool {
+    pub fn forbids_body(self) -> bool {
         self.0 < 200 || self.0 == 204 || self.0 == 304
     }
 }
@@ -169,4 +169,18 @@ pub fn with_http_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
         }
         f(&cache.1)
     })
+}
+
+/// Writes the answer to `req` into `out` and decides whether the connection stays open: only if
+/// the client allows it, the handler did not ask to close, and the server is not shutting down.
+/// Every model calls this, so keep-alive is decided in one place.
+pub fn respond(req: &crate::request::Head, resp: &Response, shutting_down: bool, out: &mut Vec<u8>) -> bool {
+    let keep_alive = req.keep_alive && !resp.close && !shutting_down;
+    resp.write_to(out, req.is_head(), keep_alive, req.minor_version);
+    keep_alive
+}
+
+/// Writes the error response for a rejected request (always `Connection: close`) into `out`.
+pub fn write_rejection(rejection: crate::error::Rejection, out: &mut Vec<u8>) {
+    Response::error(rejection.status(), rejection.reason()).write_to(out, false, false, 1);
 }
