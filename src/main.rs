@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "lab", version, about = "An HTTP/1.1 server architecture lab: six server models, one parser, one handler.")]
+#[command(
+    name = "lab",
+    version,
+    about = "An HTTP/1.1 server architecture lab: six server models, one parser, one handler."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,7 +35,11 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(*args),
         Command::Models => {
             for m in models::Model::ALL {
-                let built = if m.runner().is_some() { "" } else { "  (not built yet)" };
+                let built = if m.runner().is_some() {
+                    ""
+                } else {
+                    "  (not built yet)"
+                };
                 println!("{:<20} {}{}", m.name(), m.summary(), built);
             }
             Ok(())
@@ -50,7 +58,9 @@ fn main() -> ExitCode {
 fn clap_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
             ExitCode::SUCCESS
         }

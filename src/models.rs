@@ -45,7 +45,9 @@ impl Model {
         match self {
             Model::SingleThread => "accept, serve that connection until it closes, accept the next",
             Model::ForkPerRequest => "fork a child for every accepted connection; the parent reaps",
-            Model::ProcessPool => "prefork workers accepting on a shared socket, managed like Apache prefork",
+            Model::ProcessPool => {
+                "prefork workers accepting on a shared socket, managed like Apache prefork"
+            }
             Model::ThreadPerRequest => "spawn a thread for every accepted connection",
             Model::HybridPool => "processes x threads, managed like Apache's worker MPM",
             Model::Epoll => "non-blocking event loops on mio, nginx style, with an offload pool",

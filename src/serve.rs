@@ -89,7 +89,10 @@ impl ServerFlags {
             },
             drain_timeout: self.drain_timeout,
             verbose: self.verbose,
-            threads: ThreadOptions { stack_size: self.stack_size, max_threads: self.max_threads },
+            threads: ThreadOptions {
+                stack_size: self.stack_size,
+                max_threads: self.max_threads,
+            },
             epoll: EpollOptions {
                 loops: self.loops,
                 offload: self.offload == OnOff::On,
@@ -110,23 +113,34 @@ pub enum OnOff {
 /// A duration: a number of seconds (`10`, `0.5`) or a number with a unit (`500ms`, `10s`, `2m`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration (try 10s or 500ms)"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (try 10s or 500ms)"))?;
     let seconds = match unit {
         "" | "s" => value,
         "ms" => value / 1e3,
         "us" => value / 1e6,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        _ => return Err(format!("`{text}`: unknown unit `{unit}` (use ms, s, m or h)")),
+        _ => {
+            return Err(format!(
+                "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
+            ))
+        }
     };
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))
 }
 
 pub fn serve(args: ServeArgs) -> Result<(), String> {
     let run = args.model.runner().ok_or_else(|| {
-        format!("--model {}: this model is not built yet (see `lab models`)", args.model.name())
+        format!(
+            "--model {}: this model is not built yet (see `lab models`)",
+            args.model.name()
+        )
     })?;
     let config = args.server.config()?;
 
@@ -150,8 +164,11 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
     let app = LabApp::new(&docroot, args.model.name())
         .map_err(|e| format!("--docroot {}: {e}", docroot.display()))?;
 
-    let listener = net::bind_listener(args.addr).map_err(|e| net::explain_bind_error(args.addr, &e))?;
-    let local = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let listener =
+        net::bind_listener(args.addr).map_err(|e| net::explain_bind_error(args.addr, &e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
 
     let shutdown = Shutdown::new();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

@@ -1,4 +1,5 @@
-//! The only `unsafe` in the crate: reading and raising `RLIMIT_NOFILE`.
+//! The only `unsafe` in the crate: reading and raising `RLIMIT_NOFILE`, and
+//! two `sysconf` numbers the `/proc` sampler needs.
 //!
 //! Every connection is a file descriptor, so 10,000 connections need a soft
 //! limit above 10,000. The soft limit may be raised by any process up to the
@@ -43,6 +44,30 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     Ok(hard)
 }
 
+
+/// Clock ticks per second, the unit of CPU times in `/proc/<pid>/stat`.
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf takes an integer and returns an integer; it touches
+    // no memory of ours.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as u64
+    } else {
+        100
+    }
+}
+
+/// The page size, the unit of RSS in `/proc/<pid>/stat`.
+pub fn page_size() -> u64 {
+    // SAFETY: as above, sysconf reads and writes no memory of ours.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 {
+        size as u64
+    } else {
+        4096
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -50,5 +75,7 @@ mod tests {
         let (soft, hard) = super::nofile_limit().unwrap();
         assert!(soft <= hard);
         assert!(super::raise_nofile_limit().unwrap() >= soft);
+        assert!(super::clock_ticks() > 0);
+        assert!(super::page_size() >= 4096);
     }
 }

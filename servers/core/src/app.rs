@@ -131,7 +131,10 @@ impl Handler for LabApp {
                 Err(_) => Response::error(Status::BAD_REQUEST, "expected /sleep/<milliseconds>"),
             },
             Route::Crash => {
-                if req.query().is_some_and(|q| q.split('&').any(|p| p == "abort")) {
+                if req
+                    .query()
+                    .is_some_and(|q| q.split('&').any(|p| p == "abort"))
+                {
                     eprintln!("/crash?abort: aborting process {}", std::process::id());
                     std::process::abort();
                 }
@@ -144,7 +147,10 @@ impl Handler for LabApp {
                     let mut leaked = self.leaked.lock().unwrap_or_else(|e| e.into_inner());
                     leaked.push(block);
                     let total: usize = leaked.iter().map(|b| b.len()).sum();
-                    let body = format!("allocated {kb} KiB; this process now holds {} KiB\n", total / 1024);
+                    let body = format!(
+                        "allocated {kb} KiB; this process now holds {} KiB\n",
+                        total / 1024
+                    );
                     Response::text(Status::OK, body.into_bytes())
                 }
                 _ => Response::error(Status::BAD_REQUEST, "expected /alloc/<kb> with kb <= 65536"),

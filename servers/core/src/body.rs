@@ -106,7 +106,11 @@ impl Chunked {
                 body.extend_from_slice(&input[i..i + take]);
                 i += take;
                 let remaining = remaining - take as u64;
-                self.state = if remaining == 0 { DataCr } else { Data { remaining } };
+                self.state = if remaining == 0 {
+                    DataCr
+                } else {
+                    Data { remaining }
+                };
                 continue;
             }
             let b = input[i];
@@ -122,7 +126,10 @@ impl Chunked {
                         if digits >= 15 {
                             return Err(Rejection::BadChunk);
                         }
-                        Size { size: size * 16 + u64::from(v), digits: digits + 1 }
+                        Size {
+                            size: size * 16 + u64::from(v),
+                            digits: digits + 1,
+                        }
                     }
                     None if digits == 0 => return Err(Rejection::BadChunk),
                     None => after_size(b, size, false)?,
@@ -154,7 +161,9 @@ impl Chunked {
                         return Err(Rejection::HeadTooLarge);
                     }
                     match b {
-                        b'\r' => TrailerLf { empty: self.state == TrailerStart },
+                        b'\r' => TrailerLf {
+                            empty: self.state == TrailerStart,
+                        },
                         // A trailer line must not start with whitespace (obs-fold) and holds no
                         // control bytes other than HTAB.
                         b' ' | b'\t' if self.state == TrailerStart => {
@@ -189,7 +198,10 @@ impl Chunked {
 fn after_size(b: u8, size: u64, started: bool) -> Result<ChunkState, Rejection> {
     match b {
         b'\r' => Ok(ChunkState::SizeLf { size }),
-        b';' => Ok(ChunkState::Extension { size, started: true }),
+        b';' => Ok(ChunkState::Extension {
+            size,
+            started: true,
+        }),
         b'\t' | b' ' => Ok(ChunkState::Extension { size, started }),
         b'!'..=b'~' | 0x80..=0xff if started => Ok(ChunkState::Extension { size, started }),
         _ => Err(Rejection::BadChunk),

@@ -50,8 +50,14 @@ pub struct EpollOptions {
 
 impl Default for EpollOptions {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        EpollOptions { loops: cores, offload: false, offload_threads: 4 * cores }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        EpollOptions {
+            loops: cores,
+            offload: false,
+            offload_threads: 4 * cores,
+        }
     }
 }
 
@@ -60,7 +66,10 @@ impl Default for ThreadOptions {
         // 128 KiB of stack is plenty for the lab's handlers (the deepest is fib(42): 42 frames)
         // and is only reserved, not touched: 10,000 threads reserve 1.25 GiB of address space but
         // use a few pages each. Linux's default of 8 MiB would reserve 80 GiB.
-        ThreadOptions { stack_size: 128 * 1024, max_threads: 12_000 }
+        ThreadOptions {
+            stack_size: 128 * 1024,
+            max_threads: 12_000,
+        }
     }
 }
 

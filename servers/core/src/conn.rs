@@ -151,7 +151,10 @@ fn read_some(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Answers a rejection with `Connection: close`, then closes gracefully.

@@ -50,10 +50,15 @@ impl Rejection {
     pub fn status(self) -> Status {
         use Rejection::*;
         match self {
-            BadRequestLine | BadHeader | ControlByte | BadHost | BadContentLength
-            | BadTransferEncoding | TransferEncodingOnHttp10 | ConflictingFraming | BadChunk => {
-                Status::BAD_REQUEST
-            }
+            BadRequestLine
+            | BadHeader
+            | ControlByte
+            | BadHost
+            | BadContentLength
+            | BadTransferEncoding
+            | TransferEncodingOnHttp10
+            | ConflictingFraming
+            | BadChunk => Status::BAD_REQUEST,
             UnsupportedTransferCoding | UnknownMethod => Status::NOT_IMPLEMENTED,
             UnsupportedExpectation => Status::EXPECTATION_FAILED,
             UnsupportedVersion => Status::HTTP_VERSION_NOT_SUPPORTED,

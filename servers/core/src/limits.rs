@@ -49,13 +49,17 @@ impl Limits {
     /// Checks that the limits make sense together. The error names the flag to change.
     pub fn validate(&self) -> Result<(), String> {
         if self.max_headers == 0 || self.max_headers > MAX_HEADERS_CAP {
-            return Err(format!("--max-headers must be between 1 and {MAX_HEADERS_CAP}"));
+            return Err(format!(
+                "--max-headers must be between 1 and {MAX_HEADERS_CAP}"
+            ));
         }
         if self.max_head_bytes < 64 {
             return Err("--max-header-bytes must be at least 64".into());
         }
         if self.max_target_bytes == 0 || self.max_target_bytes >= self.max_head_bytes {
-            return Err("--max-target-bytes must be at least 1 and below --max-header-bytes".into());
+            return Err(
+                "--max-target-bytes must be at least 1 and below --max-header-bytes".into(),
+            );
         }
         for (flag, d) in [
             ("--header-timeout", self.header_timeout),

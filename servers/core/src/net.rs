@@ -57,7 +57,11 @@ pub struct Acceptor<'a> {
 impl<'a> Acceptor<'a> {
     pub fn new(listener: &'a TcpListener, shutdown: &Shutdown) -> io::Result<Self> {
         SockRef::from(listener).set_read_timeout(Some(POLL_INTERVAL))?;
-        Ok(Acceptor { listener, shutdown: shutdown.clone(), last_warning: None })
+        Ok(Acceptor {
+            listener,
+            shutdown: shutdown.clone(),
+            last_warning: None,
+        })
     }
 
     /// The next connection, or `None` at shutdown.
@@ -94,7 +98,10 @@ impl<'a> Acceptor<'a> {
 
     fn warn(&mut self, msg: &str) {
         let now = Instant::now();
-        if self.last_warning.is_none_or(|t| now - t >= Duration::from_secs(1)) {
+        if self
+            .last_warning
+            .is_none_or(|t| now - t >= Duration::from_secs(1))
+        {
             eprintln!("{msg}");
             self.last_warning = Some(now);
         }

@@ -193,7 +193,10 @@ fn classify_httparse_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> R
         E::TooManyHeaders => Rejection::TooManyHeaders,
         E::Version => {
             // "HTTP/2.0" or "HTTP/3.0" is well-formed but not ours: 505. Anything else: 400.
-            let line = buf.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or(b"");
+            let line = buf
+                .split(|&b| b == b'\r' || b == b'\n')
+                .next()
+                .unwrap_or(b"");
             let version = line.rsplit(|&b| b == b' ').next().unwrap_or(b"");
             match version {
                 [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
@@ -258,9 +261,9 @@ fn check_target_form(method: Method, target: &str) -> Result<(), Rejection> {
 /// Host = uri-host [ ":" port ]: reg-name, IPv4 or a bracketed IP literal. We check the alphabet,
 /// which is what matters for safety (no whitespace, no `/`, `@` or `\`).
 fn check_host(value: &[u8]) -> Result<(), Rejection> {
-    let ok = value.iter().all(|&b| {
-        b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b)
-    });
+    let ok = value
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b));
     if ok {
         Ok(())
     } else {

@@ -58,7 +58,12 @@ impl RequestReader {
             };
             buf.drain(..consumed);
             let decoder = match head.framing {
-                Framing::None => return Ok(Progress::Complete(Request { head, body: Vec::new() })),
+                Framing::None => {
+                    return Ok(Progress::Complete(Request {
+                        head,
+                        body: Vec::new(),
+                    }))
+                }
                 Framing::Length(n) => BodyDecoder::length(n),
                 Framing::Chunked => BodyDecoder::chunked(),
             };
@@ -83,7 +88,10 @@ impl RequestReader {
         buf.drain(..used);
         if done {
             let state = self.body.take().expect("set above");
-            return Ok(Progress::Complete(Request { head: state.head, body: state.body }));
+            return Ok(Progress::Complete(Request {
+                head: state.head,
+                body: state.body,
+            }));
         }
         // RFC 9110 section 10.1.1: send 100 Continue only if none of the body has arrived yet.
         if state.head.expect_continue && !state.continue_sent && state.body.is_empty() && used == 0

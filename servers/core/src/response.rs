@@ -87,7 +87,11 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn new(status: Status, content_type: impl Into<Cow<'static, str>>, body: impl Into<Cow<'static, [u8]>>) -> Self {
+    pub fn new(
+        status: Status,
+        content_type: impl Into<Cow<'static, str>>,
+        body: impl Into<Cow<'static, [u8]>>,
+    ) -> Self {
         Response {
             status,
             content_type: content_type.into(),
@@ -117,7 +121,13 @@ impl Response {
     /// Appends the response to `out`. `head_only` is true for a HEAD request (headers as for GET,
     /// no body); `keep_alive` says whether the connection stays open, and `minor_version` is the
     /// request's (an HTTP/1.0 client that asked for keep-alive is told it got it).
-    pub fn write_to(&self, out: &mut Vec<u8>, head_only: bool, keep_alive: bool, minor_version: u8) {
+    pub fn write_to(
+        &self,
+        out: &mut Vec<u8>,
+        head_only: bool,
+        keep_alive: bool,
+        minor_version: u8,
+    ) {
         let status = self.status;
         // Writes to a Vec cannot fail.
         let _ = write!(out, "HTTP/1.1 {} {}\r\n", status.code(), status.reason());
@@ -159,7 +169,10 @@ pub fn with_http_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
     DATE.with(|cell| {
         let mut cache = cell.borrow_mut();
         let now = SystemTime::now();
-        let secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let secs = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         if cache.0 != secs {
             let text = httpdate::fmt_http_date(now);
             let bytes = text.as_bytes();
@@ -174,7 +187,12 @@ pub fn with_http_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
 /// Writes the answer to `req` into `out` and decides whether the connection stays open: only if
 /// the client allows it, the handler did not ask to close, and the server is not shutting down.
 /// Every model calls this, so keep-alive is decided in one place.
-pub fn respond(req: &crate::request::Head, resp: &Response, shutting_down: bool, out: &mut Vec<u8>) -> bool {
+pub fn respond(
+    req: &crate::request::Head,
+    resp: &Response,
+    shutting_down: bool,
+    out: &mut Vec<u8>,
+) -> bool {
     let keep_alive = req.keep_alive && !resp.close && !shutting_down;
     resp.write_to(out, req.is_head(), keep_alive, req.minor_version);
     keep_alive

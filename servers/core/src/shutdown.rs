@@ -82,7 +82,10 @@ impl Tracker {
             if now >= deadline {
                 break;
             }
-            live = cv.wait_timeout(live, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            live = cv
+                .wait_timeout(live, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         *live
     }

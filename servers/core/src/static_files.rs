@@ -66,7 +66,10 @@ fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     let file = fs::File::open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
-        return Err(io::Error::new(io::ErrorKind::PermissionDenied, "not a servable file"));
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "not a servable file",
+        ));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(MAX_FILE_BYTES).read_to_end(&mut bytes)?;
@@ -96,7 +99,10 @@ pub const SAMPLE_SITE: &[(&str, &str)] = &[
          <p>A sample page served from the lab's docroot.</p><img src=\"logo.svg\" alt=\"logo\">\
          <script src=\"app.js\"></script></body></html>\n",
     ),
-    ("style.css", "body { font-family: sans-serif; margin: 2em; }\n"),
+    (
+        "style.css",
+        "body { font-family: sans-serif; margin: 2em; }\n",
+    ),
     ("app.js", "document.title = 'http-lab (script ran)';\n"),
     ("hello.txt", "Hello from a static file.\n"),
     ("data.json", "{\"lab\": \"http-lab\", \"ok\": true}\n"),
@@ -105,7 +111,10 @@ pub const SAMPLE_SITE: &[(&str, &str)] = &[
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"64\" height=\"64\">\
          <circle cx=\"32\" cy=\"32\" r=\"30\" fill=\"#4a90d9\"/></svg>\n",
     ),
-    ("docs/index.html", "<!doctype html>\n<html><body><p>docs</p></body></html>\n"),
+    (
+        "docs/index.html",
+        "<!doctype html>\n<html><body><p>docs</p></body></html>\n",
+    ),
 ];
 
 /// Writes [`SAMPLE_SITE`] into `dir`.

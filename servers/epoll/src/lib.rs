@@ -12,5 +12,8 @@ pub fn run(
     _config: &Config,
     _shutdown: Shutdown,
 ) -> io::Result<()> {
-    Err(io::Error::new(io::ErrorKind::Unsupported, "the epoll model is not built yet"))
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the epoll model is not built yet",
+    ))
 }

@@ -42,7 +42,10 @@ pub fn run(
     while let Some(conn) = acceptor.next() {
         let stats = serve_connection(conn, handler.as_ref(), &config.limits, &shutdown);
         if config.verbose {
-            eprintln!("single_thread: connection closed after {} requests", stats.requests);
+            eprintln!(
+                "single_thread: connection closed after {} requests",
+                stats.requests
+            );
         }
     }
     Ok(())

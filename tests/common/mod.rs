@@ -1,0 +1,364 @@
+//! Test support: start the real `lab` binary on 127.0.0.1:0 and talk HTTP to it over real sockets.
+//! Every wait here is bounded: a hung server fails the test, it does not hang it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long any single read or wait in a test may take before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A `lab serve` process.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub model: String,
+    child: Option<Child>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Server {
+    /// Starts `lab serve --model <model> --addr 127.0.0.1:0 <args>` and waits for its
+    /// `listening on` line.
+    pub fn start(model: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args(["serve", "--model", model, "--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn lab serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = BufReader::new(stderr).read_to_string(&mut text);
+            text
+        });
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(TIMEOUT)
+            .expect("lab serve printed no `listening on` line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .parse()
+            .expect("address");
+        Server {
+            addr,
+            model: model.to_string(),
+            child: Some(child),
+            stderr: Some(stderr),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends SIGTERM and waits (bounded) for a clean exit. Returns the exit status and stderr.
+    pub fn stop(mut self) -> (ExitStatus, String) {
+        let mut child = self.child.take().expect("running");
+        let descendants = descendants(child.id());
+        signal(child.id(), libc::SIGTERM);
+        let status = wait_timeout(&mut child, TIMEOUT).unwrap_or_else(|| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{}: did not exit within {TIMEOUT:?} of SIGTERM", self.model)
+        });
+        let stderr = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        for pid in descendants {
+            assert!(
+                !alive(pid),
+                "{}: process {pid} outlived the server",
+                self.model
+            );
+        }
+        (status, stderr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) with a pid we spawned; no memory is involved.
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// Every process whose parent chain leads to `root`, found by scanning /proc.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let mut parents = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if let Some(ppid) = ppid(pid) {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+fn ppid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split(' ').nth(1)?.parse().ok()
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rfind(')').and_then(|i| s.get(i + 2..i + 3)) != Some("Z"))
+        .unwrap_or(false)
+}
+
+/// A parsed response.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// True if the server said it will close.
+    pub fn closes(&self) -> bool {
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+    }
+}
+
+/// A raw HTTP/1.1 client connection with a buffer, so pipelined responses can be read one by one.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        stream.set_write_timeout(Some(TIMEOUT)).expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write request");
+    }
+
+    /// Sends a GET with Host and returns the response.
+    pub fn get(&mut self, path: &str) -> Resp {
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
+        self.read_response()
+    }
+
+    fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 16 * 1024];
+        match self.stream.read(&mut chunk) {
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                n
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+            Err(e) => panic!("read failed (timeout?): {e}"),
+        }
+    }
+
+    /// Reads one response (head by httparse, body by Content-Length, or to EOF without one).
+    pub fn read_response(&mut self) -> Resp {
+        self.try_read_response()
+            .expect("connection closed before a response")
+    }
+
+    /// Reads one response, or `None` if the connection closed cleanly first.
+    pub fn try_read_response(&mut self) -> Option<Resp> {
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 64];
+            let mut resp = httparse::Response::new(&mut headers);
+            match resp.parse(&self.buf).expect("malformed response") {
+                httparse::Status::Complete(n) => {
+                    let status = resp.code.expect("status");
+                    let headers: Vec<(String, String)> = resp
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.name.to_string(),
+                                String::from_utf8_lossy(h.value).into_owned(),
+                            )
+                        })
+                        .collect();
+                    self.buf.drain(..n);
+                    let mut r = Resp {
+                        status,
+                        headers,
+                        body: Vec::new(),
+                    };
+                    if let Some(len) = r.header("content-length") {
+                        let len: usize = len.parse().expect("content-length");
+                        while self.buf.len() < len {
+                            assert!(self.fill() > 0, "EOF inside a body");
+                        }
+                        r.body = self.buf.drain(..len).collect();
+                    } else if status >= 200 && status != 204 && status != 304 {
+                        while self.fill() > 0 {}
+                        r.body = std::mem::take(&mut self.buf);
+                    }
+                    return Some(r);
+                }
+                httparse::Status::Partial => {
+                    if self.fill() == 0 {
+                        assert!(
+                            self.buf.is_empty(),
+                            "EOF inside a response head: {:?}",
+                            self.buf
+                        );
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads one response to a HEAD request: no body follows whatever Content-Length says.
+    pub fn read_head_response(&mut self) -> Resp {
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 64];
+            let mut resp = httparse::Response::new(&mut headers);
+            if let httparse::Status::Complete(n) = resp.parse(&self.buf).expect("malformed") {
+                let r = Resp {
+                    status: resp.code.expect("status"),
+                    headers: resp
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.name.to_string(),
+                                String::from_utf8_lossy(h.value).into_owned(),
+                            )
+                        })
+                        .collect(),
+                    body: Vec::new(),
+                };
+                self.buf.drain(..n);
+                return r;
+            }
+            assert!(self.fill() > 0, "EOF inside a response head");
+        }
+    }
+
+    /// Asserts that the server closes the connection (EOF or reset) with nothing more to say.
+    pub fn assert_closed(&mut self) {
+        while self.buf.is_empty() {
+            if self.fill() == 0 {
+                return;
+            }
+        }
+        panic!(
+            "expected the connection to close, got more bytes: {:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+    }
+}
+
+/// Runs `curl` with args; panics with a clear message if curl is not installed.
+pub fn curl(args: &[&str]) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "15"])
+        .args(args)
+        .output()
+        .expect("curl is needed by this test: install it (apt-get install curl)");
+    assert!(
+        out.status.success(),
+        "curl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A docroot for tests: the sample site plus a symlink that leads out of it and a file outside.
+pub struct Docroot {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+pub fn docroot() -> Docroot {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("site");
+    std::fs::create_dir(&root).expect("mkdir");
+    lab_core::static_files::write_sample_site(&root).expect("sample site");
+    std::fs::write(dir.path().join("secret.txt"), "SECRET").expect("secret");
+    std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("leak.txt"))
+        .expect("symlink");
+    std::os::unix::fs::symlink(dir.path(), root.join("up")).expect("symlink");
+    Docroot { dir, root }
+}

@@ -1,0 +1,512 @@
+//! The conformance suite: the same HTTP/1.1 checks against every model, over real sockets, on the
+//! real `lab serve` binary. A model joins with one line in the table at the bottom.
+
+mod common;
+
+use common::{docroot, Client, Server};
+use std::io::Write;
+use std::time::Duration;
+
+/// Flags every suite server gets: short timeouts so the timeout cases finish quickly.
+const SUITE_FLAGS: &[&str] = &[
+    "--header-timeout",
+    "1s",
+    "--body-timeout",
+    "2s",
+    "--idle-timeout",
+    "3s",
+    "--drain-timeout",
+    "5s",
+];
+
+fn start(model: &str, extra: &[&str]) -> Server {
+    let args: Vec<&str> = SUITE_FLAGS.iter().chain(extra).copied().collect();
+    Server::start(model, &args)
+}
+
+/// Stops the server and checks it exited 0 with nothing left behind.
+fn finish(server: Server) {
+    let model = server.model.clone();
+    let (status, stderr) = server.stop();
+    assert!(
+        status.success(),
+        "{model}: exit status {status} after SIGTERM; stderr:\n{stderr}"
+    );
+}
+
+fn assert_hello(r: &common::Resp) {
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"Hello, World!");
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(r.header("server"), Some("http-lab"));
+    let date = r.header("date").expect("Date header");
+    assert!(
+        date.ends_with(" GMT") && date.len() == 29,
+        "bad Date: {date}"
+    );
+}
+
+pub mod cases {
+    use super::*;
+
+    pub fn keep_alive(model: &str, extra: &[&str]) {
+        let server = start(model, extra);
+        let mut c = server.connect();
+        for path in ["/", "/hello", "/hello?x=1"] {
+            let r = c.get(path);
+            assert_hello(&r);
+            assert!(!r.closes(), "keep-alive response must not close");
+        }
+        drop(c);
+        finish(server);
+    }
+
+    pub fn pipelined_ten_in_one_write(model: &str, extra: &[&str]) {
+        let server = start(model, extra);
+        let mut c = server.connect();
+        let mut batch = Vec::new();
+        for i in 0..10 {
+            if i % 2 == 0 {
+                batch.extend_from_slice(
+                    format!("GET /cpu/{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes(),
+                );
+            } else {
+                let body = format!("body-{i}");
+                batch.extend_from_slice(
+                    format!(
+                        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
+        c.send(&batch);
+        for i in 0..10u32 {
+            let r = c.read_response();
+            assert_eq!(r.status, 200, "response {i}");
+            if i % 2 == 0 {
+                assert_eq!(
+                    r.text(),
+                    format!("fib({i}) = {}\n", lab_core::app::fib(i)),
+                    "response {i} out of order"
+                );
+            } else {
+                assert_eq!(r.text(), format!("body-{i}"), "response {i} out of order");
+            }
+        }
+        drop(c);
+        finish(server);
+    }
+
+    pub fn split_at_every_byte(model: &str, extra: &[&str]) {
+        let server = start(model, extra);
+        let request: &[u8] = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello";
+        let chunked: &[u8] = b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: v\r\n\r\n";
+        let mut c = server.connect();
+        for (req, body) in [(request, &b"hello"[..]), (chunked, &b"abcde"[..])] {
+            for split in 1..req.len() {
+                c.send(&req[..split]);
+                c.stream.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(1));
+                c.send(&req[split..]);
+                let r = c.read_response();
+                assert_eq!(r.status, 200, "split at {split}");
+                assert_eq!(r.body, body, "split at {split}");
+            }
+        }
+        // And one byte per write.
+        for b in chunked {
+            c.send(std::slice::from_ref(b));
+        }
+        assert_eq!(c.read_response().body, b"abcde");
+        drop(c);
+        finish(server);
+    }
+
+    pub fn bodies(model: &str, extra: &[&str]) {
+        let server = start(model, extra);
+        let mut c = server.connect();
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut req = format!(
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+            big.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(&big);
+        c.send(&req);
+        let r = c.read_response();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, big);
+        // Chunked, with extensions, upper-case hex, and trailers.
+        c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nA ; name=\"v\"\r\n0123456789\r\n1\r\nX\r\n0\r\nTrailer-One: 1\r\nTrailer-Two: 2\r\n\r\n");
+        let r = c.read_response();
+        assert_eq!(r.body, b"0123456789X");
+        // Zero-length bodies.
+        c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(c.read_response().body, b"");
+        c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+        assert_eq!(c.read_response().body, b"");
+        // The connection is still usable after all of that.
+        assert_hello(&c.get("/hello"));
+        drop(c);
+        finish(server);
+    }
+
+    pub fn head(model: &str, extra: &[&str]) {
+        let server = start(model, extra);
+        let mut c = server.connect();
+        c.send(b"HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+        let r = c.read_head_response();
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("content-length"),
+            Some("13"),
+            "HEAD carries GET's length"
+        );
+        // If any body bytes had been sent, this response would be garbled.
+        assert_hello(&c.get("/hello"));
+        c.send(b"HEAD /static/hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+        let r = c.read_head_response();
+        assert_eq!(r.header("content-length"), Some("26"));
+        assert_hello(&c.get("/"));
+        drop(c);
+        finish(server);
+    }
+
+    pub fn connection_close(model: &str, extra: &[&str]) {
+        let server = start(model, extra);
+        let mut c = server.connect();
+        c.send(b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let r = c.read_response();
+        assert_hello(&r);
+        assert!(r.closes(), "must answer Connection: close");
+        c.assert_closed();
+        // A request pipelined after the closing one is not answered.
+        let mut c = server.connect();
+        c.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert!(c.read_response().closes());
+        c.assert_closed();
+        finish(server);
+    }
+
+    pub fn http10(model: &str, extra: &[&str]) {
+        let server = start(model, extra);
+        // No Host needed; closes by default.
+        let mut c = server.connect();
+        c.send(b"GET /hello HTTP/1.0\r\n\r\n");
+        let r = c.read_response();
+        assert_eq!(r.body, b"Hello, World!");
+        assert!(r.closes());
+        c.assert_closed();
+        // Keep-alive on request, announced in the response.
+        let mut c = server.connect();
+        for _ in 0..3 {
+            c.send(b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+            let r = c.read_response();
+            assert_eq!(r.body, b"Hello, World!");
+            assert_eq!(r.header("connection"), Some("keep-alive"));
+        }
+        drop(c);
+        finish(server);
+    }
+
+    pub fn expect_continue(model: &str, extra: &[&str]) {
+        let server = start(model, extra);
+        let mut c = server.connect();
+        c.send(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+        );
+        let interim = c.read_head_response();
+        assert_eq!(interim.status, 100);
+        c.send(b"data");
+        let r = c.read_response();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, b"data");
+        // Too large: refused at once, no 100.
+        c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\nExpect: 100-continue\r\n\r\n");
+        let r = c.read_response();
+        assert_eq!(r.status, 413);
+        assert!(r.closes());
+        c.assert_closed();
+        finish(server);
+    }
+
+    /// Every rejection: the right status, `Connection: close`, then the connection closes.
+    pub fn rejections(model: &str, extra: &[&str]) {
+        let server = start(model, extra);
+        let long_target = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(5000));
+        let big_head = format!(
+            "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+            "b".repeat(9000)
+        );
+        let many = format!(
+            "GET / HTTP/1.1\r\nHost: t\r\n{}\r\n",
+            (0..70).map(|i| format!("X-{i}: v\r\n")).collect::<String>()
+        );
+        let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+            ("garbage request line", b"GARBAGE\r\n\r\n".to_vec(), 400),
+            ("missing target", b"GET HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(), 400),
+            ("bad header line", b"GET / HTTP/1.1\r\nHost: t\r\nNoColon\r\n\r\n".to_vec(), 400),
+            ("HTTP/1.1 without Host", b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
+            ("two Hosts", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(), 400),
+            ("two Hosts in 1.0", b"GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n".to_vec(), 400),
+            ("invalid Host", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n".to_vec(), 400),
+            ("space before colon", b"GET / HTTP/1.1\r\nHost : t\r\n\r\n".to_vec(), 400),
+            ("obs-fold", b"GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n".to_vec(), 400),
+            ("CL not a number", b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n".to_vec(), 400),
+            ("CL negative", b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n".to_vec(), 400),
+            ("CL with sign", b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: +5\r\n\r\nhello".to_vec(), 400),
+            ("CL list", b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 5\r\n\r\nhello".to_vec(), 400),
+            ("CL repeated, different", b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!".to_vec(), 400),
+            ("CL overflow", b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999999999999999\r\n\r\n".to_vec(), 400),
+            ("TE gzip", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(), 501),
+            ("TE gzip, chunked", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n".to_vec(), 501),
+            ("TE chunked not final", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n".to_vec(), 400),
+            ("TE chunked twice", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(), 400),
+            ("TE in HTTP/1.0", b"POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), 400),
+            ("TE and CL", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n".to_vec(), 400),
+            ("bad chunk size", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(), 400),
+            ("chunk without CRLF", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n".to_vec(), 400),
+            ("chunk size LF only", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n".to_vec(), 400),
+            ("chunk size overflow", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n".to_vec(), 400),
+            ("NUL in a header value", b"GET / HTTP/1.1\r\nHost: t\r\nX: a\0b\r\n\r\n".to_vec(), 400),
+            ("bare CR in a header", b"GET / HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n".to_vec(), 400),
+            ("bare LF line ending", b"GET / HTTP/1.1\nHost: t\n\n".to_vec(), 400),
+            ("control byte in target", b"GET /a\x01b HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(), 400),
+            ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: t\r\n\r\n".to_vec(), 505),
+            ("HTTP/3.0", b"GET / HTTP/3.0\r\nHost: t\r\n\r\n".to_vec(), 505),
+            ("unknown method", b"BREW / HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(), 501),
+            ("target too long", long_target.into_bytes(), 414),
+            ("header section too large", big_head.into_bytes(), 431),
+            ("too many header fields", many.into_bytes(), 431),
+            ("body over the limit", b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n".to_vec(), 413),
+            ("chunked body over the limit", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n".to_vec(), 413),
+            ("unsupported Expect", b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nExpect: teapot\r\n\r\nx".to_vec(), 417),
+        ];
+        for (name, bytes, status) in cases {
+            let mut c = server.connect();
+            c.send(&bytes);
+            let r = c.read_response();
+            assert_eq!(r.status, status, "{model}: {name}: {}", r.text());
+            assert!(r.closes(), "{model}: {name}: must answer Connection: close");
+            c.assert_closed();
+        }
+        // A valid request after a valid one, then garbage on the same connection: one answer
+        // each, then close.
+        let mut c = server.connect();
+        c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/9.9\r\nHost: t\r\n\r\n");
+        assert_hello(&c.read_response());
+        assert_eq!(c.read_response().status, 505);
+        c.assert_closed();
+        finish(server);
+    }
+
+    pub fn routes(model: &str, extra: &[&str]) {
+        let root = docroot();
+        let mut args: Vec<&str> = extra.to_vec();
+        let root_arg = root.root.to_str().unwrap().to_string();
+        args.extend(["--docroot", &root_arg]);
+        let server = start(model, &args);
+        let mut c = server.connect();
+        assert_hello(&c.get("/"));
+        assert_hello(&c.get("/hello"));
+        let r = c.get("/static/hello.txt");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "Hello from a static file.\n")
+        );
+        assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+        assert_eq!(
+            c.get("/static/style.css").header("content-type"),
+            Some("text/css; charset=utf-8")
+        );
+        assert_eq!(
+            c.get("/static/logo.svg").header("content-type"),
+            Some("image/svg+xml; charset=utf-8")
+        );
+        let r = c.get("/static/");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+        assert_eq!(c.get("/static/docs/").status, 200);
+        assert_eq!(c.get("/static/nope.txt").status, 404);
+        // Never a byte from outside the docroot.
+        for path in [
+            "/static/../secret.txt",
+            "/static/%2e%2e/secret.txt",
+            "/static/%2E%2E%2Fsecret.txt",
+            "/static/docs/../../secret.txt",
+            "/static/leak.txt",
+            "/static/up/secret.txt",
+            "/static//etc/passwd",
+            "/static/%2fetc%2fpasswd",
+            "/static/..%5csecret.txt",
+            "/static/a%00b",
+        ] {
+            let r = c.get(path);
+            assert!(r.status == 403 || r.status == 404, "{path}: {}", r.status);
+            assert!(
+                !r.text().contains("SECRET") && !r.text().contains("root:"),
+                "{path} leaked"
+            );
+        }
+        assert_eq!(c.get("/cpu/20").text(), "fib(20) = 6765\n");
+        assert_eq!(c.get("/cpu/x").status, 400);
+        assert_eq!(c.get("/cpu/99").status, 400);
+        let r = c.get("/sleep/20");
+        assert_eq!((r.status, r.text().as_str()), (200, "slept 20 ms\n"));
+        assert_eq!(c.get("/sleep/x").status, 400);
+        let r = c.get("/alloc/64");
+        assert_eq!(r.status, 200);
+        assert!(r.text().starts_with("allocated 64 KiB"));
+        let r = c.get("/_status");
+        assert_eq!(r.status, 200);
+        assert!(
+            r.text().contains(&format!("\"model\":\"{model}\"")),
+            "{}",
+            r.text()
+        );
+        assert_eq!(c.get("/no/such/route").status, 404);
+        c.send(b"POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+        let r = c.read_response();
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header("allow"), Some("GET, HEAD"));
+        let r = c.get("/echo");
+        assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+        // Absolute-form target.
+        c.send(b"GET http://t/hello HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_hello(&c.read_response());
+        drop(c);
+        finish(server);
+    }
+
+    pub fn handler_panic(model: &str, extra: &[&str]) {
+        let server = start(model, extra);
+        let mut c = server.connect();
+        assert_hello(&c.get("/hello"));
+        let r = c.get("/crash");
+        assert_eq!(r.status, 500);
+        assert!(r.closes());
+        c.assert_closed();
+        // The server goes on.
+        for _ in 0..3 {
+            let mut c = server.connect();
+            assert_hello(&c.get("/hello"));
+        }
+        finish(server);
+    }
+
+    pub fn hundred_clients(model: &str, extra: &[&str]) {
+        let server = start(model, extra);
+        let addr = server.addr;
+        let clients: Vec<_> = (0..100)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let mut c = Client::connect(addr);
+                    let mut ok = 0;
+                    for j in 0..20 {
+                        let body = format!("client {i} request {j}");
+                        c.send(format!("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+                        let r = c.read_response();
+                        assert_eq!((r.status, r.text()), (200, body));
+                        ok += 1;
+                    }
+                    ok
+                })
+            })
+            .collect();
+        let ok: usize = clients
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .sum();
+        assert_eq!(ok, 2000, "every response arrived and was right");
+        finish(server);
+    }
+
+    pub fn timeouts(model: &str, extra: &[&str]) {
+        let server = start(model, extra);
+        // A head that never completes: 408 after --header-timeout (1 s), then close.
+        let mut slow = server.connect();
+        slow.send(b"GET / HTTP/1.1\r\nHost: t\r\n");
+        let r = slow.read_response();
+        assert_eq!(r.status, 408);
+        assert!(r.closes());
+        slow.assert_closed();
+        // A client dribbling one byte every 200 ms never completes its head in time either.
+        let mut dribble = server.connect();
+        let mut answered = None;
+        for b in
+            b"GET /hello HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n"
+        {
+            if dribble.stream.write_all(std::slice::from_ref(b)).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            dribble.stream.set_nonblocking(true).unwrap();
+            let mut probe = [0u8; 1];
+            let peeked = dribble.stream.peek(&mut probe);
+            dribble.stream.set_nonblocking(false).unwrap();
+            if matches!(peeked, Ok(n) if n > 0) {
+                answered = Some(dribble.read_response());
+                break;
+            }
+        }
+        let r = answered.expect("the dribbling client was never cut off");
+        assert_eq!(r.status, 408);
+        // An idle keep-alive connection is closed after --idle-timeout (3 s) without a response.
+        let mut idle = server.connect();
+        assert_hello(&idle.get("/hello"));
+        assert!(
+            idle.try_read_response().is_none(),
+            "idle close sends nothing"
+        );
+        finish(server);
+    }
+
+    pub fn graceful_shutdown(model: &str, extra: &[&str]) {
+        let server = start(model, extra);
+        let addr = server.addr;
+        // A request in flight at SIGTERM completes.
+        let inflight = std::thread::spawn(move || {
+            let mut c = Client::connect(addr);
+            c.get("/sleep/700")
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        finish(server);
+        let r = inflight.join().expect("client");
+        assert_eq!(r.status, 200, "the in-flight request finished");
+        assert!(
+            r.closes(),
+            "a response during shutdown says Connection: close"
+        );
+    }
+}
+
+/// One line per model: `name => "model", [extra lab serve flags];`
+macro_rules! conformance {
+    ($($module:ident => $model:expr, [$($arg:expr),*];)*) => {$(
+        mod $module {
+            const MODEL: &str = $model;
+            const ARGS: &[&str] = &[$($arg),*];
+            #[test] fn keep_alive() { super::cases::keep_alive(MODEL, ARGS) }
+            #[test] fn pipelined_ten_in_one_write() { super::cases::pipelined_ten_in_one_write(MODEL, ARGS) }
+            #[test] fn split_at_every_byte() { super::cases::split_at_every_byte(MODEL, ARGS) }
+            #[test] fn bodies() { super::cases::bodies(MODEL, ARGS) }
+            #[test] fn head() { super::cases::head(MODEL, ARGS) }
+            #[test] fn connection_close() { super::cases::connection_close(MODEL, ARGS) }
+            #[test] fn http10() { super::cases::http10(MODEL, ARGS) }
+            #[test] fn expect_continue() { super::cases::expect_continue(MODEL, ARGS) }
+            #[test] fn rejections() { super::cases::rejections(MODEL, ARGS) }
+            #[test] fn routes() { super::cases::routes(MODEL, ARGS) }
+            #[test] fn handler_panic() { super::cases::handler_panic(MODEL, ARGS) }
+            #[test] fn hundred_clients() { super::cases::hundred_clients(MODEL, ARGS) }
+            #[test] fn timeouts() { super::cases::timeouts(MODEL, ARGS) }
+            #[test] fn graceful_shutdown() { super::cases::graceful_shutdown(MODEL, ARGS) }
+        }
+    )*};
+}
+
+conformance! {
+    single_thread => "single_thread", [];
+    thread_per_request => "thread_per_request", [];
+}
