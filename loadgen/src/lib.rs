@@ -1,1 +1,104 @@
+//! `loadgen`: an HTTP/1.1 load generator in the shape of wrk, small enough
+//! to read in one sitting, plus [`procmon`], which measures what the server
+//! under test costs.
+//!
+//! A run opens `conns` connections spread over `threads` event loops (mio),
+//! sends the same pre-built request over and over, parses every response
+//! properly (status line, `Content-Length`, chunked, read-until-close) and
+//! records how long each one took. Errors are counted by kind, never fatal:
+//! a server that dies mid-run gives a report full of connect errors, not a
+//! hang. Each connection lives through wrk's three callbacks: connected,
+//! writable, readable.
+//!
+//! # Using it
+//!
+//! ```no_run
+//! let mut config = loadgen::Config::for_url("http://127.0.0.1:8080/")?;
+//! config.conns = 100;
+//! config.duration = loadgen::parse_duration("10s")?;
+//! let report = loadgen::run(&config)?;
+//! print!("{}", report.summary());
+//! println!("{}", serde_json::to_string_pretty(&report).unwrap());
+//! # Ok::<(), loadgen::Error>(())
+//! ```
+//!
+//! [`run`] checks the machine first ([`preflight`]: enough file
+//! descriptors and local ports, raising the fd soft limit to the hard one)
+//! and returns a typed [`Error`] naming the limit and the fix if not. It
+//! draws a progress line on the calling thread when stdout is a terminal
+//! and `quiet` is false. [`run_until`] also stops early when a flag is set.
+//!
+//! # Latency, HDR histograms
+//!
+//! Latencies are recorded in microseconds in HDR histograms (1 us to 1 h,
+//! 3 significant figures): buckets whose width grows with the value, so
+//! every recorded latency is kept to 0.1 % precision in a fixed ~190 KiB,
+//! however many requests there are. Percentiles up to p99.99 and the true
+//! max come out exact to that precision, which averages never can: one
+//! slow request in ten thousand is invisible in a mean and is the whole
+//! story at p99.99. Each thread has its own histograms; they are added
+//! together at the end, and the merged one is stored in the report
+//! (`histogram`, HDR V2 + base64) so that runs can be merged later.
+//!
+//! # Closed loop, open loop and coordinated omission
+//!
+//! By default the loop is *closed*, like wrk: each connection sends its next
+//! request when the previous response arrives. When the server stalls for a
+//! second, a closed-loop client stalls with it and politely sends nothing;
+//! it records one slow request per connection where a real population of
+//! users would have piled up a second's worth of requests, all of them
+//! slow. The client has *coordinated* with the server to *omit* the bad
+//! measurements: the percentiles look far better than what users see.
+//!
+//! With `rate` set the loop is *open*, like wrk2: requests are due on a fixed
+//! schedule (`rate / conns` per connection), whether or not the server keeps
+//! up, and each latency is measured from the moment the request was *due*,
+//! not from when it could finally be sent. That is the corrected
+//! `latency_us`; the latency from the actual send is kept as
+//! `latency_uncorrected_us` so the two can be compared. A large gap between
+//! them means the server was queueing.
+//!
+//! # Layout
+//!
+//! - [`config`]: what to run: [`Config`], [`parse_url`], [`parse_duration`].
+//! - [`error`]: [`Error`], the reasons a run cannot start.
+//! - `preflight`: fd and port limits checked before starting.
+//! - `sys`: the only `unsafe`: `getrlimit`/`setrlimit`, `sysconf`.
+//! - `request`: the request bytes, built once and shared by every connection.
+//! - `response`: the incremental response parser, one small one per connection.
+//! - `conn`: a connection's life: connected, writable, readable, and errors.
+//! - `worker`: one event-loop thread: poll, ramp, schedule, timeouts.
+//! - `stats`: per-thread histograms and counters, merged at the end.
+//! - `progress`: the live progress line, drawn by the calling thread.
+//! - `run`: spawning the workers and merging their results into a report.
+//! - [`report`]: [`Report`], its JSON form and the text summary.
+//! - [`procmon`]: sampling the server's process tree from `/proc`.
+//!
+//! # Invariants
+//!
+//! - No server crate is a dependency: the target is just an address.
+//! - No allocation per request in the hot path and no buffer per connection:
+//!   the request bytes are shared, the read buffer is per thread.
+//! - Every wait has a timeout: connects, requests, the end-of-run drain, the
+//!   calling thread's wait for the workers.
 
+pub mod config;
+mod conn;
+pub mod error;
+mod preflight;
+pub mod procmon;
+mod progress;
+pub mod report;
+mod request;
+mod response;
+mod run;
+mod stats;
+mod sys;
+mod worker;
+
+pub use config::{parse_duration, parse_url, Config};
+pub use error::Error;
+pub use preflight::preflight;
+pub use procmon::{Sampler, SamplerHandle, ServerStats};
+pub use report::{decode_histogram, encode_histogram, Report};
+pub use run::{run, run_until};

@@ -50,8 +50,6 @@ pub(crate) struct Parser {
     partial: Vec<u8>,
     status: u16,
     close: bool,
-    /// Some byte of the current response has arrived.
-    started: bool,
 }
 
 impl Parser {
@@ -61,7 +59,6 @@ impl Parser {
             partial: Vec::new(),
             status: 0,
             close: false,
-            started: false,
         }
     }
 
@@ -69,12 +66,6 @@ impl Parser {
     pub fn reset(&mut self) {
         self.state = State::Head;
         self.partial.clear();
-        self.started = false;
-    }
-
-    /// Part of a response has been read but not all of it.
-    pub fn mid_response(&self) -> bool {
-        self.started
     }
 
     /// The server closed the connection: if the body was delimited by the
@@ -82,7 +73,6 @@ impl Parser {
     pub fn eof(&mut self) -> Option<Done> {
         if self.state == State::UntilClose {
             self.state = State::Head;
-            self.started = false;
             Some(Done {
                 status: self.status,
                 close: true,
@@ -103,7 +93,6 @@ impl Parser {
         if buf.is_empty() {
             return Ok((0, None));
         }
-        self.started = true;
         match self.state {
             State::Head => self.feed_head(buf, head_request),
             _ => Ok(self.feed_body(buf)),
@@ -189,7 +178,6 @@ impl Parser {
         self.close = close;
         if (100..200).contains(&status) && status != 101 {
             // An interim response (100 Continue): the real one follows.
-            self.started = false;
             return Ok(Some((n, None)));
         }
         let no_body = head_request || status == 204 || status == 304 || status == 101;
@@ -219,7 +207,6 @@ impl Parser {
 
     fn finish(&mut self) -> Done {
         self.state = State::Head;
-        self.started = false;
         Done {
             status: self.status,
             close: self.close || self.status == 101,
@@ -374,6 +361,5 @@ mod tests {
     fn garbage_is_invalid() {
         let mut p = Parser::new();
         assert_eq!(p.feed(b"SSH-2.0-OpenSSH\r\n\r\n", false), Err(Invalid));
-        assert!(p.mid_response());
     }
 }

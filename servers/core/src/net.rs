@@ -65,7 +65,7 @@ impl<'a> Acceptor<'a> {
     }
 
     /// The next connection, or `None` at shutdown.
-    pub fn next(&mut self) -> Option<TcpStream> {
+    pub fn accept(&mut self) -> Option<TcpStream> {
         loop {
             if self.shutdown.is_triggered() {
                 return None;

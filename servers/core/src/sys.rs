@@ -8,5 +8,5 @@ pub fn fd_limits() -> Option<(u64, u64)> {
     };
     // SAFETY: getrlimit writes one `rlimit` through a valid pointer to a local; no other effect.
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
-    (rc == 0).then_some((rl.rlim_cur as u64, rl.rlim_max as u64))
+    (rc == 0).then_some((rl.rlim_cur, rl.rlim_max))
 }

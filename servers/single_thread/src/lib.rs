@@ -39,7 +39,7 @@ pub fn run(
     shutdown: Shutdown,
 ) -> io::Result<()> {
     let mut acceptor = Acceptor::new(&listener, &shutdown)?;
-    while let Some(conn) = acceptor.next() {
+    while let Some(conn) = acceptor.accept() {
         let stats = serve_connection(conn, handler.as_ref(), &config.limits, &shutdown);
         if config.verbose {
             eprintln!(

@@ -54,7 +54,7 @@ pub fn run(
         if !live.wait_below(config.threads.max_threads, &shutdown) {
             break;
         }
-        let Some(conn) = acceptor.next() else { break };
+        let Some(conn) = acceptor.accept() else { break };
         let guard = live.enter();
         let handler = Arc::clone(&handler);
         let limits = config.limits;

@@ -1,0 +1,277 @@
+//! `procmon`: what the server under test costs, read from `/proc`.
+//!
+//! A background thread samples the process tree rooted at a pid (the server
+//! and every process it forked) at a fixed interval and keeps the peaks:
+//! memory (PSS, which splits shared pages fairly between forked workers, so
+//! a pre-fork server is not charged N times for its shared code; RSS as
+//! well), processes, threads, open descriptors; and the totals: CPU time and
+//! context switches. It depends on no server crate: any pid will do.
+//!
+//! CPU time is counted without double counting: each live process
+//! contributes its own `utime + stime` plus `cutime + cstime`, the time of
+//! the children it has already reaped. A live child is in nobody's
+//! `cutime`, and a reaped one is in exactly one parent's.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use serde::{Deserialize, Serialize};
+
+use crate::sys;
+
+/// What the process tree cost over the sampled interval.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerStats {
+    pub peak_pss_bytes: u64,
+    pub peak_rss_bytes: u64,
+    pub peak_processes: u64,
+    pub peak_threads: u64,
+    /// CPU seconds in user mode, the whole tree, reaped children included.
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+    /// Context switches of every thread seen (exited threads keep their last count).
+    pub ctx_voluntary: u64,
+    pub ctx_involuntary: u64,
+    pub peak_fds: u64,
+    pub samples: Vec<Sample>,
+}
+
+/// One sample of the tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Seconds since the sampler started.
+    pub t_s: f64,
+    pub pss_bytes: u64,
+    pub rss_bytes: u64,
+    pub processes: u64,
+    pub threads: u64,
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+    pub fds: u64,
+}
+
+/// Starts samplers. See [`Sampler::start`].
+pub struct Sampler;
+
+/// A running sampler; [`SamplerHandle::stop`] ends it and returns the result.
+pub struct SamplerHandle {
+    stop: Sender<()>,
+    thread: JoinHandle<ServerStats>,
+}
+
+impl Sampler {
+    /// Sample the tree rooted at `root_pid` now and then every `interval`
+    /// on a background thread, until [`SamplerHandle::stop`].
+    pub fn start(root_pid: u32, interval: Duration) -> SamplerHandle {
+        let (stop, stopped) = crossbeam_channel::bounded(1);
+        let thread = std::thread::spawn(move || sample_loop(root_pid, interval, stopped));
+        SamplerHandle { stop, thread }
+    }
+}
+
+impl SamplerHandle {
+    /// Take a last sample, stop the thread and return the peaks and totals.
+    pub fn stop(self) -> ServerStats {
+        let _ = self.stop.send(());
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+fn sample_loop(root: u32, interval: Duration, stopped: Receiver<()>) -> ServerStats {
+    let start = Instant::now();
+    let mut tracker = Tracker::default();
+    loop {
+        tracker.sample(root, start.elapsed());
+        match stopped.recv_timeout(interval) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            // Stopped: one last sample for the final CPU times.
+            _ => {
+                tracker.sample(root, start.elapsed());
+                return tracker.stats;
+            }
+        }
+    }
+}
+
+/// The fields of `/proc/<pid>/stat` we use.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stat {
+    ppid: u32,
+    /// utime + cutime and stime + cstime, in clock ticks.
+    user_ticks: u64,
+    sys_ticks: u64,
+    threads: u64,
+    rss_pages: u64,
+}
+
+fn read_stat(pid: u32) -> Option<Stat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces or ')': the
+    // fields proper start after the last ')'.
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // f[0] is field 3 (state) of proc(5); field n is f[n - 3].
+    let num = |n: usize| f.get(n - 3).and_then(|s| s.parse::<u64>().ok());
+    Some(Stat {
+        ppid: num(4)? as u32,
+        user_ticks: num(14)? + num(16)?,
+        sys_ticks: num(15)? + num(17)?,
+        threads: num(20)?,
+        rss_pages: num(24)?,
+    })
+}
+
+/// Every live process: pid -> its stat.
+fn all_processes() -> HashMap<u32, Stat> {
+    let mut out = HashMap::new();
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        if let Some(stat) = read_stat(pid) {
+            out.insert(pid, stat);
+        }
+    }
+    out
+}
+
+/// `root` and its descendants (breadth first), from a table of processes.
+fn descendants(root: u32, procs: &HashMap<u32, Stat>) -> Vec<u32> {
+    if !procs.contains_key(&root) {
+        return Vec::new();
+    }
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (&pid, stat) in procs {
+        children.entry(stat.ppid).or_default().push(pid);
+    }
+    let mut out = vec![root];
+    let mut queue = VecDeque::from([root]);
+    while let Some(pid) = queue.pop_front() {
+        for &child in children.get(&pid).map_or(&[][..], |v| &v[..]) {
+            if child != pid {
+                out.push(child);
+                queue.push_back(child);
+            }
+        }
+    }
+    out
+}
+
+/// The pids of the process tree rooted at `root` (root first), e.g. to
+/// check that nothing is left after SIGTERM. Empty if `root` is gone.
+pub fn tree_pids(root: u32) -> Vec<u32> {
+    descendants(root, &all_processes())
+}
+
+/// A `Key: value kB` line of a `/proc` file, in bytes (or the bare number
+/// for lines without a unit).
+fn field(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let mut words = line[key.len()..].split_whitespace();
+    let n: u64 = words.next()?.parse().ok()?;
+    Some(if words.next() == Some("kB") { n * 1024 } else { n })
+}
+
+fn count_fds(pid: u32) -> u64 {
+    fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64)
+}
+
+#[derive(Default)]
+struct Tracker {
+    stats: ServerStats,
+    /// Last context-switch counts of every thread seen: tid -> (voluntary, involuntary).
+    switches: HashMap<u32, (u64, u64)>,
+}
+
+impl Tracker {
+    fn sample(&mut self, root: u32, at: Duration) {
+        let procs = all_processes();
+        let pids = descendants(root, &procs);
+        if pids.is_empty() {
+            return;
+        }
+        let ticks = sys::clock_ticks() as f64;
+        let page = sys::page_size();
+        let mut s = Sample {
+            t_s: at.as_secs_f64(),
+            ..Sample::default()
+        };
+        let (mut user, mut sys) = (0, 0);
+        for &pid in &pids {
+            let stat = procs[&pid];
+            let rss = stat.rss_pages * page;
+            let pss = fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+                .ok()
+                .and_then(|t| field(&t, "Pss:"))
+                .unwrap_or(rss);
+            s.processes += 1;
+            s.threads += stat.threads;
+            s.rss_bytes += rss;
+            s.pss_bytes += pss;
+            s.fds += count_fds(pid);
+            user += stat.user_ticks;
+            sys += stat.sys_ticks;
+            self.read_switches(pid);
+        }
+        s.cpu_user_s = user as f64 / ticks;
+        s.cpu_sys_s = sys as f64 / ticks;
+
+        let st = &mut self.stats;
+        st.peak_pss_bytes = st.peak_pss_bytes.max(s.pss_bytes);
+        st.peak_rss_bytes = st.peak_rss_bytes.max(s.rss_bytes);
+        st.peak_processes = st.peak_processes.max(s.processes);
+        st.peak_threads = st.peak_threads.max(s.threads);
+        st.peak_fds = st.peak_fds.max(s.fds);
+        // CPU totals only grow, except when a child is reparented out of
+        // the tree: keep the highest seen.
+        st.cpu_user_s = st.cpu_user_s.max(s.cpu_user_s);
+        st.cpu_sys_s = st.cpu_sys_s.max(s.cpu_sys_s);
+        st.ctx_voluntary = self.switches.values().map(|v| v.0).sum();
+        st.ctx_involuntary = self.switches.values().map(|v| v.1).sum();
+        st.samples.push(s);
+    }
+
+    /// Context switches are per thread in `/proc/<pid>/task/<tid>/status`.
+    fn read_switches(&mut self, pid: u32) {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+            return;
+        };
+        for task in tasks.flatten() {
+            let Some(tid) = task.file_name().to_str().and_then(|s| s.parse().ok()) else {
+                continue;
+            };
+            let Ok(text) = fs::read_to_string(task.path().join("status")) else {
+                continue;
+            };
+            let vol = field(&text, "voluntary_ctxt_switches:").unwrap_or(0);
+            let invol = field(&text, "nonvoluntary_ctxt_switches:").unwrap_or(0);
+            self.switches.insert(tid, (vol, invol));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_of_self() {
+        let stat = read_stat(std::process::id()).unwrap();
+        assert!(stat.threads >= 1);
+        assert!(stat.rss_pages > 0);
+    }
+
+    #[test]
+    fn fields() {
+        let text = "Name:\tx\nVmRSS:\t  1000 kB\nvoluntary_ctxt_switches:\t7\n";
+        assert_eq!(field(text, "VmRSS:"), Some(1_024_000));
+        assert_eq!(field(text, "voluntary_ctxt_switches:"), Some(7));
+        assert_eq!(field(text, "Pss:"), None);
+    }
+}

@@ -1,0 +1,182 @@
+//! Closed-loop runs against the test servers: counts match the server's,
+//! errors are classified, pipelining and no-keep-alive work.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{config, Behavior, TestServer};
+
+#[test]
+fn closed_loop_counts_match_the_server() {
+    let server = TestServer::start(Behavior::Ok);
+    let mut c = config(&server);
+    c.conns = 4;
+    c.threads = 2;
+    c.duration = Duration::from_millis(1000);
+    let report = loadgen::run(&c).unwrap();
+    assert!(report.requests > 0);
+    assert_eq!(report.requests, server.count());
+    assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
+    assert_eq!(report.connections.target, 4);
+    assert_eq!(report.connections.established, 4);
+    assert_eq!(report.connections.peak_open, 4);
+    assert!(report.latency_uncorrected_us.is_none());
+    assert!(report.latency_us.p50 > 0);
+    assert!(!report.timeline.is_empty());
+    let from_timeline: u64 = report.timeline.iter().map(|s| s.requests).sum();
+    assert_eq!(from_timeline, report.requests);
+}
+
+#[test]
+fn requests_mode_sends_exactly_n() {
+    let server = TestServer::start(Behavior::Ok);
+    let mut c = config(&server);
+    c.conns = 8;
+    c.threads = 2;
+    c.requests = Some(1000);
+    c.duration = Duration::from_secs(20);
+    let report = loadgen::run(&c).unwrap();
+    assert_eq!(report.requests, 1000);
+    assert_eq!(server.count(), 1000);
+    assert!(report.duration_s < 20.0);
+}
+
+#[test]
+fn pipelining_with_chunked_responses() {
+    let server = TestServer::start(Behavior::Chunked);
+    let mut c = config(&server);
+    c.conns = 4;
+    c.pipeline = 8;
+    c.duration = Duration::from_millis(1000);
+    let report = loadgen::run(&c).unwrap();
+    assert!(report.requests > 0);
+    assert_eq!(report.requests, server.count());
+    assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
+}
+
+#[test]
+fn pipelining_in_requests_mode() {
+    let server = TestServer::start(Behavior::Ok);
+    let mut c = config(&server);
+    c.conns = 3;
+    c.pipeline = 16;
+    c.requests = Some(777);
+    let report = loadgen::run(&c).unwrap();
+    assert_eq!(report.requests, 777);
+    assert_eq!(server.count(), 777);
+}
+
+#[test]
+fn without_keepalive_each_request_has_its_connection() {
+    let server = TestServer::start(Behavior::Ok);
+    let mut c = config(&server);
+    c.conns = 4;
+    c.keepalive = false;
+    c.duration = Duration::from_millis(1000);
+    let report = loadgen::run(&c).unwrap();
+    assert!(report.requests > 0);
+    assert_eq!(report.requests, server.count());
+    assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
+    // One connection per request, plus the ones open at the end.
+    assert!(report.connections.established >= report.requests);
+    assert!(report.connections.established <= report.requests + 4);
+}
+
+#[test]
+fn closed_port_gives_connect_refused() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut c = loadgen::Config::for_url(&format!("http://127.0.0.1:{port}/")).unwrap();
+    c.quiet = true;
+    c.conns = 2;
+    c.duration = Duration::from_millis(500);
+    let report = loadgen::run(&c).unwrap();
+    assert_eq!(report.requests, 0);
+    assert!(report.errors.connect_refused > 0, "{:?}", report.errors);
+    assert_eq!(report.errors.connect, report.errors.connect_refused);
+    // Backed off, not spinning: 2 connections, 10 ms doubling, 0.5 s.
+    assert!(report.errors.connect < 40, "{:?}", report.errors);
+    assert_eq!(report.connections.established, 0);
+}
+
+#[test]
+fn server_closing_mid_response_is_counted() {
+    let server = TestServer::start(Behavior::CloseMidResponse);
+    let mut c = config(&server);
+    c.conns = 2;
+    c.duration = Duration::from_millis(500);
+    let report = loadgen::run(&c).unwrap();
+    assert_eq!(report.requests, 0);
+    assert!(report.errors.closed + report.errors.read > 0, "{:?}", report.errors);
+}
+
+#[test]
+fn not_found_is_a_status_error() {
+    let server = TestServer::start(Behavior::NotFound);
+    let mut c = config(&server);
+    c.conns = 2;
+    c.duration = Duration::from_millis(500);
+    let report = loadgen::run(&c).unwrap();
+    assert!(report.requests > 0);
+    assert_eq!(report.errors.status_4xx, report.requests);
+    assert_eq!(report.errors.status, report.requests);
+    assert_eq!(report.errors.status_5xx, 0);
+    assert!(report.summary().contains("Non-2xx or 3xx responses"));
+}
+
+#[test]
+fn slow_response_is_a_timeout() {
+    let server = TestServer::start(Behavior::StallOnce {
+        at: 1,
+        pause: Duration::from_millis(1500),
+    });
+    let mut c = config(&server);
+    c.conns = 1;
+    c.timeout = Duration::from_millis(200);
+    c.duration = Duration::from_millis(800);
+    let report = loadgen::run(&c).unwrap();
+    assert_eq!(report.errors.timeout, 1, "{:?}", report.errors);
+    // The connection was reopened and carried on.
+    assert!(report.requests > 0);
+    assert!(report.connections.established >= 2);
+}
+
+#[test]
+fn target_dying_mid_run_ends_with_errors_not_a_hang() {
+    let server = TestServer::start(Behavior::Ok);
+    let mut c = config(&server);
+    c.conns = 4;
+    c.duration = Duration::from_millis(1500);
+    let killer = {
+        let server = &server;
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(400));
+                server.kill();
+            });
+            let start = Instant::now();
+            let report = loadgen::run(&c).unwrap();
+            (report, start.elapsed())
+        })
+    };
+    let (report, took) = killer;
+    assert!(took < Duration::from_secs(6));
+    assert!(report.requests > 0);
+    assert!(report.errors.connect_refused > 0, "{:?}", report.errors);
+}
+
+#[test]
+fn warmup_is_not_recorded() {
+    let server = TestServer::start(Behavior::Ok);
+    let mut c = config(&server);
+    c.conns = 2;
+    c.warmup = Duration::from_millis(300);
+    c.duration = Duration::from_millis(500);
+    let report = loadgen::run(&c).unwrap();
+    assert!(report.requests > 0);
+    assert!(server.count() > report.requests);
+    assert!((report.duration_s - 0.5).abs() < 0.1, "{}", report.duration_s);
+}
