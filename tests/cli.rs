@@ -5,7 +5,10 @@ mod common;
 use std::process::Command;
 
 fn lab(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lab")).args(args).output().expect("run lab");
+    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(args)
+        .output()
+        .expect("run lab");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -17,8 +20,18 @@ fn lab(args: &[&str]) -> (i32, String, String) {
 fn models_lists_all_six() {
     let (code, stdout, _) = lab(&["models"]);
     assert_eq!(code, 0);
-    for name in ["single_thread", "fork_per_request", "process_pool", "thread_per_request", "hybrid_pool", "epoll"] {
-        assert!(stdout.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{stdout}");
+    for name in [
+        "single_thread",
+        "fork_per_request",
+        "process_pool",
+        "thread_per_request",
+        "hybrid_pool",
+        "epoll",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(name)),
+            "{name} missing from:\n{stdout}"
+        );
     }
     assert_eq!(stdout.lines().count(), 6);
 }
@@ -27,23 +40,87 @@ fn models_lists_all_six() {
 fn bad_flags_get_one_line_naming_the_flag() {
     let cases: &[(&[&str], &str)] = &[
         (&["serve", "--model", "nope"], "--model"),
-        (&["serve", "--model", "single_thread", "--addr", "nonsense"], "--addr"),
-        (&["serve", "--model", "single_thread", "--max-headers", "0"], "--max-headers"),
-        (&["serve", "--model", "single_thread", "--max-headers", "1000"], "--max-headers"),
-        (&["serve", "--model", "single_thread", "--header-timeout", "abc"], "--header-timeout"),
-        (&["serve", "--model", "single_thread", "--idle-timeout", "0"], "--idle-timeout"),
-        (&["serve", "--model", "single_thread", "--max-target-bytes", "100000"], "--max-target-bytes"),
-        (&["serve", "--model", "thread_per_request", "--stack-size", "100"], "--stack-size"),
-        (&["serve", "--model", "thread_per_request", "--max-threads", "0"], "--max-threads"),
-        (&["serve", "--model", "single_thread", "--docroot", "/no/such/dir"], "--docroot"),
+        (
+            &["serve", "--model", "single_thread", "--addr", "nonsense"],
+            "--addr",
+        ),
+        (
+            &["serve", "--model", "single_thread", "--max-headers", "0"],
+            "--max-headers",
+        ),
+        (
+            &["serve", "--model", "single_thread", "--max-headers", "1000"],
+            "--max-headers",
+        ),
+        (
+            &[
+                "serve",
+                "--model",
+                "single_thread",
+                "--header-timeout",
+                "abc",
+            ],
+            "--header-timeout",
+        ),
+        (
+            &["serve", "--model", "single_thread", "--idle-timeout", "0"],
+            "--idle-timeout",
+        ),
+        (
+            &[
+                "serve",
+                "--model",
+                "single_thread",
+                "--max-target-bytes",
+                "100000",
+            ],
+            "--max-target-bytes",
+        ),
+        (
+            &[
+                "serve",
+                "--model",
+                "thread_per_request",
+                "--stack-size",
+                "100",
+            ],
+            "--stack-size",
+        ),
+        (
+            &[
+                "serve",
+                "--model",
+                "thread_per_request",
+                "--max-threads",
+                "0",
+            ],
+            "--max-threads",
+        ),
+        (
+            &[
+                "serve",
+                "--model",
+                "single_thread",
+                "--docroot",
+                "/no/such/dir",
+            ],
+            "--docroot",
+        ),
         (&["serve", "--model", "single_thread", "--bogus"], "--bogus"),
     ];
     for (args, flag) in cases {
         let (code, stdout, stderr) = lab(args);
         assert_ne!(code, 0, "{args:?} should fail");
         assert!(stdout.is_empty(), "{args:?} printed on stdout: {stdout}");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: not one line:\n{stderr}");
-        assert!(stderr.contains(flag), "{args:?}: {stderr} does not name {flag}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(flag),
+            "{args:?}: {stderr} does not name {flag}"
+        );
     }
 }
 
@@ -54,7 +131,10 @@ fn address_in_use_names_the_flag_and_the_fix() {
     let (code, _, stderr) = lab(&["serve", "--model", "single_thread", "--addr", &addr]);
     assert_ne!(code, 0);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("--addr") && stderr.contains("already in use"), "{stderr}");
+    assert!(
+        stderr.contains("--addr") && stderr.contains("already in use"),
+        "{stderr}"
+    );
     let (status, _) = server.stop();
     assert!(status.success());
 }

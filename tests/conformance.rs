@@ -509,4 +509,7 @@ macro_rules! conformance {
 conformance! {
     single_thread => "single_thread", [];
     thread_per_request => "thread_per_request", [];
+    epoll => "epoll", ["--offload", "off"];
+    epoll_offload => "epoll", ["--offload", "on"];
+    epoll_one_loop => "epoll", ["--loops", "1"];
 }

@@ -153,7 +153,9 @@ pub fn parse_url(url: &str) -> Result<(SocketAddr, String, String), Error> {
         Some(_) => path.to_string(),
     };
     if authority.is_empty() || authority.contains('@') {
-        return Err(Error::Url(format!("{url:?}: expected http://host[:port]/path")));
+        return Err(Error::Url(format!(
+            "{url:?}: expected http://host[:port]/path"
+        )));
     }
     // A port is present if there is a ':' after the closing ']' of an IPv6 literal.
     let after_v6 = authority.rfind(']').map_or(0, |i| i + 1);

@@ -115,9 +115,11 @@ impl Worker<'_> {
             // Both interests, once: mio is edge-triggered, so a writable
             // edge only comes when the send buffer drains after being full,
             // and we never need to re-register.
-            self.poll
-                .registry()
-                .register(&mut s, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+            self.poll.registry().register(
+                &mut s,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
             Ok(s)
         });
         match stream {
@@ -132,7 +134,8 @@ impl Worker<'_> {
     /// Dispatch one readiness event. Spurious events are normal (a stale
     /// event for a socket that was just replaced, a wake-up with nothing to
     /// read) and end in `WouldBlock`.
-    pub fn event(&mut self, i: usize, readable: bool, writable: bool) {
+    /// `closed`: the event also reports a hang-up or an error.
+    pub fn event(&mut self, i: usize, readable: bool, writable: bool, closed: bool) {
         if self.conns[i].state == State::Connecting {
             self.connect_event(i);
         }
@@ -143,7 +146,7 @@ impl Worker<'_> {
             self.write(i);
         }
         if readable {
-            self.readable(i);
+            self.readable(i, closed);
         }
     }
 
@@ -202,7 +205,8 @@ impl Worker<'_> {
                 None => now,
                 Some(_) if c.next_due > now as f64 => {
                     if !c.scheduled {
-                        self.schedule.push(std::cmp::Reverse((c.next_due as u64, i)));
+                        self.schedule
+                            .push(std::cmp::Reverse((c.next_due as u64, i)));
                         self.conns[i].scheduled = true;
                     }
                     break;
@@ -248,13 +252,11 @@ impl Worker<'_> {
     }
 
     /// Callback 3: read into the thread's buffer and parse responses.
-    fn readable(&mut self, i: usize) {
+    /// `closed`: the peer has closed too, so read to the end.
+    fn readable(&mut self, i: usize, closed: bool) {
         // Borrow the shared buffer out of `self` while callbacks use `self`.
         let mut buf = std::mem::take(&mut self.buf);
-        loop {
-            let Some(stream) = self.conns[i].stream.as_mut() else {
-                break;
-            };
+        while let Some(stream) = self.conns[i].stream.as_mut() {
             match stream.read(&mut buf) {
                 Ok(0) => {
                     self.eof(i);
@@ -265,9 +267,11 @@ impl Worker<'_> {
                         break;
                     }
                     // A short read drained the socket; the kernel signals
-                    // the next arrival (or the FIN) with a new edge, so the
-                    // read that would only say `WouldBlock` can be skipped.
-                    if n < buf.len() {
+                    // the next arrival with a new edge, so the read that
+                    // would only say `WouldBlock` can be skipped (tokio does
+                    // the same). Not if this edge also carried the FIN:
+                    // no other edge will come for it.
+                    if n < buf.len() && !closed {
                         break;
                     }
                 }

@@ -18,7 +18,7 @@
 //! config.duration = loadgen::parse_duration("10s")?;
 //! let report = loadgen::run(&config)?;
 //! print!("{}", report.summary());
-//! println!("{}", serde_json::to_string_pretty(&report).unwrap());
+//! println!("{}", report.to_json());
 //! # Ok::<(), loadgen::Error>(())
 //! ```
 //!

@@ -175,7 +175,11 @@ fn field(text: &str, key: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with(key))?;
     let mut words = line[key.len()..].split_whitespace();
     let n: u64 = words.next()?.parse().ok()?;
-    Some(if words.next() == Some("kB") { n * 1024 } else { n })
+    Some(if words.next() == Some("kB") {
+        n * 1024
+    } else {
+        n
+    })
 }
 
 fn count_fds(pid: u32) -> u64 {

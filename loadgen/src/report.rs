@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 /// Everything measured in one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// What was loaded: `http://{Host header}{path}`.
+    #[serde(default)]
+    pub url: String,
     /// Connections asked for.
     pub conns: usize,
     /// Event-loop threads used.
@@ -196,6 +199,17 @@ fn human_us(us: f64) -> String {
 }
 
 impl Report {
+    /// The report as pretty-printed JSON (the format contract).
+    pub fn to_json(&self) -> String {
+        // Plain data with string keys: serializing cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Read a report written by [`Report::to_json`].
+    pub fn from_json(text: &str) -> Result<Report, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
     /// A wrk-like text summary.
     pub fn summary(&self) -> String {
         let mut s = String::new();

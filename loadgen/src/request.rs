@@ -80,6 +80,9 @@ mod tests {
         assert_eq!(&r.bytes[..], &one.repeat(3)[..]);
         assert_eq!(r.pending(r.len), &one[..]);
         assert_eq!(r.pending(r.len * 3), &one.repeat(3)[..]);
-        assert_eq!(r.pending(r.len + 4), &[&one[one.len() - 4..], &one[..]].concat()[..]);
+        assert_eq!(
+            r.pending(r.len + 4),
+            &[&one[one.len() - 4..], &one[..]].concat()[..]
+        );
     }
 }

@@ -33,7 +33,10 @@ enum State {
     Length(u64),
     /// Reading a chunk-size line: the size so far, and whether we are past
     /// the digits (in an extension or whitespace).
-    ChunkSize { size: u64, past_digits: bool },
+    ChunkSize {
+        size: u64,
+        past_digits: bool,
+    },
     /// Chunk bytes left.
     ChunkData(u64),
     /// The CRLF after a chunk's data.

@@ -107,7 +107,9 @@ pub fn run_until(config: &Config, stop: &AtomicBool) -> Result<Report, Error> {
         Ok(results)
     })?;
 
-    Ok(merge(config, threads, measure_us, results, timeline, &shared, warnings))
+    Ok(merge(
+        config, threads, measure_us, results, timeline, &shared, warnings,
+    ))
 }
 
 /// Combine the workers' measurements into one report.
@@ -141,6 +143,7 @@ fn merge(
     }
     let duration_s = (finished_us - measure_us) as f64 / 1e6;
     Report {
+        url: format!("http://{}{}", config.host, config.path),
         conns: config.conns,
         threads,
         rate: config.rate,

@@ -9,6 +9,8 @@
 use std::io;
 
 /// The current (soft, hard) limits on open file descriptors.
+// `rlim_t` is `u64` on Linux but not everywhere.
+#[allow(clippy::unnecessary_cast)]
 pub fn nofile_limit() -> io::Result<(u64, u64)> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -43,7 +45,6 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     }
     Ok(hard)
 }
-
 
 /// Clock ticks per second, the unit of CPU times in `/proc/<pid>/stat`.
 pub fn clock_ticks() -> u64 {

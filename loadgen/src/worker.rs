@@ -149,12 +149,16 @@ impl<'a> Worker<'a> {
     /// what was measured.
     pub fn run(mut self) -> io::Result<ThreadStats> {
         let mut events = Events::with_capacity(EVENTS);
-        let last_second = self.plan.end_us.saturating_sub(self.plan.measure_us).div_ceil(1_000_000).max(1) - 1;
+        let last_second = self
+            .plan
+            .end_us
+            .saturating_sub(self.plan.measure_us)
+            .div_ceil(1_000_000)
+            .max(1)
+            - 1;
         loop {
             self.tick();
-            if self.sending
-                && (self.now >= self.plan.end_us || self.shared.budget_spent())
-            {
+            if self.sending && (self.now >= self.plan.end_us || self.shared.budget_spent()) {
                 self.sending = false;
                 self.stats.finished_us = self.now.min(self.plan.end_us);
             }
@@ -180,7 +184,10 @@ impl<'a> Worker<'a> {
             }
 
             let timeout = self.next_deadline().saturating_sub(self.now);
-            match self.poll.poll(&mut events, Some(Duration::from_micros(timeout))) {
+            match self
+                .poll
+                .poll(&mut events, Some(Duration::from_micros(timeout)))
+            {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -188,7 +195,15 @@ impl<'a> Worker<'a> {
             self.tick();
             for event in events.iter() {
                 let Token(i) = event.token();
-                self.event(i, event.is_readable(), event.is_writable() || event.is_error());
+                // An error or hang-up is reported to both callbacks: the
+                // next read or write returns it (or the EOF) and counts it.
+                let trouble = event.is_error() || event.is_read_closed();
+                self.event(
+                    i,
+                    event.is_readable() || trouble,
+                    event.is_writable() || trouble,
+                    trouble,
+                );
             }
             self.flush_live();
         }
@@ -207,11 +222,7 @@ impl<'a> Worker<'a> {
     }
 
     fn send_row(&mut self) {
-        let open = self
-            .conns
-            .iter()
-            .filter(|c| c.state == State::Open)
-            .count();
+        let open = self.conns.iter().filter(|c| c.state == State::Open).count();
         let row = self.stats.take_row(open as u64);
         // The receiver only goes away if the caller gave up on us.
         let _ = self.rows.send(row);
@@ -225,7 +236,8 @@ impl<'a> Worker<'a> {
             self.unflushed_responses = 0;
         }
         if self.unflushed_errors > 0 {
-            live.errors.fetch_add(self.unflushed_errors, Ordering::Relaxed);
+            live.errors
+                .fetch_add(self.unflushed_errors, Ordering::Relaxed);
             self.unflushed_errors = 0;
         }
     }

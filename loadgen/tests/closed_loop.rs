@@ -110,7 +110,11 @@ fn server_closing_mid_response_is_counted() {
     c.duration = Duration::from_millis(500);
     let report = loadgen::run(&c).unwrap();
     assert_eq!(report.requests, 0);
-    assert!(report.errors.closed + report.errors.read > 0, "{:?}", report.errors);
+    assert!(
+        report.errors.closed + report.errors.read > 0,
+        "{:?}",
+        report.errors
+    );
 }
 
 #[test]
@@ -178,5 +182,9 @@ fn warmup_is_not_recorded() {
     let report = loadgen::run(&c).unwrap();
     assert!(report.requests > 0);
     assert!(server.count() > report.requests);
-    assert!((report.duration_s - 0.5).abs() < 0.1, "{}", report.duration_s);
+    assert!(
+        (report.duration_s - 0.5).abs() < 0.1,
+        "{}",
+        report.duration_s
+    );
 }

@@ -48,6 +48,7 @@ fn coordinated_omission_is_corrected() {
     let report = loadgen::run(&c).unwrap();
     let corrected = report.latency_us;
     let uncorrected = report.latency_uncorrected_us.expect("open loop");
+    eprintln!("corrected {corrected:?}\nuncorrected {uncorrected:?}");
     assert!(
         corrected.p99 >= 500_000,
         "corrected p99 {} us should show the stall",

@@ -7,7 +7,10 @@ use loadgen::procmon::{tree_pids, Sampler};
 
 #[test]
 fn samples_a_child_process() {
-    let mut child = Command::new("sleep").arg("10").spawn().expect("spawn sleep");
+    let mut child = Command::new("sleep")
+        .arg("10")
+        .spawn()
+        .expect("spawn sleep");
     let pid = child.id();
     let handle = Sampler::start(pid, Duration::from_millis(20));
     std::thread::sleep(Duration::from_millis(150));

@@ -56,7 +56,10 @@ fn report_json_has_every_key_and_roundtrips() {
         assert!(v["errors"].get(key).is_some(), "missing errors.{key}");
     }
     for key in ["target", "established", "peak_open"] {
-        assert!(v["connections"].get(key).is_some(), "missing connections.{key}");
+        assert!(
+            v["connections"].get(key).is_some(),
+            "missing connections.{key}"
+        );
     }
     let row = &v["timeline"][0];
     for key in ["second", "requests", "errors", "p99_us", "open_conns"] {
@@ -68,6 +71,10 @@ fn report_json_has_every_key_and_roundtrips() {
 
     let back: loadgen::Report = serde_json::from_str(&json).unwrap();
     assert_eq!(back, report);
+    assert_eq!(
+        loadgen::Report::from_json(&report.to_json()).unwrap(),
+        report
+    );
 
     // The histogram decodes back to the same distribution.
     let h = loadgen::decode_histogram(&report.histogram).unwrap();

@@ -23,8 +23,8 @@ use std::net::{Shutdown as Direction, TcpStream};
 use std::time::{Duration, Instant};
 
 /// How much is read from the socket at a time. A production server would size this to the
-/// typical request; 8 KiB holds a typical head, or several pipelined ones.
-const READ_CHUNK: usize = 8 * 1024;
+/// typical request; 4 KiB holds a typical head, or several pipelined ones, and is one page.
+const READ_CHUNK: usize = 4 * 1024;
 
 /// After an error response, how long we keep reading (and discarding) before closing, so that the
 /// client reads our answer instead of a connection reset (Apache's "lingering close").
@@ -56,7 +56,7 @@ pub fn serve_connection(
     }
     let mut reader = RequestReader::new();
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut out: Vec<u8> = Vec::new();
     // When the current wait began: the last answer (idle clock) or the request's first byte
     // (header and body clocks).
     let mut wait_start = Instant::now();

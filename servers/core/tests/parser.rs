@@ -14,9 +14,12 @@ fn run_all(bytes: &[u8], limits: &Limits) -> Result<Vec<Seen>, Rejection> {
     let mut out = Vec::new();
     loop {
         match reader.advance(&mut buf, limits)? {
-            Progress::Complete(req) => {
-                out.push((req.method, req.target().to_string(), req.body.clone(), req.keep_alive))
-            }
+            Progress::Complete(req) => out.push((
+                req.method,
+                req.target().to_string(),
+                req.body.clone(),
+                req.keep_alive,
+            )),
             Progress::Continue => {}
             Progress::Partial => return Ok(out),
         }
@@ -32,9 +35,12 @@ fn run_split(bytes: &[u8], split: usize, limits: &Limits) -> Result<Vec<Seen>, R
     for round in 0..2 {
         loop {
             match reader.advance(&mut buf, limits)? {
-                Progress::Complete(req) => {
-                    out.push((req.method, req.target().to_string(), req.body.clone(), req.keep_alive))
-                }
+                Progress::Complete(req) => out.push((
+                    req.method,
+                    req.target().to_string(),
+                    req.body.clone(),
+                    req.keep_alive,
+                )),
                 Progress::Continue => {}
                 Progress::Partial => break,
             }
@@ -139,34 +145,64 @@ reject! {
 }
 
 fn limits_small() -> Limits {
-    Limits { max_body_bytes: 1000, max_head_bytes: 1024, max_target_bytes: 256, max_headers: 16, ..Limits::default() }
+    Limits {
+        max_body_bytes: 1000,
+        max_head_bytes: 1024,
+        max_target_bytes: 256,
+        max_headers: 16,
+        ..Limits::default()
+    }
 }
 
 #[test]
 fn target_too_long_complete_and_partial() {
     let limits = limits_small();
     let long = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(300));
-    assert_eq!(run_all(long.as_bytes(), &limits).unwrap_err(), Rejection::TargetTooLong);
+    assert_eq!(
+        run_all(long.as_bytes(), &limits).unwrap_err(),
+        Rejection::TargetTooLong
+    );
     // Still inside the request line, already past any acceptable target: refuse before the end.
     let partial = format!("GET /{}", "a".repeat(400));
-    assert_eq!(run_all(partial.as_bytes(), &limits).unwrap_err(), Rejection::TargetTooLong);
+    assert_eq!(
+        run_all(partial.as_bytes(), &limits).unwrap_err(),
+        Rejection::TargetTooLong
+    );
 }
 
 #[test]
 fn head_too_large_complete_and_partial() {
     let limits = limits_small();
-    let big = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "v".repeat(1100));
-    assert_eq!(run_all(big.as_bytes(), &limits).unwrap_err(), Rejection::HeadTooLarge);
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "v".repeat(1100)
+    );
+    assert_eq!(
+        run_all(big.as_bytes(), &limits).unwrap_err(),
+        Rejection::HeadTooLarge
+    );
     let partial = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}", "v".repeat(1100));
-    assert_eq!(run_all(partial.as_bytes(), &limits).unwrap_err(), Rejection::HeadTooLarge);
+    assert_eq!(
+        run_all(partial.as_bytes(), &limits).unwrap_err(),
+        Rejection::HeadTooLarge
+    );
 }
 
 #[test]
 fn too_many_headers() {
     let limits = limits_small();
-    let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", (0..16).map(|i| format!("X{i}: v\r\n")).collect::<String>());
-    assert_eq!(run_all(many.as_bytes(), &limits).unwrap_err(), Rejection::TooManyHeaders);
-    let fifteen = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", (0..15).map(|i| format!("X{i}: v\r\n")).collect::<String>());
+    let many = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+        (0..16).map(|i| format!("X{i}: v\r\n")).collect::<String>()
+    );
+    assert_eq!(
+        run_all(many.as_bytes(), &limits).unwrap_err(),
+        Rejection::TooManyHeaders
+    );
+    let fifteen = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+        (0..15).map(|i| format!("X{i}: v\r\n")).collect::<String>()
+    );
     assert_eq!(run_all(fifteen.as_bytes(), &limits).unwrap().len(), 1);
 }
 
@@ -174,11 +210,23 @@ fn too_many_headers() {
 fn every_rejection_has_one_status() {
     use Rejection::*;
     let table = [
-        (BadRequestLine, 400), (BadHeader, 400), (ControlByte, 400), (BadHost, 400),
-        (BadContentLength, 400), (BadTransferEncoding, 400), (UnsupportedTransferCoding, 501),
-        (TransferEncodingOnHttp10, 400), (ConflictingFraming, 400), (BadChunk, 400),
-        (UnsupportedExpectation, 417), (UnknownMethod, 501), (UnsupportedVersion, 505),
-        (TargetTooLong, 414), (HeadTooLarge, 431), (TooManyHeaders, 431), (BodyTooLarge, 413),
+        (BadRequestLine, 400),
+        (BadHeader, 400),
+        (ControlByte, 400),
+        (BadHost, 400),
+        (BadContentLength, 400),
+        (BadTransferEncoding, 400),
+        (UnsupportedTransferCoding, 501),
+        (TransferEncodingOnHttp10, 400),
+        (ConflictingFraming, 400),
+        (BadChunk, 400),
+        (UnsupportedExpectation, 417),
+        (UnknownMethod, 501),
+        (UnsupportedVersion, 505),
+        (TargetTooLong, 414),
+        (HeadTooLarge, 431),
+        (TooManyHeaders, 431),
+        (BodyTooLarge, 413),
         (Timeout, 408),
     ];
     for (rejection, code) in table {
@@ -188,8 +236,12 @@ fn every_rejection_has_one_status() {
 
 #[test]
 fn head_accessors() {
-    let mut buf = b"GET http://h/p/q?x=1&y HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\n".to_vec();
-    let Progress::Complete(req) = RequestReader::new().advance(&mut buf, &Limits::default()).unwrap() else {
+    let mut buf =
+        b"GET http://h/p/q?x=1&y HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\n".to_vec();
+    let Progress::Complete(req) = RequestReader::new()
+        .advance(&mut buf, &Limits::default())
+        .unwrap()
+    else {
         panic!("complete")
     };
     assert_eq!(req.path(), "/p/q");
@@ -204,19 +256,37 @@ fn head_accessors() {
 fn expect_continue_only_before_body() {
     let limits = Limits::default();
     let mut reader = RequestReader::new();
-    let mut buf = b"POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n".to_vec();
-    assert!(matches!(reader.advance(&mut buf, &limits), Ok(Progress::Continue)));
-    assert!(matches!(reader.advance(&mut buf, &limits), Ok(Progress::Partial)), "only once");
+    let mut buf =
+        b"POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
+            .to_vec();
+    assert!(matches!(
+        reader.advance(&mut buf, &limits),
+        Ok(Progress::Continue)
+    ));
+    assert!(
+        matches!(reader.advance(&mut buf, &limits), Ok(Progress::Partial)),
+        "only once"
+    );
     buf.extend_from_slice(b"ok");
-    assert!(matches!(reader.advance(&mut buf, &limits), Ok(Progress::Complete(r)) if r.body == b"ok"));
+    assert!(
+        matches!(reader.advance(&mut buf, &limits), Ok(Progress::Complete(r)) if r.body == b"ok")
+    );
     // Body already sent with the head: no 100.
     let mut reader = RequestReader::new();
-    let mut buf = b"POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\no".to_vec();
-    assert!(matches!(reader.advance(&mut buf, &limits), Ok(Progress::Partial)));
+    let mut buf =
+        b"POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\no"
+            .to_vec();
+    assert!(matches!(
+        reader.advance(&mut buf, &limits),
+        Ok(Progress::Partial)
+    ));
     // HTTP/1.0 ignores Expect.
     let mut reader = RequestReader::new();
     let mut buf = b"POST /e HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n".to_vec();
-    assert!(matches!(reader.advance(&mut buf, &limits), Ok(Progress::Partial)));
+    assert!(matches!(
+        reader.advance(&mut buf, &limits),
+        Ok(Progress::Partial)
+    ));
 }
 
 /// A small deterministic fuzzer: mutate valid requests at random (flip, insert, delete bytes) and

@@ -1,0 +1,58 @@
+//! Per-loop buffers: one scratch buffer that every read lands in, and a pool of buffers that
+//! connections borrow while they have bytes to keep (a partial request, a response not yet
+//! written) and give back as soon as they are empty.
+//!
+//! This is how an idle keep-alive connection holds no buffer at all: its `Vec`s are empty and
+//! unallocated (`Vec::new()` does not allocate), so 10,000 idle connections cost 10,000 small
+//! structs, not 10,000 × 16 KiB.
+
+/// How much one `read` asks for. A production server would size this to its typical request;
+/// 16 KiB holds a typical head or a few dozen pipelined ones, and only one exists per loop.
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// Buffers larger than this are freed instead of pooled (after a large response, say), so that
+/// one big request does not pin memory for good.
+const MAX_POOLED_CAPACITY: usize = 64 * 1024;
+
+/// Spare buffers kept per loop. Enough for the connections that are mid-request at once in a
+/// busy loop; beyond it, buffers are freed.
+const MAX_POOLED: usize = 256;
+
+/// Capacity of a fresh pooled buffer.
+const INITIAL_CAPACITY: usize = 4 * 1024;
+
+#[derive(Debug, Default)]
+pub struct Buffers {
+    /// Every read goes here first; only leftovers (a partial request) are copied to a
+    /// connection's own buffer.
+    pub scratch: Vec<u8>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Buffers {
+    pub fn new() -> Self {
+        Buffers {
+            scratch: Vec::with_capacity(READ_CHUNK),
+            spare: Vec::new(),
+        }
+    }
+
+    /// An empty buffer, from the pool if one is spare.
+    pub fn take(&mut self) -> Vec<u8> {
+        self.spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(INITIAL_CAPACITY))
+    }
+
+    /// Gives a buffer back; leaves `buf` empty and unallocated.
+    pub fn give(&mut self, buf: &mut Vec<u8>) {
+        let mut buf = std::mem::take(buf);
+        if buf.capacity() > 0
+            && buf.capacity() <= MAX_POOLED_CAPACITY
+            && self.spare.len() < MAX_POOLED
+        {
+            buf.clear();
+            self.spare.push(buf);
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! One client connection as a state machine driven by readiness events.
+//!
+//! The blocking loop in `lab_core::conn` keeps its place in the program counter: "I am reading
+//! a head", "I am writing". An event loop cannot block, so that place is kept here, in
+//! [`State`] and the reader, and [`Connection::advance`] moves it forward as far as it can go
+//! without blocking each time something happens (readiness, an offloaded answer, a deadline).
+//!
+//! ```text
+//!            ┌──────── answer from the pool ───────┐
+//!            ▼                                     │
+//!  accept ─▶ Reading ── Cpu/Blocking request ─▶ Offloaded
+//!            │  ▲ keep-alive
+//!            │  └──────────┐
+//!            ├─ response with Connection: close, rejection, EOF ─▶ Closing ─▶ Lingering ─▶ closed
+//!            └─ idle timeout, error ─▶ closed
+//! ```
+
+use crate::buffers::{Buffers, READ_CHUNK};
+use crate::offload::{Job, Reply};
+use crossbeam_channel::Sender;
+use lab_core::{
+    call, respond, write_rejection, Cost, Handler, Limits, Progress, Rejection, Request,
+    RequestReader, Response, Shutdown, CONTINUE_100,
+};
+use mio::net::TcpStream;
+use mio::{Interest, Token};
+use std::io::{self, Read, Write};
+use std::net::Shutdown as Direction;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Above this much unwritten output, a connection stops answering (and so stops reading) until
+/// the client reads: back-pressure against a client that pipelines without reading.
+const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+
+/// After the last response of a connection, how long we keep reading (and discarding) before
+/// closing, so that unread request bytes do not make the kernel answer with RST and destroy
+/// our response (Apache's "lingering close"; the blocking loop does the same).
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Reads per [`Connection::advance`] before the connection yields to the others: a client that
+/// pipelines without pause (and reads its answers) would otherwise keep the loop to itself.
+const MAX_READS_PER_TURN: usize = 16;
+
+/// The most bytes discarded while lingering.
+const LINGER_MAX_BYTES: usize = 1024 * 1024;
+
+/// What a loop lends its connections while it drives them: everything that is per loop, not
+/// per connection.
+pub struct Env {
+    pub handler: Arc<dyn Handler>,
+    pub limits: Limits,
+    pub shutdown: Shutdown,
+    pub buffers: Buffers,
+    /// Present when offload is on: where Cpu and Blocking requests go, and how they come back.
+    pub offload: Option<(Sender<Job>, Reply)>,
+    pub counters: Arc<crate::LoopCounters>,
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Reading requests and answering them.
+    Reading,
+    /// A request is with the offload pool. Nothing more is parsed (pipelined bytes wait in
+    /// `input`) so that responses stay in request order.
+    Offloaded,
+    /// The last response is queued; once written, the write side is shut down.
+    Closing { linger: bool },
+    /// Write side shut down; discarding what the client still sends until it closes.
+    Lingering,
+}
+
+/// What the loop should do with a connection after driving it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Open,
+    /// Open, and it stopped reading to give the others a turn: drive it again next turn,
+    /// without waiting for an event (none will come for bytes already queued).
+    Again,
+    Close,
+}
+
+/// One connection. Kept small: 136 bytes, buffers not included (see the `size_of` test; they
+/// are empty and unallocated while idle), which is most of what an idle keep-alive connection costs in user space.
+#[derive(Debug)]
+pub struct Connection {
+    pub stream: TcpStream,
+    /// Tells this connection from an earlier one with the same token (for offload answers).
+    pub id: u32,
+    pub state: State,
+    /// The interest registered with the `Poll`, so that it is changed only when it changes.
+    pub interest: Interest,
+    /// The client half-closed: no more requests will come.
+    peer_closed: bool,
+    reader: RequestReader,
+    /// Received bytes not yet consumed by the reader: empty and unallocated between requests.
+    input: Vec<u8>,
+    /// Bytes to write, from `written` on: empty and unallocated once written.
+    output: Vec<u8>,
+    written: usize,
+    /// When the current request's first byte arrived (header and body clocks).
+    request_start: Instant,
+    /// When the last response was queued or the last write made progress (idle, write and
+    /// linger clocks).
+    last_io: Instant,
+    /// The deadline this connection has in the loop's timer set, if any.
+    pub deadline: Option<Instant>,
+}
+
+/// Which clock runs for a connection now, and so what its deadline is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Nothing: a request is with the offload pool.
+    Handler,
+    /// Keep-alive, between requests. Expiry: close quietly.
+    Idle,
+    /// Receiving a head or a body. Expiry: 408, then close.
+    Request,
+    /// Waiting for the client to read our output. Expiry: close.
+    Write,
+    /// Lingering. Expiry: close.
+    Linger,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream, id: u32) -> Self {
+        let now = Instant::now();
+        Connection {
+            stream,
+            id,
+            state: State::Reading,
+            interest: Interest::READABLE,
+            peer_closed: false,
+            reader: RequestReader::new(),
+            input: Vec::new(),
+            output: Vec::new(),
+            written: 0,
+            request_start: now,
+            last_io: now,
+            deadline: None,
+        }
+    }
+
+    /// Output queued but not yet accepted by the kernel.
+    pub fn pending_output(&self) -> usize {
+        self.output.len() - self.written
+    }
+
+    /// Idle keep-alive: nothing buffered, nothing being received, written, or computed.
+    pub fn is_idle(&self) -> bool {
+        self.wait() == Wait::Idle
+    }
+
+    pub fn wait(&self) -> Wait {
+        match self.state {
+            State::Offloaded => Wait::Handler,
+            State::Lingering => Wait::Linger,
+            _ if self.pending_output() > 0 => Wait::Write,
+            State::Closing { .. } => Wait::Write,
+            State::Reading if self.reader.in_body() || !self.input.is_empty() => Wait::Request,
+            State::Reading => Wait::Idle,
+        }
+    }
+
+    /// When the current wait times out.
+    pub fn next_deadline(&self, limits: &Limits) -> Option<Instant> {
+        match self.wait() {
+            Wait::Handler => None,
+            Wait::Idle => Some(self.last_io + limits.idle_timeout),
+            Wait::Request if self.reader.in_body() => {
+                Some(self.request_start + limits.body_timeout)
+            }
+            Wait::Request => Some(self.request_start + limits.header_timeout),
+            Wait::Write => Some(self.last_io + limits.write_timeout),
+            Wait::Linger => Some(self.last_io + LINGER),
+        }
+    }
+
+    /// Moves the connection forward as far as it goes without blocking. Called for every
+    /// event, whatever its kind: trying a read or a write that is not ready costs one syscall
+    /// that answers `WouldBlock`, and this way a spurious wake-up is harmless by construction.
+    pub fn advance(&mut self, token: Token, env: &mut Env) -> Flow {
+        match self.try_advance(token, env) {
+            Ok(flow) => flow,
+            // A reset, a broken pipe: this connection is over; the loop goes on.
+            Err(_) => Flow::Close,
+        }
+    }
+
+    fn try_advance(&mut self, token: Token, env: &mut Env) -> io::Result<Flow> {
+        let mut yielded = false;
+        if self.state == State::Reading {
+            yielded = self.pump(token, env)?;
+        }
+        // Responses queued before an offloaded request are written while it runs.
+        self.flush(&mut env.buffers)?;
+        if let State::Closing { linger } = self.state {
+            if self.pending_output() > 0 {
+                return Ok(Flow::Open);
+            }
+            let _ = self.stream.shutdown(Direction::Write);
+            env.buffers.give(&mut self.input);
+            if !linger || self.peer_closed {
+                return Ok(Flow::Close);
+            }
+            self.state = State::Lingering;
+            self.last_io = Instant::now();
+        }
+        if self.state == State::Lingering {
+            return self.discard(&mut env.buffers);
+        }
+        Ok(if yielded { Flow::Again } else { Flow::Open })
+    }
+
+    /// The heart of the model: answer what is buffered, write, read more; repeat until the
+    /// socket has nothing more to read (`WouldBlock`) or the connection must wait. Returns true
+    /// if it stopped only to give other connections a turn.
+    fn pump(&mut self, token: Token, env: &mut Env) -> io::Result<bool> {
+        // Parse in the loop's scratch buffer when nothing is left over from an earlier read;
+        // only a partial request is copied out into a buffer of the connection's own.
+        let own = !self.input.is_empty();
+        let mut input = if own {
+            std::mem::take(&mut self.input)
+        } else {
+            std::mem::take(&mut env.buffers.scratch)
+        };
+        let result = self.pump_from(token, &mut input, env);
+        if own {
+            self.input = input;
+            if self.input.is_empty() {
+                env.buffers.give(&mut self.input);
+            }
+        } else {
+            if !input.is_empty() {
+                self.input = env.buffers.take();
+                self.input.extend_from_slice(&input);
+                input.clear();
+            }
+            env.buffers.scratch = input;
+        }
+        result
+    }
+
+    fn pump_from(&mut self, token: Token, input: &mut Vec<u8>, env: &mut Env) -> io::Result<bool> {
+        for _ in 0..MAX_READS_PER_TURN {
+            self.answer_buffered(token, input, env);
+            self.flush(&mut env.buffers)?;
+            let can_read =
+                self.state == State::Reading && self.pending_output() < OUTPUT_HIGH_WATER;
+            if !can_read {
+                // Back-pressure or a parked request. We stop before `WouldBlock`, so readiness
+                // may be left unconsumed: with edge-triggered notification no new event comes
+                // for bytes already queued. That is why the loop drives the connection again
+                // when it is writable or its answer comes back, and this read is retried then.
+                return Ok(false);
+            }
+            let was_waiting = input.is_empty() && !self.reader.in_body();
+            match read_some(&mut self.stream, input) {
+                Ok(0) => {
+                    // The client closed its side. Complete requests were answered above; a
+                    // partial one never will be.
+                    self.peer_closed = true;
+                    self.state = State::Closing { linger: false };
+                    return Ok(false);
+                }
+                Ok(_) => {
+                    if was_waiting {
+                        // The first byte of a request: the header clock starts now.
+                        self.request_start = Instant::now();
+                    }
+                }
+                Err(e) if would_block(&e) => return Ok(false),
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // Answer what the last read brought before yielding.
+        self.answer_buffered(token, input, env);
+        self.flush(&mut env.buffers)?;
+        Ok(self.state == State::Reading)
+    }
+
+    /// Answers every complete request in `input`, in order (pipelining), until one must wait.
+    fn answer_buffered(&mut self, token: Token, input: &mut Vec<u8>, env: &mut Env) {
+        while self.state == State::Reading && self.pending_output() < OUTPUT_HIGH_WATER {
+            match self.reader.advance(input, &env.limits) {
+                Ok(Progress::Complete(request)) => {
+                    // Pipelined bytes after it are the next request, arriving now.
+                    self.request_start = Instant::now();
+                    let request = match self.offload(token, request, env) {
+                        None => return, // parked until the pool answers
+                        Some(request) => request,
+                    };
+                    let response = call(env.handler.as_ref(), &request);
+                    self.queue_response(&request, &response, env);
+                }
+                Ok(Progress::Continue) => {
+                    self.output_buffer(&mut env.buffers)
+                        .extend_from_slice(CONTINUE_100);
+                }
+                Ok(Progress::Partial) => return,
+                Err(rejection) => return self.reject(rejection, input, env),
+            }
+        }
+    }
+
+    /// Writes the answer to `request` and decides whether the connection stays open.
+    pub fn queue_response(&mut self, request: &Request, response: &Response, env: &mut Env) {
+        let shutting_down = env.shutdown.is_triggered();
+        let keep_alive = respond(
+            request,
+            response,
+            shutting_down,
+            self.output_buffer(&mut env.buffers),
+        );
+        env.counters.requests.fetch_add(1, Ordering::Relaxed);
+        self.last_io = Instant::now();
+        if !keep_alive {
+            self.state = State::Closing { linger: true };
+        }
+    }
+
+    /// Answers a refused request (or a timeout) and closes after writing it.
+    pub fn reject(&mut self, rejection: Rejection, input: &mut Vec<u8>, env: &mut Env) {
+        write_rejection(rejection, self.output_buffer(&mut env.buffers));
+        env.counters.requests.fetch_add(1, Ordering::Relaxed);
+        self.last_io = Instant::now();
+        input.clear();
+        self.state = State::Closing { linger: true };
+    }
+
+    /// The header or body deadline passed: 408, then close.
+    pub fn time_out(&mut self, token: Token, env: &mut Env) -> Flow {
+        let mut input = std::mem::take(&mut self.input);
+        self.reject(Rejection::Timeout, &mut input, env);
+        env.buffers.give(&mut input);
+        self.advance(token, env)
+    }
+
+    /// An answer came back from the offload pool.
+    pub fn resume(
+        &mut self,
+        token: Token,
+        request: &Request,
+        response: &Response,
+        env: &mut Env,
+    ) -> Flow {
+        self.state = State::Reading;
+        self.queue_response(request, response, env);
+        self.advance(token, env)
+    }
+
+    /// With offload on, hands a Cpu or Blocking request to the pool and parks the connection
+    /// (returns `None`); gives a Quick request back to be answered inline.
+    fn offload(&mut self, token: Token, request: Request, env: &mut Env) -> Option<Request> {
+        let Some((jobs, reply)) = &env.offload else {
+            return Some(request);
+        };
+        if cost(env.handler.as_ref(), &request) == Cost::Quick {
+            return Some(request);
+        }
+        let job = Job {
+            token,
+            id: self.id,
+            request,
+            reply: reply.clone(),
+        };
+        match jobs.send(job) {
+            Ok(()) => {
+                self.state = State::Offloaded;
+                env.counters.offloaded.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            // The pool is gone (it outlives the loops, so this is a bug): answer inline.
+            Err(failed) => Some(failed.into_inner().request),
+        }
+    }
+
+    /// The output buffer, borrowed from the pool if the connection holds none.
+    fn output_buffer(&mut self, buffers: &mut Buffers) -> &mut Vec<u8> {
+        if self.output.capacity() == 0 {
+            self.output = buffers.take();
+        }
+        &mut self.output
+    }
+
+    /// Writes queued output until it is all written or the socket would block.
+    fn flush(&mut self, buffers: &mut Buffers) -> io::Result<()> {
+        while self.written < self.output.len() {
+            match self.stream.write(&self.output[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.written += n;
+                    self.last_io = Instant::now();
+                }
+                Err(e) if would_block(&e) => return Ok(()),
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.output.capacity() > 0 {
+            self.written = 0;
+            buffers.give(&mut self.output);
+        }
+        Ok(())
+    }
+
+    /// Lingering: read and throw away until the client closes (or it sends too much).
+    fn discard(&mut self, buffers: &mut Buffers) -> io::Result<Flow> {
+        let scratch = &mut buffers.scratch;
+        let mut discarded = 0;
+        loop {
+            scratch.clear();
+            match read_some(&mut self.stream, scratch) {
+                Ok(0) => return Ok(Flow::Close),
+                Ok(n) => {
+                    discarded += n;
+                    if discarded > LINGER_MAX_BYTES {
+                        return Ok(Flow::Close);
+                    }
+                }
+                Err(e) if would_block(&e) => {
+                    scratch.clear();
+                    return Ok(Flow::Open);
+                }
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The interest this connection needs now: always readable (to see requests, or the close
+    /// while lingering), writable only while output waits for room in the socket buffer.
+    pub fn wanted_interest(&self) -> Interest {
+        if self.pending_output() > 0 {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        }
+    }
+}
+
+/// The handler's cost class; a panicking `cost` counts as Quick (and `call` then catches the
+/// handler's own panic), so that one bad request cannot take the loop down.
+fn cost(handler: &dyn Handler, request: &Request) -> Cost {
+    catch_unwind(AssertUnwindSafe(|| handler.cost(request))).unwrap_or(Cost::Quick)
+}
+
+/// Reads once, appending up to [`READ_CHUNK`] bytes to `buf`.
+fn read_some(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let len = buf.len();
+    buf.resize(len + READ_CHUNK, 0);
+    let result = stream.read(&mut buf[len..]);
+    buf.truncate(len + *result.as_ref().unwrap_or(&0));
+    result
+}
+
+pub fn would_block(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::WouldBlock
+}
+
+pub fn interrupted(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::Interrupted
+}

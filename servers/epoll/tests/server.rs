@@ -1,0 +1,415 @@
+//! The epoll model over real sockets on 127.0.0.1:0. No wall-clock assertions: the tests check
+//! counts and order; every read has a timeout (common::READ_TIMEOUT).
+
+mod common;
+
+use common::{config, Client, Server};
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+#[test]
+fn connection_struct_is_small() {
+    let size = std::mem::size_of::<lab_epoll::connection::Connection>();
+    let slot = std::mem::size_of::<Option<lab_epoll::connection::Connection>>();
+    println!("size_of::<Connection>() = {size} bytes, slab slot = {slot} bytes");
+    assert!(
+        slot <= 160,
+        "an idle connection should stay small, it is {slot} bytes"
+    );
+}
+
+#[test]
+fn two_thousand_concurrent_keep_alive_connections() {
+    const CLIENT_THREADS: usize = 4;
+    const PER_THREAD: usize = 500;
+    const ROUNDS: usize = 3;
+    let server = Server::start(config(2, false));
+    let addr = server.addr;
+    // Everyone connects, then (once all 2,000 are open at once) each does ROUNDS requests.
+    let connected = Arc::new(Barrier::new(CLIENT_THREADS + 1));
+    let checked = Arc::new(Barrier::new(CLIENT_THREADS + 1));
+    let workers: Vec<_> = (0..CLIENT_THREADS)
+        .map(|t| {
+            let connected = Arc::clone(&connected);
+            let checked = Arc::clone(&checked);
+            thread::spawn(move || {
+                let mut clients: Vec<Client> =
+                    (0..PER_THREAD).map(|_| Client::connect(addr)).collect();
+                connected.wait();
+                checked.wait();
+                let mut ok = 0;
+                for round in 0..ROUNDS {
+                    for (i, client) in clients.iter_mut().enumerate() {
+                        let body = format!("{t}-{i}-{round}");
+                        let req = format!(
+                            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        client.send(req.as_bytes()).unwrap();
+                    }
+                    for (i, client) in clients.iter_mut().enumerate() {
+                        let reply = client.reply();
+                        assert_eq!(reply.status, 200);
+                        assert_eq!(reply.text(), format!("{t}-{i}-{round}"));
+                        assert!(!reply.closes());
+                        ok += 1;
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    connected.wait();
+    // The server counts every connection as open at the same time (accept is asynchronous, so
+    // wait for the count, bounded).
+    let mut open = 0;
+    for _ in 0..200 {
+        open = server.open();
+        if open == (CLIENT_THREADS * PER_THREAD) as u64 {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(open, (CLIENT_THREADS * PER_THREAD) as u64);
+    checked.wait();
+    let ok: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(ok, CLIENT_THREADS * PER_THREAD * ROUNDS);
+    let per_loop: Vec<u64> = server
+        .counters
+        .loops
+        .iter()
+        .map(|c| c.accepted.load(Ordering::Relaxed))
+        .collect();
+    println!("accepted per loop: {per_loop:?}");
+    assert_eq!(
+        per_loop.iter().sum::<u64>(),
+        (CLIENT_THREADS * PER_THREAD) as u64
+    );
+    let requests: u64 = server
+        .counters
+        .loops
+        .iter()
+        .map(|c| c.requests.load(Ordering::Relaxed))
+        .sum();
+    assert_eq!(requests, (CLIENT_THREADS * PER_THREAD * ROUNDS) as u64);
+    server.stop();
+}
+
+fn pipeline_of_echoes(n: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for i in 0..n {
+        let body = format!("request {i}");
+        write!(
+            bytes,
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+    }
+    bytes
+}
+
+#[test]
+fn ten_pipelined_requests_in_one_write_get_ten_responses_in_order() {
+    let server = Server::start(config(1, false));
+    let mut client = server.connect();
+    client.send(&pipeline_of_echoes(10)).unwrap();
+    for i in 0..10 {
+        let reply = client.reply();
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.text(), format!("request {i}"));
+    }
+    server.stop();
+}
+
+#[test]
+fn pipelined_offloaded_requests_keep_their_order() {
+    let server = Server::start(config(1, true));
+    let mut client = server.connect();
+    let mut bytes = Vec::new();
+    for path in ["/sleep/50", "/", "/cpu/10", "/sleep/1", "/hello"] {
+        write!(bytes, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    }
+    client.send(&bytes).unwrap();
+    let bodies: Vec<String> = (0..5).map(|_| client.reply().text()).collect();
+    assert_eq!(
+        bodies,
+        [
+            "slept 50 ms\n",
+            "Hello, World!",
+            "fib(10) = 55\n",
+            "slept 1 ms\n",
+            "Hello, World!"
+        ]
+    );
+    let offloaded = server.counters.loops[0].offloaded.load(Ordering::Relaxed);
+    assert_eq!(offloaded, 3);
+    server.stop();
+}
+
+#[test]
+fn a_request_split_across_many_writes() {
+    let server = Server::start(config(1, false));
+    let mut client = server.connect();
+    let request = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world";
+    for chunk in request.chunks(3) {
+        client.send(chunk).unwrap();
+        thread::sleep(Duration::from_millis(2));
+    }
+    let reply = client.reply();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), "hello world");
+    // The connection is still usable afterwards.
+    client.get("/").unwrap();
+    assert_eq!(client.reply().text(), "Hello, World!");
+    server.stop();
+}
+
+#[test]
+fn head_gets_headers_without_a_body() {
+    let server = Server::start(config(1, false));
+    let mut client = server.connect();
+    client
+        .send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let head = client.read_reply(true).unwrap();
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("13"));
+    // If HEAD had sent a body, this would read it as a status line and fail.
+    let get = client.reply();
+    assert_eq!(get.status, 200);
+    assert_eq!(get.text(), "Hello, World!");
+    server.stop();
+}
+
+#[test]
+fn connection_close_is_honoured() {
+    let server = Server::start(config(1, false));
+    let mut client = server.connect();
+    client
+        .send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = client.reply();
+    assert_eq!(reply.status, 200);
+    assert!(reply.closes());
+    assert!(client.is_closed());
+    server.stop();
+}
+
+#[test]
+fn a_panicking_handler_gets_500_and_close_and_the_server_goes_on() {
+    for offload in [false, true] {
+        let server = Server::start(config(1, offload));
+        let mut client = server.connect();
+        client.get("/crash").unwrap();
+        let reply = client.reply();
+        assert_eq!(reply.status, 500);
+        assert!(reply.closes());
+        assert!(client.is_closed());
+        let mut other = server.connect();
+        other.get("/").unwrap();
+        assert_eq!(other.reply().status, 200);
+        server.stop();
+    }
+}
+
+#[test]
+fn expect_100_continue() {
+    let server = Server::start(config(1, false));
+    let mut client = server.connect();
+    client
+        .send(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .unwrap();
+    let interim = client.read_reply(false).unwrap();
+    assert_eq!(interim.status, 100);
+    client.send(b"ping").unwrap();
+    let reply = client.reply();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), "ping");
+    server.stop();
+}
+
+/// Sends `/sleep/300` on one connection, then (a little later) `/` on another, and returns the
+/// order in which the server answered them. When the quick answer arrives, the slow one is
+/// either already in the slow client's socket (the server wrote it first) or not.
+fn completion_order(offload: bool) -> Vec<&'static str> {
+    let server = Server::start(config(1, offload));
+    let mut slow = server.connect();
+    let mut quick = server.connect();
+    slow.get("/sleep/300").unwrap();
+    // Give the loop time to read the sleep request first.
+    thread::sleep(Duration::from_millis(50));
+    quick.get("/").unwrap();
+    assert_eq!(quick.reply().text(), "Hello, World!");
+    slow.stream().set_nonblocking(true).unwrap();
+    let slow_already_answered = slow.stream().peek(&mut [0u8; 1]).is_ok_and(|n| n > 0);
+    slow.stream().set_nonblocking(false).unwrap();
+    assert_eq!(slow.reply().text(), "slept 300 ms\n");
+    server.stop();
+    match slow_already_answered {
+        true => vec!["sleep", "quick"],
+        false => vec!["quick", "sleep"],
+    }
+}
+
+#[test]
+fn without_offload_a_blocking_handler_stalls_its_loop() {
+    assert_eq!(completion_order(false), ["sleep", "quick"]);
+}
+
+#[test]
+fn with_offload_a_quick_request_passes_a_blocking_one() {
+    assert_eq!(completion_order(true), ["quick", "sleep"]);
+}
+
+#[test]
+fn a_client_dribbling_its_header_is_cut_off_while_others_are_served() {
+    let mut config = config(1, false);
+    config.limits.header_timeout = Duration::from_secs(1);
+    let server = Server::start(config);
+    let addr = server.addr;
+    let dribbler = thread::spawn(move || {
+        let mut client = Client::connect(addr);
+        // One byte every 100 ms, for up to 4 s: long past the 1 s header timeout.
+        let head = b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        for byte in head.iter().cycle().take(40) {
+            if client.send(&[*byte]).is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        // Either the 408 is there to read, or the connection is gone (EOF or reset).
+        match client.read_reply(false) {
+            Ok(reply) => {
+                assert_eq!(reply.status, 408);
+                assert!(client.is_closed());
+            }
+            Err(e) => assert!(
+                !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "the slow client was not cut off: {e}"
+            ),
+        }
+    });
+    // Meanwhile others are served, each on a fresh connection.
+    for _ in 0..20 {
+        let mut client = server.connect();
+        client.get("/").unwrap();
+        assert_eq!(client.reply().status, 200);
+        thread::sleep(Duration::from_millis(50));
+    }
+    dribbler.join().unwrap();
+    server.stop();
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
+    let mut config = config(1, false);
+    config.limits.idle_timeout = Duration::from_millis(500);
+    let server = Server::start(config);
+    let mut client = server.connect();
+    client.get("/").unwrap();
+    assert_eq!(client.reply().status, 200);
+    // No 408 for an idle connection: just the close.
+    assert!(client.is_closed());
+    server.stop();
+}
+
+#[test]
+fn a_pipelining_client_that_reads_slowly_gets_every_response() {
+    // Far more output than the socket buffers hold: the server must stop reading while its
+    // output waits (back-pressure) and resume by itself once the client reads.
+    const N: usize = 20_000;
+    let server = Server::start(config(1, false));
+    let mut client = server.connect();
+    let mut writer = client.stream().try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        for i in 0..N {
+            write!(bytes, "GET /hello?{i} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        }
+        writer.write_all(&bytes).unwrap();
+    });
+    thread::sleep(Duration::from_millis(200));
+    for _ in 0..N {
+        assert_eq!(client.reply().text(), "Hello, World!");
+    }
+    sender.join().unwrap();
+    server.stop();
+}
+
+#[test]
+fn a_large_body_is_echoed() {
+    let server = Server::start(config(1, false));
+    let mut client = server.connect();
+    let body: Vec<u8> = (0..512 * 1024).map(|i| (i % 251) as u8).collect();
+    let mut request = format!(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    let mut writer = client.stream().try_clone().unwrap();
+    let sender = thread::spawn(move || writer.write_all(&request).unwrap());
+    let reply = client.reply();
+    sender.join().unwrap();
+    assert_eq!(reply.status, 200);
+    assert!(reply.body == body);
+    server.stop();
+}
+
+#[test]
+fn a_rejected_request_gets_its_status_and_a_close() {
+    let server = Server::start(config(1, false));
+    let mut client = server.connect();
+    client.send(b"GET / HTTP/1.1\r\n\r\n").unwrap(); // no Host
+    let reply = client.reply();
+    assert_eq!(reply.status, 400);
+    assert!(reply.closes());
+    assert!(client.is_closed());
+    server.stop();
+}
+
+#[test]
+fn graceful_shutdown_finishes_in_flight_requests_and_closes_idle_ones() {
+    for offload in [false, true] {
+        let server = Server::start(config(2, offload));
+        let mut idle = server.connect();
+        idle.get("/").unwrap();
+        assert_eq!(idle.reply().status, 200);
+        let mut busy = server.connect();
+        busy.get("/sleep/500").unwrap();
+        thread::sleep(Duration::from_millis(100));
+        let addr = server.addr;
+        let stopper = thread::spawn(move || server.stop());
+        // The in-flight request completes, and is told the connection closes.
+        let reply = busy.reply();
+        assert_eq!(reply.text(), "slept 500 ms\n");
+        assert!(reply.closes());
+        assert!(busy.is_closed());
+        assert!(idle.is_closed());
+        stopper.join().unwrap();
+        // The listener is gone once run returned.
+        assert!(std::net::TcpStream::connect(addr).is_err());
+    }
+}
+
+#[test]
+fn shutdown_returns_at_the_drain_timeout_when_a_request_outlasts_it() {
+    let mut config = config(1, true);
+    config.drain_timeout = Duration::from_millis(500);
+    let mut server = Server::start(config);
+    let mut busy = server.connect();
+    busy.get("/sleep/5000").unwrap();
+    thread::sleep(Duration::from_millis(100));
+    // Bounded generously: run must not wait for the 5 s sleep.
+    server.stop_within(Duration::from_secs(4));
+    assert!(busy.is_closed());
+}
