@@ -10,7 +10,7 @@
 //! | `GET /crash` | the handler panics: 500, connection closed | quick |
 //! | `GET /crash?abort` | the serving process aborts | quick |
 //! | `GET /alloc/<kb>` | keeps kb KiB allocated for good (≤ 64 MiB a request) | quick |
-//! | `GET /_status` | JSON: model, pid, threads | quick |
+//! | `GET /_status` | JSON: model, pid, threads, and the model's own `detail` ([`crate::status`]) | quick |
 //!
 //! HEAD is accepted wherever GET is. A known path with another method gets 405 with `Allow`.
 
@@ -156,11 +156,13 @@ impl Handler for LabApp {
                 _ => Response::error(Status::BAD_REQUEST, "expected /alloc/<kb> with kb <= 65536"),
             },
             Route::Status => {
+                let detail = crate::status::snapshot().unwrap_or_else(|| "null".into());
                 let body = format!(
-                    "{{\"model\":\"{}\",\"pid\":{},\"threads\":{}}}\n",
+                    "{{\"model\":\"{}\",\"pid\":{},\"threads\":{},\"detail\":{}}}\n",
                     self.model,
                     std::process::id(),
-                    thread_count().unwrap_or(0)
+                    thread_count().unwrap_or(0),
+                    detail
                 );
                 Response::new(Status::OK, "application/json", body.into_bytes())
             }

@@ -35,6 +35,7 @@
 //! - [`conn`]: the blocking connection loop every blocking model calls.
 //! - [`net`]: binding with a real backlog; an accept loop that checks shutdown and names limits.
 //! - [`shutdown`]: the shutdown flag and the live-connection tracker.
+//! - [`status`]: what a model adds to `GET /_status` (loop counters, a scoreboard).
 //! - `sys`: the crate's raw `libc` calls.
 
 pub mod app;
@@ -51,6 +52,7 @@ pub mod request;
 pub mod response;
 pub mod shutdown;
 pub mod static_files;
+pub mod status;
 mod sys;
 
 pub use app::LabApp;

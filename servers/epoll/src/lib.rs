@@ -144,6 +144,25 @@ impl Counters {
             loops: (0..loops).map(|_| Arc::default()).collect(),
         }
     }
+
+    /// The counters as JSON for `/_status`: `{"loops":[{"open":..,"accepted":..,..},..]}`.
+    pub fn to_json(&self) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let loops: Vec<String> = self
+            .loops
+            .iter()
+            .map(|c| {
+                format!(
+                    "{{\"open\":{},\"accepted\":{},\"requests\":{},\"offloaded\":{}}}",
+                    c.open.load(Relaxed),
+                    c.accepted.load(Relaxed),
+                    c.requests.load(Relaxed),
+                    c.offloaded.load(Relaxed)
+                )
+            })
+            .collect();
+        format!("{{\"loops\":[{}]}}", loops.join(","))
+    }
 }
 
 /// Serves `listener` with `config.epoll.loops` event loops until `shutdown` is triggered and
@@ -155,7 +174,11 @@ pub fn run(
     shutdown: Shutdown,
 ) -> io::Result<()> {
     let counters = Arc::new(Counters::new(config.epoll.loops));
-    run_with_counters(listener, handler, config, shutdown, counters)
+    let shown = Arc::clone(&counters);
+    lab_core::status::set_source(move || shown.to_json());
+    let result = run_with_counters(listener, handler, config, shutdown, counters);
+    lab_core::status::clear_source();
+    result
 }
 
 /// [`run`], with counters the caller can read while it runs (`counters.loops.len()` must be
