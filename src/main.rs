@@ -1,10 +1,13 @@
 //! `lab`: the command line of http-lab. Glue only: it parses flags, binds the port, builds the
 //! application and hands both to a model crate (`servers/*`).
 
+mod load;
 mod models;
+mod run;
 mod serve;
+mod sys;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -22,17 +25,30 @@ struct Cli {
 enum Command {
     /// Run one server model in the foreground until SIGINT or SIGTERM.
     Serve(Box<serve::ServeArgs>),
+    /// Load any HTTP/1.1 server, wrk-style: latency percentiles (HDR), throughput, errors by kind.
+    Load(Box<load::LoadArgs>),
+    /// Start a model as a child process, load it, and measure its memory, CPU and processes.
+    Run(Box<run::RunArgs>),
     /// List the six models and which of them are built.
     Models,
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return clap_error(e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => return clap_error(e),
     };
     let result = match cli.command {
         Command::Serve(args) => serve::serve(*args),
+        Command::Load(args) => load::load(*args),
+        Command::Run(args) => match matches.subcommand_matches("run") {
+            Some(run_matches) => run::run(*args, run_matches),
+            None => Err("internal error: no matches for `run`".into()),
+        },
         Command::Models => {
             for m in models::Model::ALL {
                 let built = if m.runner().is_some() {

@@ -89,36 +89,37 @@ impl Config {
     }
 
     /// Reject configurations that cannot run.
+    /// Checks the configuration. Messages name the `lab load` flag of each field.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |msg: &str| Err(Error::Config(msg.to_string()));
         if self.conns == 0 {
-            return bad("need at least one connection");
+            return bad("--conns must be at least 1");
         }
         if self.threads == 0 {
-            return bad("need at least one thread");
+            return bad("--threads must be at least 1");
         }
         if self.pipeline == 0 || self.pipeline > 1024 {
-            return bad("pipeline depth must be between 1 and 1024");
+            return bad("--pipeline must be between 1 and 1024");
         }
         if let Some(rate) = self.rate {
             if !(rate.is_finite() && rate > 0.0) {
-                return bad("rate must be a positive number of requests per second");
+                return bad("--rate must be a positive number of requests per second");
             }
         }
         if !(self.connect_rate.is_finite() && self.connect_rate > 0.0) {
-            return bad("connect rate must be a positive number per second");
+            return bad("--connect-rate must be a positive number per second");
         }
         if self.requests == Some(0) {
-            return bad("requests must be at least 1");
+            return bad("--requests must be at least 1");
         }
         if self.timeout.is_zero() {
-            return bad("timeout must be positive");
+            return bad("--timeout must be positive");
         }
         if self.duration.is_zero() {
-            return bad("duration must be positive");
+            return bad("--duration must be positive");
         }
         if !self.path.starts_with('/') {
-            return bad("path must start with '/'");
+            return bad("--path must start with '/'");
         }
         Ok(())
     }

@@ -35,7 +35,7 @@ impl fmt::Display for Error {
         match self {
             Error::Url(msg) => write!(f, "bad URL: {msg}"),
             Error::Duration(msg) => write!(f, "bad duration: {msg}"),
-            Error::Config(msg) => write!(f, "bad configuration: {msg}"),
+            Error::Config(msg) => write!(f, "{msg}"),
             Error::Limit {
                 limit,
                 need,

@@ -1,0 +1,311 @@
+//! `lab run`: start `lab serve` as a child process, load it, measure its process tree, stop it.
+//!
+//! The server runs in its own process (so a forking model forks a single-threaded process, and
+//! its memory is measured apart from the load generator's). While the load runs, the server's
+//! whole process tree is sampled from /proc (PSS, because RSS counts the copy-on-write pages of
+//! forked workers many times over). At the end the server gets SIGTERM and must exit, with no
+//! process of its tree left behind.
+
+use crate::load::{run_load, write_json, LoadFlags};
+use crate::models::Model;
+use crate::serve::ServerFlags;
+use clap::{ArgMatches, Args};
+use loadgen::{procmon, Report, ServerStats};
+use serde::Serialize;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How often the server's process tree is sampled.
+const SAMPLE_EVERY: Duration = Duration::from_millis(200);
+/// How long the server may take to print its `listening on` line.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The server model to run (see `lab models`).
+    #[arg(long, value_enum)]
+    pub model: Model,
+    /// Request path to load.
+    #[arg(long, default_value = "/")]
+    pub path: String,
+    /// Directory the server serves under /static/.
+    #[arg(long, value_name = "DIR")]
+    pub docroot: Option<PathBuf>,
+    #[command(flatten)]
+    pub load: LoadFlags,
+    #[command(flatten)]
+    pub server: ServerFlags,
+}
+
+/// What `lab run` writes: the load generator's report, the model, and the server's costs.
+#[derive(Serialize)]
+pub struct RunReport {
+    pub model: String,
+    /// The `lab serve` command line that was run (its port was 0: the kernel picked one).
+    pub server_command: Vec<String>,
+    pub date: String,
+    #[serde(flatten)]
+    pub load: Report,
+    pub server: ServerStats,
+    /// Server processes still alive after SIGTERM and the drain timeout (must be 0).
+    pub leftover_processes: usize,
+}
+
+pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
+    if args.model.runner().is_none() {
+        return Err(format!(
+            "--model {}: this model is not built yet (see `lab models`)",
+            args.model.name()
+        ));
+    }
+    // Refuse bad flags before starting anything.
+    args.server.config()?;
+    args.load
+        .config(&format!("http://127.0.0.1:1{}", args.path))?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;
+    let mut serve_args: Vec<String> = [
+        "serve",
+        "--model",
+        args.model.name(),
+        "--addr",
+        "127.0.0.1:0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(dir) = &args.docroot {
+        serve_args.extend(["--docroot".to_string(), dir.display().to_string()]);
+    }
+    serve_args.extend(forwarded_server_flags(matches));
+
+    let mut server = Server::start(&exe, &serve_args)?;
+    let url = format!("http://{}{}", server.addr, args.path);
+    let mut config = args.load.config(&url)?;
+    if args.load.warmup.is_none() {
+        // Let every connection open before measuring: the ramp at --connect-rate, plus half a second.
+        config.warmup = Duration::from_secs_f64(config.conns as f64 / config.connect_rate + 0.5);
+    }
+    let sampler = procmon::Sampler::start(server.pid(), SAMPLE_EVERY);
+    let result = run_load(&config);
+    let stats = sampler.stop();
+    let leftover = server.stop();
+    let report = result?;
+
+    let run = RunReport {
+        model: args.model.name().to_string(),
+        server_command: std::iter::once("lab".to_string())
+            .chain(serve_args)
+            .collect(),
+        date: httpdate::fmt_http_date(std::time::SystemTime::now()),
+        load: report,
+        server: stats,
+        leftover_processes: leftover,
+    };
+    print!("{}", run.load.summary());
+    print!("{}", server_summary(&run));
+    let path = args
+        .load
+        .json
+        .clone()
+        .unwrap_or_else(|| default_json_path(&run));
+    let json =
+        serde_json::to_string_pretty(&run).map_err(|e| format!("cannot encode the report: {e}"))?;
+    write_json(&path, &json)?;
+    println!("report written to {}", path.display());
+    if leftover > 0 {
+        return Err(format!(
+            "{leftover} server processes were still alive after SIGTERM (killed)"
+        ));
+    }
+    Ok(())
+}
+
+/// `results/<model>-c<conns>-<unix time>.json`
+fn default_json_path(run: &RunReport) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    PathBuf::from("results").join(format!("{}-c{}-{}.json", run.model, run.load.conns, secs))
+}
+
+/// The server flags given on the command line, to pass on to `lab serve` as they were typed.
+/// Walks `ServerFlags`' own argument list, so a flag added there is forwarded without edits here.
+fn forwarded_server_flags(matches: &ArgMatches) -> Vec<String> {
+    let cmd = ServerFlags::augment_args(clap::Command::new("flags"));
+    let mut out = Vec::new();
+    for arg in cmd.get_arguments() {
+        let id = arg.get_id().as_str();
+        let Some(long) = arg.get_long() else { continue };
+        if matches.value_source(id) != Some(clap::parser::ValueSource::CommandLine) {
+            continue;
+        }
+        if arg.get_action().takes_values() {
+            for value in matches.get_raw(id).into_iter().flatten() {
+                out.push(format!("--{long}"));
+                out.push(value.to_string_lossy().into_owned());
+            }
+        } else {
+            out.push(format!("--{long}"));
+        }
+    }
+    out
+}
+
+fn server_summary(run: &RunReport) -> String {
+    let s = &run.server;
+    let per_conn = if run.load.connections.peak_open > 0 {
+        format!(
+            "{:.1} KiB",
+            s.peak_pss_bytes as f64 / 1024.0 / run.load.connections.peak_open as f64
+        )
+    } else {
+        "n/a".into()
+    };
+    let per_req = |x: u64| {
+        if run.load.requests > 0 {
+            format!("{:.3}", x as f64 / run.load.requests as f64)
+        } else {
+            "n/a".into()
+        }
+    };
+    format!(
+        "Server ({model}, sampled every {every} ms from /proc, whole process tree):\n\
+         \x20 peak PSS        {pss:>10.1} MiB   ({per_conn} per connection at peak)\n\
+         \x20 peak RSS        {rss:>10.1} MiB\n\
+         \x20 processes       {procs:>10}       threads {threads}\n\
+         \x20 CPU user/sys    {user:>10.2} s / {sys:.2} s\n\
+         \x20 ctx switches    {vol:>10} voluntary, {invol} involuntary ({vpr} and {ipr} per request)\n\
+         \x20 open fds (peak) {fds:>10}\n\
+         \x20 left after SIGTERM: {left}\n",
+        model = run.model,
+        every = SAMPLE_EVERY.as_millis(),
+        pss = s.peak_pss_bytes as f64 / 1048576.0,
+        rss = s.peak_rss_bytes as f64 / 1048576.0,
+        procs = s.peak_processes,
+        threads = s.peak_threads,
+        user = s.cpu_user_s,
+        sys = s.cpu_sys_s,
+        vol = s.ctx_voluntary,
+        invol = s.ctx_involuntary,
+        vpr = per_req(s.ctx_voluntary),
+        ipr = per_req(s.ctx_involuntary),
+        fds = s.peak_fds,
+        left = run.leftover_processes,
+    )
+}
+
+/// The `lab serve` child.
+struct Server {
+    child: Child,
+    addr: String,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Server {
+    fn start(exe: &std::path::Path, args: &[String]) -> Result<Server, String> {
+        let mut child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start `lab serve`: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        // Keep the server's stderr (the last 64 KiB) to show if something goes wrong.
+        let stderr = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = BufReader::new(stderr)
+                .take(64 * 1024 * 1024)
+                .read_to_end(&mut text);
+            let start = text.len().saturating_sub(64 * 1024);
+            String::from_utf8_lossy(&text[start..]).into_owned()
+        });
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next().and_then(|l| l.ok()).unwrap_or_default();
+            let _ = tx.send(first);
+            for _ in lines {} // keep draining so the server never blocks on stdout
+        });
+        let mut server = Server {
+            child,
+            addr: String::new(),
+            stderr: Some(stderr),
+        };
+        let line = rx.recv_timeout(START_TIMEOUT).unwrap_or_default();
+        match line.strip_prefix("listening on http://") {
+            Some(addr) => {
+                server.addr = addr.trim().to_string();
+                Ok(server)
+            }
+            None => {
+                let _ = server.child.kill();
+                let _ = server.child.wait();
+                let err = server
+                    .stderr
+                    .take()
+                    .and_then(|h| h.join().ok())
+                    .unwrap_or_default();
+                Err(format!("`lab serve` did not start: {}", err.trim()))
+            }
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, a bounded wait, then SIGKILL to anything left. Returns how many processes of the
+    /// tree had to be killed.
+    fn stop(&mut self) -> usize {
+        let tree = procmon::tree_pids(self.pid());
+        crate::sys::signal(self.pid(), libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Children may need a moment to be reaped by their own parent.
+        let settle = Instant::now() + Duration::from_secs(2);
+        let mut left: Vec<u32> = tree
+            .iter()
+            .copied()
+            .filter(|&p| crate::sys::alive(p))
+            .collect();
+        while !left.is_empty() && Instant::now() < settle {
+            std::thread::sleep(Duration::from_millis(50));
+            left.retain(|&p| crate::sys::alive(p));
+        }
+        for &pid in &left {
+            eprintln!("lab run: server process {pid} outlived SIGTERM; killing it");
+            crate::sys::signal(pid, libc::SIGKILL);
+        }
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(h) = self.stderr.take() {
+            let text = h.join().unwrap_or_default();
+            if !left.is_empty() && !text.is_empty() {
+                eprintln!("server stderr (tail):\n{}", text.trim_end());
+            }
+        }
+        left.len()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
