@@ -1,6 +1,7 @@
 //! `lab`: the command line of http-lab. Glue only: it parses flags, binds the port, builds the
 //! application and hands both to a model crate (`servers/*`).
 
+mod compare;
 mod load;
 mod models;
 mod run;
@@ -31,6 +32,14 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// List the six models and which of them are built.
     Models,
+    /// Run every model at several sizes and workloads (each cell a `lab run`) and write a report.
+    Compare(Box<compare::CompareArgs>),
+    /// Render the report of a `lab compare` folder again, from its JSON alone.
+    Report {
+        /// The folder `lab compare --out` wrote.
+        #[arg(value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -60,6 +69,8 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
+        Command::Compare(args) => compare::compare(*args),
+        Command::Report { dir } => compare::report(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -60,7 +60,9 @@ impl Model {
             Model::SingleThread => Some(lab_single_thread::run),
             Model::ThreadPerRequest => Some(lab_thread_per_request::run),
             Model::Epoll => Some(lab_epoll::run),
-            Model::ForkPerRequest | Model::ProcessPool | Model::HybridPool => None,
+            Model::ForkPerRequest => Some(lab_fork_per_request::run),
+            Model::ProcessPool => Some(lab_process_pool::run),
+            Model::HybridPool => Some(lab_hybrid_pool::run),
         }
     }
 }

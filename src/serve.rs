@@ -2,7 +2,10 @@
 
 use crate::models::Model;
 use clap::Args;
-use lab_core::{net, static_files, Config, EpollOptions, LabApp, Limits, Shutdown, ThreadOptions};
+use lab_core::{
+    net, static_files, AcceptMode, Config, EpollOptions, ForkOptions, HybridOptions, LabApp,
+    Limits, PoolOptions, Shutdown, ThreadOptions,
+};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,6 +72,42 @@ pub struct ServerFlags {
     /// epoll: helper threads for offloaded requests.
     #[arg(long, default_value_t = EpollOptions::default().offload_threads, value_name = "N")]
     pub offload_threads: usize,
+    /// fork_per_request: most live children at once (at the cap, accept waits).
+    #[arg(long, default_value_t = ForkOptions::default().max_children, value_name = "N")]
+    pub max_children: usize,
+    /// process_pool: workers forked at start, and by each SIGHUP reload (Apache: StartServers).
+    #[arg(long, default_value_t = PoolOptions::default().start_workers, value_name = "N")]
+    pub start_workers: usize,
+    /// process_pool: fewer idle workers than this and the parent forks more (MinSpareServers).
+    #[arg(long, default_value_t = PoolOptions::default().min_spare, value_name = "N")]
+    pub min_spare: usize,
+    /// process_pool: more idle workers than this and the parent retires one per tick (MaxSpareServers).
+    #[arg(long, default_value_t = PoolOptions::default().max_spare, value_name = "N")]
+    pub max_spare: usize,
+    /// process_pool: most worker processes at once (MaxRequestWorkers).
+    #[arg(long, default_value_t = PoolOptions::default().max_workers, value_name = "N")]
+    pub max_workers: usize,
+    /// process_pool, hybrid_pool: how often the parent looks at its workers and acts.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
+    pub maintenance_interval: Duration,
+    /// process_pool, hybrid_pool: a worker exits (and is replaced) after this many connections; 0 = never.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "N",
+        allow_hyphen_values = true
+    )]
+    pub max_requests_per_worker: u64,
+    /// process_pool, hybrid_pool: workers share one listening socket, or each has its own SO_REUSEPORT socket.
+    #[arg(long, value_enum, default_value_t = Accept::Shared)]
+    pub accept: Accept,
+    /// hybrid_pool: worker processes (default: one per core).
+    #[arg(long, default_value_t = HybridOptions::default().workers, value_name = "N")]
+    pub workers: usize,
+    /// hybrid_pool: serving threads per worker process (Apache: ThreadsPerChild). Not `--threads`:
+    /// `lab run` takes both these flags and the load generator's, and `--threads` is the latter's.
+    #[arg(long, default_value_t = HybridOptions::default().threads, value_name = "N")]
+    pub threads_per_worker: usize,
     /// Log what the model does on stderr.
     #[arg(long, short)]
     pub verbose: bool,
@@ -98,6 +137,25 @@ impl ServerFlags {
                 offload: self.offload == OnOff::On,
                 offload_threads: self.offload_threads,
             },
+            fork: ForkOptions {
+                max_children: self.max_children,
+            },
+            pool: PoolOptions {
+                start_workers: self.start_workers,
+                min_spare: self.min_spare,
+                max_spare: self.max_spare,
+                max_workers: self.max_workers,
+                maintenance_interval: self.maintenance_interval,
+                max_requests_per_worker: self.max_requests_per_worker,
+                accept: match self.accept {
+                    Accept::Shared => AcceptMode::Shared,
+                    Accept::Reuseport => AcceptMode::ReusePort,
+                },
+            },
+            hybrid: HybridOptions {
+                workers: self.workers,
+                threads: self.threads_per_worker,
+            },
         };
         config.validate()?;
         Ok(config)
@@ -108,6 +166,15 @@ impl ServerFlags {
 pub enum OnOff {
     On,
     Off,
+}
+
+/// How pool workers get connections (`--accept`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Accept {
+    /// Every worker blocks in accept() on the one listening socket.
+    Shared,
+    /// Each worker slot has its own SO_REUSEPORT socket; the kernel spreads connections.
+    Reuseport,
 }
 
 /// A duration: a number of seconds (`10`, `0.5`) or a number with a unit (`500ms`, `10s`, `2m`).

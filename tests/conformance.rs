@@ -512,4 +512,8 @@ conformance! {
     epoll => "epoll", ["--offload", "off"];
     epoll_offload => "epoll", ["--offload", "on"];
     epoll_one_loop => "epoll", ["--loops", "1"];
+    fork_per_request => "fork_per_request", [];
+    process_pool => "process_pool", [];
+    process_pool_reuseport => "process_pool", ["--accept", "reuseport"];
+    hybrid_pool => "hybrid_pool", [];
 }

@@ -101,7 +101,11 @@ pub fn serve_connection(
         }
         // 3. Read more, within the deadline that applies now.
         let idle = buf.is_empty() && !reader.in_body();
-        if idle && shutdown.is_triggered() {
+        // At shutdown, close a keep-alive connection between requests. A connection that has
+        // not sent its first request yet was accepted after the client connected: it gets its
+        // answer (a pool worker told to leave may accept one last connection while the signal
+        // lands; closing it unanswered would fail a request across a graceful reload).
+        if idle && shutdown.is_triggered() && stats.requests > 0 {
             return stats;
         }
         let deadline = wait_start

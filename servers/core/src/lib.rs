@@ -36,7 +36,12 @@
 //! - [`net`]: binding with a real backlog; an accept loop that checks shutdown and names limits.
 //! - [`shutdown`]: the shutdown flag and the live-connection tracker.
 //! - [`status`]: what a model adds to `GET /_status` (loop counters, a scoreboard).
-//! - `sys`: the crate's raw `libc` calls.
+//! - [`process`]: forking children, reaping them, stopping them (bounded) at shutdown.
+//! - [`scoreboard`]: a pool's shared-memory table of workers (pid, state, counts), Apache style.
+//! - [`supervisor`]: a pool's parent: spare-worker regulation, recycling, respawn, SIGTERM drain,
+//!   SIGHUP reload. process_pool and hybrid_pool differ only in what a worker runs.
+//! - [`sys`]: every raw `libc` call (fork, waitpid, kill, mmap, sigaction, prctl), each with its
+//!   safety argument.
 
 pub mod app;
 pub mod body;
@@ -47,21 +52,26 @@ pub mod handler;
 pub mod limits;
 pub mod net;
 pub mod parse;
+pub mod process;
 pub mod reader;
 pub mod request;
 pub mod response;
+pub mod scoreboard;
 pub mod shutdown;
 pub mod static_files;
 pub mod status;
-mod sys;
+pub mod supervisor;
+pub mod sys;
 
 pub use app::LabApp;
-pub use config::{Config, EpollOptions, ThreadOptions};
+pub use config::{
+    AcceptMode, Config, EpollOptions, ForkOptions, HybridOptions, PoolOptions, ThreadOptions,
+};
 pub use conn::{serve_connection, ConnStats};
 pub use error::Rejection;
 pub use handler::{call, Cost, Handler};
 pub use limits::Limits;
-pub use net::{bind_listener, Acceptor};
+pub use net::{bind_listener, Acceptor, Next};
 pub use reader::{Progress, RequestReader};
 pub use request::{Framing, Head, Method, Request};
 pub use response::{respond, write_rejection, Response, Status, CONTINUE_100};

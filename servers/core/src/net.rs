@@ -44,6 +44,33 @@ pub fn explain_bind_error(addr: SocketAddr, e: &io::Error) -> String {
     }
 }
 
+/// What [`Acceptor::accept_or_tick`] got.
+#[derive(Debug)]
+pub enum Next {
+    Conn(TcpStream),
+    /// No connection this time (a timeout, a signal, a connection reset before it was accepted).
+    Tick,
+    Shutdown,
+}
+
+/// Turns on SO_REUSEPORT on a socket that is already bound and listening, so that more sockets
+/// may bind the same address (see [`bind_reuseport`]).
+pub fn enable_reuseport(listener: &TcpListener) -> io::Result<()> {
+    SockRef::from(listener).set_reuse_port(true)
+}
+
+/// Another listening socket on `addr`, with SO_REUSEPORT: the kernel spreads new connections
+/// across every socket so bound (by a hash of the client's address and port). Every socket on the
+/// address must have SO_REUSEPORT set, the first one included ([`enable_reuseport`]).
+pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
 /// Accepts connections, checking for shutdown every [`POLL_INTERVAL`]. Returns `None` once
 /// shutdown was triggered. Errors that concern one connection (it was reset before we accepted
 /// it) are skipped; running out of file descriptors is reported once a second with the fix and
@@ -67,12 +94,26 @@ impl<'a> Acceptor<'a> {
     /// The next connection, or `None` at shutdown.
     pub fn accept(&mut self) -> Option<TcpStream> {
         loop {
-            if self.shutdown.is_triggered() {
-                return None;
+            match self.accept_or_tick() {
+                Next::Conn(stream) => return Some(stream),
+                Next::Tick => {}
+                Next::Shutdown => return None,
             }
-            match self.listener.accept() {
-                Ok((stream, _)) => return Some(stream),
-                Err(e) => self.on_error(e),
+        }
+    }
+
+    /// Like [`Acceptor::accept`], but also returns [`Next::Tick`] when the wait was cut short
+    /// (after [`POLL_INTERVAL`], or a signal), for a loop with other duties, such as reaping
+    /// children.
+    pub fn accept_or_tick(&mut self) -> Next {
+        if self.shutdown.is_triggered() {
+            return Next::Shutdown;
+        }
+        match self.listener.accept() {
+            Ok((stream, _)) => Next::Conn(stream),
+            Err(e) => {
+                self.on_error(e);
+                Next::Tick
             }
         }
     }

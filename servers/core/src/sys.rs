@@ -1,4 +1,15 @@
-//! The core's raw `libc` calls, each with its safety argument.
+//! The core's raw `libc` calls, each with its safety argument. Nothing outside this file says
+//! `unsafe`: the process models fork, reap, signal and share memory through these wrappers.
+//!
+//! - Limits: [`fd_limits`].
+//! - Processes: [`fork`], [`reap_any`], [`kill`], [`die_with_parent`], [`exit_now`], [`pid`].
+//! - Signals: [`catch_signal`] and [`take_signal`], a flag per signal set by a minimal handler.
+//! - Shared memory: [`SharedMem`], an anonymous `MAP_SHARED` mapping that survives `fork` as the
+//!   *same* physical pages in parent and children (a scoreboard lives in one).
+
+use std::io;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The soft and hard limits on open file descriptors (RLIMIT_NOFILE).
 pub fn fd_limits() -> Option<(u64, u64)> {
@@ -9,4 +20,253 @@ pub fn fd_limits() -> Option<(u64, u64)> {
     // SAFETY: getrlimit writes one `rlimit` through a valid pointer to a local; no other effect.
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
     (rc == 0).then_some((rl.rlim_cur, rl.rlim_max))
+}
+
+/// The signal numbers the process models use, so that they need no `libc` of their own.
+pub use libc::{SIGCHLD, SIGHUP, SIGINT, SIGKILL, SIGTERM};
+
+/// A process id.
+pub type Pid = i32;
+
+/// Which side of a `fork` we are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fork {
+    /// In the new process.
+    Child,
+    /// In the old process; the new one has this pid.
+    Parent(Pid),
+}
+
+/// Forks the process. The caller must be single-threaded (the process models check with
+/// [`crate::process::ensure_single_threaded`] before their first fork and never start a thread in
+/// the parent): the child gets a copy of the calling thread only, and a lock that another thread
+/// held at that instant (the allocator's, stdout's) would stay locked in the child forever.
+pub fn fork() -> io::Result<Fork> {
+    // SAFETY: fork has no memory-safety preconditions of its own. Its one hazard, a lock held by
+    // another thread at the instant of the fork, cannot arise: the only caller,
+    // `process::Children::spawn`, is used by models that checked `ensure_single_threaded` at the
+    // start of their `run` and start threads only in children, so the child's copy of the
+    // address space is consistent.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Fork::Child),
+        pid => Ok(Fork::Parent(pid)),
+    }
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// `exit(code)` or returning from main.
+    Exited(i32),
+    /// Killed by this signal (SIGABRT from an abort, SIGKILL from `kill -9`, SIGSEGV, ...).
+    Signaled(i32),
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Ended::Exited(code) => write!(f, "exit code {code}"),
+            Ended::Signaled(sig) => write!(f, "signal {sig} ({})", signal_name(sig)),
+        }
+    }
+}
+
+/// Reaps one ended child without blocking: `Some((pid, how))`, or `None` when no child has ended
+/// (or there are no children). Call it until it returns `None`: every ended child must be waited
+/// for, or it stays a zombie (a process table entry) until the parent exits.
+pub fn reap_any() -> Option<(Pid, Ended)> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: waitpid writes one c_int through a valid pointer to a local.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid > 0 {
+            let ended = if libc::WIFSIGNALED(status) {
+                Ended::Signaled(libc::WTERMSIG(status))
+            } else {
+                Ended::Exited(libc::WEXITSTATUS(status))
+            };
+            return Some((pid, ended));
+        }
+        if pid == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        return None; // 0: children exist but none ended; -1 ECHILD: no children
+    }
+}
+
+/// Sends `sig` to process `pid`. A process that is already gone is not an error.
+pub fn kill(pid: Pid, sig: i32) {
+    if pid <= 0 {
+        return; // never signal a process group (0) or everything (-1) by accident
+    }
+    // SAFETY: kill(2) touches no memory of ours; pid > 0 names exactly one process.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// This process's id.
+pub fn pid() -> Pid {
+    std::process::id() as Pid
+}
+
+/// In a forked child: ask the kernel to SIGKILL us when `parent` dies, so that a child never
+/// outlives a parent that was itself killed (`kill -9`) before it could stop its children.
+/// If the parent died between `fork` and this call, exit at once.
+pub fn die_with_parent(parent: Pid) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG, sig) only sets a field of this process; getppid reads one.
+    let orphaned = unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+        libc::getppid() != parent
+    };
+    if orphaned {
+        exit_now(1);
+    }
+}
+
+/// Ends this process at once with `code`: no destructors, no `atexit` handlers, no stdio flush.
+/// A forked child must leave this way: returning would unwind into the parent's code (and run,
+/// say, the sample docroot's `TempDir` destructor, deleting the parent's files), and flushing
+/// would write a copy of whatever the parent had buffered.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
+/// One flag per signal number, set by [`on_signal`]; read and cleared by [`take_signal`].
+static CAUGHT: [AtomicBool; 65] = [const { AtomicBool::new(false) }; 65];
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // Only an atomic store: the one kind of thing a signal handler may safely do.
+    if let Some(flag) = CAUGHT.get(sig as usize) {
+        flag.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Catches `sig` from now on: instead of its default action (SIGHUP's is to terminate, SIGCHLD's
+/// to be ignored), the signal sets a flag that [`take_signal`] reads. With `restart`, blocking
+/// calls resume after the handler (SA_RESTART); without it they fail with EINTR, which is how a
+/// parent blocked in `accept` hears at once that a child ended. A forked child inherits the
+/// handler (and gets its own copy of the flags).
+pub fn catch_signal(sig: i32, restart: bool) -> io::Result<()> {
+    if sig <= 0 || sig as usize >= CAUGHT.len() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad signal"));
+    }
+    // SAFETY: `action` is a zeroed sigaction (valid: no handler, empty mask) that we fill in;
+    // the handler is an `extern "C" fn(c_int)` that only does an atomic store, which is
+    // async-signal-safe. sigemptyset and sigaction only read and write `action`.
+    let rc = unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+        action.sa_flags = if restart { libc::SA_RESTART } else { 0 };
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(sig, &action, std::ptr::null_mut())
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Whether `sig` arrived since the last call (clears the flag).
+pub fn take_signal(sig: i32) -> bool {
+    CAUGHT
+        .get(sig as usize)
+        .is_some_and(|f| f.swap(false, Ordering::SeqCst))
+}
+
+/// A name for the signals a lab server meets.
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGCHLD => "SIGCHLD",
+        libc::SIGTERM => "SIGTERM",
+        _ => "?",
+    }
+}
+
+/// Types that may live in shared memory: every bit pattern of zeros is a valid value, and every
+/// field is an atomic (or otherwise safe to read and write from several processes at once).
+///
+/// # Safety
+/// Implement only for `#[repr(C)]` structs made of atomics and arrays of atomics.
+pub unsafe trait SharedSafe: Sync {}
+
+// SAFETY: an atomic integer is valid at all zeros and made to be shared.
+unsafe impl SharedSafe for std::sync::atomic::AtomicU64 {}
+
+/// An anonymous `MAP_SHARED` mapping holding `len` zeroed `T`s. Made before `fork`, it is the
+/// same memory in the parent and in every child: a store by one is seen by all (unlike ordinary
+/// memory, which `fork` copies on write). Unmapped when dropped.
+pub struct SharedMem<T: SharedSafe> {
+    ptr: *mut T,
+    len: usize,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: T is Sync (atomics), and the mapping is only ever accessed through `&[T]`.
+unsafe impl<T: SharedSafe> Send for SharedMem<T> {}
+// SAFETY: as above: shared access goes through `&[T]` of Sync atomics.
+unsafe impl<T: SharedSafe> Sync for SharedMem<T> {}
+
+impl<T: SharedSafe> SharedMem<T> {
+    /// Maps `len` (at least 1) zeroed `T`s.
+    pub fn new(len: usize) -> io::Result<Self> {
+        let len = len.max(1);
+        let bytes = std::mem::size_of::<T>()
+            .checked_mul(len)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "too large"))?
+            .max(1);
+        // SAFETY: a fresh anonymous mapping (no fd, no address hint) cannot alias anything;
+        // the kernel returns page-aligned, zero-filled memory (aligned for any T) or MAP_FAILED.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(SharedMem {
+            ptr: ptr.cast(),
+            len,
+            _owns: PhantomData,
+        })
+    }
+
+    /// The shared values.
+    pub fn as_slice(&self) -> &[T] {
+        // SAFETY: ptr is a live mapping of len zero-filled Ts (valid values by SharedSafe), never
+        // handed out mutably; it lives until `self` is dropped, which this borrow prevents.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl<T: SharedSafe> Drop for SharedMem<T> {
+    fn drop(&mut self) {
+        let bytes = (std::mem::size_of::<T>() * self.len).max(1);
+        // SAFETY: unmaps exactly the mapping made in `new`; no borrow of it outlives `self`.
+        unsafe {
+            libc::munmap(self.ptr.cast(), bytes);
+        }
+    }
 }

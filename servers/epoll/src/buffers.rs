@@ -7,8 +7,9 @@
 //! structs, not 10,000 × 16 KiB.
 
 /// How much one `read` asks for. A production server would size this to its typical request;
-/// 16 KiB holds a typical head or a few dozen pipelined ones, and only one exists per loop.
-pub const READ_CHUNK: usize = 16 * 1024;
+/// 4 KiB (one page) holds a typical head or a dozen pipelined ones; every read zero-fills it
+/// first (safe Rust), so a bigger chunk costs a bigger memset per read.
+pub const READ_CHUNK: usize = 4 * 1024;
 
 /// Buffers larger than this are freed instead of pooled (after a large response, say), so that
 /// one big request does not pin memory for good.

@@ -95,6 +95,9 @@ pub struct Connection {
     pub interest: Interest,
     /// The client half-closed: no more requests will come.
     peer_closed: bool,
+    /// An event said the peer's FIN is queued (EPOLLRDHUP): read until EOF, not just until a
+    /// short read.
+    pub eof_pending: bool,
     reader: RequestReader,
     /// Received bytes not yet consumed by the reader: empty and unallocated between requests.
     input: Vec<u8>,
@@ -134,6 +137,7 @@ impl Connection {
             state: State::Reading,
             interest: Interest::READABLE,
             peer_closed: false,
+            eof_pending: false,
             reader: RequestReader::new(),
             input: Vec::new(),
             output: Vec::new(),
@@ -245,9 +249,17 @@ impl Connection {
     }
 
     fn pump_from(&mut self, token: Token, input: &mut Vec<u8>, env: &mut Env) -> io::Result<bool> {
+        let mut drained = false;
         for _ in 0..MAX_READS_PER_TURN {
             self.answer_buffered(token, input, env);
             self.flush(&mut env.buffers)?;
+            if drained {
+                // The last read was short: it took everything the socket had. Data that arrives
+                // from now on raises a new edge-triggered event, so a read now would only answer
+                // `WouldBlock`: save that syscall (nginx does the same when it has EPOLLRDHUP,
+                // which is why a FIN makes us read on until EOF, see `eof_pending`).
+                return Ok(false);
+            }
             let can_read =
                 self.state == State::Reading && self.pending_output() < OUTPUT_HIGH_WATER;
             if !can_read {
@@ -266,11 +278,12 @@ impl Connection {
                     self.state = State::Closing { linger: false };
                     return Ok(false);
                 }
-                Ok(_) => {
+                Ok(n) => {
                     if was_waiting {
                         // The first byte of a request: the header clock starts now.
                         self.request_start = Instant::now();
                     }
+                    drained = n < READ_CHUNK && !self.eof_pending;
                 }
                 Err(e) if would_block(&e) => return Ok(false),
                 Err(e) if interrupted(&e) => {}

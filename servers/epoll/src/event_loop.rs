@@ -108,7 +108,14 @@ impl EventLoop {
                     // Readable, writable, hung up or error: `advance` tries what makes sense
                     // in the connection's state. An event for a token closed earlier in this
                     // batch (or reused since) is spurious, and spurious events are harmless.
-                    token => self.drive(token, |conn, env| conn.advance(token, env)),
+                    token => {
+                        // EPOLLRDHUP: the peer's FIN is queued, so read until EOF this time.
+                        let read_closed = event.is_read_closed() || event.is_error();
+                        self.drive(token, |conn, env| {
+                            conn.eof_pending |= read_closed;
+                            conn.advance(token, env)
+                        })
+                    }
                 }
             }
             for token in std::mem::take(&mut self.again) {

@@ -16,11 +16,17 @@
 //! a scheduler entry, and a `clone()` and thread exit per connection.
 //!
 //! **Memory per thread.** Each thread reserves `--stack-size` bytes of address space (default
-//! 128 KiB; Rust's default is 2 MiB, glibc's 8 MiB) but touches only the pages it uses. Measured
-//! with `lab serve --model thread_per_request` holding idle keep-alive connections open and
-//! reading PSS from `/proc/<pid>/smaps_rollup` (see the README for the numbers and how to redo
-//! them), plus roughly 16 KiB of kernel memory per thread (kernel stack and task struct) that PSS
-//! does not show.
+//! 128 KiB; Rust's default is 2 MiB, glibc's 8 MiB) but touches only the pages it uses.
+//! Measured on the lab's 2-core VM (release build, nothing else loading the server): a Python
+//! client opened 5,000 idle keep-alive connections (one `GET /hello` each, then silence) to
+//! `lab serve --model thread_per_request`, and PSS was read from `/proc/<pid>/smaps_rollup`
+//! before and after: **22.7 KiB per connection** (5,001 threads, 1.5 MiB → 112 MiB PSS). That is
+//! the touched stack pages, the 4 KiB read buffer and the thread's share of its malloc arena.
+//! Before the read buffer went from 8 to 4 KiB and the write buffer became lazy, it was 30 KiB.
+//! The kernel adds about 16 KiB per thread (kernel stack, task struct) that PSS does not show.
+//! Under load, `lab run --model thread_per_request --conns 10000` held all 10,000 connections
+//! with 10,001 threads and 217 MiB PSS (22 KiB per connection), at 60,000 requests/s against
+//! epoll's 102,000 with 3.4 MiB in the same conditions.
 //!
 //! **At the cap.** With `--max-threads N` live, the acceptor stops accepting; new connections
 //! wait in the listen backlog (up to `somaxconn`) and are served as threads finish.

@@ -1,0 +1,200 @@
+//! What a `lab compare` folder holds, and reading it back.
+//!
+//! ```text
+//! DIR/compare.json        the plan (models, sizes, workloads, duration, the command, the
+//!                         environment) and one record per cell: its command, ok or failed and why
+//! DIR/cells/<cell>.json   each cell's `lab run --json` report, as `lab run` wrote it
+//! ```
+//!
+//! Everything the report shows comes from these files, so `lab report DIR` renders the same bytes
+//! as the `lab compare` that wrote them.
+
+use loadgen::{Report, ServerStats};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The file that describes a comparison run.
+pub const PLAN_FILE: &str = "compare.json";
+
+/// `compare.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The `lab compare` command line that made this folder.
+    pub command: Vec<String>,
+    /// HTTP dates: when the run started and (once it did) finished.
+    pub date: String,
+    #[serde(default)]
+    pub finished: Option<String>,
+    /// The measured duration of every cell, seconds.
+    pub duration_s: f64,
+    /// The pause between cells, seconds.
+    #[serde(default)]
+    pub pause_s: f64,
+    /// Models asked for (`--models`, `all` expanded).
+    pub models: Vec<String>,
+    /// What is compared: the models, plus `epoll+offload` where it was run.
+    pub series: Vec<String>,
+    pub conns: Vec<u64>,
+    pub workloads: Vec<Workload>,
+    pub environment: Environment,
+    pub cells: Vec<CellRecord>,
+}
+
+/// One workload: a request path and the server flags it needs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    pub name: String,
+    pub path: String,
+    /// What the workload stands for, one line.
+    #[serde(default)]
+    pub about: String,
+}
+
+/// The machine and its limits, as found when the run started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Environment {
+    pub cpu_model: String,
+    pub cores: u64,
+    pub memory_bytes: u64,
+    pub kernel: String,
+    pub os: String,
+    /// `ulimit -n` of `lab compare` (soft, hard); the load generator raises soft to hard.
+    pub open_files_soft: String,
+    pub open_files_hard: String,
+    /// `/proc/sys/net/core/somaxconn`: the listen backlog cap.
+    pub somaxconn: String,
+    /// `/proc/sys/net/ipv4/ip_local_port_range`: the client ports.
+    pub ip_local_port_range: String,
+    /// `/proc/sys/kernel/threads-max`, `/proc/sys/kernel/pid_max`, `/proc/sys/vm/max_map_count`.
+    pub threads_max: String,
+    pub pid_max: String,
+    pub max_map_count: String,
+    pub rustc: String,
+    /// `release` or `debug`: the build of `lab` that ran.
+    pub build: String,
+    pub lab_version: String,
+    pub git_commit: String,
+}
+
+/// How one cell of the matrix went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CellStatus {
+    /// Not run (yet): an interrupted comparison.
+    #[default]
+    Pending,
+    Ok,
+    Failed,
+}
+
+/// One cell: a series (model) at one size on one workload.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CellRecord {
+    /// `<workload>-<series>-c<conns>`, also the file name under `cells/`.
+    pub id: String,
+    pub workload: String,
+    pub series: String,
+    pub model: String,
+    pub conns: u64,
+    /// The exact `lab run` command of this cell.
+    pub command: Vec<String>,
+    pub status: CellStatus,
+    /// Why it failed: the exit status and the tail of its stderr.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Wall time the cell took, warm-up and server start included.
+    #[serde(default)]
+    pub wall_s: f64,
+}
+
+impl CellRecord {
+    /// The cell's report, relative to the folder.
+    pub fn file(&self) -> String {
+        format!("cells/{}.json", self.id)
+    }
+}
+
+/// A `lab run --json` report (see the README's "JSON report format").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellRun {
+    pub model: String,
+    #[serde(default)]
+    pub server_command: Vec<String>,
+    #[serde(default)]
+    pub date: String,
+    #[serde(flatten)]
+    pub load: Report,
+    pub server: ServerStats,
+    #[serde(default)]
+    pub leftover_processes: u64,
+}
+
+/// A comparison read back: the plan and each cell's report (if it has one).
+#[derive(Debug, Clone)]
+pub struct Study {
+    pub plan: Plan,
+    /// Parallel to `plan.cells`.
+    pub runs: Vec<Option<CellRun>>,
+}
+
+impl Study {
+    /// Reads `DIR/compare.json` and every `DIR/cells/<cell>.json` it names.
+    pub fn load(dir: &Path) -> Result<Study, String> {
+        let plan_path = dir.join(PLAN_FILE);
+        let text = std::fs::read_to_string(&plan_path)
+            .map_err(|e| format!("{}: {e}", plan_path.display()))?;
+        let plan: Plan =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", plan_path.display()))?;
+        let mut runs = Vec::with_capacity(plan.cells.len());
+        for cell in &plan.cells {
+            let path = dir.join(cell.file());
+            let run = match std::fs::read_to_string(&path) {
+                Ok(text) => Some(
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+                ),
+                Err(_) => None,
+            };
+            runs.push(run);
+        }
+        Ok(Study { plan, runs })
+    }
+
+    /// The cell of `series` at `conns` on `workload`, with its report if it has one.
+    pub fn cell(
+        &self,
+        workload: &str,
+        series: &str,
+        conns: u64,
+    ) -> Option<(&CellRecord, Option<&CellRun>)> {
+        self.plan
+            .cells
+            .iter()
+            .zip(&self.runs)
+            .find(|(c, _)| c.workload == workload && c.series == series && c.conns == conns)
+            .map(|(c, r)| (c, r.as_ref()))
+    }
+
+    /// The successful measurement of a cell, if any.
+    pub fn ok(&self, workload: &str, series: &str, conns: u64) -> Option<&CellRun> {
+        match self.cell(workload, series, conns) {
+            Some((c, Some(run))) if c.status == CellStatus::Ok => Some(run),
+            _ => None,
+        }
+    }
+
+    /// The series measured on `workload`, in plan order.
+    pub fn series_of(&self, workload: &str) -> Vec<&str> {
+        self.plan
+            .series
+            .iter()
+            .filter(|s| {
+                self.plan
+                    .cells
+                    .iter()
+                    .any(|c| c.workload == workload && &c.series == *s)
+            })
+            .map(String::as_str)
+            .collect()
+    }
+}

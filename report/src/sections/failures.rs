@@ -1,0 +1,292 @@
+//! Sections 5 and 6: errors and timeouts, and blocking and CPU-heavy handlers.
+
+use super::*;
+
+impl Ctx<'_> {
+    pub(super) fn errors(&mut self) {
+        self.section("errors", "5. Errors and timeouts");
+        self.para(
+            "Errors counted by the load generator, by kind: connect (refused, timed out, out of \
+             descriptors or ports), read and write errors, request timeouts (no answer within the \
+             request timeout, 2 s by default), non-2xx/3xx statuses, and connections the server \
+             closed with a request outstanding. The share is errors / (responses + errors). \
+             *Held* is the most connections open at once against the target. A failed cell is one \
+             that produced no measurement at all: its reason is the tail of `lab run`'s output.",
+        );
+        let mut panels = Vec::new();
+        let all = self.all_series();
+        for (w, _) in self.workloads() {
+            let series = self.s.series_of(&w);
+            panels.push(self.conns_panel(
+                format!("{w}: errors (% of attempts)"),
+                ("%", false, fmt::axis_ms),
+                &w,
+                &series,
+                |r| Some(measure::error_share(r) * 100.0),
+            ));
+        }
+        let all_ref: Vec<&str> = all.iter().map(String::as_str).collect();
+        let legend = self.legend(&all_ref);
+        self.chart(
+            "errors",
+            "Share of attempts that were errors, against connections".into(),
+            &panels,
+            2,
+            &legend,
+        );
+        let mut lines = Vec::new();
+        let mut clean = Vec::new();
+        for s in &all {
+            let mut first_bad: Option<(String, u64, &CellRun)> = None;
+            let mut any = false;
+            for (w, _) in self.workloads() {
+                for &c in &self.sizes {
+                    if let Some(run) = self.s.ok(&w, s, c) {
+                        if run.load.errors.total() > 0 {
+                            any = true;
+                            if first_bad.as_ref().is_none_or(|f| c < f.1) {
+                                first_bad = Some((w.clone(), c, run));
+                            }
+                        }
+                    }
+                }
+            }
+            let failed: Vec<_> = self
+                .s
+                .plan
+                .cells
+                .iter()
+                .filter(|c| &c.series == s && c.status == CellStatus::Failed)
+                .collect();
+            if !any && failed.is_empty() {
+                clean.push(format!("`{s}`"));
+                continue;
+            }
+            if let Some((w, c, run)) = first_bad {
+                let e = &run.load.errors;
+                let kinds = [
+                    ("connect", e.connect),
+                    ("read", e.read),
+                    ("write", e.write),
+                    ("timeout", e.timeout),
+                    ("status", e.status),
+                    ("closed", e.closed),
+                ];
+                let (kind, n) = kinds.iter().copied().max_by_key(|k| k.1).unwrap_or(("", 0));
+                lines.push(format!(
+                    "`{s}` first had errors on {w} at {} connections: {} of attempts, mostly {kind} ({}), holding {} of {} connections.",
+                    fmt::thousands(c as f64),
+                    fmt::percent(measure::error_share(run)),
+                    fmt::thousands(n as f64),
+                    fmt::thousands(run.load.connections.peak_open as f64),
+                    fmt::thousands(run.load.connections.target as f64)
+                ));
+            }
+            for cell in failed {
+                let reason = cell
+                    .reason
+                    .as_deref()
+                    .and_then(|r| r.lines().rev().find(|l| !l.trim().is_empty()))
+                    .unwrap_or("no reason recorded");
+                lines.push(format!(
+                    "`{s}` failed on {} at {} connections: {}",
+                    cell.workload,
+                    fmt::thousands(cell.conns as f64),
+                    reason.trim()
+                ));
+            }
+        }
+        if !clean.is_empty() {
+            lines.insert(0, format!("No errors at any size: {}.", and_list(&clean)));
+        }
+        self.reading(lines);
+        let mut rows = Vec::new();
+        for cell in &self.s.plan.cells {
+            let run = self.s.ok(&cell.workload, &cell.series, cell.conns);
+            let row_base = vec![
+                cell.workload.clone(),
+                format!("`{}`", cell.series),
+                fmt::thousands(cell.conns as f64),
+            ];
+            match (cell.status, run) {
+                (CellStatus::Ok, Some(run)) => {
+                    let e = &run.load.errors;
+                    if e.total() == 0 {
+                        continue;
+                    }
+                    let mut row = row_base;
+                    row.extend([
+                        fmt::percent(measure::error_share(run)),
+                        format!(
+                            "{} ({}/{}/{}/{})",
+                            e.connect,
+                            e.connect_refused,
+                            e.connect_timeout,
+                            e.connect_fd_limit,
+                            e.connect_port_limit
+                        ),
+                        e.read.to_string(),
+                        e.write.to_string(),
+                        e.timeout.to_string(),
+                        format!("{} ({}/{})", e.status, e.status_4xx, e.status_5xx),
+                        e.closed.to_string(),
+                        format!(
+                            "{} / {}",
+                            run.load.connections.peak_open, run.load.connections.target
+                        ),
+                    ]);
+                    rows.push(row);
+                }
+                (CellStatus::Failed, _) => {
+                    let mut row = row_base;
+                    let reason = cell
+                        .reason
+                        .as_deref()
+                        .and_then(|r| r.lines().rev().find(|l| !l.trim().is_empty()))
+                        .unwrap_or("")
+                        .trim()
+                        .to_string();
+                    row.extend([
+                        "failed".to_string(),
+                        reason,
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                    ]);
+                    rows.push(row);
+                }
+                _ => {}
+            }
+        }
+        if rows.is_empty() {
+            self.para("Every cell ran without a single error.");
+        } else {
+            self.push(Block::Table {
+                head: [
+                    "workload",
+                    "model",
+                    "conns",
+                    "errors",
+                    "connect (refused/timeout/fd/port)",
+                    "read",
+                    "write",
+                    "timeout",
+                    "status (4xx/5xx)",
+                    "closed",
+                    "held",
+                ]
+                .map(String::from)
+                .to_vec(),
+                rows,
+            });
+        }
+    }
+
+    pub(super) fn handlers(&mut self) {
+        self.section("handlers", "6. Blocking and CPU-heavy handlers");
+        self.para(
+            "`/sleep/10` blocks its handler for 10 ms (a stand-in for a database call); `/cpu/<n>` \
+             computes a naive Fibonacci number (about a millisecond of CPU). On `epoll` with \
+             `--offload off` the handler runs on the event loop and stalls every connection of \
+             that loop; with `--offload on` it runs on helper threads and the loop goes on. The \
+             process and hybrid pools block one worker (or one worker thread) at a time.",
+        );
+        let targets: Vec<(String, String)> = self
+            .workloads()
+            .into_iter()
+            .filter(|(w, _)| w == "sleep" || w == "cpu")
+            .collect();
+        if targets.is_empty() {
+            self.para(
+                "Not measured in this run: add `--workloads sleep,cpu` to `lab compare` to compare \
+                 them.",
+            );
+            return;
+        }
+        let mut panels = Vec::new();
+        let mut shown: Vec<&str> = Vec::new();
+        let mut lines = Vec::new();
+        for (w, path) in &targets {
+            let series: Vec<&str> = self
+                .s
+                .series_of(w)
+                .into_iter()
+                .filter(|s| HANDLER_SERIES.contains(s))
+                .collect();
+            for s in &series {
+                if !shown.contains(s) {
+                    shown.push(s);
+                }
+            }
+            panels.push(self.conns_panel(
+                format!("GET {path}: throughput"),
+                ("requests/s", false, fmt::thousands),
+                w,
+                &series,
+                |r| Some(r.load.throughput_rps),
+            ));
+            panels.push(self.conns_panel(
+                format!("GET {path}: p99"),
+                ("ms", true, fmt::axis_ms),
+                w,
+                &series,
+                |r| Some(ms(r.load.latency_us.p99 as f64)),
+            ));
+            for &c in &self.sizes {
+                let off = self.s.ok(w, "epoll", c);
+                let on = self.s.ok(w, "epoll+offload", c);
+                if let (Some(off), Some(on)) = (off, on) {
+                    let (a, b) = (off.load.throughput_rps, on.load.throughput_rps);
+                    let verdict = if b > a {
+                        format!(
+                            "{} more throughput with offload",
+                            fmt::times(b / a.max(1e-9))
+                        )
+                    } else {
+                        format!(
+                            "offload cost {} of the throughput",
+                            fmt::percent(1.0 - b / a.max(1e-9))
+                        )
+                    };
+                    lines.push(format!(
+                        "**{w}** at {} connections: `epoll` inline {} req/s (p99 {}), with offload {} req/s (p99 {}): {verdict}.",
+                        fmt::thousands(c as f64),
+                        fmt::thousands(a),
+                        fmt::latency_us(off.load.latency_us.p99 as f64),
+                        fmt::thousands(b),
+                        fmt::latency_us(on.load.latency_us.p99 as f64),
+                    ));
+                }
+            }
+            if let Some(top) = largest_measured(self.s, w) {
+                let rank: Vec<_> = ranking(self.s, w, top, |r| r.load.throughput_rps)
+                    .into_iter()
+                    .filter(|(s, _)| HANDLER_SERIES.contains(&s.as_str()))
+                    .collect();
+                if rank.len() > 1 {
+                    let list: Vec<String> = rank
+                        .iter()
+                        .map(|(s, v)| format!("`{s}` {}", fmt::thousands(*v)))
+                        .collect();
+                    lines.push(format!(
+                        "**{w}** at {} connections, requests/s from best to worst: {}.",
+                        fmt::thousands(top as f64),
+                        list.join(", ")
+                    ));
+                }
+            }
+        }
+        let legend = self.legend(&shown);
+        self.chart(
+            "handlers",
+            "Blocking and CPU-heavy routes: epoll with offload off and on against the pools".into(),
+            &panels,
+            2,
+            &legend,
+        );
+        self.reading(lines);
+    }
+}

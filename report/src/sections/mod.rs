@@ -1,0 +1,368 @@
+//! The report's content: seven sections of charts, tables and readings, each reading computed
+//! from the measured cells (who led, where a curve broke, by how much).
+
+use crate::chart::{self, Key, Line, Panel, XAxis};
+use crate::data::{CellRun, CellStatus, Study};
+use crate::doc::{Block, Document};
+use crate::fmt;
+use crate::measure::{self, curve, fit, largest_measured, ranking};
+
+mod environment;
+mod failures;
+mod resources;
+mod speed;
+
+/// Series in the order the lecture presents them; the colour of each is fixed by this order.
+pub const SERIES_ORDER: [&str; 7] = [
+    "single_thread",
+    "fork_per_request",
+    "process_pool",
+    "thread_per_request",
+    "hybrid_pool",
+    "epoll",
+    "epoll+offload",
+];
+
+/// The series compared in section 6 (blocking and CPU-heavy handlers).
+const HANDLER_SERIES: [&str; 4] = ["epoll", "epoll+offload", "process_pool", "hybrid_pool"];
+
+struct Ctx<'a> {
+    s: &'a Study,
+    sizes: Vec<u64>,
+    blocks: Vec<Block>,
+    chart_no: usize,
+}
+
+pub fn build(study: &Study) -> Document {
+    let mut sizes = study.plan.conns.clone();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut cx = Ctx {
+        s: study,
+        sizes,
+        blocks: Vec::new(),
+        chart_no: 0,
+    };
+    cx.summary();
+    cx.models();
+    cx.throughput();
+    cx.latency();
+    cx.memory();
+    cx.costs();
+    cx.errors();
+    cx.handlers();
+    cx.environment();
+    let p = &study.plan;
+    let ok = p
+        .cells
+        .iter()
+        .filter(|c| c.status == CellStatus::Ok)
+        .count();
+    Document {
+        title: "http-lab: server models compared".into(),
+        subtitle: format!(
+            "{} models, {} workloads, {} connection counts, {} s per cell: {} of {} cells measured. Run started {}.",
+            p.models.len(),
+            p.workloads.len(),
+            cx.sizes.len(),
+            fmt::fixed(p.duration_s, 1),
+            ok,
+            p.cells.len(),
+            p.date
+        ),
+        blocks: cx.blocks,
+    }
+}
+
+fn series_color(name: &str, plan_series: &[String]) -> usize {
+    SERIES_ORDER
+        .iter()
+        .position(|s| *s == name)
+        .unwrap_or_else(|| {
+            SERIES_ORDER.len() + plan_series.iter().position(|s| s == name).unwrap_or(0)
+        })
+}
+
+/// `a`, `a` and `b`, `a`, `b` and `c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn ms(us: f64) -> f64 {
+    us / 1000.0
+}
+
+impl Ctx<'_> {
+    fn color(&self, series: &str) -> usize {
+        series_color(series, &self.s.plan.series)
+    }
+
+    fn legend(&self, series: &[&str]) -> Vec<Key> {
+        series
+            .iter()
+            .map(|s| (s.to_string(), self.color(s), false))
+            .collect()
+    }
+
+    fn push(&mut self, block: Block) {
+        self.blocks.push(block);
+    }
+
+    fn section(&mut self, id: &str, title: &str) {
+        self.push(Block::Section {
+            id: id.into(),
+            title: title.into(),
+        });
+    }
+
+    fn para(&mut self, text: impl Into<String>) {
+        self.push(Block::Para(text.into()));
+    }
+
+    fn reading(&mut self, lines: Vec<String>) {
+        if !lines.is_empty() {
+            self.push(Block::Reading(lines));
+        }
+    }
+
+    fn chart(&mut self, name: &str, alt: String, panels: &[Panel], cols: usize, legend: &[Key]) {
+        self.chart_no += 1;
+        let svg = chart::draw(panels, cols, legend);
+        self.push(Block::Chart {
+            file: format!("{:02}-{name}.svg", self.chart_no),
+            alt,
+            svg,
+        });
+    }
+
+    fn workloads(&self) -> Vec<(String, String)> {
+        self.s
+            .plan
+            .workloads
+            .iter()
+            .map(|w| (w.name.clone(), w.path.clone()))
+            .collect()
+    }
+
+    /// All series measured on any workload, in plan order.
+    fn all_series(&self) -> Vec<String> {
+        self.s
+            .plan
+            .series
+            .iter()
+            .filter(|s| self.s.plan.cells.iter().any(|c| &c.series == *s))
+            .cloned()
+            .collect()
+    }
+
+    /// One panel: `value` against connections, a line per series.
+    /// `y` is the y axis: its unit, whether it is logarithmic, and its label format.
+    fn conns_panel(
+        &self,
+        title: String,
+        y: (&str, bool, fn(f64) -> String),
+        workload: &str,
+        series: &[&str],
+        value: impl Fn(&CellRun) -> Option<f64> + Copy,
+    ) -> Panel {
+        let (y_desc, y_log, y_fmt) = y;
+        Panel {
+            title,
+            y_desc: y_desc.into(),
+            y_log,
+            y_fmt,
+            x: XAxis::Conns(self.sizes.clone()),
+            lines: series
+                .iter()
+                .map(|s| Line {
+                    color: self.color(s),
+                    points: curve(self.s, workload, s, value),
+                    dashed: false,
+                })
+                .collect(),
+        }
+    }
+
+    /// A table: a row per (workload, series), a column per size, `value` in each cell.
+    fn size_table(&self, first: &str, value: impl Fn(&CellRun) -> String) -> Block {
+        let mut head = vec!["workload".to_string(), "model".to_string()];
+        head.extend(
+            self.sizes
+                .iter()
+                .map(|c| format!("{} {first}", fmt::thousands(*c as f64))),
+        );
+        let mut rows = Vec::new();
+        for (w, _) in self.workloads() {
+            for s in self.s.series_of(&w) {
+                let mut row = vec![w.clone(), format!("`{s}`")];
+                for &c in &self.sizes {
+                    row.push(match self.s.cell(&w, s, c) {
+                        None => String::new(),
+                        Some((cell, run)) => match (cell.status, run) {
+                            (CellStatus::Ok, Some(run)) => value(run),
+                            (CellStatus::Failed, _) => "failed".into(),
+                            _ => "not run".into(),
+                        },
+                    });
+                }
+                rows.push(row);
+            }
+        }
+        Block::Table { head, rows }
+    }
+
+    fn summary(&mut self) {
+        self.section("summary", "What was measured");
+        let p = &self.s.plan;
+        let wl: Vec<String> = p
+            .workloads
+            .iter()
+            .map(|w| {
+                if w.about.is_empty() {
+                    format!("**{}** `GET {}`", w.name, w.path)
+                } else {
+                    format!("**{}** `GET {}` ({})", w.name, w.path, w.about)
+                }
+            })
+            .collect();
+        let sizes: Vec<String> = self
+            .sizes
+            .iter()
+            .map(|c| fmt::thousands(*c as f64))
+            .collect();
+        let text = format!(
+            "Every cell of the matrix is one `lab run`: the model is started as a child process \
+             (`lab serve --addr 127.0.0.1:0`), loaded by the closed-loop load generator (one thread, \
+             keep-alive, like `wrk -t1`) with a fixed number of connections for {d} s after a warm-up \
+             in which every connection opens, while the server's whole process tree is sampled from \
+             `/proc` every 200 ms. Cells run one at a time with a {pause} s pause between them. \
+             Workloads: {wl}. Connections: {sizes}. Series: {series}; `epoll+offload` is `epoll` \
+             with `--offload on` (blocking and CPU-heavy routes on helper threads).",
+            d = fmt::fixed(p.duration_s, 1),
+            pause = fmt::fixed(p.pause_s, 1),
+            wl = and_list(&wl),
+            sizes = and_list(&sizes),
+            series = and_list(
+                &self
+                    .all_series()
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        self.para(text);
+        let mut lines = Vec::new();
+        for (w, _) in self.workloads() {
+            let Some(top) = largest_measured(self.s, &w) else {
+                lines.push(format!("**{w}**: no cell was measured."));
+                continue;
+            };
+            let rank = ranking(self.s, &w, top, |r| r.load.throughput_rps);
+            if let Some((leader, v)) = rank.first() {
+                let mut worst_p99 = ranking(self.s, &w, top, |r| r.load.latency_us.p99 as f64);
+                worst_p99
+                    .retain(|(s, _)| self.s.ok(&w, s, top).is_some_and(|r| r.load.requests > 0));
+                let mut line = format!(
+                    "**{w}**: at {} connections `{leader}` served the most, {} req/s",
+                    fmt::thousands(top as f64),
+                    fmt::thousands(*v)
+                );
+                if let Some((slow, p99)) = worst_p99.first() {
+                    line.push_str(&format!(
+                        "; the worst p99 was `{slow}`'s, {}",
+                        fmt::latency_us(*p99)
+                    ));
+                }
+                line.push('.');
+                lines.push(line);
+            }
+        }
+        let failed = p
+            .cells
+            .iter()
+            .filter(|c| c.status == CellStatus::Failed)
+            .count();
+        let pending = p
+            .cells
+            .iter()
+            .filter(|c| c.status == CellStatus::Pending)
+            .count();
+        if failed > 0 {
+            lines.push(format!(
+                "{failed} {} failed (section 5 says how and why).",
+                if failed == 1 { "cell" } else { "cells" }
+            ));
+        }
+        if pending > 0 {
+            lines.push(format!(
+                "{pending} cells were not run (the comparison was interrupted)."
+            ));
+        }
+        self.reading(lines);
+    }
+
+    fn models(&mut self) {
+        self.section("models", "The models");
+        self.para(
+            "Each model's description is the opening of its crate's documentation \
+             (`servers/<model>/src/lib.rs`); below it, that model's results in this run.",
+        );
+        let models = self.s.plan.models.clone();
+        for m in models {
+            let doc = crate::model_doc(&m);
+            let mut results = Vec::new();
+            for series in [m.clone(), format!("{m}+offload")] {
+                for (w, _) in self.workloads() {
+                    let pts = curve(self.s, &w, &series, |r| Some(r.load.throughput_rps));
+                    let Some(best) = pts.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)) else {
+                        continue;
+                    };
+                    let name = if series == m {
+                        w.clone()
+                    } else {
+                        format!("{w}, offload on")
+                    };
+                    let mut line = format!(
+                        "**{name}**: best {} req/s (at {} connections)",
+                        fmt::thousands(best.1),
+                        fmt::thousands(best.0)
+                    );
+                    let failed: Vec<String> = self
+                        .s
+                        .plan
+                        .cells
+                        .iter()
+                        .filter(|c| {
+                            c.workload == w && c.series == series && c.status == CellStatus::Failed
+                        })
+                        .map(|c| fmt::thousands(c.conns as f64))
+                        .collect();
+                    if !failed.is_empty() {
+                        line.push_str(&format!("; failed at {}", and_list(&failed)));
+                    }
+                    results.push(line);
+                }
+            }
+            let (title, paragraph, tradeoffs) = match doc {
+                Some(d) => (
+                    d.title.to_string(),
+                    d.paragraph.to_string(),
+                    d.tradeoffs.iter().map(|t| t.to_string()).collect(),
+                ),
+                None => (String::new(), String::new(), Vec::new()),
+            };
+            self.push(Block::Model {
+                color: chart::color_hex(self.color(&m)),
+                name: m,
+                title,
+                paragraph,
+                tradeoffs,
+                results,
+            });
+        }
+    }
+}
