@@ -14,9 +14,9 @@
 //! comparison goes on: a model that cannot hold 10,000 connections is a result, not an abort.
 
 use crate::models::Model;
-use crate::serve::parse_duration;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use loadgen::parse_duration;
 use report::{CellRecord, CellStatus, Environment, Plan, Workload};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@ use lab_core::{
     net, static_files, AcceptMode, Config, EpollOptions, ForkOptions, HybridOptions, LabApp,
     Limits, PoolOptions, Shutdown, ThreadOptions,
 };
+use loadgen::parse_duration;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -175,31 +176,6 @@ pub enum Accept {
     Shared,
     /// Each worker slot has its own SO_REUSEPORT socket; the kernel spreads connections.
     Reuseport,
-}
-
-/// A duration: a number of seconds (`10`, `0.5`) or a number with a unit (`500ms`, `10s`, `2m`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (try 10s or 500ms)"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1e3,
-        "us" => value / 1e6,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
-            ))
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))
 }
 
 pub fn serve(args: ServeArgs) -> Result<(), String> {

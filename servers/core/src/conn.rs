@@ -30,6 +30,9 @@ const READ_CHUNK: usize = 4 * 1024;
 /// client reads our answer instead of a connection reset (Apache's "lingering close").
 const LINGER: Duration = Duration::from_secs(2);
 
+/// At shutdown, how long a just-accepted connection gets to send its first request.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
 /// How a connection ended, for a model's bookkeeping (scoreboards count requests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ConnStats {
@@ -60,6 +63,8 @@ pub fn serve_connection(
     // When the current wait began: the last answer (idle clock) or the request's first byte
     // (header and body clocks).
     let mut wait_start = Instant::now();
+    // At shutdown, how long a connection that has sent nothing yet may still send its request.
+    let mut first_request_grace: Option<Instant> = None;
     loop {
         // 1. Answer every complete request already buffered (pipelining), in order.
         let mut close = false;
@@ -105,8 +110,17 @@ pub fn serve_connection(
         // not sent its first request yet was accepted after the client connected: it gets its
         // answer (a pool worker told to leave may accept one last connection while the signal
         // lands; closing it unanswered would fail a request across a graceful reload).
-        if idle && shutdown.is_triggered() && stats.requests > 0 {
-            return stats;
+        if idle && shutdown.is_triggered() {
+            if stats.requests > 0 {
+                return stats;
+            }
+            // Its request is on its way, or it never will be: wait a moment, not a whole
+            // idle timeout (single_thread would not exit for that long).
+            let grace =
+                *first_request_grace.get_or_insert_with(|| Instant::now() + FIRST_REQUEST_GRACE);
+            if Instant::now() >= grace {
+                return stats;
+            }
         }
         let deadline = wait_start
             + if idle {

@@ -102,6 +102,11 @@ impl EventLoop {
                 return Err(err);
             }
             for event in events.iter() {
+                // Checked per event, not per batch: with handlers inline, one batch of
+                // `/sleep` requests can outlast the drain timeout by itself.
+                if self.drain_over(&mut drain_deadline) {
+                    return Ok(());
+                }
                 match event.token() {
                     SERVER => self.accept_all(),
                     WAKER => self.collect_answers(),
@@ -125,21 +130,29 @@ impl EventLoop {
             if self.verbose {
                 report.maybe_print(&self.env.counters);
             }
-            if self.env.shutdown.is_triggered() {
-                let deadline = *drain_deadline
-                    .get_or_insert_with(|| self.begin_drain(Instant::now() + self.drain_timeout));
-                if self.open() == 0 || Instant::now() >= deadline {
-                    if self.verbose && self.open() > 0 {
-                        eprintln!(
-                            "epoll loop {}: drain timeout, closing {} connections",
-                            self.index,
-                            self.open()
-                        );
-                    }
-                    return Ok(());
-                }
+            if self.drain_over(&mut drain_deadline) {
+                return Ok(());
             }
         }
+    }
+
+    /// At shutdown: starts the drain (once) and says whether it is over: nothing left open, or
+    /// the drain timeout passed (what is still open is closed when the loop is dropped).
+    fn drain_over(&mut self, drain_deadline: &mut Option<Instant>) -> bool {
+        if !self.env.shutdown.is_triggered() {
+            return false;
+        }
+        let deadline = *drain_deadline
+            .get_or_insert_with(|| self.begin_drain(Instant::now() + self.drain_timeout));
+        let over = self.open() == 0 || Instant::now() >= deadline;
+        if over && self.verbose && self.open() > 0 {
+            eprintln!(
+                "epoll loop {}: drain timeout, closing {} connections",
+                self.index,
+                self.open()
+            );
+        }
+        over
     }
 
     /// How long `poll` may sleep: until the next deadline or accept resumption, capped.
