@@ -15,7 +15,7 @@
 //! A worker has `capacity` serving threads (1 in process_pool, `--threads-per-worker` in hybrid_pool) and
 //! `busy` of them serving a connection; it is *idle* while `busy < capacity`.
 
-use crate::sys::{SharedMem, SharedSafe};
+use crate::sys::SharedMem;
 use std::fmt::Write as _;
 use std::io;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
@@ -70,9 +70,6 @@ pub struct Slot {
     requests: AtomicU64,
 }
 
-// SAFETY: repr(C), atomics only; all zeros is a valid (empty) slot.
-unsafe impl SharedSafe for Slot {}
-
 /// The parent's counters, in the same shared memory so that `/_status` can show them.
 #[repr(C)]
 #[derive(Debug, Default)]
@@ -82,9 +79,6 @@ pub struct Header {
     retired: AtomicU64,
     replaced: AtomicU64,
 }
-
-// SAFETY: repr(C), atomics only; all zeros is a valid header.
-unsafe impl SharedSafe for Header {}
 
 /// A snapshot of one slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

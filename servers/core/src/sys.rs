@@ -208,6 +208,10 @@ pub unsafe trait SharedSafe: Sync {}
 
 // SAFETY: an atomic integer is valid at all zeros and made to be shared.
 unsafe impl SharedSafe for std::sync::atomic::AtomicU64 {}
+// SAFETY: repr(C), atomics only; all zeros is a valid (empty) slot.
+unsafe impl SharedSafe for crate::scoreboard::Slot {}
+// SAFETY: repr(C), atomics only; all zeros is a valid header.
+unsafe impl SharedSafe for crate::scoreboard::Header {}
 
 /// An anonymous `MAP_SHARED` mapping holding `len` zeroed `T`s. Made before `fork`, it is the
 /// same memory in the parent and in every child: a store by one is seen by all (unlike ordinary
