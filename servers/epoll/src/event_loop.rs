@@ -182,6 +182,11 @@ impl EventLoop {
             return; // expire_deadlines resumes accepting
         }
         loop {
+            // Each accepted connection is served at once (its request may already be there),
+            // so with inline blocking handlers this loop can run for long: stop at shutdown.
+            if self.env.shutdown.is_triggered() {
+                return;
+            }
             let Some(listener) = &self.listener else {
                 return;
             };
