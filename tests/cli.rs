@@ -2,24 +2,13 @@
 
 mod common;
 
-use std::process::Command;
+use common::lab;
 
-fn lab(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(args)
-        .output()
-        .expect("run lab");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn models_lists_all_six() {
-    let (code, stdout, _) = lab(&["models"]);
-    assert_eq!(code, 0);
+    let (ok, stdout, _) = lab(&["models"]);
+    assert!(ok);
     for name in [
         "single_thread",
         "fork_per_request",
@@ -109,8 +98,8 @@ fn bad_flags_get_one_line_naming_the_flag() {
         (&["serve", "--model", "single_thread", "--bogus"], "--bogus"),
     ];
     for (args, flag) in cases {
-        let (code, stdout, stderr) = lab(args);
-        assert_ne!(code, 0, "{args:?} should fail");
+        let (ok, stdout, stderr) = lab(args);
+        assert!(!ok, "{args:?} should fail");
         assert!(stdout.is_empty(), "{args:?} printed on stdout: {stdout}");
         assert_eq!(
             stderr.trim_end().lines().count(),
@@ -128,8 +117,8 @@ fn bad_flags_get_one_line_naming_the_flag() {
 fn address_in_use_names_the_flag_and_the_fix() {
     let server = common::Server::start("single_thread", &[]);
     let addr = server.addr.to_string();
-    let (code, _, stderr) = lab(&["serve", "--model", "single_thread", "--addr", &addr]);
-    assert_ne!(code, 0);
+    let (ok, _, stderr) = lab(&["serve", "--model", "single_thread", "--addr", &addr]);
+    assert!(!ok);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(
         stderr.contains("--addr") && stderr.contains("already in use"),

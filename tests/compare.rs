@@ -2,21 +2,12 @@
 //! report has a chart in every section and names every model, `lab report` rewrites it byte for
 //! byte, and (where Chromium is installed) the page renders without a console error.
 
+mod common;
+
+use common::lab;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-
-fn lab(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(args)
-        .output()
-        .expect("run lab");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn built_models() -> Vec<String> {
     let (ok, out, _) = lab(&["models"]);

@@ -469,7 +469,9 @@ pub mod cases {
         // A request in flight at SIGTERM completes.
         let inflight = std::thread::spawn(move || {
             let mut c = Client::connect(addr);
-            c.get("/sleep/700")
+            // Long enough that SIGTERM lands while it runs even on a loaded CI machine (it
+            // must finish within the suite's 5 s drain timeout).
+            c.get("/sleep/2500")
         });
         std::thread::sleep(Duration::from_millis(300));
         finish(server);

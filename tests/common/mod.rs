@@ -327,6 +327,16 @@ impl Client {
     }
 }
 
+/// Runs the `lab` binary to completion: (exit status was 0, stdout, stderr).
+pub fn lab(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lab")).args(args).output().expect("run lab");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs `curl` with args; panics with a clear message if curl is not installed.
 pub fn curl(args: &[&str]) -> (String, String) {
     let out = Command::new("curl")

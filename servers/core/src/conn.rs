@@ -130,7 +130,7 @@ pub fn serve_connection(
             } else {
                 limits.header_timeout
             };
-        match read_some(&mut stream, &mut buf) {
+        match read_append(&mut stream, &mut buf, READ_CHUNK) {
             Ok(0) => return stats, // the client closed
             Ok(_) => {
                 if idle {
@@ -159,11 +159,13 @@ pub fn serve_connection(
     }
 }
 
-/// Reads once, appending to `buf`.
-fn read_some(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
+/// Reads once, appending up to `chunk` bytes to `buf` (the blocking loop and the event loop
+/// both read this way). The new space is zero-filled before the read: safe Rust cannot hand
+/// uninitialized memory to `read`, which is why a chunk should not be much larger than a read.
+pub fn read_append(source: &mut impl Read, buf: &mut Vec<u8>, chunk: usize) -> io::Result<usize> {
     let len = buf.len();
-    buf.resize(len + READ_CHUNK, 0);
-    let result = stream.read(&mut buf[len..]);
+    buf.resize(len + chunk, 0);
+    let result = source.read(&mut buf[len..]);
     buf.truncate(len + *result.as_ref().unwrap_or(&0));
     result
 }

@@ -18,13 +18,14 @@
 use crate::buffers::{Buffers, READ_CHUNK};
 use crate::offload::{Job, Reply};
 use crossbeam_channel::Sender;
+use lab_core::conn::read_append;
 use lab_core::{
     call, respond, write_rejection, Cost, Handler, Limits, Progress, Rejection, Request,
     RequestReader, Response, Shutdown, CONTINUE_100,
 };
 use mio::net::TcpStream;
 use mio::{Interest, Token};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::Shutdown as Direction;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -270,7 +271,7 @@ impl Connection {
                 return Ok(false);
             }
             let was_waiting = input.is_empty() && !self.reader.in_body();
-            match read_some(&mut self.stream, input) {
+            match read_append(&mut self.stream, input, READ_CHUNK) {
                 Ok(0) => {
                     // The client closed its side. Complete requests were answered above; a
                     // partial one never will be.
@@ -427,7 +428,7 @@ impl Connection {
         let mut discarded = 0;
         loop {
             scratch.clear();
-            match read_some(&mut self.stream, scratch) {
+            match read_append(&mut self.stream, scratch, READ_CHUNK) {
                 Ok(0) => return Ok(Flow::Close),
                 Ok(n) => {
                     discarded += n;
@@ -460,15 +461,6 @@ impl Connection {
 /// handler's own panic), so that one bad request cannot take the loop down.
 fn cost(handler: &dyn Handler, request: &Request) -> Cost {
     catch_unwind(AssertUnwindSafe(|| handler.cost(request))).unwrap_or(Cost::Quick)
-}
-
-/// Reads once, appending up to [`READ_CHUNK`] bytes to `buf`.
-fn read_some(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
-    let len = buf.len();
-    buf.resize(len + READ_CHUNK, 0);
-    let result = stream.read(&mut buf[len..]);
-    buf.truncate(len + *result.as_ref().unwrap_or(&0));
-    result
 }
 
 pub fn would_block(err: &io::Error) -> bool {
