@@ -4,7 +4,6 @@ mod common;
 
 use common::lab;
 
-
 #[test]
 fn models_lists_all_six() {
     let (ok, stdout, _) = lab(&["models"]);

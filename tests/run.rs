@@ -5,7 +5,6 @@ mod common;
 
 use common::lab;
 
-
 const KEYS: &[&str] = &[
     "model",
     "conns",

@@ -329,7 +329,10 @@ impl Client {
 
 /// Runs the `lab` binary to completion: (exit status was 0, stdout, stderr).
 pub fn lab(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lab")).args(args).output().expect("run lab");
+    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(args)
+        .output()
+        .expect("run lab");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
