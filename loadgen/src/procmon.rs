@@ -210,10 +210,16 @@ impl Tracker {
         for &pid in &pids {
             let stat = procs[&pid];
             let rss = stat.rss_pages * page;
-            let pss = fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-                .ok()
-                .and_then(|t| field(&t, "Pss:"))
-                .unwrap_or(rss);
+            let pss = match fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
+                // No Pss line: the process is exiting and its memory map is gone. Counting its
+                // (stale) RSS instead inflated the sum tenfold when a forking server's children
+                // all exited at the end of a run.
+                Ok(text) => field(&text, "Pss:").unwrap_or(0),
+                // Another user's process: RSS is the best we can see.
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => rss,
+                // Gone since the listing.
+                Err(_) => 0,
+            };
             s.processes += 1;
             s.threads += stat.threads;
             s.rss_bytes += rss;
