@@ -182,6 +182,20 @@ fn field(text: &str, key: &str) -> Option<u64> {
     })
 }
 
+/// A process's PSS from what reading its `smaps_rollup` gave.
+fn pss_from(rollup: std::io::Result<String>, rss: u64) -> u64 {
+    match rollup {
+        // No Pss line: the process is exiting and its memory map is gone. Counting its (stale)
+        // RSS instead inflated the sum tenfold when a forking server's children all exited at
+        // the end of a run.
+        Ok(text) => field(&text, "Pss:").unwrap_or(0),
+        // Another user's process: RSS is the best we can see.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => rss,
+        // Gone since the listing.
+        Err(_) => 0,
+    }
+}
+
 fn count_fds(pid: u32) -> u64 {
     fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64)
 }
@@ -210,16 +224,7 @@ impl Tracker {
         for &pid in &pids {
             let stat = procs[&pid];
             let rss = stat.rss_pages * page;
-            let pss = match fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
-                // No Pss line: the process is exiting and its memory map is gone. Counting its
-                // (stale) RSS instead inflated the sum tenfold when a forking server's children
-                // all exited at the end of a run.
-                Ok(text) => field(&text, "Pss:").unwrap_or(0),
-                // Another user's process: RSS is the best we can see.
-                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => rss,
-                // Gone since the listing.
-                Err(_) => 0,
-            };
+            let pss = pss_from(fs::read_to_string(format!("/proc/{pid}/smaps_rollup")), rss);
             s.processes += 1;
             s.threads += stat.threads;
             s.rss_bytes += rss;
@@ -275,6 +280,23 @@ mod tests {
         let stat = read_stat(std::process::id()).unwrap();
         assert!(stat.threads >= 1);
         assert!(stat.rss_pages > 0);
+    }
+
+    #[test]
+    fn an_exiting_process_counts_no_pss_not_its_stale_rss() {
+        use std::io::{Error, ErrorKind};
+        let rollup = "7f..-7f.. ---p 00000000 00:00 0 [rollup]\nRss: 8 kB\nPss: 4 kB\n";
+        assert_eq!(pss_from(Ok(rollup.to_string()), 999), 4096);
+        // The file of a process whose memory map is gone reads empty.
+        assert_eq!(pss_from(Ok(String::new()), 1_500_000), 0);
+        assert_eq!(
+            pss_from(Err(Error::from(ErrorKind::NotFound)), 1_500_000),
+            0
+        );
+        assert_eq!(
+            pss_from(Err(Error::from(ErrorKind::PermissionDenied)), 1_500_000),
+            1_500_000
+        );
     }
 
     #[test]
