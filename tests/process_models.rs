@@ -447,6 +447,49 @@ fn process_pool_sighup_reload_fails_no_request() {
 }
 
 #[test]
+fn hybrid_pool_sighup_reload_fails_no_request() {
+    // The same supervisor as process_pool, with workers of several threads: the old generation's
+    // threads must finish what they hold while the new generation takes the new connections.
+    let server = start(
+        "hybrid_pool",
+        &[
+            "--workers",
+            "2",
+            "--threads-per-worker",
+            "4",
+            "--maintenance-interval",
+            "200ms",
+        ],
+    );
+    assert!(eventually(Duration::from_secs(5), || workers(&server)
+        .len()
+        == 2));
+    let first = workers(&server);
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = steady_load(server.addr, 6, stop.clone());
+    thread::sleep(Duration::from_millis(500));
+    signal(server.pid(), libc::SIGHUP);
+    thread::sleep(Duration::from_millis(1000));
+    stop.store(true, Ordering::Relaxed);
+    let (ok, failed) = load.join().expect("load");
+    assert!(ok > 50, "only {ok} requests");
+    assert_eq!(
+        failed, 0,
+        "{failed} requests failed across the reload ({ok} succeeded)"
+    );
+    let (_, status) = request(server.addr, "/_status").expect("status");
+    assert_eq!(json_number(&status, "generation"), 2, "{status}");
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            let now = workers(&server);
+            now.len() == 2 && now.iter().all(|p| !first.contains(p))
+        }),
+        "the old generation is still alive, or the new one is not 2 workers"
+    );
+    finish(server);
+}
+
+#[test]
 fn reuseport_spreads_connections_over_workers() {
     let server = start(
         "process_pool",
