@@ -101,7 +101,13 @@ pub fn serve_connection(
             out.clear();
         }
         if close {
-            let _ = stream.shutdown(Direction::Write);
+            if buf.is_empty() {
+                let _ = stream.shutdown(Direction::Write);
+            } else {
+                // The client pipelined more after the closing request: closing with those bytes
+                // unread would send RST, which can destroy the response still in flight.
+                lingering_close(&mut stream);
+            }
             return stats;
         }
         // 3. Read more, within the deadline that applies now.
