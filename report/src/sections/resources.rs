@@ -25,6 +25,9 @@ impl Ctx<'_> {
                 |r| Some(r.server.peak_pss_bytes as f64 / 1048576.0),
             ));
             let mut slopes = Vec::new();
+            // A model that did not hold every connection open (the rest waited in the listen
+            // backlog, or failed) did not pay for them: its slope is not memory per connection.
+            let mut not_held = Vec::new();
             for s in &series {
                 let pts = curve(self.s, &w, s, |r| Some(r.server.peak_pss_bytes as f64));
                 let top = pts.last().copied();
@@ -39,8 +42,15 @@ impl Ctx<'_> {
                     }),
                     pts.len().to_string(),
                 ]);
-                if let Some((slope, _)) = fitted {
-                    slopes.push((s.to_string(), slope));
+                let held = curve(self.s, &w, s, |r| {
+                    Some(f64::from(u8::from(
+                        r.load.connections.peak_open >= r.load.conns as u64,
+                    )))
+                });
+                let held_all = !held.is_empty() && held.iter().all(|&(_, h)| h >= 1.0);
+                match fitted {
+                    Some((slope, _)) if held_all => slopes.push((s.to_string(), slope)),
+                    _ => not_held.push(format!("`{s}`")),
                 }
             }
             slopes.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -69,6 +79,12 @@ impl Ctx<'_> {
                         fmt::bytes(hi.1)
                     ));
                 }
+            }
+            if !not_held.is_empty() {
+                lines.push(format!(
+                    "**{w}**: not compared per connection, because they did not hold every connection open (the others waited in the backlog or failed, costing the server nothing): {}.",
+                    not_held.join(", ")
+                ));
             }
         }
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
