@@ -416,7 +416,7 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
         }
         if stop.load(Ordering::Relaxed) && !forwarded {
             // Ctrl-C on a terminal reaches the child too; `kill` of this process does not.
-            crate::sys::signal(child.id(), libc::SIGTERM);
+            lab_core::sys::kill(child.id() as i32, libc::SIGTERM);
             forwarded = true;
         }
         if Instant::now() >= deadline && !timed_out {
@@ -479,7 +479,7 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
 fn terminate(child: &mut std::process::Child) {
     let pid = child.id();
     let tree = loadgen::procmon::tree_pids(pid);
-    crate::sys::signal(pid, libc::SIGTERM);
+    lab_core::sys::kill(pid as i32, libc::SIGTERM);
     let deadline = Instant::now() + KILL_GRACE;
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
@@ -488,8 +488,8 @@ fn terminate(child: &mut std::process::Child) {
         std::thread::sleep(Duration::from_millis(100));
     }
     for p in tree.into_iter().chain(loadgen::procmon::tree_pids(pid)) {
-        if crate::sys::alive(p) {
-            crate::sys::signal(p, libc::SIGKILL);
+        if loadgen::procmon::is_alive(p) {
+            lab_core::sys::kill(p as i32, libc::SIGKILL);
         }
     }
     let _ = child.kill();

@@ -6,7 +6,6 @@ mod load;
 mod models;
 mod run;
 mod serve;
-mod sys;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;

@@ -264,7 +264,7 @@ impl Server {
     /// tree had to be killed.
     fn stop(&mut self) -> usize {
         let tree = procmon::tree_pids(self.pid());
-        crate::sys::signal(self.pid(), libc::SIGTERM);
+        lab_core::sys::kill(self.pid() as i32, libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -277,15 +277,15 @@ impl Server {
         let mut left: Vec<u32> = tree
             .iter()
             .copied()
-            .filter(|&p| crate::sys::alive(p))
+            .filter(|&p| loadgen::procmon::is_alive(p))
             .collect();
         while !left.is_empty() && Instant::now() < settle {
             std::thread::sleep(Duration::from_millis(50));
-            left.retain(|&p| crate::sys::alive(p));
+            left.retain(|&p| loadgen::procmon::is_alive(p));
         }
         for &pid in &left {
             eprintln!("lab run: server process {pid} outlived SIGTERM; killing it");
-            crate::sys::signal(pid, libc::SIGKILL);
+            lab_core::sys::kill(pid as i32, libc::SIGKILL);
         }
         if self.child.try_wait().ok().flatten().is_none() {
             let _ = self.child.kill();

@@ -132,10 +132,7 @@ fn sigint_also_stops_gracefully() {
     let server = common::Server::start("thread_per_request", &[]);
     let mut c = server.connect();
     assert_eq!(c.get("/hello").status, 200);
-    // SAFETY: kill(2) on the child we started.
-    unsafe {
-        libc::kill(server.pid() as i32, libc::SIGINT);
-    }
+    common::signal(server.pid(), libc::SIGINT);
     drop(c);
     let (status, _) = server.stop();
     assert!(status.success(), "{status}");

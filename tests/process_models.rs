@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{descendants, Server};
+use common::{descendants, signal, Server};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -123,13 +123,6 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS")
-}
-
-fn signal(pid: u32, sig: i32) {
-    // SAFETY: kill(2) on a pid of the server we started; no memory is involved.
-    unsafe {
-        libc::kill(pid as i32, sig);
-    }
 }
 
 /// `clients` threads each fetching `/` on fresh connections until `stop`; returns (ok, failed).
@@ -402,6 +395,43 @@ fn process_pool_recycles_workers_without_failing_a_request() {
     finish(server);
 }
 
+/// Waits for `workers` workers, runs a steady load from `clients` clients, sends SIGHUP in the
+/// middle, and checks that no request failed, the generation moved to 2, and every worker of the
+/// first generation is gone (and, for a fixed-size pool, that the new one has `fixed` workers).
+fn reload_under_load_fails_no_request(
+    server: Server,
+    workers_at_start: usize,
+    clients: usize,
+    fixed: Option<usize>,
+) {
+    assert!(eventually(Duration::from_secs(5), || workers(&server)
+        .len()
+        == workers_at_start));
+    let first = workers(&server);
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = steady_load(server.addr, clients, stop.clone());
+    thread::sleep(Duration::from_millis(500));
+    signal(server.pid(), libc::SIGHUP);
+    thread::sleep(Duration::from_millis(1000));
+    stop.store(true, Ordering::Relaxed);
+    let (ok, failed) = load.join().expect("load");
+    assert!(ok > 50, "only {ok} requests");
+    assert_eq!(
+        failed, 0,
+        "{failed} requests failed across the reload ({ok} succeeded)"
+    );
+    let (_, status) = request(server.addr, "/_status").expect("status");
+    assert_eq!(json_number(&status, "generation"), 2, "{status}");
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            let now = workers(&server);
+            fixed.is_none_or(|n| now.len() == n) && now.iter().all(|p| !first.contains(p))
+        }),
+        "the old generation is still alive (or the new one has not {fixed:?} workers)"
+    );
+    finish(server);
+}
+
 #[test]
 fn process_pool_sighup_reload_fails_no_request() {
     let server = start(
@@ -417,33 +447,7 @@ fn process_pool_sighup_reload_fails_no_request() {
             "200ms",
         ],
     );
-    let first: Vec<u32> = {
-        assert!(eventually(Duration::from_secs(5), || workers(&server)
-            .len()
-            == 4));
-        workers(&server)
-    };
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = steady_load(server.addr, 8, stop.clone());
-    thread::sleep(Duration::from_millis(500));
-    signal(server.pid(), libc::SIGHUP);
-    thread::sleep(Duration::from_millis(1000));
-    stop.store(true, Ordering::Relaxed);
-    let (ok, failed) = load.join().expect("load");
-    assert!(ok > 50, "only {ok} requests");
-    assert_eq!(
-        failed, 0,
-        "{failed} requests failed across the reload ({ok} succeeded)"
-    );
-    let (_, status) = request(server.addr, "/_status").expect("status");
-    assert_eq!(json_number(&status, "generation"), 2, "{status}");
-    assert!(
-        eventually(Duration::from_secs(5), || workers(&server)
-            .iter()
-            .all(|p| !first.contains(p))),
-        "old generation still alive"
-    );
-    finish(server);
+    reload_under_load_fails_no_request(server, 4, 8, None);
 }
 
 #[test]
@@ -461,32 +465,7 @@ fn hybrid_pool_sighup_reload_fails_no_request() {
             "200ms",
         ],
     );
-    assert!(eventually(Duration::from_secs(5), || workers(&server)
-        .len()
-        == 2));
-    let first = workers(&server);
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = steady_load(server.addr, 6, stop.clone());
-    thread::sleep(Duration::from_millis(500));
-    signal(server.pid(), libc::SIGHUP);
-    thread::sleep(Duration::from_millis(1000));
-    stop.store(true, Ordering::Relaxed);
-    let (ok, failed) = load.join().expect("load");
-    assert!(ok > 50, "only {ok} requests");
-    assert_eq!(
-        failed, 0,
-        "{failed} requests failed across the reload ({ok} succeeded)"
-    );
-    let (_, status) = request(server.addr, "/_status").expect("status");
-    assert_eq!(json_number(&status, "generation"), 2, "{status}");
-    assert!(
-        eventually(Duration::from_secs(5), || {
-            let now = workers(&server);
-            now.len() == 2 && now.iter().all(|p| !first.contains(p))
-        }),
-        "the old generation is still alive, or the new one is not 2 workers"
-    );
-    finish(server);
+    reload_under_load_fails_no_request(server, 2, 6, Some(2));
 }
 
 #[test]

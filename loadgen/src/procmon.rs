@@ -169,6 +169,14 @@ pub fn tree_pids(root: u32) -> Vec<u32> {
     descendants(root, &all_processes())
 }
 
+/// True if `pid` exists and is not a zombie (an exited process not yet reaped).
+pub fn is_alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rfind(')').and_then(|i| stat.get(i + 2..i + 3)) != Some("Z"),
+        Err(_) => false,
+    }
+}
+
 /// A `Key: value kB` line of a `/proc` file, in bytes (or the bare number
 /// for lines without a unit).
 fn field(text: &str, key: &str) -> Option<u64> {

@@ -109,11 +109,9 @@ impl Drop for Server {
     }
 }
 
-fn signal(pid: u32, sig: i32) {
-    // SAFETY: kill(2) with a pid we spawned; no memory is involved.
-    unsafe {
-        libc::kill(pid as i32, sig);
-    }
+/// Sends `sig` to a process the test started.
+pub fn signal(pid: u32, sig: i32) {
+    lab_core::sys::kill(pid as i32, sig);
 }
 
 fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
@@ -127,40 +125,16 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     None
 }
 
-/// Every process whose parent chain leads to `root`, found by scanning /proc.
+/// Every process whose parent chain leads to `root` (not `root` itself).
 pub fn descendants(root: u32) -> Vec<u32> {
-    let mut parents = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            if let Some(ppid) = ppid(pid) {
-                parents.push((pid, ppid));
-            }
-        }
-    }
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let p = found[i];
-        found.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
-        i += 1;
-    }
-    found.remove(0);
-    found
-}
-
-fn ppid(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split(' ').nth(1)?.parse().ok()
+    loadgen::procmon::tree_pids(root)
+        .into_iter()
+        .filter(|&p| p != root)
+        .collect()
 }
 
 fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rfind(')').and_then(|i| s.get(i + 2..i + 3)) != Some("Z"))
-        .unwrap_or(false)
+    loadgen::procmon::is_alive(pid)
 }
 
 /// A parsed response.

@@ -90,7 +90,7 @@ macro_rules! reject {
     ($($name:ident: $bytes:expr => $rejection:ident;)*) => {$(
         #[test]
         fn $name() {
-            let limits = Limits { max_body_bytes: 1000, max_head_bytes: 1024, max_target_bytes: 256, max_headers: 16, ..Limits::default() };
+            let limits = limits_small();
             let bytes: &[u8] = $bytes;
             assert_eq!(run_all(bytes, &limits).unwrap_err(), Rejection::$rejection);
         }
