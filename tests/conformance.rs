@@ -269,6 +269,7 @@ pub mod cases {
             ("bad chunk size", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(), 400),
             ("chunk without CRLF", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n".to_vec(), 400),
             ("chunk size LF only", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n".to_vec(), 400),
+            ("chunk size with trailing space", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n".to_vec(), 400),
             ("chunk size overflow", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n".to_vec(), 400),
             ("NUL in a header value", b"GET / HTTP/1.1\r\nHost: t\r\nX: a\0b\r\n\r\n".to_vec(), 400),
             ("bare CR in a header", b"GET / HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n".to_vec(), 400),
@@ -376,6 +377,40 @@ pub mod cases {
         // Absolute-form target.
         c.send(b"GET http://t/hello HTTP/1.1\r\nHost: t\r\n\r\n");
         assert_hello(&c.read_response());
+        // A higher HTTP/1.x minor version is HTTP/1.1 (RFC 9110 section 2.5), not 505.
+        c.send(b"GET /hello HTTP/1.2\r\nHost: t\r\n\r\n");
+        let r = c.read_response();
+        assert_hello(&r);
+        assert!(!r.closes(), "{model}: HTTP/1.2 is kept alive like 1.1");
+        // Regression: the query string chose the route (`://` was looked for anywhere in the
+        // target): these answered /_status, or aborted the server.
+        for target in [
+            "/?u=http://x/_status",
+            "/?a=http://x/crash?&abort",
+            "/?a=http://x/crash&abort",
+            "/?x=/static/../secret.txt",
+            "/hello?next=https://h/crash",
+        ] {
+            c.send(format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+            let r = c.read_response();
+            assert_hello(&r);
+        }
+        // Regression: a symlinked index.html served /etc/passwd (GET /static/sub/), and a FIFO
+        // in the docroot froze the server. Both get 403, at once.
+        for path in [
+            "/static/sub/",
+            "/static/sub/index.html",
+            "/static/fifo",
+            "/static/sock",
+        ] {
+            let r = c.get(path);
+            assert_eq!(r.status, 403, "{model}: {path}: {}", r.text());
+            assert!(!r.text().contains("root:"), "{model}: {path} leaked");
+        }
+        // The server still answers everyone.
+        for _ in 0..4 {
+            assert_hello(&server.connect().get("/hello"));
+        }
         drop(c);
         finish(server);
     }
