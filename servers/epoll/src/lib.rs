@@ -111,69 +111,24 @@
 //! - [`buffers`]: the per-loop scratch buffer and buffer pool.
 //! - [`offload`]: the helper threads for Cpu and Blocking requests.
 
-pub mod buffers;
 pub mod connection;
 pub mod event_loop;
-pub mod offload;
+// The buffer pool, the offload pool and the counters are the event-loop toolkit's (lab-evloop),
+// shared with the io_uring model; re-exported under their old paths.
+pub use lab_evloop::{buffers, offload};
+pub use lab_evloop::{Counters, LoopCounters};
 
 use connection::Env;
 use event_loop::{EventLoop, WAKER};
 use lab_core::{Config, Handler, Shutdown};
 use std::io;
 use std::net::TcpListener;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long `run` waits for the offload helpers to exit after the loops have returned.
 const POOL_STOP_GRACE: Duration = Duration::from_millis(200);
-
-/// One loop's counters, updated by the loop (relaxed atomics: they are statistics).
-#[derive(Debug, Default)]
-pub struct LoopCounters {
-    /// Connections open now.
-    pub open: AtomicU64,
-    /// Connections accepted since start.
-    pub accepted: AtomicU64,
-    /// Requests answered since start (error responses included).
-    pub requests: AtomicU64,
-    /// Requests handed to the offload pool since start.
-    pub offloaded: AtomicU64,
-}
-
-/// The counters of every loop, in loop order: how connections spread across loops.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub loops: Vec<Arc<LoopCounters>>,
-}
-
-impl Counters {
-    pub fn new(loops: usize) -> Self {
-        Counters {
-            loops: (0..loops).map(|_| Arc::default()).collect(),
-        }
-    }
-
-    /// The counters as JSON for `/_status`: `{"loops":[{"open":..,"accepted":..,..},..]}`.
-    pub fn to_json(&self) -> String {
-        use std::sync::atomic::Ordering::Relaxed;
-        let loops: Vec<String> = self
-            .loops
-            .iter()
-            .map(|c| {
-                format!(
-                    "{{\"open\":{},\"accepted\":{},\"requests\":{},\"offloaded\":{}}}",
-                    c.open.load(Relaxed),
-                    c.accepted.load(Relaxed),
-                    c.requests.load(Relaxed),
-                    c.offloaded.load(Relaxed)
-                )
-            })
-            .collect();
-        format!("{{\"loops\":[{}]}}", loops.join(","))
-    }
-}
 
 /// Serves `listener` with `config.epoll.loops` event loops until `shutdown` is triggered and
 /// the loops have drained.
@@ -211,6 +166,7 @@ pub fn run_with_counters(
     listener.set_nonblocking(true)?;
     let pool = match config.epoll.offload {
         true => Some(offload::Pool::start(
+            "epoll",
             Arc::clone(&handler),
             config.epoll.offload_threads,
         )?),
@@ -230,7 +186,10 @@ pub fn run_with_counters(
     let mut event_loops = Vec::with_capacity(loops);
     for (index, counters) in counters.loops.iter().enumerate() {
         let poll = mio::Poll::new()?;
-        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
+        let waker = mio::Waker::new(poll.registry(), WAKER)?;
+        let waker: offload::Waker = Arc::new(move || {
+            let _ = waker.wake();
+        });
         let (results_tx, results) = crossbeam_channel::unbounded();
         let offload = pool.as_ref().map(|pool| {
             (

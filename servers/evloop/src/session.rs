@@ -1,0 +1,276 @@
+//! One connection's HTTP exchange without its socket: a completion-based loop (io_uring) hands
+//! it the bytes a receive brought and takes the bytes to send from it. It answers requests in
+//! order (pipelining), parks the connection while an offloaded request runs, applies
+//! back-pressure, and says which clock runs ([`Wait`]) and when it expires.
+//!
+//! ```text
+//!   received(bytes) ─▶ input ─▶ RequestReader::advance ─▶ handler (inline) ─▶ output
+//!                                        │                                        │
+//!                                        └─▶ offload pool ─▶ resume(response) ───┘
+//!   the transport takes `output` (take_output), sends it, and reports what is still unsent
+//! ```
+//!
+//! The epoll model's `Connection` does the same work interleaved with its non-blocking reads
+//! and writes (readiness: it pulls bytes when the kernel says they are there); a session is
+//! pushed bytes instead (completion: the kernel already read them into a buffer of ours).
+
+use crate::connection::{cost, Env, State, Wait, LINGER, OUTPUT_HIGH_WATER};
+use crate::offload::Job;
+use lab_core::{
+    call, respond, write_rejection, Cost, Limits, Progress, Rejection, Request, Response,
+    RequestReader, CONTINUE_100,
+};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+#[derive(Debug)]
+pub struct Session {
+    /// Tells this connection from an earlier one in the same slot (for offload answers).
+    pub id: u32,
+    pub state: State,
+    /// The client half-closed: no more requests will come.
+    pub peer_closed: bool,
+    reader: RequestReader,
+    /// Received bytes not yet consumed by the reader: empty and unallocated between requests.
+    input: Vec<u8>,
+    /// Responses queued and not yet taken by the transport: empty and unallocated when idle.
+    output: Vec<u8>,
+    /// When the current request's first byte arrived (header and body clocks).
+    request_start: Instant,
+    /// When the last response was queued or the last send made progress (idle, write and
+    /// linger clocks).
+    last_io: Instant,
+    /// The deadline this connection has in the loop's deadline set, if any.
+    pub deadline: Option<Instant>,
+}
+
+impl Session {
+    pub fn new(id: u32) -> Self {
+        let now = Instant::now();
+        Session {
+            id,
+            state: State::Reading,
+            peer_closed: false,
+            reader: RequestReader::new(),
+            input: Vec::new(),
+            output: Vec::new(),
+            request_start: now,
+            last_io: now,
+            deadline: None,
+        }
+    }
+
+    /// Bytes received and waiting to be parsed (while offloaded or under back-pressure).
+    pub fn buffered_input(&self) -> usize {
+        self.input.len()
+    }
+
+    /// Bytes queued for the transport to take.
+    pub fn queued_output(&self) -> usize {
+        self.output.len()
+    }
+
+    /// Which clock runs, given the bytes the transport has taken but not yet sent.
+    pub fn wait(&self, unsent: usize) -> Wait {
+        match self.state {
+            State::Offloaded => Wait::Handler,
+            State::Lingering => Wait::Linger,
+            _ if unsent + self.output.len() > 0 => Wait::Write,
+            State::Closing { .. } => Wait::Write,
+            State::Reading if self.reader.in_body() || !self.input.is_empty() => Wait::Request,
+            State::Reading => Wait::Idle,
+        }
+    }
+
+    /// When the current wait times out.
+    pub fn next_deadline(&self, unsent: usize, limits: &Limits) -> Option<Instant> {
+        match self.wait(unsent) {
+            Wait::Handler => None,
+            Wait::Idle => Some(self.last_io + limits.idle_timeout),
+            Wait::Request if self.reader.in_body() => {
+                Some(self.request_start + limits.body_timeout)
+            }
+            Wait::Request => Some(self.request_start + limits.header_timeout),
+            Wait::Write => Some(self.last_io + limits.write_timeout),
+            Wait::Linger => Some(self.last_io + LINGER),
+        }
+    }
+
+    /// The transport sent some bytes: the write and linger clocks restart.
+    pub fn sent(&mut self) {
+        self.last_io = Instant::now();
+    }
+
+    /// Starts lingering (the transport shut down the write side).
+    pub fn linger(&mut self) {
+        self.state = State::Lingering;
+        self.last_io = Instant::now();
+    }
+
+    /// The client closed its side. Complete requests were answered; a partial one never will be.
+    pub fn peer_closed(&mut self) {
+        self.peer_closed = true;
+        if matches!(self.state, State::Reading | State::Offloaded) {
+            // An offloaded request's answer is still written: `resume` keeps Closing.
+            self.state = State::Closing { linger: false };
+        }
+    }
+
+    /// Takes the queued output (to send it); leaves none.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.output)
+    }
+
+    /// Bytes arrived. Answers every complete request among them unless the connection must
+    /// wait (offloaded, or `unsent` plus queued output is past the high-water mark), in which
+    /// case they stay buffered until [`Session::answer_buffered`].
+    pub fn received(&mut self, key: usize, bytes: &[u8], unsent: usize, env: &mut Env) {
+        if self.state == State::Lingering || matches!(self.state, State::Closing { .. }) {
+            return; // discarded: nothing more is answered
+        }
+        if self.input.is_empty() && !self.reader.in_body() {
+            // The first byte of a request: the header clock starts now.
+            self.request_start = Instant::now();
+        }
+        if !self.input.is_empty() {
+            self.input.extend_from_slice(bytes);
+            return self.answer_buffered(key, unsent, env);
+        }
+        // Parse in the loop's scratch buffer; only a partial request is copied out into a
+        // buffer of the connection's own.
+        let mut scratch = std::mem::take(&mut env.buffers.scratch);
+        scratch.clear();
+        scratch.extend_from_slice(bytes);
+        self.answer_from(key, &mut scratch, unsent, env);
+        if !scratch.is_empty() {
+            self.input = env.buffers.take();
+            self.input.extend_from_slice(&scratch);
+            scratch.clear();
+        }
+        env.buffers.scratch = scratch;
+    }
+
+    /// Answers what is buffered (after an offloaded answer came back, or output drained).
+    pub fn answer_buffered(&mut self, key: usize, unsent: usize, env: &mut Env) {
+        if self.input.is_empty() {
+            return;
+        }
+        let mut input = std::mem::take(&mut self.input);
+        self.answer_from(key, &mut input, unsent, env);
+        self.input = input;
+        if self.input.is_empty() {
+            env.buffers.give(&mut self.input);
+        }
+    }
+
+    /// Answers every complete request in `input`, in order (pipelining), until one must wait.
+    fn answer_from(&mut self, key: usize, input: &mut Vec<u8>, unsent: usize, env: &mut Env) {
+        while self.state == State::Reading && unsent + self.output.len() < OUTPUT_HIGH_WATER {
+            match self.reader.advance(input, &env.limits) {
+                Ok(Progress::Complete(request)) => {
+                    // Pipelined bytes after it are the next request, arriving now.
+                    self.request_start = Instant::now();
+                    let request = match self.offload(key, request, env) {
+                        None => return, // parked until the pool answers
+                        Some(request) => request,
+                    };
+                    let response = call(env.handler.as_ref(), &request);
+                    self.queue_response(&request, &response, env);
+                }
+                Ok(Progress::Continue) => {
+                    self.output_buffer(env).extend_from_slice(CONTINUE_100);
+                }
+                Ok(Progress::Partial) => return,
+                Err(rejection) => {
+                    input.clear();
+                    return self.reject(rejection, env);
+                }
+            }
+        }
+    }
+
+    /// Writes the answer to `request` and decides whether the connection stays open.
+    fn queue_response(&mut self, request: &Request, response: &Response, env: &mut Env) {
+        let shutting_down = env.shutdown.is_triggered();
+        let keep_alive = respond(request, response, shutting_down, self.output_buffer(env));
+        env.counters.requests.fetch_add(1, Ordering::Relaxed);
+        self.last_io = Instant::now();
+        if !keep_alive {
+            self.state = State::Closing { linger: true };
+        }
+    }
+
+    /// Answers a refused request (or a timeout) and closes after writing it.
+    fn reject(&mut self, rejection: Rejection, env: &mut Env) {
+        write_rejection(rejection, self.output_buffer(env));
+        env.counters.requests.fetch_add(1, Ordering::Relaxed);
+        self.last_io = Instant::now();
+        self.state = State::Closing { linger: true };
+    }
+
+    /// The header or body deadline passed: 408, then close.
+    pub fn time_out(&mut self, env: &mut Env) {
+        env.buffers.give(&mut self.input);
+        self.reject(Rejection::Timeout, env);
+    }
+
+    /// An answer came back from the offload pool: queue it, then answer what was pipelined
+    /// behind it.
+    pub fn resume(
+        &mut self,
+        key: usize,
+        request: &Request,
+        response: &Response,
+        unsent: usize,
+        env: &mut Env,
+    ) {
+        let peer_closed = matches!(self.state, State::Closing { .. });
+        self.state = State::Reading;
+        self.queue_response(request, response, env);
+        if peer_closed {
+            self.state = State::Closing { linger: false };
+            return;
+        }
+        self.answer_buffered(key, unsent, env);
+    }
+
+    /// With offload on, hands a Cpu or Blocking request to the pool and parks the connection
+    /// (returns `None`); gives a Quick request back to be answered inline.
+    fn offload(&mut self, key: usize, request: Request, env: &mut Env) -> Option<Request> {
+        let Some((jobs, reply)) = &env.offload else {
+            return Some(request);
+        };
+        if cost(env.handler.as_ref(), &request) == Cost::Quick {
+            return Some(request);
+        }
+        let job = Job {
+            key,
+            id: self.id,
+            request,
+            reply: reply.clone(),
+        };
+        match jobs.send(job) {
+            Ok(()) => {
+                self.state = State::Offloaded;
+                env.counters.offloaded.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            // The pool is gone (it outlives the loops, so this is a bug): answer inline.
+            Err(failed) => Some(failed.into_inner().request),
+        }
+    }
+
+    /// The output buffer, borrowed from the pool if the session holds none.
+    fn output_buffer(&mut self, env: &mut Env) -> &mut Vec<u8> {
+        if self.output.capacity() == 0 {
+            self.output = env.buffers.take();
+        }
+        &mut self.output
+    }
+
+    /// Gives every buffer back to the loop's pool (the connection is closing).
+    pub fn release(&mut self, env: &mut Env) {
+        env.buffers.give(&mut self.input);
+        env.buffers.give(&mut self.output);
+    }
+}
