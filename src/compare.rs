@@ -265,7 +265,7 @@ fn select_models(text: &str) -> Result<Vec<Model>, String> {
     if text.trim() == "all" {
         return Ok(Model::ALL
             .into_iter()
-            .filter(|m| m.runner().is_some())
+            .filter(|m| m.runner().is_some() && available(*m))
             .collect());
     }
     let mut models = Vec::new();
@@ -282,6 +282,9 @@ fn select_models(text: &str) -> Result<Vec<Model>, String> {
                 "--models: `{name}` is not built yet (see `lab models`)"
             ));
         }
+        if !available(model) {
+            continue;
+        }
         if !models.contains(&model) {
             models.push(model);
         }
@@ -292,6 +295,17 @@ fn select_models(text: &str) -> Result<Vec<Model>, String> {
     // The lecture's order, whatever order they were typed in: the report lists them so.
     models.sort_by_key(|m| Model::ALL.iter().position(|x| x == m));
     Ok(models)
+}
+
+/// Whether `model` can run here; if not, says so (one line) and why: it is skipped.
+fn available(model: Model) -> bool {
+    match model.availability() {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!("lab compare: skipping {}: {why}", model.name());
+            false
+        }
+    }
 }
 
 /// The warm-up `lab run` uses by default: every connection opens at 2,000 a second, plus 0.5 s.
@@ -321,8 +335,8 @@ fn plan_jobs(
         let mut series: Vec<(Model, String, Vec<&str>)> = Vec::new();
         for &m in models {
             series.push((m, m.name().to_string(), vec![]));
-            if m == Model::Epoll && w.offloadable() {
-                series.push((m, "epoll+offload".into(), vec!["--offload", "on"]));
+            if m.offloads() && w.offloadable() {
+                series.push((m, format!("{}+offload", m.name()), vec!["--offload", "on"]));
             }
         }
         for (model, name, flags) in series {

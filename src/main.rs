@@ -14,7 +14,7 @@ use std::process::ExitCode;
 #[command(
     name = "lab",
     version,
-    about = "An HTTP/1.1 server architecture lab: six server models, one parser, one handler."
+    about = "An HTTP/1.1 server architecture lab: seven server models, one parser, one handler."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,7 +29,7 @@ enum Command {
     Load(Box<load::LoadArgs>),
     /// Start a model as a child process, load it, and measure its memory, CPU and processes.
     Run(Box<run::RunArgs>),
-    /// List the six models and which of them are built.
+    /// List the models, and which of them can run on this machine.
     Models,
     /// Run every model at several sizes and workloads (each cell a `lab run`) and write a report.
     Compare(Box<compare::CompareArgs>),
@@ -59,10 +59,10 @@ fn main() -> ExitCode {
         },
         Command::Models => {
             for m in models::Model::ALL {
-                let built = if m.runner().is_some() {
-                    ""
-                } else {
-                    "  (not built yet)"
+                let built = match (m.runner(), m.availability()) {
+                    (None, _) => "  (not built yet)".to_string(),
+                    (Some(_), Err(why)) => format!("  (unavailable: {why})"),
+                    (Some(_), Ok(())) => String::new(),
                 };
                 println!("{:<20} {}{}", m.name(), m.summary(), built);
             }

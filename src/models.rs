@@ -1,4 +1,4 @@
-//! The six models of the lecture, by name, and the entry point of each that exists.
+//! The six models of the lecture and io_uring, by name, and the entry point of each that exists.
 
 use clap::ValueEnum;
 use lab_core::{Config, Handler, Shutdown};
@@ -18,16 +18,18 @@ pub enum Model {
     ThreadPerRequest,
     HybridPool,
     Epoll,
+    IoUring,
 }
 
 impl Model {
-    pub const ALL: [Model; 6] = [
+    pub const ALL: [Model; 7] = [
         Model::SingleThread,
         Model::ForkPerRequest,
         Model::ProcessPool,
         Model::ThreadPerRequest,
         Model::HybridPool,
         Model::Epoll,
+        Model::IoUring,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,6 +40,7 @@ impl Model {
             Model::ThreadPerRequest => "thread_per_request",
             Model::HybridPool => "hybrid_pool",
             Model::Epoll => "epoll",
+            Model::IoUring => "io_uring",
         }
     }
 
@@ -51,6 +54,9 @@ impl Model {
             Model::ThreadPerRequest => "spawn a thread for every accepted connection",
             Model::HybridPool => "processes x threads, managed like Apache's worker MPM",
             Model::Epoll => "non-blocking event loops on mio, nginx style, with an offload pool",
+            Model::IoUring => {
+                "completion-based event loops on io_uring: multishot accept and receive, batched sends"
+            }
         }
     }
 
@@ -63,6 +69,20 @@ impl Model {
             Model::ForkPerRequest => Some(lab_fork_per_request::run),
             Model::ProcessPool => Some(lab_process_pool::run),
             Model::HybridPool => Some(lab_hybrid_pool::run),
+            Model::IoUring => Some(lab_io_uring::run),
         }
+    }
+
+    /// Whether the model can run on this machine; `Err` says why not and what to do.
+    pub fn availability(self) -> Result<(), String> {
+        match self {
+            Model::IoUring => lab_io_uring::availability(),
+            _ => Ok(()),
+        }
+    }
+
+    /// The model's `--offload on` series, for the models that have one.
+    pub fn offloads(self) -> bool {
+        matches!(self, Model::Epoll | Model::IoUring)
     }
 }

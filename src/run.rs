@@ -61,8 +61,11 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
             args.model.name()
         ));
     }
-    // Refuse bad flags before starting anything.
+    // Refuse bad flags (and a model this machine cannot run) before starting anything.
     args.server.config()?;
+    args.model
+        .availability()
+        .map_err(|why| format!("--model {}: {why}", args.model.name()))?;
     args.load
         .config(&format!("http://127.0.0.1:1{}", args.path))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;

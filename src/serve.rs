@@ -3,8 +3,8 @@
 use crate::models::Model;
 use clap::Args;
 use lab_core::{
-    net, static_files, AcceptMode, Config, EpollOptions, ForkOptions, HybridOptions, LabApp,
-    Limits, PoolOptions, Shutdown, ThreadOptions,
+    net, static_files, AcceptMode, Config, EpollOptions, ForkOptions, HybridOptions,
+    IoUringOptions, LabApp, Limits, PoolOptions, Shutdown, ThreadOptions,
 };
 use loadgen::parse_duration;
 use std::io::Write;
@@ -64,13 +64,13 @@ pub struct ServerFlags {
     /// thread_per_request: most connection threads at once (at the cap, accept waits).
     #[arg(long, default_value_t = ThreadOptions::default().max_threads, value_name = "N")]
     pub max_threads: usize,
-    /// epoll: event loops, each a thread with its own poll (default: one per core).
+    /// epoll, io_uring: event loops, each a thread with its own poll or ring (default: one per core).
     #[arg(long, default_value_t = EpollOptions::default().loops, value_name = "N")]
     pub loops: usize,
-    /// epoll: run CPU-bound and blocking requests on helper threads (on) or inline on the loop (off).
+    /// epoll, io_uring: run CPU-bound and blocking requests on helper threads (on) or inline on the loop (off).
     #[arg(long, value_enum, default_value_t = OnOff::Off)]
     pub offload: OnOff,
-    /// epoll: helper threads for offloaded requests.
+    /// epoll, io_uring: helper threads for offloaded requests.
     #[arg(long, default_value_t = EpollOptions::default().offload_threads, value_name = "N")]
     pub offload_threads: usize,
     /// fork_per_request: most live children at once (at the cap, accept waits).
@@ -138,6 +138,11 @@ impl ServerFlags {
                 offload: self.offload == OnOff::On,
                 offload_threads: self.offload_threads,
             },
+            io_uring: IoUringOptions {
+                loops: self.loops,
+                offload: self.offload == OnOff::On,
+                offload_threads: self.offload_threads,
+            },
             fork: ForkOptions {
                 max_children: self.max_children,
             },
@@ -186,6 +191,9 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
         )
     })?;
     let config = args.server.config()?;
+    args.model
+        .availability()
+        .map_err(|why| format!("--model {}: {why}", args.model.name()))?;
 
     // The docroot: the user's, or a sample site in a temporary directory removed at exit.
     let _sample_site;

@@ -5,7 +5,7 @@ mod common;
 use common::lab;
 
 #[test]
-fn models_lists_all_six() {
+fn models_lists_all_seven() {
     let (ok, stdout, _) = lab(&["models"]);
     assert!(ok);
     for name in [
@@ -15,13 +15,14 @@ fn models_lists_all_six() {
         "thread_per_request",
         "hybrid_pool",
         "epoll",
+        "io_uring",
     ] {
         assert!(
             stdout.lines().any(|l| l.starts_with(name)),
             "{name} missing from:\n{stdout}"
         );
     }
-    assert_eq!(stdout.lines().count(), 6);
+    assert_eq!(stdout.lines().count(), 7);
 }
 
 #[test]

@@ -525,20 +525,28 @@ macro_rules! conformance {
         mod $module {
             const MODEL: &str = $model;
             const ARGS: &[&str] = &[$($arg),*];
-            #[test] fn keep_alive() { super::cases::keep_alive(MODEL, ARGS) }
-            #[test] fn pipelined_ten_in_one_write() { super::cases::pipelined_ten_in_one_write(MODEL, ARGS) }
-            #[test] fn split_at_every_byte() { super::cases::split_at_every_byte(MODEL, ARGS) }
-            #[test] fn bodies() { super::cases::bodies(MODEL, ARGS) }
-            #[test] fn head() { super::cases::head(MODEL, ARGS) }
-            #[test] fn connection_close() { super::cases::connection_close(MODEL, ARGS) }
-            #[test] fn http10() { super::cases::http10(MODEL, ARGS) }
-            #[test] fn expect_continue() { super::cases::expect_continue(MODEL, ARGS) }
-            #[test] fn rejections() { super::cases::rejections(MODEL, ARGS) }
-            #[test] fn routes() { super::cases::routes(MODEL, ARGS) }
-            #[test] fn handler_panic() { super::cases::handler_panic(MODEL, ARGS) }
-            #[test] fn hundred_clients() { super::cases::hundred_clients(MODEL, ARGS) }
-            #[test] fn timeouts() { super::cases::timeouts(MODEL, ARGS) }
-            #[test] fn graceful_shutdown() { super::cases::graceful_shutdown(MODEL, ARGS) }
+            /// A model this machine cannot run (io_uring under a seccomp profile that forbids
+            /// it) is skipped, with the reason printed.
+            fn skip() -> bool {
+                match super::common::unavailable(MODEL) {
+                    Some(why) => { eprintln!("skipping {MODEL}: {why}"); true }
+                    None => false,
+                }
+            }
+            #[test] fn keep_alive() { if !skip() { super::cases::keep_alive(MODEL, ARGS) } }
+            #[test] fn pipelined_ten_in_one_write() { if !skip() { super::cases::pipelined_ten_in_one_write(MODEL, ARGS) } }
+            #[test] fn split_at_every_byte() { if !skip() { super::cases::split_at_every_byte(MODEL, ARGS) } }
+            #[test] fn bodies() { if !skip() { super::cases::bodies(MODEL, ARGS) } }
+            #[test] fn head() { if !skip() { super::cases::head(MODEL, ARGS) } }
+            #[test] fn connection_close() { if !skip() { super::cases::connection_close(MODEL, ARGS) } }
+            #[test] fn http10() { if !skip() { super::cases::http10(MODEL, ARGS) } }
+            #[test] fn expect_continue() { if !skip() { super::cases::expect_continue(MODEL, ARGS) } }
+            #[test] fn rejections() { if !skip() { super::cases::rejections(MODEL, ARGS) } }
+            #[test] fn routes() { if !skip() { super::cases::routes(MODEL, ARGS) } }
+            #[test] fn handler_panic() { if !skip() { super::cases::handler_panic(MODEL, ARGS) } }
+            #[test] fn hundred_clients() { if !skip() { super::cases::hundred_clients(MODEL, ARGS) } }
+            #[test] fn timeouts() { if !skip() { super::cases::timeouts(MODEL, ARGS) } }
+            #[test] fn graceful_shutdown() { if !skip() { super::cases::graceful_shutdown(MODEL, ARGS) } }
         }
     )*};
 }
@@ -549,6 +557,9 @@ conformance! {
     epoll => "epoll", ["--offload", "off"];
     epoll_offload => "epoll", ["--offload", "on"];
     epoll_one_loop => "epoll", ["--loops", "1"];
+    io_uring => "io_uring", ["--offload", "off"];
+    io_uring_offload => "io_uring", ["--offload", "on"];
+    io_uring_one_loop => "io_uring", ["--loops", "1"];
     fork_per_request => "fork_per_request", [];
     process_pool => "process_pool", [];
     process_pool_reuseport => "process_pool", ["--accept", "reuseport"];

@@ -359,3 +359,15 @@ pub fn docroot() -> Docroot {
     std::os::unix::net::UnixListener::bind(root.join("sock")).expect("unix socket");
     Docroot { dir, root }
 }
+
+/// Why `model` cannot run on this machine, as `lab models` says, or `None` if it can. Tests of
+/// such a model print the reason and skip (io_uring in a container that forbids it).
+pub fn unavailable(model: &str) -> Option<String> {
+    static MODELS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let listing = MODELS.get_or_init(|| lab(&["models"]).1);
+    let line = listing
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(model))?;
+    let (_, why) = line.split_once("(unavailable: ")?;
+    Some(why.trim_end_matches(')').to_string())
+}

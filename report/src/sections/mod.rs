@@ -13,7 +13,7 @@ mod resources;
 mod speed;
 
 /// Series in the order the lecture presents them; the colour of each is fixed by this order.
-pub const SERIES_ORDER: [&str; 7] = [
+pub const SERIES_ORDER: [&str; 9] = [
     "single_thread",
     "fork_per_request",
     "process_pool",
@@ -21,6 +21,8 @@ pub const SERIES_ORDER: [&str; 7] = [
     "hybrid_pool",
     "epoll",
     "epoll+offload",
+    "io_uring",
+    "io_uring+offload",
 ];
 
 /// The series compared in section 6 (blocking and CPU-heavy handlers).

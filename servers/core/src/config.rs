@@ -14,6 +14,7 @@ pub struct Config {
     pub verbose: bool,
     pub threads: ThreadOptions,
     pub epoll: EpollOptions,
+    pub io_uring: IoUringOptions,
     pub fork: ForkOptions,
     pub pool: PoolOptions,
     pub hybrid: HybridOptions,
@@ -36,6 +37,7 @@ impl Default for Config {
             verbose: false,
             threads: ThreadOptions::default(),
             epoll: EpollOptions::default(),
+            io_uring: IoUringOptions::default(),
             fork: ForkOptions::default(),
             pool: PoolOptions::default(),
             hybrid: HybridOptions::default(),
@@ -63,6 +65,33 @@ impl Default for EpollOptions {
             loops: cores,
             offload: false,
             offload_threads: 4 * cores,
+        }
+    }
+}
+
+/// For the io_uring model: the same knobs as epoll (and the same flags, `--loops`,
+/// `--offload`, `--offload-threads`), kept in a section of their own.
+#[derive(Debug, Clone, Copy)]
+pub struct IoUringOptions {
+    /// Event loops (threads), each with its own ring. Default: one per core.
+    pub loops: usize,
+    /// Hand CPU-bound and blocking requests to helper threads instead of running them inline.
+    pub offload: bool,
+    /// Helper threads for offloaded requests.
+    pub offload_threads: usize,
+}
+
+impl Default for IoUringOptions {
+    fn default() -> Self {
+        let EpollOptions {
+            loops,
+            offload,
+            offload_threads,
+        } = EpollOptions::default();
+        IoUringOptions {
+            loops,
+            offload,
+            offload_threads,
         }
     }
 }
@@ -174,6 +203,12 @@ impl Config {
             return Err("--loops must be between 1 and 256".into());
         }
         if self.epoll.offload_threads == 0 || self.epoll.offload_threads > 4096 {
+            return Err("--offload-threads must be between 1 and 4096".into());
+        }
+        if self.io_uring.loops == 0 || self.io_uring.loops > 256 {
+            return Err("--loops must be between 1 and 256".into());
+        }
+        if self.io_uring.offload_threads == 0 || self.io_uring.offload_threads > 4096 {
             return Err("--offload-threads must be between 1 and 4096".into());
         }
         if self.fork.max_children == 0 || self.fork.max_children > 100_000 {

@@ -65,7 +65,8 @@ pub mod sys;
 
 pub use app::LabApp;
 pub use config::{
-    AcceptMode, Config, EpollOptions, ForkOptions, HybridOptions, PoolOptions, ThreadOptions,
+    AcceptMode, Config, EpollOptions, ForkOptions, HybridOptions, IoUringOptions, PoolOptions,
+    ThreadOptions,
 };
 pub use conn::{serve_connection, ConnStats};
 pub use error::Rejection;

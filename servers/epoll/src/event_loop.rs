@@ -6,9 +6,9 @@ use crate::connection::{interrupted, would_block, Connection, Env, Flow, State, 
 use crate::offload::Done;
 use crossbeam_channel::Receiver;
 use lab_core::net::fd_limit_message;
+use lab_evloop::{Deadlines, Report};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use lab_evloop::{Deadlines, Report};
 use std::io;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};

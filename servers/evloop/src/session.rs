@@ -17,8 +17,8 @@
 use crate::connection::{cost, Env, State, Wait, LINGER, OUTPUT_HIGH_WATER};
 use crate::offload::Job;
 use lab_core::{
-    call, respond, write_rejection, Cost, Limits, Progress, Rejection, Request, Response,
-    RequestReader, CONTINUE_100,
+    call, respond, write_rejection, Cost, Limits, Progress, Rejection, Request, RequestReader,
+    Response, CONTINUE_100,
 };
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -107,11 +107,19 @@ impl Session {
         self.last_io = Instant::now();
     }
 
-    /// The client closed its side. Complete requests were answered; a partial one never will be.
-    pub fn peer_closed(&mut self) {
+    /// The client closed its side. Complete requests are still answered (and written); a
+    /// partial one never will be.
+    pub fn peer_closed(&mut self, unsent: usize) {
         self.peer_closed = true;
-        if matches!(self.state, State::Reading | State::Offloaded) {
-            // An offloaded request's answer is still written: `resume` keeps Closing.
+        self.check_peer(unsent);
+    }
+
+    /// After the client's EOF, once nothing more can be answered: close after writing.
+    fn check_peer(&mut self, unsent: usize) {
+        if self.peer_closed
+            && self.state == State::Reading
+            && unsent + self.output.len() < OUTPUT_HIGH_WATER
+        {
             self.state = State::Closing { linger: false };
         }
     }
@@ -153,7 +161,7 @@ impl Session {
     /// Answers what is buffered (after an offloaded answer came back, or output drained).
     pub fn answer_buffered(&mut self, key: usize, unsent: usize, env: &mut Env) {
         if self.input.is_empty() {
-            return;
+            return self.check_peer(unsent);
         }
         let mut input = std::mem::take(&mut self.input);
         self.answer_from(key, &mut input, unsent, env);
@@ -161,6 +169,7 @@ impl Session {
         if self.input.is_empty() {
             env.buffers.give(&mut self.input);
         }
+        self.check_peer(unsent);
     }
 
     /// Answers every complete request in `input`, in order (pipelining), until one must wait.
@@ -224,13 +233,8 @@ impl Session {
         unsent: usize,
         env: &mut Env,
     ) {
-        let peer_closed = matches!(self.state, State::Closing { .. });
         self.state = State::Reading;
         self.queue_response(request, response, env);
-        if peer_closed {
-            self.state = State::Closing { linger: false };
-            return;
-        }
         self.answer_buffered(key, unsent, env);
     }
 
