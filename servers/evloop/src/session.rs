@@ -96,15 +96,15 @@ impl Session {
         }
     }
 
-    /// The transport sent some bytes: the write and linger clocks restart.
-    pub fn sent(&mut self) {
-        self.last_io = Instant::now();
+    /// The transport sent some bytes (at `now`): the write and linger clocks restart.
+    pub fn sent(&mut self, now: Instant) {
+        self.last_io = now;
     }
 
     /// Starts lingering (the transport shut down the write side).
-    pub fn linger(&mut self) {
+    pub fn linger(&mut self, now: Instant) {
         self.state = State::Lingering;
-        self.last_io = Instant::now();
+        self.last_io = now;
     }
 
     /// The client closed its side. Complete requests are still answered (and written); a
@@ -131,25 +131,33 @@ impl Session {
 
     /// Bytes arrived. Answers every complete request among them unless the connection must
     /// wait (offloaded, or `unsent` plus queued output is past the high-water mark), in which
-    /// case they stay buffered until [`Session::answer_buffered`].
-    pub fn received(&mut self, key: usize, bytes: &[u8], unsent: usize, env: &mut Env) {
+    /// case they stay buffered until [`Session::answer_buffered`]. `now` is the loop's clock
+    /// for this round (one clock read per round, not several per request).
+    pub fn received(
+        &mut self,
+        key: usize,
+        bytes: &[u8],
+        unsent: usize,
+        now: Instant,
+        env: &mut Env,
+    ) {
         if self.state == State::Lingering || matches!(self.state, State::Closing { .. }) {
             return; // discarded: nothing more is answered
         }
         if self.input.is_empty() && !self.reader.in_body() {
             // The first byte of a request: the header clock starts now.
-            self.request_start = Instant::now();
+            self.request_start = now;
         }
         if !self.input.is_empty() {
             self.input.extend_from_slice(bytes);
-            return self.answer_buffered(key, unsent, env);
+            return self.answer_buffered(key, unsent, now, env);
         }
         // Parse in the loop's scratch buffer; only a partial request is copied out into a
         // buffer of the connection's own.
         let mut scratch = std::mem::take(&mut env.buffers.scratch);
         scratch.clear();
         scratch.extend_from_slice(bytes);
-        self.answer_from(key, &mut scratch, unsent, env);
+        self.answer_from(key, &mut scratch, unsent, now, env);
         if !scratch.is_empty() {
             self.input = env.buffers.take();
             self.input.extend_from_slice(&scratch);
@@ -159,12 +167,12 @@ impl Session {
     }
 
     /// Answers what is buffered (after an offloaded answer came back, or output drained).
-    pub fn answer_buffered(&mut self, key: usize, unsent: usize, env: &mut Env) {
+    pub fn answer_buffered(&mut self, key: usize, unsent: usize, now: Instant, env: &mut Env) {
         if self.input.is_empty() {
             return self.check_peer(unsent);
         }
         let mut input = std::mem::take(&mut self.input);
-        self.answer_from(key, &mut input, unsent, env);
+        self.answer_from(key, &mut input, unsent, now, env);
         self.input = input;
         if self.input.is_empty() {
             env.buffers.give(&mut self.input);
@@ -173,18 +181,25 @@ impl Session {
     }
 
     /// Answers every complete request in `input`, in order (pipelining), until one must wait.
-    fn answer_from(&mut self, key: usize, input: &mut Vec<u8>, unsent: usize, env: &mut Env) {
+    fn answer_from(
+        &mut self,
+        key: usize,
+        input: &mut Vec<u8>,
+        unsent: usize,
+        now: Instant,
+        env: &mut Env,
+    ) {
         while self.state == State::Reading && unsent + self.output.len() < OUTPUT_HIGH_WATER {
             match self.reader.advance(input, &env.limits) {
                 Ok(Progress::Complete(request)) => {
                     // Pipelined bytes after it are the next request, arriving now.
-                    self.request_start = Instant::now();
+                    self.request_start = now;
                     let request = match self.offload(key, request, env) {
                         None => return, // parked until the pool answers
                         Some(request) => request,
                     };
                     let response = call(env.handler.as_ref(), &request);
-                    self.queue_response(&request, &response, env);
+                    self.queue_response(&request, &response, now, env);
                 }
                 Ok(Progress::Continue) => {
                     self.output_buffer(env).extend_from_slice(CONTINUE_100);
@@ -192,35 +207,41 @@ impl Session {
                 Ok(Progress::Partial) => return,
                 Err(rejection) => {
                     input.clear();
-                    return self.reject(rejection, env);
+                    return self.reject(rejection, now, env);
                 }
             }
         }
     }
 
     /// Writes the answer to `request` and decides whether the connection stays open.
-    fn queue_response(&mut self, request: &Request, response: &Response, env: &mut Env) {
+    fn queue_response(
+        &mut self,
+        request: &Request,
+        response: &Response,
+        now: Instant,
+        env: &mut Env,
+    ) {
         let shutting_down = env.shutdown.is_triggered();
         let keep_alive = respond(request, response, shutting_down, self.output_buffer(env));
         env.counters.requests.fetch_add(1, Ordering::Relaxed);
-        self.last_io = Instant::now();
+        self.last_io = now;
         if !keep_alive {
             self.state = State::Closing { linger: true };
         }
     }
 
     /// Answers a refused request (or a timeout) and closes after writing it.
-    fn reject(&mut self, rejection: Rejection, env: &mut Env) {
+    fn reject(&mut self, rejection: Rejection, now: Instant, env: &mut Env) {
         write_rejection(rejection, self.output_buffer(env));
         env.counters.requests.fetch_add(1, Ordering::Relaxed);
-        self.last_io = Instant::now();
+        self.last_io = now;
         self.state = State::Closing { linger: true };
     }
 
     /// The header or body deadline passed: 408, then close.
-    pub fn time_out(&mut self, env: &mut Env) {
+    pub fn time_out(&mut self, now: Instant, env: &mut Env) {
         env.buffers.give(&mut self.input);
-        self.reject(Rejection::Timeout, env);
+        self.reject(Rejection::Timeout, now, env);
     }
 
     /// An answer came back from the offload pool: queue it, then answer what was pipelined
@@ -231,11 +252,12 @@ impl Session {
         request: &Request,
         response: &Response,
         unsent: usize,
+        now: Instant,
         env: &mut Env,
     ) {
         self.state = State::Reading;
-        self.queue_response(request, response, env);
-        self.answer_buffered(key, unsent, env);
+        self.queue_response(request, response, now, env);
+        self.answer_buffered(key, unsent, now, env);
     }
 
     /// With offload on, hands a Cpu or Blocking request to the pool and parks the connection

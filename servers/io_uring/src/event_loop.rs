@@ -72,6 +72,8 @@ pub struct EventLoop {
     timers: Deadlines,
     /// Connections touched by this round's completions, settled once at its end.
     dirty: Vec<usize>,
+    /// The clock, read once per round (after each wait): what sessions stamp their clocks with.
+    now: Instant,
     env: Env,
     last_warning: Option<Instant>,
     verbose: bool,
@@ -104,6 +106,7 @@ impl EventLoop {
             next_id: 0,
             timers: Deadlines::new(),
             dirty: Vec::new(),
+            now: Instant::now(),
             env,
             last_warning: None,
             verbose,
@@ -127,6 +130,7 @@ impl EventLoop {
             if let Err(e) = self.ring.submit_and_wait(wait) {
                 break Err(e);
             }
+            self.now = Instant::now();
             completions.clear();
             self.ring.completions(&mut completions);
             for c in &completions {
@@ -263,10 +267,11 @@ impl EventLoop {
                 conn.discarded += len;
             } else {
                 let env = &mut self.env;
-                let unsent = conn.unsent();
+                let (unsent, now) = (conn.unsent(), self.now);
                 let session = &mut conn.session;
-                self.ring
-                    .with_buffer(bid, len, |bytes| session.received(key, bytes, unsent, env));
+                self.ring.with_buffer(bid, len, |bytes| {
+                    session.received(key, bytes, unsent, now, env)
+                });
             }
         } else if c.result == 0 {
             let unsent = conn.unsent();
@@ -303,7 +308,7 @@ impl EventLoop {
             return;
         }
         let n = c.result as usize;
-        conn.session.sent();
+        conn.session.sent(self.now);
         if n < sending {
             // A short send (the socket buffer filled): send the rest.
             let fd = conn.stream.as_raw_fd();
@@ -341,7 +346,7 @@ impl EventLoop {
             }
             let unsent = conn.unsent();
             conn.session
-                .resume(key, &request, &response, unsent, &mut self.env);
+                .resume(key, &request, &response, unsent, self.now, &mut self.env);
             self.mark(key);
         }
     }
@@ -384,7 +389,7 @@ impl EventLoop {
         // Input that waited (for the pool, or for the client to read) can be answered now.
         if conn.session.state == State::Reading {
             let unsent = conn.unsent();
-            conn.session.answer_buffered(key, unsent, env);
+            conn.session.answer_buffered(key, unsent, self.now, env);
         }
         // One send in flight at a time, with everything queued since.
         if conn.sending == 0 && conn.session.queued_output() > 0 {
@@ -403,7 +408,7 @@ impl EventLoop {
                 if !linger || conn.session.peer_closed {
                     return self.close(key);
                 }
-                conn.session.linger();
+                conn.session.linger(self.now);
                 conn.session.release(&mut self.env);
             }
         }
@@ -435,9 +440,18 @@ impl EventLoop {
             }
             _ => {}
         }
+        // The deadline set holds at most one entry per connection, `session.deadline`, and
+        // it may be *earlier* than the connection's real deadline: an entry is only moved
+        // forward (a request, then its send, each push the deadline out: that would be two
+        // ordered-set updates per request), and an entry that fires early is put back at the
+        // real deadline (`expire_deadlines`). Only a wait with an earlier deadline moves it.
         let deadline = conn.session.next_deadline(conn.unsent(), &self.env.limits);
-        self.timers.update(key, conn.session.deadline, deadline);
-        conn.session.deadline = deadline;
+        let entry = conn.session.deadline;
+        let keep = matches!((entry, deadline), (Some(e), Some(d)) if e <= d);
+        if !keep {
+            self.timers.update(key, entry, deadline);
+            conn.session.deadline = deadline;
+        }
     }
 
     /// Closes a connection: cancels what it has in the kernel; the socket closes (and the slot
@@ -493,10 +507,21 @@ impl EventLoop {
                 continue;
             };
             conn.session.deadline = None;
-            match conn.session.wait(conn.unsent()) {
+            // The entry may have fired early (see `settle`): put it back at the real deadline.
+            let unsent = conn.unsent();
+            match conn.session.next_deadline(unsent, &self.env.limits) {
+                Some(real) if real > now => {
+                    self.timers.update(key, None, Some(real));
+                    conn.session.deadline = Some(real);
+                    continue;
+                }
+                None => continue, // offloaded: no clock runs
+                Some(_) => {}
+            }
+            match conn.session.wait(unsent) {
                 // Header or body too slow: answer 408 and close (a slowloris gets no more time).
                 Wait::Request => {
-                    conn.session.time_out(&mut self.env);
+                    conn.session.time_out(now, &mut self.env);
                     self.mark(key);
                 }
                 // Idle keep-alive, a client that does not read, lingering: just close.

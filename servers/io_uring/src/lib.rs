@@ -111,7 +111,16 @@ pub fn availability() -> Result<(), String> {
     AVAILABLE.get_or_init(probe).clone()
 }
 
+/// Set (to anything but `0`) to treat io_uring as unavailable: to try the fallback path, or to
+/// keep `lab compare --models all` and the tests off io_uring on a machine where it misbehaves.
+pub const DISABLE_ENV: &str = "HTTP_LAB_DISABLE_IO_URING";
+
 fn probe() -> Result<(), String> {
+    if std::env::var_os(DISABLE_ENV).is_some_and(|v| v != "0") {
+        return Err(format!(
+            "disabled by {DISABLE_ENV} in the environment: unset it to use io_uring"
+        ));
+    }
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     if let Some(version) = kernel_version(&release) {
         if version < MIN_KERNEL {
@@ -135,7 +144,14 @@ fn probe() -> Result<(), String> {
         );
     }
     match sys::Ring::new(8, 1, lab_evloop::buffers::READ_CHUNK) {
-        Ok(_) => Ok(()),
+        Ok(ring) => match ring.missing_opcodes() {
+            Ok(missing) if missing.is_empty() => Ok(()),
+            Ok(missing) => Err(format!(
+                "this kernel's io_uring lacks {}; use --model epoll",
+                missing.join(", ")
+            )),
+            Err(e) => Err(format!("cannot probe io_uring's operations: {e}")),
+        },
         Err(e) => Err(match e.raw_os_error() {
             Some(libc::EPERM) if disabled == 1 => "io_uring is restricted to a group \
                 (kernel.io_uring_disabled=1): run `sysctl kernel.io_uring_disabled=0` as root, \

@@ -246,9 +246,22 @@ impl Ring {
         }
     }
 
-    /// Operations in flight (for `/_status`-style diagnostics and the exit check).
-    pub fn in_flight(&self) -> usize {
-        self.in_flight
+    /// The operations this model uses that the kernel does not know (the probe API, 5.6+).
+    pub fn missing_opcodes(&self) -> io::Result<Vec<&'static str>> {
+        let mut probe = io_uring::Probe::new();
+        self.ring.submitter().register_probe(&mut probe)?;
+        let needed = [
+            (opcode::Accept::CODE, "accept"),
+            (opcode::Recv::CODE, "recv"),
+            (opcode::Send::CODE, "send"),
+            (opcode::Read::CODE, "read"),
+            (opcode::AsyncCancel::CODE, "async_cancel"),
+        ];
+        Ok(needed
+            .iter()
+            .filter(|(code, _)| !probe.is_supported(*code))
+            .map(|&(_, name)| name)
+            .collect())
     }
 }
 
