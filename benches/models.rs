@@ -27,6 +27,7 @@ fn in_process(model: &str) -> Option<RunFn> {
         "single_thread" => Some(lab_single_thread::run),
         "thread_per_request" => Some(lab_thread_per_request::run),
         "epoll" => Some(lab_epoll::run),
+        "io_uring" => Some(lab_io_uring::run),
         _ => None,
     }
 }
@@ -123,7 +124,8 @@ fn round_trip(conn: &mut TcpStream, buf: &mut Vec<u8>) {
     }
 }
 
-/// The built models, from `lab models` (lines without "not built yet").
+/// The built models that can run here, from `lab models` (lines without "not built yet" or
+/// "unavailable").
 fn built_models() -> Vec<String> {
     let out = Command::new(env!("CARGO_BIN_EXE_lab"))
         .arg("models")
@@ -131,7 +133,7 @@ fn built_models() -> Vec<String> {
         .expect("lab models");
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| !l.contains("not built yet"))
+        .filter(|l| !l.contains("not built yet") && !l.contains("(unavailable: "))
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
         .collect()
 }
