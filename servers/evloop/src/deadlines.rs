@@ -56,3 +56,31 @@ impl Deadlines {
         next.saturating_duration_since(now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Deadlines;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn expired_keys_come_out_earliest_first_and_moved_ones_once() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut d = Deadlines::new();
+        d.update(1, None, Some(t0 + 3 * s));
+        d.update(2, None, Some(t0 + s));
+        d.update(3, None, Some(t0 + 2 * s));
+        // Key 1 moves earlier; its old entry must be gone.
+        d.update(1, Some(t0 + 3 * s), Some(t0 + s / 2));
+        // Key 3 is removed.
+        d.update(3, Some(t0 + 2 * s), None);
+        assert_eq!(d.first(), Some(t0 + s / 2));
+        assert_eq!(d.wait_time(t0, None, 10 * s), s / 2);
+        assert_eq!(d.wait_time(t0, Some(t0 + s / 4), 10 * s), s / 4);
+        let now = t0 + 5 * s;
+        let expired: Vec<usize> = std::iter::from_fn(|| d.pop_expired(now)).collect();
+        assert_eq!(expired, [1, 2]);
+        assert_eq!(d.first(), None);
+        assert_eq!(d.wait_time(now, None, 10 * s), 10 * s);
+    }
+}
