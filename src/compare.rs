@@ -176,7 +176,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         .sum::<f64>()
         + args.pause.as_secs_f64() * jobs.len().saturating_sub(1) as f64;
     println!(
-        "lab compare: {} cells ({} models x {} sizes x {} workloads, epoll twice where it can offload), about {:.0} min; writing {}",
+        "lab compare: {} cells ({} models x {} sizes x {} workloads, epoll and io_uring twice where they can offload), about {:.0} min; writing {}",
         jobs.len(),
         models.len(),
         conns.len(),
