@@ -26,7 +26,7 @@
 //!
 //! The parent never serves a request and never starts a thread: it may fork at any time.
 
-use crate::config::{AcceptMode, Config, PoolOptions};
+use crate::config::Config;
 use crate::net;
 use crate::process::{self, Children};
 use crate::scoreboard::{Scoreboard, Slot, State};
@@ -43,6 +43,59 @@ pub const MAX_SPAWN_RATE: usize = 32;
 /// How often the parent wakes to reap workers and look at its signal flags. Reaping promptly
 /// keeps a crashed worker's replacement (and zombies) to a few milliseconds.
 const WAKE: Duration = Duration::from_millis(20);
+
+/// How the workers of a pool get their connections (`--accept`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AcceptMode {
+    /// One listening socket; every worker blocks in accept() on it and the kernel wakes one.
+    Shared,
+    /// A SO_REUSEPORT socket per worker slot; the kernel spreads connections by a hash of the
+    /// client's address and port.
+    #[value(name = "reuseport")]
+    ReusePort,
+}
+
+/// The supervisor's own flags, shared by every pool model (process_pool, hybrid_pool).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct SupervisorOptions {
+    /// How often the parent looks at its workers and acts (Apache: once a second).
+    #[arg(long, default_value = "1s", value_parser = lab_units::parse_duration, value_name = "DURATION")]
+    pub maintenance_interval: Duration,
+    /// A worker exits (and is replaced) after this many connections; 0 = never
+    /// (Apache: MaxConnectionsPerChild).
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "N",
+        allow_hyphen_values = true
+    )]
+    pub max_requests_per_worker: u64,
+    /// Workers share one listening socket, or each has its own SO_REUSEPORT socket.
+    #[arg(long, value_enum, default_value_t = AcceptMode::Shared)]
+    pub accept: AcceptMode,
+}
+
+impl Default for SupervisorOptions {
+    fn default() -> Self {
+        SupervisorOptions {
+            maintenance_interval: Duration::from_secs(1),
+            max_requests_per_worker: 0,
+            accept: AcceptMode::Shared,
+        }
+    }
+}
+
+impl SupervisorOptions {
+    /// Checks the values; the error names the flag.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.maintenance_interval < Duration::from_millis(10)
+            || self.maintenance_interval > Duration::from_secs(60)
+        {
+            return Err("--maintenance-interval must be between 10ms and 60s".into());
+        }
+        Ok(())
+    }
+}
 
 /// How big the pool is and how it is regulated.
 #[derive(Debug, Clone, Copy)]
@@ -61,12 +114,12 @@ pub struct Sizing {
 
 impl Sizing {
     /// Apache prefork: workers of one thread, regulated by idle count.
-    pub fn prefork(pool: &PoolOptions) -> Sizing {
+    pub fn prefork(start: usize, min_spare: usize, max_spare: usize, max_workers: usize) -> Sizing {
         Sizing {
-            start: pool.start_workers,
-            min_spare: pool.min_spare,
-            max_spare: pool.max_spare,
-            max_workers: pool.max_workers,
+            start,
+            min_spare,
+            max_spare,
+            max_workers,
             threads: 1,
             regulate: true,
         }
@@ -121,6 +174,7 @@ pub fn supervise(
     name: &'static str,
     listener: TcpListener,
     sizing: Sizing,
+    options: &SupervisorOptions,
     config: &Config,
     shutdown: Shutdown,
     worker: WorkerFn<'_>,
@@ -131,11 +185,11 @@ pub fn supervise(
     let shown = Arc::clone(&board);
     crate::status::set_source(move || shown.to_json());
     sys::catch_signal(libc::SIGHUP, true)?;
-    let listeners = Listeners::new(listener, config.pool.accept, sizing.slots())?;
+    let listeners = Listeners::new(listener, options.accept, sizing.slots())?;
     let mut pool = Supervisor {
         name,
         sizing,
-        options: config.pool,
+        options: *options,
         verbose: config.verbose,
         shutdown,
         board,
@@ -233,7 +287,7 @@ impl Listeners {
 struct Supervisor<'w> {
     name: &'static str,
     sizing: Sizing,
-    options: PoolOptions,
+    options: SupervisorOptions,
     verbose: bool,
     shutdown: Shutdown,
     board: Arc<Scoreboard>,

@@ -60,11 +60,74 @@
 //!   pool follows load only at the tick's pace (1, 2, 4, … per second); no in-memory state shared
 //!   between workers except what is put in shared memory by hand.
 
-use lab_core::supervisor::{self, Sizing, WorkerContext};
+#![deny(unsafe_code)]
+
+use lab_core::model::{self, ModelInfo, ModelOptions};
+use lab_core::supervisor::{self, Sizing, SupervisorOptions, WorkerContext};
 use lab_core::{serve_connection, Acceptor, Config, Handler, Shutdown};
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
+
+/// What the lab knows about this model.
+pub const MODEL: ModelInfo = ModelInfo {
+    name: "process_pool",
+    summary: "prefork workers accepting on a shared socket, managed like Apache prefork",
+    flags: <Options as clap::Args>::augment_args,
+    available: model::always_available,
+    start: |flags| model::start(flags, run),
+    variants: &[],
+    conformance: &[&["--accept", "reuseport"]],
+};
+
+/// process_pool's flags: Apache prefork's, with its defaults.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct Options {
+    /// Workers forked at start, and by each SIGHUP reload (Apache: StartServers).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub start_workers: usize,
+    /// Fewer idle workers than this and the parent forks more (MinSpareServers).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub min_spare: usize,
+    /// More idle workers than this and the parent retires one per tick (MaxSpareServers).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub max_spare: usize,
+    /// Most worker processes at once (MaxRequestWorkers).
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_workers: usize,
+    #[command(flatten)]
+    pub supervisor: SupervisorOptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            start_workers: 5,
+            min_spare: 5,
+            max_spare: 10,
+            max_workers: 256,
+            supervisor: SupervisorOptions::default(),
+        }
+    }
+}
+
+impl ModelOptions for Options {
+    fn validate(&self) -> Result<(), String> {
+        if self.max_workers == 0 || self.max_workers > 4096 {
+            return Err("--max-workers must be between 1 and 4096".into());
+        }
+        if self.start_workers == 0 || self.start_workers > self.max_workers {
+            return Err("--start-workers must be between 1 and --max-workers".into());
+        }
+        if self.min_spare == 0 || self.min_spare > self.max_workers {
+            return Err("--min-spare must be between 1 and --max-workers".into());
+        }
+        if self.max_spare < self.min_spare {
+            return Err("--max-spare must be at least --min-spare".into());
+        }
+        self.supervisor.validate()
+    }
+}
 
 /// Runs the pool until `shutdown` is triggered, then stops the workers (bounded by
 /// `config.drain_timeout`). Must be called from a single-threaded process.
@@ -72,11 +135,21 @@ pub fn run(
     listener: TcpListener,
     handler: Arc<dyn Handler>,
     config: &Config,
+    options: &Options,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let sizing = Sizing::prefork(&config.pool);
+    let o = options;
+    let sizing = Sizing::prefork(o.start_workers, o.min_spare, o.max_spare, o.max_workers);
     let worker = |ctx: WorkerContext<'_>| worker(ctx, handler.as_ref(), config);
-    supervisor::supervise("process_pool", listener, sizing, config, shutdown, &worker)
+    supervisor::supervise(
+        "process_pool",
+        listener,
+        sizing,
+        &o.supervisor,
+        config,
+        shutdown,
+        &worker,
+    )
 }
 
 /// A worker's whole life: accept, serve, repeat; one connection at a time.
