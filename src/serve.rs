@@ -76,7 +76,8 @@ pub struct ServerFlags {
     /// fork_per_request: most live children at once (at the cap, accept waits).
     #[arg(long, default_value_t = ForkOptions::default().max_children, value_name = "N")]
     pub max_children: usize,
-    /// process_pool: workers forked at start, and by each SIGHUP reload (Apache: StartServers).
+    /// process_pool: workers forked at start (Apache: StartServers); a SIGHUP reload forks as many
+    /// as the old generation had, and at least this many.
     #[arg(long, default_value_t = PoolOptions::default().start_workers, value_name = "N")]
     pub start_workers: usize,
     /// process_pool: fewer idle workers than this and the parent forks more (MinSpareServers).

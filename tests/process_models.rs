@@ -355,21 +355,39 @@ fn faults_under_load(server: &Server, clients: usize, fault: Fault, n: usize) ->
     load.join().expect("load")
 }
 
-/// The pid of the live worker serving the most connections, not counting the `/_status`
-/// request that asks.
-fn busiest_worker(addr: SocketAddr) -> u32 {
+/// The live workers in `/_status`: (pid, generation, busy), and the pid of the one that answered.
+fn live_workers(addr: SocketAddr) -> (Vec<(u64, u64, u64)>, u64) {
     let (_, body) = request(addr, "/_status").expect("/_status");
-    let asking = json_number(&body, "pid");
-    body.split("{\"slot\":")
+    let answering = json_number(&body, "pid");
+    let live = body
+        .split("{\"slot\":")
         .skip(1)
         .filter(|w| !w.contains("\"state\":\"dead\"") && !w.contains("\"state\":\"exiting\""))
         .map(|w| {
-            let pid = json_number(w, "pid");
-            (json_number(w, "busy") - u64::from(pid == asking), pid)
+            (
+                json_number(w, "pid"),
+                json_number(w, "generation"),
+                json_number(w, "busy"),
+            )
         })
+        .collect();
+    (live, answering)
+}
+
+/// The pid of the live worker serving the most connections, not counting the `/_status`
+/// request that asks.
+fn busiest_worker(addr: SocketAddr) -> u32 {
+    let (live, answering) = live_workers(addr);
+    live.into_iter()
+        .map(|(pid, _, busy)| (busy - u64::from(pid == answering), pid))
         .max()
         .map(|(_, pid)| pid as u32)
         .expect("a live worker")
+}
+
+/// Live workers of generation `g`.
+fn generation_size(addr: SocketAddr, g: u64) -> usize {
+    live_workers(addr).0.iter().filter(|w| w.1 == g).count()
 }
 
 /// process_pool with 8 workers to start, for 6 keep-alive clients and a spare or two.
@@ -688,6 +706,88 @@ fn hybrid_pool_sighup_reload_fails_no_request() {
         ],
     );
     reload_under_load_fails_no_request(server, 2, (3, 3), Some(2));
+}
+
+/// A keep-alive connection idle when `sig` lands: its worker waits for the next request and
+/// answers it with `Connection: close`, instead of closing the connection under a client that
+/// may be sending that request.
+fn idle_keep_alive_connection_gets_its_next_request_answered(server: Server, sig: i32) {
+    let mut kept = None;
+    assert!(keepalive_hello(&mut kept, server.addr));
+    signal(server.pid(), sig);
+    // Long after the worker has seen the signal (it looks at least every 250 ms), well within
+    // the 1 s it then grants an idle connection.
+    thread::sleep(Duration::from_millis(500));
+    let answer = keepalive_get(&mut kept, server.addr, "/");
+    assert!(
+        matches!(&answer, Ok((200, body, true)) if body == "Hello, World!"),
+        "{}: the request after {sig}: {answer:?} (want 200 with Connection: close)",
+        server.model
+    );
+    finish(server);
+}
+
+#[test]
+fn process_pool_sighup_answers_an_idle_keep_alive_connection() {
+    let server = start("process_pool", &["--start-workers", "2"]);
+    idle_keep_alive_connection_gets_its_next_request_answered(server, libc::SIGHUP);
+}
+
+#[test]
+fn process_pool_sigterm_answers_an_idle_keep_alive_connection() {
+    let server = start("process_pool", &["--start-workers", "2"]);
+    idle_keep_alive_connection_gets_its_next_request_answered(server, libc::SIGTERM);
+}
+
+#[test]
+fn hybrid_pool_sighup_answers_an_idle_keep_alive_connection() {
+    let server = start(
+        "hybrid_pool",
+        &["--workers", "2", "--threads-per-worker", "2"],
+    );
+    idle_keep_alive_connection_gets_its_next_request_answered(server, libc::SIGHUP);
+}
+
+#[test]
+fn process_pool_reload_forks_as_many_workers_as_the_old_generation_had() {
+    let server = start(
+        "process_pool",
+        &[
+            "--start-workers",
+            "2",
+            "--min-spare",
+            "1",
+            "--max-spare",
+            "3",
+            "--maintenance-interval",
+            "200ms",
+        ],
+    );
+    // Six keep-alive clients pin six workers (each waits in the backlog until the spare
+    // regulation has forked one for it), plus at least one idle spare.
+    let mut clients: Vec<Option<KeptAlive>> = (0..6).map(|_| None).collect();
+    for kept in &mut clients {
+        assert!(keepalive_hello(kept, server.addr));
+    }
+    assert!(eventually(Duration::from_secs(5), || generation_size(
+        server.addr,
+        1
+    ) >= 7));
+    let old = generation_size(server.addr, 1);
+    signal(server.pid(), libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(5), || {
+        let (_, status) = request(server.addr, "/_status").expect("status");
+        json_number(&status, "generation") == 2
+    }));
+    // Starting only --start-workers (2) would leave the six clients, reconnecting after their
+    // old workers' goodbye, waiting in the backlog for the regulation's 1, 2, 4, … per tick.
+    let new = generation_size(server.addr, 2);
+    assert!(
+        new >= old,
+        "the old generation had {old} workers, the new one started with {new}"
+    );
+    drop(clients);
+    finish(server);
 }
 
 #[test]
