@@ -758,13 +758,14 @@ fn process_pool_reload_forks_as_many_workers_as_the_old_generation_had() {
             "--min-spare",
             "1",
             "--max-spare",
-            "3",
+            "20",
             "--maintenance-interval",
             "200ms",
         ],
     );
     // Six keep-alive clients pin six workers (each waits in the backlog until the spare
-    // regulation has forked one for it), plus at least one idle spare.
+    // regulation has forked one for it), plus at least one idle spare. A wide spare band: the
+    // regulation neither retires the new generation's idle workers nor grows it.
     let mut clients: Vec<Option<KeptAlive>> = (0..6).map(|_| None).collect();
     for kept in &mut clients {
         assert!(keepalive_hello(kept, server.addr));
