@@ -782,10 +782,12 @@ fn process_pool_reload_forks_as_many_workers_as_the_old_generation_had() {
     }));
     // Starting only --start-workers (2) would leave the six clients, reconnecting after their
     // old workers' goodbye, waiting in the backlog for the regulation's 1, 2, 4, … per tick.
-    let new = generation_size(server.addr, 2);
+    // (The generation is published before the parent has forked the whole new one: wait.)
     assert!(
-        new >= old,
-        "the old generation had {old} workers, the new one started with {new}"
+        eventually(Duration::from_secs(3), || generation_size(server.addr, 2)
+            >= old),
+        "the old generation had {old} workers, the new one started with {}",
+        generation_size(server.addr, 2)
     );
     drop(clients);
     finish(server);
