@@ -9,7 +9,8 @@
 //!     reap ended workers: mark their slots dead; replace the ones that were not asked to go
 //!         (crash, abort, kill -9, or recycled after --max-requests-per-worker)
 //!     SIGTERM?  break
-//!     SIGHUP?   generation += 1; fork a new generation; ask every old worker to finish and exit
+//!     SIGHUP?   generation += 1; fork a new generation as large as the old one;
+//!               ask every old worker to finish and exit
 //!     every --maintenance-interval (a "tick"), the spare-worker regulation:
 //!         idle = workers of this generation that are starting or idle
 //!         idle < --min-spare: fork `rate` more (1, then 2, 4, … 32 while the shortage lasts)
@@ -275,6 +276,16 @@ impl Listeners {
         }
     }
 
+    /// Moves slot `from`'s socket to slot `to` (which has none), for `to`'s worker to accept on
+    /// it while `from`'s worker, which keeps its own copy, drains and exits.
+    fn hand_over(&mut self, from: usize, to: usize) {
+        if let Listeners::PerSlot { sockets, .. } = self {
+            if sockets[to].is_none() {
+                sockets[to] = sockets[from].take();
+            }
+        }
+    }
+
     /// Slot `i` has no worker and will get none soon: close its socket, or the kernel would go
     /// on queueing connections on it that nobody accepts.
     fn release(&mut self, i: usize) {
@@ -397,6 +408,7 @@ impl Supervisor<'_> {
             }
             Err(e) => {
                 slot.mark_dead();
+                self.listeners.release(i);
                 eprintln!("{}: fork failed: {e}", self.name);
                 false
             }
@@ -442,12 +454,35 @@ impl Supervisor<'_> {
     }
 
     /// SIGHUP: a new generation starts; the old one finishes its connections and exits.
+    ///
+    /// The new generation starts as large as the old one (at least `start`): each client of an
+    /// old worker reconnects once its worker has answered its last request, and must find a
+    /// worker waiting. Starting only `start` and letting the spare regulation grow the pool at
+    /// its 1, 2, 4, … per tick would leave those clients in the backlog for seconds.
+    ///
+    /// With SO_REUSEPORT, each new worker takes over an old worker's socket instead of opening
+    /// one: the old worker stops accepting, but connections the kernel already queued on its
+    /// socket (or hashes to it until it closes) are accepted by its successor. A socket closed
+    /// with connections queued resets them.
     fn reload(&mut self) {
+        let old_generation = self.generation;
+        let old: Vec<usize> = (0..self.tenants.len())
+            .filter(|&i| {
+                let t = &self.tenants[i];
+                t.pid.is_some() && !t.asked && t.generation == old_generation
+            })
+            .collect();
         self.generation += 1;
         self.board.set_generation(self.generation);
         let mut started = 0;
-        for _ in 0..self.sizing.start {
-            if self.spawn_any() {
+        for k in 0..self.sizing.start.max(old.len()) {
+            let Some(free) = self.tenants.iter().position(|t| t.pid.is_none()) else {
+                break;
+            };
+            if let Some(&predecessor) = old.get(k) {
+                self.listeners.hand_over(predecessor, free);
+            }
+            if self.spawn(free) {
                 started += 1;
             }
         }

@@ -39,12 +39,21 @@
 //! idle connections: 5 processes, RSS summed 16.8 MiB, PSS summed 5.8 MiB (process_pool: 11.7 MiB
 //! PSS for the same 100 connections).
 //!
+//! **Faults cost a process's connections.** Under 50 keep-alive connections (`lab load -c50
+//! -d10s`), a `kill -9` of the busiest of 3 processes x 25 threads cost 23 and 25 connections
+//! per kill (two runs of five kills; process_pool: one). An abort costs the other connections of
+//! the process that served `/crash?abort`: 2 to 4 per abort with 3 x 25 (the request tends to
+//! reach the process with the most threads free, so the least loaded), 21 with 2 x 30
+//! (process_pool: none). Measured with `lab load` counting reconnections; the tests assert the
+//! bounds as counts.
+//!
 //! # Trade-offs
 //! - Wins: concurrency of threads (hundreds of connections in a few processes, little memory);
 //!   no thread or process created per connection; a crash costs one process's connections, and
 //!   the process is replaced; recycling and graceful reload as in process_pool.
-//! - Loses: a panic that escapes, an abort or memory corruption takes down T connections, not
-//!   one; the application must be thread-safe; still a thread per connection in service, so
+//! - Loses: a panic that escapes, an abort, memory corruption or a `kill -9` takes down the
+//!   process's connections, up to T (about 25 measured), not one; the application must be
+//!   thread-safe; still a thread per connection in service, so
 //!   10,000 idle keep-alive clients need 10,000 threads (the event loop's territory).
 
 #![deny(unsafe_code)]
