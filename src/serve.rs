@@ -102,6 +102,11 @@ pub struct ServerFlags {
     /// process_pool, hybrid_pool: workers share one listening socket, or each has its own SO_REUSEPORT socket.
     #[arg(long, value_enum, default_value_t = Accept::Shared)]
     pub accept: Accept,
+    /// process_pool, hybrid_pool: an event-driven front holds each connection until a whole
+    /// request head has arrived, then hands it to a worker (Apache's event MPM), so slow or idle
+    /// clients do not pin workers.
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    pub park: OnOff,
     /// hybrid_pool: worker processes (default: one per core).
     #[arg(long, default_value_t = HybridOptions::default().workers, value_name = "N")]
     pub workers: usize,
@@ -152,6 +157,7 @@ impl ServerFlags {
                     Accept::Shared => AcceptMode::Shared,
                     Accept::Reuseport => AcceptMode::ReusePort,
                 },
+                park: self.park == OnOff::On,
             },
             hybrid: HybridOptions {
                 workers: self.workers,

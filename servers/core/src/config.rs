@@ -123,6 +123,9 @@ pub struct PoolOptions {
     /// Apache: MaxConnectionsPerChild, formerly MaxRequestsPerChild).
     pub max_requests_per_worker: u64,
     pub accept: AcceptMode,
+    /// `--park on`: an event-driven front holds every connection until a whole request head has
+    /// arrived, and only then hands it to a worker (Apache's event MPM; see [`crate::park`]).
+    pub park: bool,
 }
 
 impl Default for PoolOptions {
@@ -135,6 +138,7 @@ impl Default for PoolOptions {
             maintenance_interval: Duration::from_secs(1),
             max_requests_per_worker: 0,
             accept: AcceptMode::Shared,
+            park: false,
         }
     }
 }

@@ -28,7 +28,7 @@ const READ_CHUNK: usize = 4 * 1024;
 
 /// After an error response, how long we keep reading (and discarding) before closing, so that the
 /// client reads our answer instead of a connection reset (Apache's "lingering close").
-const LINGER: Duration = Duration::from_secs(2);
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
 /// At shutdown, how long a just-accepted connection gets to send its first request.
 const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
@@ -38,6 +38,9 @@ const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 pub struct ConnStats {
     /// Requests answered (error responses included).
     pub requests: u64,
+    /// The connection is open, idle between requests, and was given back
+    /// ([`serve_until_idle`]).
+    pub idle: bool,
 }
 
 /// Serves one connection until the client closes it, a timeout expires, the server shuts down,
@@ -47,6 +50,41 @@ pub fn serve_connection(
     handler: &dyn Handler,
     limits: &Limits,
     shutdown: &Shutdown,
+) -> ConnStats {
+    serve(&mut stream, handler, limits, shutdown, Idle::Wait)
+}
+
+/// Like [`serve_connection`], but a keep-alive connection is given back (`Some`) instead of
+/// waited on once it is idle: every request it sent has been answered and nothing more is
+/// buffered. The pools with `--park on` call this and hand the connection back to their front
+/// ([`crate::park`]), which waits for its next request without holding a worker. `None`: the
+/// connection is closed (by either side, a timeout, an error, or shutdown).
+pub fn serve_until_idle(
+    mut stream: TcpStream,
+    handler: &dyn Handler,
+    limits: &Limits,
+    shutdown: &Shutdown,
+) -> (ConnStats, Option<TcpStream>) {
+    let stats = serve(&mut stream, handler, limits, shutdown, Idle::GiveBack);
+    let reusable = stats.idle;
+    (stats, reusable.then_some(stream))
+}
+
+/// What the loop does when a keep-alive connection has nothing left to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Idle {
+    /// Wait for the next request (up to --idle-timeout).
+    Wait,
+    /// Return, with [`ConnStats::idle`] set, so that the caller can park the connection.
+    GiveBack,
+}
+
+fn serve(
+    mut stream: &mut TcpStream,
+    handler: &dyn Handler,
+    limits: &Limits,
+    shutdown: &Shutdown,
+    on_idle: Idle,
 ) -> ConnStats {
     let mut stats = ConnStats::default();
     // Nagle would hold back a small response waiting for the ACK of the previous one.
@@ -112,6 +150,10 @@ pub fn serve_connection(
         }
         // 3. Read more, within the deadline that applies now.
         let idle = buf.is_empty() && !reader.in_body();
+        if idle && on_idle == Idle::GiveBack && stats.requests > 0 && !shutdown.is_triggered() {
+            stats.idle = true;
+            return stats;
+        }
         // At shutdown, close a keep-alive connection between requests. A connection that has
         // not sent its first request yet was accepted after the client connected: it gets its
         // answer (a pool worker told to leave may accept one last connection while the signal

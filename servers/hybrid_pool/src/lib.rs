@@ -47,8 +47,9 @@
 //!   one; the application must be thread-safe; still a thread per connection in service, so
 //!   10,000 idle keep-alive clients need 10,000 threads (the event loop's territory).
 
+use lab_core::park::{self, ThreadDoor};
 use lab_core::supervisor::{self, Sizing, WorkerContext};
-use lab_core::{serve_connection, Acceptor, Config, Handler, Shutdown};
+use lab_core::{serve_connection, serve_until_idle, Acceptor, Config, Handler, Shutdown};
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -71,6 +72,9 @@ pub fn run(
 /// A worker process: `--threads-per-worker` threads, each accepting on the same socket and serving one
 /// connection at a time. The process leaves when every thread has.
 fn worker(ctx: WorkerContext<'_>, handler: &Arc<dyn Handler>, config: &Config) -> i32 {
+    if config.pool.park {
+        return parked_worker(ctx, handler, config);
+    }
     let threads = config.hybrid.threads;
     let ctx = &ctx;
     let started = thread::scope(|scope| {
@@ -115,5 +119,77 @@ fn serve_thread(ctx: &WorkerContext<'_>, handler: &dyn Handler, config: &Config)
         }
         let stats = serve_connection(conn, handler, &config.limits, &ctx.shutdown);
         ctx.slot.end_connection(stats.requests);
+    }
+}
+
+/// A worker process with `--park on`: a front thread (the process's event loop, which accepts
+/// and holds connections until their head has arrived) and `--threads-per-worker` serving
+/// threads that take connections from it and give idle keep-alive ones back.
+fn parked_worker(ctx: WorkerContext<'_>, handler: &Arc<dyn Handler>, config: &Config) -> i32 {
+    let (front, door) = match park::thread_front(ctx.listener, &config.limits, &ctx.shutdown) {
+        Ok(pair) => pair,
+        Err(e) => {
+            eprintln!(
+                "hybrid_pool: worker {}: cannot start the front: {e}",
+                lab_core::sys::pid()
+            );
+            return 1;
+        }
+    };
+    let ctx = &ctx;
+    let started = thread::scope(|scope| {
+        let front = thread::Builder::new()
+            .name("front".into())
+            .spawn_scoped(scope, move || front.run(ctx.slot));
+        if front.is_err() {
+            ctx.shutdown.trigger();
+            return 0;
+        }
+        let mut started = 0;
+        for _ in 0..config.hybrid.threads {
+            let door = door.clone();
+            let spawned = thread::Builder::new()
+                .name("serve".into())
+                .stack_size(config.threads.stack_size)
+                .spawn_scoped(scope, move || {
+                    serve_parked(ctx, &door, handler.as_ref(), config)
+                });
+            if spawned.is_ok() {
+                started += 1;
+            }
+        }
+        drop(door);
+        if started > 0 {
+            ctx.slot.ready();
+        } else {
+            ctx.shutdown.trigger();
+        }
+        started
+    });
+    ctx.slot.exiting();
+    if started == 0 {
+        1
+    } else {
+        0
+    }
+}
+
+/// One serving thread with `--park on`: take, serve until idle, give back, repeat.
+fn serve_parked(
+    ctx: &WorkerContext<'_>,
+    door: &ThreadDoor,
+    handler: &dyn Handler,
+    config: &Config,
+) {
+    while let Some(conn) = door.next() {
+        ctx.slot.begin_connection();
+        if ctx.recycle_due() {
+            ctx.shutdown.trigger();
+        }
+        let (stats, idle) = serve_until_idle(conn, handler, &config.limits, &ctx.shutdown);
+        ctx.slot.end_connection(stats.requests);
+        if let Some(conn) = idle {
+            door.give_back(conn);
+        }
     }
 }

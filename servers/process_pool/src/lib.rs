@@ -60,8 +60,11 @@
 //!   pool follows load only at the tick's pace (1, 2, 4, … per second); no in-memory state shared
 //!   between workers except what is put in shared memory by hand.
 
+use lab_core::park::{self, HandoffDoor};
 use lab_core::supervisor::{self, Sizing, WorkerContext};
-use lab_core::{serve_connection, Acceptor, Config, Handler, Shutdown};
+use lab_core::{
+    serve_connection, serve_until_idle, AcceptMode, Acceptor, Config, Handler, Shutdown,
+};
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -75,8 +78,38 @@ pub fn run(
     shutdown: Shutdown,
 ) -> io::Result<()> {
     let sizing = Sizing::prefork(&config.pool);
+    if config.pool.park {
+        return run_parked(listener, handler, config, shutdown);
+    }
     let worker = |ctx: WorkerContext<'_>| worker(ctx, handler.as_ref(), config);
     supervisor::supervise("process_pool", listener, sizing, config, shutdown, &worker)
+}
+
+/// `--park on`: the parent runs the front, and workers take connections from it.
+fn run_parked(
+    listener: TcpListener,
+    handler: Arc<dyn Handler>,
+    config: &Config,
+    shutdown: Shutdown,
+) -> io::Result<()> {
+    if config.pool.accept == AcceptMode::ReusePort {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--park on: the front accepts on one socket; use --accept shared",
+        ));
+    }
+    let sizing = Sizing::prefork(&config.pool);
+    let (mut front, door) = park::handoff_front(&listener, &config.limits)?;
+    let worker = |ctx: WorkerContext<'_>| parked_worker(ctx, &door, handler.as_ref(), config);
+    supervisor::supervise_with_front(
+        "process_pool",
+        listener,
+        sizing,
+        config,
+        shutdown,
+        &worker,
+        &mut front,
+    )
 }
 
 /// A worker's whole life: accept, serve, repeat; one connection at a time.
@@ -89,6 +122,30 @@ fn worker(ctx: WorkerContext<'_>, handler: &dyn Handler, config: &Config) -> i32
         ctx.slot.begin_connection();
         let stats = serve_connection(conn, handler, &config.limits, &ctx.shutdown);
         ctx.slot.end_connection(stats.requests);
+        if ctx.recycle_due() {
+            break;
+        }
+    }
+    ctx.slot.exiting();
+    0
+}
+
+/// A worker with `--park on`: take a connection whose head has arrived, answer what it sent,
+/// give it back to the front while it is idle; one connection at a time.
+fn parked_worker(
+    ctx: WorkerContext<'_>,
+    door: &HandoffDoor,
+    handler: &dyn Handler,
+    config: &Config,
+) -> i32 {
+    ctx.slot.ready();
+    while let Some(conn) = door.next(&ctx.shutdown) {
+        ctx.slot.begin_connection();
+        let (stats, idle) = serve_until_idle(conn, handler, &config.limits, &ctx.shutdown);
+        ctx.slot.end_connection(stats.requests);
+        if let Some(conn) = idle {
+            door.give_back(conn);
+        }
         if ctx.recycle_due() {
             break;
         }
