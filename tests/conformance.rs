@@ -518,4 +518,6 @@ conformance! {
     process_pool => "process_pool", [];
     process_pool_reuseport => "process_pool", ["--accept", "reuseport"];
     hybrid_pool => "hybrid_pool", [];
+    process_pool_park => "process_pool", ["--park", "on"];
+    hybrid_pool_park => "hybrid_pool", ["--park", "on"];
 }

@@ -61,6 +61,12 @@ const SWEEP_EVERY: Duration = Duration::from_millis(50);
 /// After running out of file descriptors, how long the front stops accepting.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 
+/// When a worker process's front stops (hybrid_pool: shutdown, reload, recycling), how long a
+/// connection it accepted may still take to send its head. The blocking loop gives a connection
+/// accepted just before shutdown the same grace; closing it unanswered would fail a request
+/// across a graceful reload.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
+
 /// One parked connection.
 #[derive(Debug)]
 struct Parked {
@@ -69,6 +75,8 @@ struct Parked {
     /// header clock), or the 408 (the linger clock).
     since: Instant,
     state: Waiting,
+    /// A worker has answered a request on it (it came back idle, keep-alive).
+    served: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,10 +153,10 @@ impl ParkingLot {
         if stream.set_nonblocking(true).is_err() {
             return; // dropped: closed
         }
-        self.insert(MioStream::from_std(stream));
+        self.insert(MioStream::from_std(stream), true);
     }
 
-    fn insert(&mut self, mut stream: MioStream) {
+    fn insert(&mut self, mut stream: MioStream, served: bool) {
         let token = Token(self.next_token);
         self.next_token += 1;
         if self
@@ -162,6 +170,7 @@ impl ParkingLot {
             stream,
             since: Instant::now(),
             state: Waiting::Idle,
+            served,
         };
         self.parked.insert(token, parked);
     }
@@ -201,6 +210,24 @@ impl ParkingLot {
         &mut self.ready
     }
 
+    /// Begins a drain: stops accepting, and closes the idle connections that have been served
+    /// (as the blocking loop closes an idle keep-alive connection at shutdown). The others may
+    /// still complete their head while the caller goes on turning, for a moment.
+    pub fn stop_accepting(&mut self) {
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.registry().deregister(&mut listener);
+        }
+        let idle: Vec<Token> = self
+            .parked
+            .iter()
+            .filter(|(_, c)| c.served && c.state == Waiting::Idle)
+            .map(|(&t, _)| t)
+            .collect();
+        for token in idle {
+            self.close(token);
+        }
+    }
+
     /// Stops accepting and closes every connection held here (at shutdown).
     pub fn close_all(&mut self) {
         self.listener = None;
@@ -233,7 +260,7 @@ impl ParkingLot {
                 return;
             };
             match listener.accept() {
-                Ok((stream, _)) => self.insert(stream),
+                Ok((stream, _)) => self.insert(stream, false),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_pending = false;
                     return;
@@ -453,6 +480,16 @@ impl ThreadFront {
                     self.lot.park(conn);
                 }
             }
+            for conn in self.lot.ready().drain(..) {
+                let _ = self.to_threads.send(conn);
+            }
+            slot.set_parked(self.lot.held());
+        }
+        // Drain: whoever is about to send a head gets a moment to, and is served.
+        self.lot.stop_accepting();
+        let grace = Instant::now() + DRAIN_GRACE;
+        while self.lot.held() > 0 && Instant::now() < grace {
+            self.lot.turn(POLL_INTERVAL / 5, false);
             for conn in self.lot.ready().drain(..) {
                 let _ = self.to_threads.send(conn);
             }
