@@ -1,6 +1,8 @@
 //! The blocking connection loop: serve one connection until it closes. Every blocking model
 //! (single_thread, thread_per_request, the process models) calls [`serve_connection`]; only what
-//! surrounds the call differs between them.
+//! surrounds the call differs between them. The pools with `--park on` call
+//! [`serve_until_idle`] instead, which gives an idle keep-alive connection back to their front
+//! ([`crate::park`]) rather than waiting on it.
 //!
 //! ```text
 //! loop {
@@ -38,20 +40,17 @@ const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 pub struct ConnStats {
     /// Requests answered (error responses included).
     pub requests: u64,
-    /// The connection is open, idle between requests, and was given back
-    /// ([`serve_until_idle`]).
-    pub idle: bool,
 }
 
 /// Serves one connection until the client closes it, a timeout expires, the server shuts down,
 /// or an error response ends it. Never panics on I/O errors; a handler's panic becomes a 500.
 pub fn serve_connection(
-    mut stream: TcpStream,
+    stream: TcpStream,
     handler: &dyn Handler,
     limits: &Limits,
     shutdown: &Shutdown,
 ) -> ConnStats {
-    serve(&mut stream, handler, limits, shutdown, Idle::Wait)
+    serve(stream, handler, limits, shutdown, None)
 }
 
 /// Like [`serve_connection`], but a keep-alive connection is given back (`Some`) instead of
@@ -60,31 +59,23 @@ pub fn serve_connection(
 /// ([`crate::park`]), which waits for its next request without holding a worker. `None`: the
 /// connection is closed (by either side, a timeout, an error, or shutdown).
 pub fn serve_until_idle(
-    mut stream: TcpStream,
+    stream: TcpStream,
     handler: &dyn Handler,
     limits: &Limits,
     shutdown: &Shutdown,
 ) -> (ConnStats, Option<TcpStream>) {
-    let stats = serve(&mut stream, handler, limits, shutdown, Idle::GiveBack);
-    let reusable = stats.idle;
-    (stats, reusable.then_some(stream))
+    let mut idle = None;
+    let stats = serve(stream, handler, limits, shutdown, Some(&mut idle));
+    (stats, idle)
 }
 
-/// What the loop does when a keep-alive connection has nothing left to answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Idle {
-    /// Wait for the next request (up to --idle-timeout).
-    Wait,
-    /// Return, with [`ConnStats::idle`] set, so that the caller can park the connection.
-    GiveBack,
-}
-
+/// The loop. With `give_back`, an idle keep-alive connection is moved there instead of waited on.
 fn serve(
-    mut stream: &mut TcpStream,
+    mut stream: TcpStream,
     handler: &dyn Handler,
     limits: &Limits,
     shutdown: &Shutdown,
-    on_idle: Idle,
+    mut give_back: Option<&mut Option<TcpStream>>,
 ) -> ConnStats {
     let mut stats = ConnStats::default();
     // Nagle would hold back a small response waiting for the ACK of the previous one.
@@ -150,9 +141,11 @@ fn serve(
         }
         // 3. Read more, within the deadline that applies now.
         let idle = buf.is_empty() && !reader.in_body();
-        if idle && on_idle == Idle::GiveBack && stats.requests > 0 && !shutdown.is_triggered() {
-            stats.idle = true;
-            return stats;
+        if idle && stats.requests > 0 && !shutdown.is_triggered() {
+            if let Some(back) = give_back.as_mut() {
+                **back = Some(stream);
+                return stats;
+            }
         }
         // At shutdown, close a keep-alive connection between requests. A connection that has
         // not sent its first request yet was accepted after the client connected: it gets its

@@ -530,7 +530,6 @@ pub struct HandoffFront {
     lot: ParkingLot,
     to_workers: ConnSender,
     from_workers: ConnReceiver,
-    handed: u64,
 }
 
 /// What a worker process holds: where it takes connections and gives idle ones back.
@@ -563,7 +562,6 @@ pub fn handoff_front(
         lot,
         to_workers,
         from_workers,
-        handed: 0,
     };
     let door = HandoffDoor {
         from_front,
@@ -573,11 +571,6 @@ pub fn handoff_front(
 }
 
 impl HandoffFront {
-    /// Connections handed to workers so far.
-    pub fn handed(&self) -> u64 {
-        self.handed
-    }
-
     fn turn(&mut self, timeout: Duration) {
         // With heads waiting for a worker, come back soon to try again.
         let timeout = if self.lot.ready.is_empty() {
@@ -594,7 +587,7 @@ impl HandoffFront {
         while let Some(conn) = self.lot.ready.pop_front() {
             match self.to_workers.send(&conn) {
                 // The worker has its own descriptor now; ours closes here.
-                Ok(()) => self.handed += 1,
+                Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // The queue to the workers is full: every worker is busy. Keep it; the
                     // parent forks more workers on its next tick.

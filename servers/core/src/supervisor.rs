@@ -539,7 +539,7 @@ impl Supervisor<'_> {
         let per_worker: Vec<String> = live.iter().map(|w| w.connections.to_string()).collect();
         eprintln!(
             "{}: gen {}: {} workers ({} starting, {} idle, {} busy, {} exiting); \
-             tick: {} spawned, {} retired, {} replaced; connections per worker: [{}]",
+             tick: {} spawned, {} retired, {} replaced; {} parked; connections per worker: [{}]",
             self.name,
             self.generation,
             live.len(),
@@ -550,6 +550,7 @@ impl Supervisor<'_> {
             self.tick.spawned,
             self.tick.retired,
             self.tick.replaced,
+            self.board.parked(),
             per_worker.join(" ")
         );
     }
