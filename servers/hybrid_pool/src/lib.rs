@@ -28,6 +28,34 @@
 //! sockets and hand keep-alive connections around (event MPM); with one socket, T acceptors are
 //! simpler and as fast.
 //!
+//! **Parking** (`--park on`, Apache's event MPM proper): a serving thread is pinned by whatever
+//! its connection does, so P x T slowloris connections (heads that never end) or idle keep-alive
+//! clients stop the server. With parking, each worker process also runs a front thread
+//! ([`lab_core::park`]): a mio event loop that accepts and holds every connection until a whole
+//! request head has arrived (it peeks; nothing is consumed), applying `--header-timeout` (408)
+//! and `--idle-timeout` itself, then hands it to the process's serving threads over a channel. A
+//! thread answers what was sent and gives an idle keep-alive connection back (a channel and a
+//! `mio::Waker`) instead of waiting on it. A front accepts only while no head of its own waits
+//! for a thread, so a busy process leaves new connections to the others.
+//!
+//! ```text
+//! worker process: start the front thread and T serving threads; mark my slot ready
+//!     front: loop { poll; accept; peek; whole head? send to the threads; timeouts }
+//!     each thread: loop { conn = from the front; busy += 1; serve until idle;
+//!                         kept alive? give it back; busy -= 1 }
+//! ```
+//!
+//! Measured (release build, 2 cores, other builds running, load average 10 to 80):
+//! `slowhttptest -c 4000 -H -i 10 -r 400 -l 40` with a control `curl` every 0.5 s (2 s timeout)
+//! during the attack: **12 of 77** answered with `--park off`, **77 of 77** with `--park on`,
+//! the fronts holding 2,088 connections mid-attack (with `--header-timeout 60s`, all 4,000, and
+//! still 77 of 77). `lab load -c 1000` (keep-alive, 4 s): 1,900 timeouts without parking, none
+//! with it (33,000 to 34,700 requests/s); `lab load -c 40`: 65,600 to 67,800 requests/s off,
+//! 68,000 to 72,900 on (alternating runs: the hop through the front costs little here). The
+//! price is in fault isolation: an abort also loses the connections its process's front held.
+//! Under 50 clients opening a connection per request, 10 aborts failed 23 to 47 requests with
+//! parking, 4 to 12 without. A slow request *body* still pins a thread (`slowhttptest -B`).
+//!
 //! **Scoreboard:** one slot per process, with `threads` (T) and `busy` (threads serving); the
 //! process is idle while a thread is free. Apache's worker MPM regulates spare *threads* across
 //! processes (MinSpareThreads, MaxSpareThreads); here the pool is a fixed P, replaced as they die
@@ -43,6 +71,8 @@
 //! - Wins: concurrency of threads (hundreds of connections in a few processes, little memory);
 //!   no thread or process created per connection; a crash costs one process's connections, and
 //!   the process is replaced; recycling and graceful reload as in process_pool.
+//! - With `--park on`: slow and idle clients cost a parked socket, not a thread; an abort also
+//!   loses the connections the process's front holds.
 //! - Loses: a panic that escapes, an abort or memory corruption takes down T connections, not
 //!   one; the application must be thread-safe; still a thread per connection in service, so
 //!   10,000 idle keep-alive clients need 10,000 threads (the event loop's territory).

@@ -43,7 +43,38 @@
 //! With a shared socket, nothing queued is ever lost: the queue belongs to the one socket.
 //!
 //! **Keep-alive** is prefork's weak spot: an idle keep-alive client holds a whole worker for up
-//! to `--idle-timeout`, so N such clients need N processes.
+//! to `--idle-timeout`, so N such clients need N processes. Slow clients are worse: a slowloris
+//! attack (thousands of connections, each trickling a request head that never ends) pins every
+//! worker, and `--header-timeout` only frees one to be pinned again at once.
+//!
+//! **Parking** (`--park on`, what Apache's event MPM and nginx do): the parent also runs a front
+//! ([`lab_core::park`]), a mio event loop that accepts every connection and holds it until a
+//! whole request head has arrived (it peeks with `MSG_PEEK` and runs the parser on what it sees;
+//! nothing is consumed), applying `--header-timeout` (408) and `--idle-timeout` itself. Only then
+//! does it pass the connection's file descriptor over a Unix socket to whichever idle worker
+//! takes it (`SCM_RIGHTS`, [`lab_core::handoff`]: several workers wait on one socket, as they
+//! would on a listener). A worker answers what was sent and, when the connection is idle and
+//! kept alive, passes it back to the front instead of waiting on it.
+//!
+//! ```text
+//! parent: as above, but between its looks at the workers it runs the front (20 ms at a time)
+//!         instead of sleeping; it stays one thread, so it may still fork (a new worker first
+//!         closes its copies of the connections the front holds)
+//! worker: loop { conn = receive from the front; mark busy; serve until idle;
+//!                kept alive? send it back; mark idle }
+//! ```
+//!
+//! Measured (release build, 2 cores, other builds running, load average 10 to 80):
+//! `slowhttptest -c 4000 -H -i 10 -r 400 -l 40` with a control `curl` every 0.5 s (2 s timeout)
+//! during the attack: **9 of 77** answered with `--park off`, **77 of 77** with `--park on`, the
+//! front holding 1,823 connections mid-attack (with `--header-timeout 60s`, all 4,000, and still
+//! 77 of 77). `lab load -c 1000` (keep-alive, 4 s): 1,972 timeouts with parking off (only as
+//! many connections as workers get served), none with it on (15,700 to 27,600 requests/s). The
+//! price is two descriptor passes, a peek and a parse per keep-alive request, all through one
+//! parent: `lab load -c 8`, 37,500 to 42,000 requests/s with parking, 71,000 to 74,000 without
+//! (alternating runs). Re-measure with `lab serve --model process_pool --park on|off` and the
+//! commands above. A slow request *body* still pins a worker (`slowhttptest -B`), as in Apache's
+//! event MPM; `--accept reuseport` does not combine with parking (the front does the accepting).
 //!
 //! **Measured** (release build, 2 cores, `ab` on the same machine, other builds running,
 //! load about 2.5): `ab -n 2000 -c 10`, a new connection per request: 14,400 requests/s with 10
@@ -55,6 +86,8 @@
 //! - Wins: no fork per connection; isolation (an abort, a leak or a `kill -9` costs one
 //!   connection and one replacement fork); no locks or shared mutable state in the application;
 //!   recycling bounds the damage of slow leaks; graceful reload without a failed request.
+//! - With `--park on`: slow and idle clients cost a parked socket, not a worker; each keep-alive
+//!   request costs two descriptor passes, and the parent's front is one thread for all.
 //! - Loses: concurrency is the number of processes, and each idle keep-alive client pins one; a
 //!   process per connection in memory (page tables, kernel stacks) and in context switches; the
 //!   pool follows load only at the tick's pace (1, 2, 4, … per second); no in-memory state shared
