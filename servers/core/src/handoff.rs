@@ -49,13 +49,10 @@ impl ConnSender {
 }
 
 impl ConnReceiver {
-    /// Receives a connection, in blocking mode (the socket's descriptor flags are shared by
-    /// every process that holds it, and a receiver wants an ordinary blocking socket).
+    /// Receives a connection. It comes as the sender left it, blocking or not (the flag
+    /// belongs to the open connection, shared by every descriptor of it): set it as needed.
     pub fn recv(&self) -> io::Result<TcpStream> {
-        let fd = crate::sys::recv_fd(&self.0)?;
-        let conn = TcpStream::from(fd);
-        conn.set_nonblocking(false)?;
-        Ok(conn)
+        Ok(TcpStream::from(crate::sys::recv_fd(&self.0)?))
     }
 
     pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {

@@ -579,9 +579,14 @@ impl HandoffFront {
             timeout.min(Duration::from_millis(2))
         };
         if self.lot.turn(timeout, true) {
-            // Edge-triggered: take every connection given back, until none is left.
-            while let Ok(conn) = self.from_workers.recv() {
-                self.lot.park(conn);
+            // Edge-triggered: take every connection given back, until none is left (a message
+            // that carried no connection is consumed all the same; the count bounds the loop).
+            for _ in 0..100_000 {
+                match self.from_workers.recv() {
+                    Ok(conn) => self.lot.park(conn),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => {}
+                }
             }
         }
         while let Some(conn) = self.lot.ready.pop_front() {
@@ -628,7 +633,12 @@ impl HandoffDoor {
     /// The next connection with a whole head, or `None` at shutdown.
     pub fn next(&self, shutdown: &Shutdown) -> Option<TcpStream> {
         while !shutdown.is_triggered() {
-            match self.from_front.recv() {
+            // The front's sockets are non-blocking; the blocking loop wants a blocking one.
+            match self
+                .from_front
+                .recv()
+                .and_then(|c| c.set_nonblocking(false).map(|_| c))
+            {
                 Ok(conn) => return Some(conn),
                 Err(e) if is_retry(&e) => {}
                 Err(e) => {
