@@ -70,3 +70,44 @@ impl AsFd for ConnReceiver {
         self.0.as_fd()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    #[test]
+    fn a_connection_passed_over_the_channel_is_the_same_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        let (tx, rx) = channel().unwrap();
+        rx.set_timeout(Some(Duration::from_secs(5))).unwrap();
+        tx.send(&accepted).unwrap();
+        drop(accepted); // the receiver's descriptor keeps the connection open
+        let mut received = rx.recv().unwrap();
+        received.write_all(b"through the handoff").unwrap();
+        drop(received);
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut text = String::new();
+        client.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "through the handoff");
+    }
+
+    #[test]
+    fn an_empty_channel_times_out() {
+        let (_tx, rx) = channel().unwrap();
+        rx.set_timeout(Some(Duration::from_millis(20))).unwrap();
+        let e = rx.recv().unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ),
+            "{e}"
+        );
+    }
+}

@@ -666,3 +666,94 @@ fn is_retry(e: &io::Error) -> bool {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lot_with(limits: Limits) -> (ParkingLot, std::net::SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        (ParkingLot::new(&listener, &limits).unwrap(), addr)
+    }
+
+    /// Turns until `done` holds (at most 200 turns of 10 ms).
+    fn turn_until(lot: &mut ParkingLot, mut done: impl FnMut(&mut ParkingLot) -> bool) -> bool {
+        for _ in 0..200 {
+            lot.turn(Duration::from_millis(10), true);
+            if done(lot) {
+                return true;
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn a_connection_is_handed_over_when_its_head_is_whole_and_untouched() {
+        let (mut lot, addr) = lot_with(Limits::default());
+        let mut client = TcpStream::connect(addr).unwrap();
+        client.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
+        assert!(turn_until(&mut lot, |l| l.held() == 1));
+        for _ in 0..5 {
+            lot.turn(Duration::from_millis(10), true);
+        }
+        assert!(lot.ready().is_empty(), "a partial head stays parked");
+        client.write_all(b"\r\n").unwrap();
+        assert!(turn_until(&mut lot, |l| !l.ready().is_empty()));
+        let mut conn = lot.ready().pop_front().unwrap();
+        conn.set_nonblocking(false).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut head = [0u8; 27];
+        conn.read_exact(&mut head).unwrap();
+        assert_eq!(
+            &head, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+            "nothing was consumed"
+        );
+        assert_eq!(lot.held(), 0);
+    }
+
+    #[test]
+    fn a_head_that_does_not_finish_in_time_gets_408() {
+        let limits = Limits {
+            header_timeout: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        let (mut lot, addr) = lot_with(limits);
+        let mut client = TcpStream::connect(addr).unwrap();
+        client.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_millis(10)))
+            .unwrap();
+        let mut answer = Vec::new();
+        let answered = turn_until(&mut lot, |_| {
+            let mut chunk = [0u8; 512];
+            match client.read(&mut chunk) {
+                Ok(0) => true,
+                Ok(n) => {
+                    answer.extend_from_slice(&chunk[..n]);
+                    false
+                }
+                Err(_) => false,
+            }
+        });
+        assert!(answered, "the connection was not closed");
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
+        assert!(lot.ready().is_empty());
+    }
+
+    #[test]
+    fn an_oversized_head_is_handed_over_for_the_worker_to_refuse() {
+        let limits = Limits {
+            max_head_bytes: 64,
+            max_target_bytes: 32,
+            ..Limits::default()
+        };
+        let (mut lot, addr) = lot_with(limits);
+        let mut client = TcpStream::connect(addr).unwrap();
+        client
+            .write_all(format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(100)).as_bytes())
+            .unwrap();
+        assert!(turn_until(&mut lot, |l| !l.ready().is_empty()));
+    }
+}
