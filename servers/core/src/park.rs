@@ -20,6 +20,11 @@
 //! Because the front only peeks, the worker gets an untouched socket and the ordinary blocking
 //! loop reads the request as if it had accepted the connection itself.
 //!
+//! What a worker still does itself, and a production front would take over: reading a request
+//! body (a client trickling its body pins a worker, `slowhttptest -B`; Apache's event MPM has the
+//! same limit), writing a response to a client that reads slowly, and the lingering close after
+//! an error (Apache's event MPM hands both of the latter back to its listener).
+//!
 //! Two fronts share [`ParkingLot`], which is the loop's state and one turn of it:
 //! - [`ThreadFront`] (hybrid_pool): a thread in each worker process, handing connections to the
 //!   process's serving threads over a channel; they come back over another, with a
