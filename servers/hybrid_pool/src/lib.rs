@@ -47,8 +47,8 @@
 //!
 //! Measured (release build, 2 cores, other builds running, load average 10 to 80):
 //! `slowhttptest -c 4000 -H -i 10 -r 400 -l 40` with a control `curl` every 0.5 s (2 s timeout)
-//! during the attack: **12 of 77** answered with `--park off`, **77 of 77** with `--park on`,
-//! the fronts holding 2,088 connections mid-attack (with `--header-timeout 60s`, all 4,000, and
+//! during the attack, two runs each: **4 and 12 of 77** answered with `--park off`, **77 of 77**
+//! both times with `--park on`, the fronts holding 1,701 and 2,088 connections mid-attack (with `--header-timeout 60s`, all 4,000, and
 //! still 77 of 77). `lab load -c 1000` (keep-alive, 4 s): 1,900 timeouts without parking, none
 //! with it (33,000 to 34,700 requests/s); `lab load -c 40`: 65,600 to 67,800 requests/s off,
 //! 68,000 to 72,900 on (alternating runs: the hop through the front costs little here). The

@@ -66,8 +66,8 @@
 //!
 //! Measured (release build, 2 cores, other builds running, load average 10 to 80):
 //! `slowhttptest -c 4000 -H -i 10 -r 400 -l 40` with a control `curl` every 0.5 s (2 s timeout)
-//! during the attack: **9 of 77** answered with `--park off`, **77 of 77** with `--park on`, the
-//! front holding 1,823 connections mid-attack (with `--header-timeout 60s`, all 4,000, and still
+//! during the attack, two runs each: **6 and 9 of 77** answered with `--park off`, **77 of 77**
+//! both times with `--park on`, the front holding 1,823 and 2,231 connections mid-attack (with `--header-timeout 60s`, all 4,000, and still
 //! 77 of 77). `lab load -c 1000` (keep-alive, 4 s): 1,972 timeouts with parking off (only as
 //! many connections as workers get served), none with it on (15,700 to 27,600 requests/s). The
 //! price is two descriptor passes, a peek and a parse per keep-alive request, all through one
