@@ -182,8 +182,8 @@ impl ParkingLot {
 
     /// One turn of the loop: waits up to `timeout` for events, accepts (if `accept`), looks at
     /// every connection that got bytes, and applies the timeouts. Connections with a whole head
-    /// are then in [`ParkingLot::ready`]. Returns true if [`RETURNS`] was signalled (a worker gave
-    /// a connection back).
+    /// are then in [`ParkingLot::ready`]. Returns true if a worker gave a connection back (the
+    /// Waker or the return socket was signalled).
     pub fn turn(&mut self, timeout: Duration, accept: bool) -> bool {
         let mut returns = false;
         if let Err(e) = self.poll.poll(&mut self.events, Some(timeout)) {
