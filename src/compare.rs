@@ -16,7 +16,7 @@
 use crate::models::Model;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use loadgen::parse_duration;
+use loadgen::{parse_count, parse_duration};
 use report::{CellRecord, CellStatus, Environment, Plan, Workload};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -40,11 +40,14 @@ pub struct CompareArgs {
     /// Models to compare: `all` (every built model) or a list, e.g. `epoll,thread_per_request`.
     #[arg(long, default_value = "all", value_name = "all|A,B,…")]
     pub models: String,
-    /// Connection counts.
+    /// Connection counts (1k = 1000).
     #[arg(
+        short = 'c',
         long,
+        visible_alias = "connections",
         value_delimiter = ',',
         default_value = "10,100,1000,10000",
+        value_parser = parse_count,
         value_name = "N,…"
     )]
     pub conns: Vec<u64>,
@@ -58,7 +61,7 @@ pub struct CompareArgs {
     )]
     pub workloads: Vec<WorkloadKind>,
     /// Measured duration of each cell.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(short = 'd', long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Duration,
     /// Pause between cells.
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]

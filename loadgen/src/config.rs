@@ -1,5 +1,6 @@
-//! What to run: the [`Config`] struct and the two string parsers the CLI
-//! needs, [`parse_url`] and [`parse_duration`].
+//! What to run: the [`Config`] struct and the string parsers the CLI
+//! needs: [`parse_url`], [`parse_duration`], [`parse_count`] and [`parse_rate`]
+//! (wrk's SI suffixes: `1k`, `10k`, `2M`).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -18,7 +19,8 @@ pub struct Config {
     pub path: String,
     /// The request method (`GET`, `POST`, `HEAD`...). A `HEAD` response has no body.
     pub method: String,
-    /// Extra request headers, sent as given after `Host`.
+    /// Extra request headers, sent as given after `Host`. A `Host` among them replaces the
+    /// default one (the URL's authority).
     pub headers: Vec<(String, String)>,
     /// The request body; when non-empty a `Content-Length` header is added.
     pub body: Vec<u8>,
@@ -193,6 +195,56 @@ pub fn parse_duration(s: &str) -> Result<Duration, Error> {
     Duration::try_from_secs_f64(secs).map_err(|_| bad())
 }
 
+/// The multiplier of an SI suffix: `k`/`K` 1,000, `M` 1,000,000, `G` 1,000,000,000.
+fn si_split(s: &str) -> (&str, f64) {
+    match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1e3),
+        Some((i, 'M')) => (&s[..i], 1e6),
+        Some((i, 'G')) => (&s[..i], 1e9),
+        _ => (s, 1.0),
+    }
+}
+
+/// Parse a count as wrk does: `100`, `1k` (1,000), `10k`, `1.5k` (1,500), `2M`. The result
+/// must be a whole number.
+pub fn parse_count(s: &str) -> Result<u64, Error> {
+    let s = s.trim();
+    let bad = || {
+        Error::Config(format!(
+            "{s:?}: expected a whole number, optionally with k, M or G (1k = 1000)"
+        ))
+    };
+    let (num, mult) = si_split(s);
+    if num.is_empty() || !num.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(bad());
+    }
+    if mult == 1.0 {
+        return num.parse().map_err(|_| bad());
+    }
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let value = n * mult;
+    if value.fract() != 0.0 || value >= u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(value as u64)
+}
+
+/// Parse a rate (per second) as wrk2 does: `500`, `2.5k` (2,500), `10k`, `1M`.
+pub fn parse_rate(s: &str) -> Result<f64, Error> {
+    let s = s.trim();
+    let bad = || {
+        Error::Config(format!(
+            "{s:?}: expected a number per second, optionally with k, M or G (10k = 10000)"
+        ))
+    };
+    let (num, mult) = si_split(s);
+    if num.is_empty() || !num.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(bad());
+    }
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    Ok(n * mult)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +281,25 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn counts_and_rates_take_si_suffixes() {
+        assert_eq!(parse_count("100").unwrap(), 100);
+        assert_eq!(parse_count("1k").unwrap(), 1000);
+        assert_eq!(parse_count("10K").unwrap(), 10_000);
+        assert_eq!(parse_count("1.5k").unwrap(), 1500);
+        assert_eq!(parse_count("2M").unwrap(), 2_000_000);
+        assert_eq!(parse_count("1G").unwrap(), 1_000_000_000);
+        for bad in ["", "k", "1.0005k", "-1", "1x", "1m", "1.5", "0x10"] {
+            assert!(parse_count(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_rate("500").unwrap(), 500.0);
+        assert_eq!(parse_rate("2.5k").unwrap(), 2500.0);
+        assert_eq!(parse_rate("10k").unwrap(), 10_000.0);
+        assert_eq!(parse_rate("1M").unwrap(), 1e6);
+        for bad in ["", "M", "-5", "1x", "1e3"] {
+            assert!(parse_rate(bad).is_err(), "{bad:?}");
+        }
     }
 }

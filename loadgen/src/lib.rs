@@ -60,7 +60,8 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: what to run: [`Config`], [`parse_url`], [`parse_duration`].
+//! - [`config`]: what to run: [`Config`] and the CLI's parsers ([`parse_url`],
+//!   [`parse_duration`], [`parse_count`], [`parse_rate`]).
 //! - [`error`]: [`Error`], the reasons a run cannot start.
 //! - `preflight`: fd and port limits checked before starting.
 //! - `sys`: the only `unsafe`: `getrlimit`/`setrlimit`, `sysconf`.
@@ -96,7 +97,7 @@ mod stats;
 mod sys;
 mod worker;
 
-pub use config::{parse_duration, parse_url, Config};
+pub use config::{parse_count, parse_duration, parse_rate, parse_url, Config};
 pub use error::Error;
 pub use preflight::preflight;
 pub use procmon::{Sampler, SamplerHandle, ServerStats};
