@@ -1,7 +1,7 @@
 //! `lab load`: the load generator against any HTTP/1.1 server (nginx included), wrk-style.
 
 use clap::Args;
-use loadgen::{parse_count, parse_duration, parse_rate, Config, Report};
+use loadgen::{parse_count, parse_duration, parse_rate, parse_start_at, Config, Report};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -57,6 +57,13 @@ pub struct LoadFlags {
     /// No live progress line.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Start at this moment: Unix seconds (`date +%s`) or RFC 3339 (2026-01-01T12:00:00Z), so
+    /// that loaders started by ssh, pdsh or srun on several machines begin together (`lab merge`).
+    #[arg(long, value_parser = parse_start_at, value_name = "TIME")]
+    pub start_at: Option<std::time::SystemTime>,
+    /// A name for this loader, recorded in the JSON report (e.g. the host name).
+    #[arg(long, value_name = "NAME")]
+    pub tag: Option<String>,
     /// Also write the report as JSON to FILE; `-` writes it to standard output (and the
     /// summary to standard error).
     #[arg(long, value_name = "FILE")]
@@ -93,6 +100,8 @@ impl LoadFlags {
         config.connect_rate = self.connect_rate;
         config.method = self.method.clone();
         config.quiet = self.quiet;
+        config.start_at = self.start_at;
+        config.tag = self.tag.clone();
         for header in &self.headers {
             let (name, value) = header
                 .split_once(':')

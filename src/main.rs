@@ -4,6 +4,7 @@
 mod compare;
 mod generate;
 mod load;
+mod merge;
 mod models;
 mod run;
 mod serve;
@@ -42,6 +43,8 @@ enum Command {
     Models,
     /// Run every model at several sizes and workloads (each cell a `lab run`) and write a report.
     Compare(Box<compare::CompareArgs>),
+    /// One report from several loaders' reports: counts summed, HDR histograms added exactly.
+    Merge(merge::MergeArgs),
     /// Render the report of a `lab compare` folder again, from its JSON alone.
     Report {
         /// The folder `lab compare --out` wrote.
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Compare(args) => compare::compare(*args),
+        Command::Merge(args) => merge::merge(args),
         Command::Report { dir } => compare::report(&dir),
         Command::Completions { shell } => generate::completions(Cli::command(), shell),
         Command::Man { out } => generate::man(Cli::command(), out.as_deref()),

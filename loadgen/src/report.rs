@@ -43,6 +43,18 @@ pub struct Report {
     /// The merged latency histogram, HDR V2 format, base64: decode with
     /// [`decode_histogram`] to merge runs or compute other percentiles.
     pub histogram: String,
+    /// Open loop only: the histogram of `latency_uncorrected_us`, same encoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncorrected_histogram: Option<String>,
+    /// The histogram of `connect_us`, same encoding (so `lab merge` merges connect times exactly).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub connect_histogram: String,
+    /// `--tag`: the name of this loader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// `--start-at`: when the run was told to start, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<f64>,
     pub host: Host,
     /// Preflight warnings (not errors) about the machine.
     #[serde(default)]
@@ -111,7 +123,8 @@ impl Errors {
         self.connect + self.read + self.write + self.timeout + self.status + self.closed
     }
 
-    pub(crate) fn add(&mut self, other: &Errors) {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Errors) {
         self.connect += other.connect;
         self.connect_refused += other.connect_refused;
         self.connect_timeout += other.connect_timeout;
