@@ -581,7 +581,8 @@ fn environment() -> Environment {
         }
         .into(),
         lab_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: command_line("git", &["rev-parse", "--short=12", "HEAD"]),
+        // The commit `lab` was built from (build.rs), not whatever checkout it runs in.
+        git_commit: env!("LAB_GIT_COMMIT").into(),
     }
 }
 
