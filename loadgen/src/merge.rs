@@ -14,7 +14,7 @@ use crate::report::{
 };
 
 /// `lab merge`'s output: the total, then each loader's own report as it was given.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Merged {
     #[serde(flatten)]
     pub total: Report,
