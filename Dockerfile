@@ -14,7 +14,8 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
        curl apache2-utils wrk iproute2 git \
     && rm -rf /var/lib/apt/lists/* \
-    && rustup component add rustfmt clippy
+    && rustup toolchain install stable --profile minimal --component rustfmt,clippy
+# (rust-toolchain.toml asks for "stable"; the image's own toolchain is named by its version.)
 
 FROM dev
 WORKDIR /lab
