@@ -345,3 +345,29 @@ fn completions_and_man_pages_are_generated() {
         assert!(out.join(page).is_file(), "{page} missing");
     }
 }
+
+/// Issue 14: `lab run --json -` too: the run report on stdout, both summaries on stderr.
+#[test]
+fn lab_run_json_dash_is_stdout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["run", "--model", "single_thread", "--conns", "2"])
+        .args(["--duration", "1s", "-q", "--json", "-"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run lab run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not the JSON report ({e}):\n{stdout}"));
+    assert_eq!(report["model"], "single_thread");
+    assert!(
+        stderr.contains("Requests/sec") && stderr.contains("peak PSS"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("-").exists(),
+        "--json - wrote a file named '-'"
+    );
+}
