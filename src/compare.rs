@@ -275,8 +275,15 @@ fn select_models(text: &str) -> Result<Vec<Model>, String> {
     for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let model = Model::from_str(name, false).map_err(|_| {
             let names: Vec<&str> = Model::ALL.iter().map(|m| m.name()).collect();
+            let near = names
+                .iter()
+                .map(|n| (edit_distance(name, n), *n))
+                .filter(|&(d, _)| d <= 2)
+                .min()
+                .map(|(_, n)| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
             format!(
-                "--models: unknown model `{name}` (expected all or some of {})",
+                "--models: unknown model `{name}` (expected all or some of {}){near}",
                 names.join(", ")
             )
         })?;
@@ -295,6 +302,24 @@ fn select_models(text: &str) -> Result<Vec<Model>, String> {
     // The lecture's order, whatever order they were typed in: the report lists them so.
     models.sort_by_key(|m| Model::ALL.iter().position(|x| x == m));
     Ok(models)
+}
+
+/// Levenshtein distance, for "did you mean" (clap does this for its own value lists).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// The warm-up `lab run` uses by default: every connection opens at 2,000 a second, plus 0.5 s.

@@ -166,6 +166,10 @@ fn usage_errors_keep_the_name_the_valid_values_and_the_suggestion() {
             &["--bodi", "similar argument exists: '--body'"],
         ),
         (&["completions", "tcsh"], &["'tcsh'", "bash", "zsh", "fish"]),
+        (
+            &["compare", "--models", "epol", "--out", "/tmp/never"],
+            &["`epol`", models, "did you mean `epoll`?"],
+        ),
     ];
     for (args, wanted) in cases {
         let (ok, stdout, stderr) = lab(args);
