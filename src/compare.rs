@@ -16,7 +16,7 @@
 use clap::{Args, ValueEnum};
 use http_lab::models::{self, Model};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use loadgen::parse_duration;
+use loadgen::{parse_count, parse_duration};
 use report::{CellRecord, CellStatus, Environment, Plan, Workload};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -40,11 +40,14 @@ pub struct CompareArgs {
     /// Models to compare: `all` (every built model) or a list, e.g. `epoll,thread_per_request`.
     #[arg(long, default_value = "all", value_name = "all|A,B,…")]
     pub models: String,
-    /// Connection counts.
+    /// Connection counts (1k = 1000).
     #[arg(
+        short = 'c',
         long,
+        visible_alias = "connections",
         value_delimiter = ',',
         default_value = "10,100,1000,10000",
+        value_parser = parse_count,
         value_name = "N,…"
     )]
     pub conns: Vec<u64>,
@@ -58,7 +61,7 @@ pub struct CompareArgs {
     )]
     pub workloads: Vec<WorkloadKind>,
     /// Measured duration of each cell.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(short = 'd', long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Duration,
     /// Pause between cells.
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
@@ -277,8 +280,15 @@ fn select_models(text: &str) -> Result<Vec<Model>, String> {
     for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let model = Model::from_str(name, false).map_err(|_| {
             let names: Vec<&str> = models::ALL.iter().map(|m| m.name()).collect();
+            let near = names
+                .iter()
+                .map(|n| (edit_distance(name, n), *n))
+                .filter(|&(d, _)| d <= 2)
+                .min()
+                .map(|(_, n)| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
             format!(
-                "--models: unknown model `{name}` (expected all or some of {})",
+                "--models: unknown model `{name}` (expected all or some of {}){near}",
                 names.join(", ")
             )
         })?;
@@ -295,6 +305,24 @@ fn select_models(text: &str) -> Result<Vec<Model>, String> {
     // The lecture's order, whatever order they were typed in: the report lists them so.
     models.sort_by_key(|m| models::ALL.iter().position(|x| x == m));
     Ok(models)
+}
+
+/// Levenshtein distance, for "did you mean" (clap does this for its own value lists).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// The warm-up `lab run` uses by default: every connection opens at 2,000 a second, plus 0.5 s.
@@ -583,7 +611,8 @@ fn environment() -> Environment {
         }
         .into(),
         lab_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: command_line("git", &["rev-parse", "--short=12", "HEAD"]),
+        // The commit `lab` was built from (build.rs), not whatever checkout it runs in.
+        git_commit: env!("LAB_GIT_COMMIT").into(),
     }
 }
 

@@ -6,7 +6,7 @@
 //! forked workers many times over). At the end the server gets SIGTERM and must exit, with no
 //! process of its tree left behind.
 
-use crate::load::{run_load, write_json, LoadFlags};
+use crate::load::{is_stdout, run_load, summary, write_json, LoadFlags};
 use crate::serve::ServerFlags;
 use clap::{ArgMatches, Args};
 use http_lab::models::{self, Model};
@@ -105,17 +105,20 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
         server: stats,
         leftover_processes: leftover,
     };
-    print!("{}", run.load.summary());
-    print!("{}", server_summary(&run));
     let path = args
         .load
         .json
         .clone()
         .unwrap_or_else(|| default_json_path(&run));
+    let to_stdout = is_stdout(&path);
+    summary(&run.load.summary(), to_stdout);
+    summary(&server_summary(&run), to_stdout);
     let json =
         serde_json::to_string_pretty(&run).map_err(|e| format!("cannot encode the report: {e}"))?;
     write_json(&path, &json)?;
-    println!("report written to {}", path.display());
+    if !to_stdout {
+        println!("report written to {}", path.display());
+    }
     if leftover > 0 {
         return Err(format!(
             "{leftover} server processes were still alive after SIGTERM (killed)"
