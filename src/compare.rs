@@ -13,10 +13,10 @@
 //! one that fails (non-zero exit, no report, or out of time) is recorded with the reason and the
 //! comparison goes on: a model that cannot hold 10,000 connections is a result, not an abort.
 
-use crate::models::Model;
 use clap::{Args, ValueEnum};
+use http_lab::models::{self, Model};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use loadgen::parse_duration;
+use loadgen::{parse_count, parse_duration};
 use report::{CellRecord, CellStatus, Environment, Plan, Workload};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -40,11 +40,14 @@ pub struct CompareArgs {
     /// Models to compare: `all` (every built model) or a list, e.g. `epoll,thread_per_request`.
     #[arg(long, default_value = "all", value_name = "all|A,B,…")]
     pub models: String,
-    /// Connection counts.
+    /// Connection counts (1k = 1000).
     #[arg(
+        short = 'c',
         long,
+        visible_alias = "connections",
         value_delimiter = ',',
         default_value = "10,100,1000,10000",
+        value_parser = parse_count,
         value_name = "N,…"
     )]
     pub conns: Vec<u64>,
@@ -58,7 +61,7 @@ pub struct CompareArgs {
     )]
     pub workloads: Vec<WorkloadKind>,
     /// Measured duration of each cell.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(short = 'd', long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Duration,
     /// Pause between cells.
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
@@ -176,7 +179,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         .sum::<f64>()
         + args.pause.as_secs_f64() * jobs.len().saturating_sub(1) as f64;
     println!(
-        "lab compare: {} cells ({} models x {} sizes x {} workloads, epoll and io_uring twice where they can offload), about {:.0} min; writing {}",
+        "lab compare: {} cells ({} models x {} sizes x {} workloads, epoll twice where it can offload), about {:.0} min; writing {}",
         jobs.len(),
         models.len(),
         conns.len(),
@@ -260,30 +263,37 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `all` means every model that is built; otherwise a comma-separated list of built models.
+/// `all` means every model that can run here (the others are named, with the reason, and
+/// skipped); otherwise a comma-separated list of models.
 fn select_models(text: &str) -> Result<Vec<Model>, String> {
     if text.trim() == "all" {
-        return Ok(Model::ALL
-            .into_iter()
-            .filter(|m| m.runner().is_some() && available(*m))
-            .collect());
+        let mut runnable = Vec::new();
+        for &m in models::ALL {
+            match m.available() {
+                Ok(()) => runnable.push(m),
+                Err(why) => eprintln!("skipping {}: {why}", m.name()),
+            }
+        }
+        return Ok(runnable);
     }
     let mut models = Vec::new();
     for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let model = Model::from_str(name, false).map_err(|_| {
-            let names: Vec<&str> = Model::ALL.iter().map(|m| m.name()).collect();
+            let names: Vec<&str> = models::ALL.iter().map(|m| m.name()).collect();
+            let near = names
+                .iter()
+                .map(|n| (edit_distance(name, n), *n))
+                .filter(|&(d, _)| d <= 2)
+                .min()
+                .map(|(_, n)| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
             format!(
-                "--models: unknown model `{name}` (expected all or some of {})",
+                "--models: unknown model `{name}` (expected all or some of {}){near}",
                 names.join(", ")
             )
         })?;
-        if model.runner().is_none() {
-            return Err(format!(
-                "--models: `{name}` is not built yet (see `lab models`)"
-            ));
-        }
-        if !available(model) {
-            continue;
+        if let Err(why) = model.available() {
+            return Err(format!("--models: `{name}` cannot run here: {why}"));
         }
         if !models.contains(&model) {
             models.push(model);
@@ -293,19 +303,26 @@ fn select_models(text: &str) -> Result<Vec<Model>, String> {
         return Err("--models: name at least one model, or all".into());
     }
     // The lecture's order, whatever order they were typed in: the report lists them so.
-    models.sort_by_key(|m| Model::ALL.iter().position(|x| x == m));
+    models.sort_by_key(|m| models::ALL.iter().position(|x| x == m));
     Ok(models)
 }
 
-/// Whether `model` can run here; if not, says so (one line) and why: it is skipped.
-fn available(model: Model) -> bool {
-    match model.availability() {
-        Ok(()) => true,
-        Err(why) => {
-            eprintln!("lab compare: skipping {}: {why}", model.name());
-            false
+/// Levenshtein distance, for "did you mean" (clap does this for its own value lists).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = row[j + 1];
+            row[j + 1] = next;
         }
     }
+    row[b.len()]
 }
 
 /// The warm-up `lab run` uses by default: every connection opens at 2,000 a second, plus 0.5 s.
@@ -335,8 +352,10 @@ fn plan_jobs(
         let mut series: Vec<(Model, String, Vec<&str>)> = Vec::new();
         for &m in models {
             series.push((m, m.name().to_string(), vec![]));
-            if m.offloads() && w.offloadable() {
-                series.push((m, format!("{}+offload", m.name()), vec!["--offload", "on"]));
+            for v in m.info().variants {
+                if !v.only_offloadable || w.offloadable() {
+                    series.push((m, v.label.to_string(), v.flags.to_vec()));
+                }
             }
         }
         for (model, name, flags) in series {
@@ -592,7 +611,8 @@ fn environment() -> Environment {
         }
         .into(),
         lab_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: command_line("git", &["rev-parse", "--short=12", "HEAD"]),
+        // The commit `lab` was built from (build.rs), not whatever checkout it runs in.
+        git_commit: env!("LAB_GIT_COMMIT").into(),
     }
 }
 

@@ -1,20 +1,32 @@
 //! `lab`: the command line of http-lab. Glue only: it parses flags, binds the port, builds the
 //! application and hands both to a model crate (`servers/*`).
 
+#![deny(unsafe_code)]
+
 mod compare;
+mod generate;
 mod load;
-mod models;
+mod merge;
 mod run;
 mod serve;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use http_lab::models;
 use std::process::ExitCode;
+
+/// `lab --version`: the crate version and the git commit it was built from (see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("LAB_GIT_COMMIT"),
+    ")"
+);
 
 #[derive(Parser)]
 #[command(
     name = "lab",
-    version,
-    about = "An HTTP/1.1 server architecture lab: seven server models, one parser, one handler."
+    version = VERSION,
+    about = "An HTTP/1.1 server architecture lab: many server models, one parser, one handler."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,15 +41,28 @@ enum Command {
     Load(Box<load::LoadArgs>),
     /// Start a model as a child process, load it, and measure its memory, CPU and processes.
     Run(Box<run::RunArgs>),
-    /// List the models, and which of them can run on this machine.
+    /// List the models, and say which cannot run on this machine (and why).
     Models,
     /// Run every model at several sizes and workloads (each cell a `lab run`) and write a report.
     Compare(Box<compare::CompareArgs>),
+    /// One report from several loaders' reports: counts summed, HDR histograms added exactly.
+    Merge(merge::MergeArgs),
     /// Render the report of a `lab compare` folder again, from its JSON alone.
     Report {
         /// The folder `lab compare --out` wrote.
         #[arg(value_name = "DIR")]
         dir: std::path::PathBuf,
+    },
+    /// Print a shell completion script (e.g. `lab completions bash > ~/.local/share/bash-completion/completions/lab`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page lab(1), or with --out write one page per command (lab.1, lab-run.1, ...).
+    Man {
+        /// Folder for the pages.
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
     },
 }
 
@@ -58,18 +83,23 @@ fn main() -> ExitCode {
             None => Err("internal error: no matches for `run`".into()),
         },
         Command::Models => {
-            for m in models::Model::ALL {
-                let built = match (m.runner(), m.availability()) {
-                    (None, _) => "  (not built yet)".to_string(),
-                    (Some(_), Err(why)) => format!("  (unavailable: {why})"),
-                    (Some(_), Ok(())) => String::new(),
-                };
-                println!("{:<20} {}{}", m.name(), m.summary(), built);
+            for m in models::ALL {
+                match m.available() {
+                    Ok(()) => println!("{:<20} {}", m.name(), m.summary()),
+                    Err(why) => println!(
+                        "{:<20} {}  (unavailable here: {why})",
+                        m.name(),
+                        m.summary()
+                    ),
+                }
             }
             Ok(())
         }
         Command::Compare(args) => compare::compare(*args),
+        Command::Merge(args) => merge::merge(args),
         Command::Report { dir } => compare::report(&dir),
+        Command::Completions { shell } => generate::completions(Cli::command(), shell),
+        Command::Man { out } => generate::man(Cli::command(), out.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,7 +110,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Help and version print as clap formats them; a usage error becomes one line naming the flag.
+/// Help and version print as clap formats them; a usage error becomes one line (see `one_line`).
 fn clap_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match e.kind() {
@@ -91,10 +121,46 @@ fn clap_error(e: clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!("lab: {}", first.trim_start_matches("error: "));
+            eprintln!("lab: {}", one_line(&e.render().to_string()));
             ExitCode::from(2)
         }
+    }
+}
+
+/// clap's error on one line: what is wrong and its name, the missing arguments, the valid values
+/// and clap's "a similar value exists" tip are kept; the usage block and the pointer to --help
+/// are dropped.
+fn one_line(rendered: &str) -> String {
+    let mut out = String::new();
+    let mut in_usage = false;
+    for line in rendered.lines() {
+        let line = line.trim();
+        if line.starts_with("Usage:") {
+            in_usage = true;
+        }
+        if line.is_empty() {
+            in_usage = false;
+        }
+        if in_usage
+            || line.is_empty()
+            || line.starts_with("For more information")
+            || line.starts_with("tip: to pass")
+        {
+            continue;
+        }
+        let line = line.strip_prefix("error: ").unwrap_or(line);
+        if !out.is_empty() {
+            out.push_str(if out.ends_with(':') || line.starts_with('[') {
+                " "
+            } else {
+                "; "
+            });
+        }
+        out.push_str(line);
+    }
+    if out.is_empty() {
+        "invalid arguments (see --help)".into()
+    } else {
+        out
     }
 }

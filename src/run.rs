@@ -6,10 +6,10 @@
 //! forked workers many times over). At the end the server gets SIGTERM and must exit, with no
 //! process of its tree left behind.
 
-use crate::load::{run_load, write_json, LoadFlags};
-use crate::models::Model;
+use crate::load::{is_stdout, run_load, summary, write_json, LoadFlags};
 use crate::serve::ServerFlags;
 use clap::{ArgMatches, Args};
+use http_lab::models::{self, Model};
 use loadgen::{procmon, Report, ServerStats};
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Read};
@@ -55,17 +55,15 @@ pub struct RunReport {
 }
 
 pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
-    if args.model.runner().is_none() {
-        return Err(format!(
-            "--model {}: this model is not built yet (see `lab models`)",
-            args.model.name()
-        ));
-    }
-    // Refuse bad flags (and a model this machine cannot run) before starting anything.
-    args.server.config()?;
     args.model
-        .availability()
+        .available()
         .map_err(|why| format!("--model {}: {why}", args.model.name()))?;
+    // Refuse bad flags before starting anything.
+    args.server.config()?;
+    models::check_flags_apply(args.model, &args.server.models.0)?;
+    // The model reads and checks its own flags (the entry point it returns is not needed here:
+    // the server is a child process).
+    drop((args.model.info().start)(&args.server.models.0)?);
     args.load
         .config(&format!("http://127.0.0.1:1{}", args.path))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;
@@ -107,17 +105,20 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
         server: stats,
         leftover_processes: leftover,
     };
-    print!("{}", run.load.summary());
-    print!("{}", server_summary(&run));
     let path = args
         .load
         .json
         .clone()
         .unwrap_or_else(|| default_json_path(&run));
+    let to_stdout = is_stdout(&path);
+    summary(&run.load.summary(), to_stdout);
+    summary(&server_summary(&run), to_stdout);
     let json =
         serde_json::to_string_pretty(&run).map_err(|e| format!("cannot encode the report: {e}"))?;
     write_json(&path, &json)?;
-    println!("report written to {}", path.display());
+    if !to_stdout {
+        println!("report written to {}", path.display());
+    }
     if leftover > 0 {
         return Err(format!(
             "{leftover} server processes were still alive after SIGTERM (killed)"

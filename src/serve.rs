@@ -1,11 +1,8 @@
 //! `lab serve`: bind, build the application, run one model until a signal.
 
-use crate::models::Model;
 use clap::Args;
-use lab_core::{
-    net, static_files, AcceptMode, Config, EpollOptions, ForkOptions, HybridOptions,
-    IoUringOptions, LabApp, Limits, PoolOptions, Shutdown, ThreadOptions,
-};
+use http_lab::models::{self, Model, ModelFlags};
+use lab_core::{net, static_files, Config, LabApp, Limits, Shutdown};
 use loadgen::parse_duration;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,8 +15,10 @@ pub struct ServeArgs {
     /// The server model to run (see `lab models`).
     #[arg(long, value_enum)]
     pub model: Model,
-    /// Address to listen on; port 0 picks a free port (printed on the first line).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address to listen on: IP:PORT, HOST:PORT (its first IPv4 address) or :PORT (every IPv4
+    /// interface, for load from other machines). Port 0 picks a free port (printed on the
+    /// first line).
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen_addr)]
     pub addr: SocketAddr,
     /// Directory served under /static/ (default: a small sample site in a temporary directory).
     #[arg(long, value_name = "DIR")]
@@ -28,7 +27,31 @@ pub struct ServeArgs {
     pub server: ServerFlags,
 }
 
-/// Limits, timeouts and per-model knobs: everything that becomes a `lab_core::Config`.
+/// `--addr`: `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080` (resolved; IPv4 preferred, so
+/// that `localhost` means 127.0.0.1 whatever the resolver's order) or `:8080` (0.0.0.0, as Go
+/// and nginx read a port alone).
+fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Some(port) = s.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("{s:?}: expected :PORT with PORT in 0..65535"))?;
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(s)
+        .map_err(|e| format!("{s:?}: expected IP:PORT, HOST:PORT or :PORT ({e})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s:?}: the name has no address"))
+}
+
+/// Limits, timeouts and the models' own flags: what `lab serve` hands a model.
 #[derive(Args, Debug, Clone)]
 pub struct ServerFlags {
     /// Largest request head (request line and header fields), in bytes; above it: 431.
@@ -58,57 +81,9 @@ pub struct ServerFlags {
     /// At shutdown, how long in-flight connections may take to finish.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub drain_timeout: Duration,
-    /// thread_per_request: stack size of each connection thread, in bytes.
-    #[arg(long, default_value_t = ThreadOptions::default().stack_size, value_name = "BYTES")]
-    pub stack_size: usize,
-    /// thread_per_request: most connection threads at once (at the cap, accept waits).
-    #[arg(long, default_value_t = ThreadOptions::default().max_threads, value_name = "N")]
-    pub max_threads: usize,
-    /// epoll, io_uring: event loops, each a thread with its own poll or ring (default: one per core).
-    #[arg(long, default_value_t = EpollOptions::default().loops, value_name = "N")]
-    pub loops: usize,
-    /// epoll, io_uring: run CPU-bound and blocking requests on helper threads (on) or inline on the loop (off).
-    #[arg(long, value_enum, default_value_t = OnOff::Off)]
-    pub offload: OnOff,
-    /// epoll, io_uring: helper threads for offloaded requests.
-    #[arg(long, default_value_t = EpollOptions::default().offload_threads, value_name = "N")]
-    pub offload_threads: usize,
-    /// fork_per_request: most live children at once (at the cap, accept waits).
-    #[arg(long, default_value_t = ForkOptions::default().max_children, value_name = "N")]
-    pub max_children: usize,
-    /// process_pool: workers forked at start, and by each SIGHUP reload (Apache: StartServers).
-    #[arg(long, default_value_t = PoolOptions::default().start_workers, value_name = "N")]
-    pub start_workers: usize,
-    /// process_pool: fewer idle workers than this and the parent forks more (MinSpareServers).
-    #[arg(long, default_value_t = PoolOptions::default().min_spare, value_name = "N")]
-    pub min_spare: usize,
-    /// process_pool: more idle workers than this and the parent retires one per tick (MaxSpareServers).
-    #[arg(long, default_value_t = PoolOptions::default().max_spare, value_name = "N")]
-    pub max_spare: usize,
-    /// process_pool: most worker processes at once (MaxRequestWorkers).
-    #[arg(long, default_value_t = PoolOptions::default().max_workers, value_name = "N")]
-    pub max_workers: usize,
-    /// process_pool, hybrid_pool: how often the parent looks at its workers and acts.
-    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
-    pub maintenance_interval: Duration,
-    /// process_pool, hybrid_pool: a worker exits (and is replaced) after this many connections; 0 = never.
-    #[arg(
-        long,
-        default_value_t = 0,
-        value_name = "N",
-        allow_hyphen_values = true
-    )]
-    pub max_requests_per_worker: u64,
-    /// process_pool, hybrid_pool: workers share one listening socket, or each has its own SO_REUSEPORT socket.
-    #[arg(long, value_enum, default_value_t = Accept::Shared)]
-    pub accept: Accept,
-    /// hybrid_pool: worker processes (default: one per core).
-    #[arg(long, default_value_t = HybridOptions::default().workers, value_name = "N")]
-    pub workers: usize,
-    /// hybrid_pool: serving threads per worker process (Apache: ThreadsPerChild). Not `--threads`:
-    /// `lab run` takes both these flags and the load generator's, and `--threads` is the latter's.
-    #[arg(long, default_value_t = HybridOptions::default().threads, value_name = "N")]
-    pub threads_per_worker: usize,
+    /// Every model's own flags (each model crate declares its own; see `lab models`).
+    #[command(flatten)]
+    pub models: ModelFlags,
     /// Log what the model does on stderr.
     #[arg(long, short)]
     pub verbose: bool,
@@ -129,71 +104,19 @@ impl ServerFlags {
             },
             drain_timeout: self.drain_timeout,
             verbose: self.verbose,
-            threads: ThreadOptions {
-                stack_size: self.stack_size,
-                max_threads: self.max_threads,
-            },
-            epoll: EpollOptions {
-                loops: self.loops,
-                offload: self.offload == OnOff::On,
-                offload_threads: self.offload_threads,
-            },
-            io_uring: IoUringOptions {
-                loops: self.loops,
-                offload: self.offload == OnOff::On,
-                offload_threads: self.offload_threads,
-            },
-            fork: ForkOptions {
-                max_children: self.max_children,
-            },
-            pool: PoolOptions {
-                start_workers: self.start_workers,
-                min_spare: self.min_spare,
-                max_spare: self.max_spare,
-                max_workers: self.max_workers,
-                maintenance_interval: self.maintenance_interval,
-                max_requests_per_worker: self.max_requests_per_worker,
-                accept: match self.accept {
-                    Accept::Shared => AcceptMode::Shared,
-                    Accept::Reuseport => AcceptMode::ReusePort,
-                },
-            },
-            hybrid: HybridOptions {
-                workers: self.workers,
-                threads: self.threads_per_worker,
-            },
         };
         config.validate()?;
         Ok(config)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OnOff {
-    On,
-    Off,
-}
-
-/// How pool workers get connections (`--accept`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Accept {
-    /// Every worker blocks in accept() on the one listening socket.
-    Shared,
-    /// Each worker slot has its own SO_REUSEPORT socket; the kernel spreads connections.
-    Reuseport,
-}
-
 pub fn serve(args: ServeArgs) -> Result<(), String> {
-    let run = args.model.runner().ok_or_else(|| {
-        format!(
-            "--model {}: this model is not built yet (see `lab models`)",
-            args.model.name()
-        )
-    })?;
-    let config = args.server.config()?;
     args.model
-        .availability()
+        .available()
         .map_err(|why| format!("--model {}: {why}", args.model.name()))?;
+    let config = args.server.config()?;
+    let run = (args.model.info().start)(&args.server.models.0)?;
+    models::check_flags_apply(args.model, &args.server.models.0)?;
 
     // The docroot: the user's, or a sample site in a temporary directory removed at exit.
     let _sample_site;

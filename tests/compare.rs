@@ -13,7 +13,7 @@ fn built_models() -> Vec<String> {
     let (ok, out, _) = lab(&["models"]);
     assert!(ok);
     out.lines()
-        .filter(|l| !l.contains("not built yet") && !l.contains("(unavailable: "))
+        .filter(|l| !l.contains("not built yet") && !l.contains("(unavailable"))
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
         .collect()
 }

@@ -519,49 +519,59 @@ pub mod cases {
     }
 }
 
-/// One line per model: `name => "model", [extra lab serve flags];`
-macro_rules! conformance {
-    ($($module:ident => $model:expr, [$($arg:expr),*];)*) => {$(
-        mod $module {
-            const MODEL: &str = $model;
-            const ARGS: &[&str] = &[$($arg),*];
-            /// A model this machine cannot run (io_uring under a seccomp profile that forbids
-            /// it) is skipped, with the reason printed.
-            fn skip() -> bool {
-                match super::common::unavailable(MODEL) {
-                    Some(why) => { eprintln!("skipping {MODEL}: {why}"); true }
-                    None => false,
-                }
-            }
-            #[test] fn keep_alive() { if !skip() { super::cases::keep_alive(MODEL, ARGS) } }
-            #[test] fn pipelined_ten_in_one_write() { if !skip() { super::cases::pipelined_ten_in_one_write(MODEL, ARGS) } }
-            #[test] fn split_at_every_byte() { if !skip() { super::cases::split_at_every_byte(MODEL, ARGS) } }
-            #[test] fn bodies() { if !skip() { super::cases::bodies(MODEL, ARGS) } }
-            #[test] fn head() { if !skip() { super::cases::head(MODEL, ARGS) } }
-            #[test] fn connection_close() { if !skip() { super::cases::connection_close(MODEL, ARGS) } }
-            #[test] fn http10() { if !skip() { super::cases::http10(MODEL, ARGS) } }
-            #[test] fn expect_continue() { if !skip() { super::cases::expect_continue(MODEL, ARGS) } }
-            #[test] fn rejections() { if !skip() { super::cases::rejections(MODEL, ARGS) } }
-            #[test] fn routes() { if !skip() { super::cases::routes(MODEL, ARGS) } }
-            #[test] fn handler_panic() { if !skip() { super::cases::handler_panic(MODEL, ARGS) } }
-            #[test] fn hundred_clients() { if !skip() { super::cases::hundred_clients(MODEL, ARGS) } }
-            #[test] fn timeouts() { if !skip() { super::cases::timeouts(MODEL, ARGS) } }
-            #[test] fn graceful_shutdown() { if !skip() { super::cases::graceful_shutdown(MODEL, ARGS) } }
-        }
-    )*};
-}
+/// A case: run it against `lab serve --model <model> <flags>`.
+type Case = fn(&str, &[&str]);
 
-conformance! {
-    single_thread => "single_thread", [];
-    thread_per_request => "thread_per_request", [];
-    epoll => "epoll", ["--offload", "off"];
-    epoll_offload => "epoll", ["--offload", "on"];
-    epoll_one_loop => "epoll", ["--loops", "1"];
-    io_uring => "io_uring", ["--offload", "off"];
-    io_uring_offload => "io_uring", ["--offload", "on"];
-    io_uring_one_loop => "io_uring", ["--loops", "1"];
-    fork_per_request => "fork_per_request", [];
-    process_pool => "process_pool", [];
-    process_pool_reuseport => "process_pool", ["--accept", "reuseport"];
-    hybrid_pool => "hybrid_pool", [];
+/// Every case, by name.
+const CASES: &[(&str, Case)] = &[
+    ("keep_alive", cases::keep_alive),
+    (
+        "pipelined_ten_in_one_write",
+        cases::pipelined_ten_in_one_write,
+    ),
+    ("split_at_every_byte", cases::split_at_every_byte),
+    ("bodies", cases::bodies),
+    ("head", cases::head),
+    ("connection_close", cases::connection_close),
+    ("http10", cases::http10),
+    ("expect_continue", cases::expect_continue),
+    ("rejections", cases::rejections),
+    ("routes", cases::routes),
+    ("handler_panic", cases::handler_panic),
+    ("hundred_clients", cases::hundred_clients),
+    ("timeouts", cases::timeouts),
+    ("graceful_shutdown", cases::graceful_shutdown),
+];
+
+/// Every case against every registered model (`http_lab::models::ALL`), once with its default
+/// flags and once with each flag set its crate lists in `ModelInfo::conformance`. A model that
+/// cannot run here is listed as ignored, with the reason printed. Filter as usual:
+/// `cargo test --test conformance -- epoll` or `... routes`.
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    let mut trials = Vec::new();
+    for model in http_lab::models::ALL {
+        let info = model.info();
+        let unavailable = model.available().err();
+        if let Some(why) = &unavailable {
+            eprintln!("conformance: skipping {}: {why}", info.name);
+        }
+        let configs = std::iter::once(&[][..]).chain(info.conformance.iter().copied());
+        for flags in configs {
+            let label = if flags.is_empty() {
+                info.name.to_string()
+            } else {
+                format!("{} {}", info.name, flags.join(" "))
+            };
+            for &(case, run) in CASES {
+                let name = info.name;
+                let trial = libtest_mimic::Trial::test(format!("{label}::{case}"), move || {
+                    run(name, flags);
+                    Ok(())
+                });
+                trials.push(trial.with_ignored_flag(unavailable.is_some()));
+            }
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
 }

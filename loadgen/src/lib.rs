@@ -60,7 +60,8 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: what to run: [`Config`], [`parse_url`], [`parse_duration`].
+//! - [`config`]: what to run: [`Config`] and the CLI's parsers ([`parse_url`],
+//!   [`parse_duration`], [`parse_count`], [`parse_rate`], [`parse_start_at`]).
 //! - [`error`]: [`Error`], the reasons a run cannot start.
 //! - `preflight`: fd and port limits checked before starting.
 //! - `sys`: the only `unsafe`: `getrlimit`/`setrlimit`, `sysconf`.
@@ -72,6 +73,7 @@
 //! - `progress`: the live progress line, drawn by the calling thread.
 //! - `run`: spawning the workers and merging their results into a report.
 //! - [`report`]: [`Report`], its JSON form and the text summary.
+//! - [`merge`]: many loaders' reports as one (`lab merge`), histograms added exactly.
 //! - [`procmon`]: sampling the server's process tree from `/proc`.
 //!
 //! # Invariants
@@ -82,9 +84,12 @@
 //! - Every wait has a timeout: connects, requests, the end-of-run drain, the
 //!   calling thread's wait for the workers.
 
+#![deny(unsafe_code)]
+
 pub mod config;
 mod conn;
 pub mod error;
+pub mod merge;
 mod preflight;
 pub mod procmon;
 mod progress;
@@ -93,11 +98,13 @@ mod request;
 mod response;
 mod run;
 mod stats;
+#[allow(unsafe_code)] // the one module that may: each block has its SAFETY comment
 mod sys;
 mod worker;
 
-pub use config::{parse_duration, parse_url, Config};
+pub use config::{parse_count, parse_duration, parse_rate, parse_start_at, parse_url, Config};
 pub use error::Error;
+pub use merge::{merge, Merged};
 pub use preflight::preflight;
 pub use procmon::{Sampler, SamplerHandle, ServerStats};
 pub use report::{decode_histogram, encode_histogram, Report};

@@ -23,24 +23,32 @@ use serde::{Deserialize, Serialize};
 use crate::sys;
 
 /// What the process tree cost over the sampled interval.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServerStats {
+    /// Largest PSS (proportional set size) of the whole tree: shared pages split among sharers.
     pub peak_pss_bytes: u64,
+    /// Largest RSS summed over the tree: shared pages counted once per process.
     pub peak_rss_bytes: u64,
+    /// Most processes in the tree at once.
     pub peak_processes: u64,
+    /// Most threads in the tree at once.
     pub peak_threads: u64,
     /// CPU seconds in user mode, the whole tree, reaped children included.
     pub cpu_user_s: f64,
+    /// CPU seconds in the kernel, likewise.
     pub cpu_sys_s: f64,
-    /// Context switches of every thread seen (exited threads keep their last count).
+    /// Context switches of every thread seen (exited threads keep their last count): blocking.
     pub ctx_voluntary: u64,
+    /// Likewise, preemptions by the scheduler.
     pub ctx_involuntary: u64,
+    /// Most open file descriptors in the tree at once.
     pub peak_fds: u64,
+    /// Every sample, in order.
     pub samples: Vec<Sample>,
 }
 
 /// One sample of the tree.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sample {
     /// Seconds since the sampler started.
     pub t_s: f64,

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 /// Everything measured in one run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     /// What was loaded: `http://{Host header}{path}`.
     #[serde(default)]
@@ -43,6 +43,18 @@ pub struct Report {
     /// The merged latency histogram, HDR V2 format, base64: decode with
     /// [`decode_histogram`] to merge runs or compute other percentiles.
     pub histogram: String,
+    /// Open loop only: the histogram of `latency_uncorrected_us`, same encoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncorrected_histogram: Option<String>,
+    /// The histogram of `connect_us`, same encoding (so `lab merge` merges connect times exactly).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub connect_histogram: String,
+    /// `--tag`: the name of this loader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// `--start-at`: when the run was told to start, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<f64>,
     pub host: Host,
     /// Preflight warnings (not errors) about the machine.
     #[serde(default)]
@@ -50,15 +62,19 @@ pub struct Report {
 }
 
 /// A latency distribution summary; all values in microseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Latency {
+    /// Median.
     pub p50: u64,
     pub p90: u64,
     pub p99: u64,
+    /// 99.9th percentile.
     pub p999: u64,
+    /// 99.99th percentile.
     pub p9999: u64,
     pub max: u64,
     pub mean: f64,
+    /// Standard deviation.
     #[serde(default)]
     pub stdev: f64,
 }
@@ -84,10 +100,15 @@ impl Latency {
 /// Errors by kind. A sub-kind is counted in its kind too
 /// (`connect == connect_refused + connect_timeout + connect_fd_limit +
 /// connect_port_limit + connect_other`, `status == status_4xx + status_5xx`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Errors {
+    /// Failed connects, every sub-kind.
     pub connect: u64,
+    /// ECONNREFUSED: nobody listening, or the backlog overflowed.
     pub connect_refused: u64,
+    /// No connection within the timeout.
     pub connect_timeout: u64,
     /// EMFILE / ENFILE: out of file descriptors.
     pub connect_fd_limit: u64,
@@ -95,9 +116,13 @@ pub struct Errors {
     pub connect_port_limit: u64,
     #[serde(default)]
     pub connect_other: u64,
+    /// A read failed mid-response (e.g. a reset).
     pub read: u64,
+    /// A write failed mid-request.
     pub write: u64,
+    /// No complete response within the request timeout; the connection was reopened.
     pub timeout: u64,
+    /// Responses other than 2xx/3xx.
     pub status: u64,
     pub status_4xx: u64,
     pub status_5xx: u64,
@@ -111,7 +136,8 @@ impl Errors {
         self.connect + self.read + self.write + self.timeout + self.status + self.closed
     }
 
-    pub(crate) fn add(&mut self, other: &Errors) {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Errors) {
         self.connect += other.connect;
         self.connect_refused += other.connect_refused;
         self.connect_timeout += other.connect_timeout;
@@ -129,7 +155,9 @@ impl Errors {
 }
 
 /// Connection counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Connections {
     /// Connections asked for.
     pub target: u64,
@@ -140,7 +168,7 @@ pub struct Connections {
 }
 
 /// One second of the timeline.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Second {
     /// Seconds since the measured part began.
     pub second: u64,
@@ -153,7 +181,7 @@ pub struct Second {
 }
 
 /// The machine the load generator ran on.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Host {
     pub cores: usize,
     pub kernel: String,

@@ -2,7 +2,7 @@
 //! progress while they run, merge what they measured into a [`Report`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -17,6 +17,8 @@ use crate::worker::{Plan, Shared, Worker};
 const MAX_DRAIN: Duration = Duration::from_secs(2);
 /// How much later than planned the workers are told to stop regardless.
 const GRACE: Duration = Duration::from_secs(5);
+/// Seconds after `--start-at` past which a start is reported as late.
+const LATE_START: f64 = 0.5;
 
 /// Run the load test described by `config` and return what was measured.
 /// Blocks for the warm-up plus the duration (plus a short drain).
@@ -27,7 +29,10 @@ pub fn run(config: &Config) -> Result<Report, Error> {
 /// Like [`run`], but ends early (with a report of what was measured so
 /// far) once `stop` becomes true, e.g. from a Ctrl-C handler.
 pub fn run_until(config: &Config, stop: &AtomicBool) -> Result<Report, Error> {
-    let warnings = preflight(config)?;
+    let mut warnings = preflight(config)?;
+    if let Some(at) = config.start_at {
+        warnings.extend(wait_until(at, stop));
+    }
     let threads = config.effective_threads();
     let request = Request::build(config);
     let shared = Shared {
@@ -112,6 +117,28 @@ pub fn run_until(config: &Config, stop: &AtomicBool) -> Result<Report, Error> {
     ))
 }
 
+/// Sleeps until `at` (or `stop`). Starting late is allowed, with a warning: loaders that are
+/// to be merged should start within a second of each other.
+fn wait_until(at: SystemTime, stop: &AtomicBool) -> Option<String> {
+    loop {
+        let now = SystemTime::now();
+        match at.duration_since(now) {
+            Ok(left) if !left.is_zero() && !stop.load(Ordering::Relaxed) => {
+                std::thread::sleep(left.min(Duration::from_millis(50)));
+            }
+            Ok(_) => return None,
+            Err(late) => {
+                let late = late.duration().as_secs_f64();
+                return (late > LATE_START).then(|| {
+                    format!(
+                        "started {late:.1} s after --start-at (was the clock or the command late?)"
+                    )
+                });
+            }
+        }
+    }
+}
+
 /// Combine the workers' measurements into one report.
 fn merge(
     config: &Config,
@@ -165,6 +192,13 @@ fn merge(
         },
         timeline: timeline.finish(),
         histogram: encode_histogram(&latency),
+        uncorrected_histogram: uncorrected.as_ref().map(encode_histogram),
+        connect_histogram: encode_histogram(&connect),
+        tag: config.tag.clone(),
+        start_at: config
+            .start_at
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64()),
         host: Host::current(),
         warnings,
     }

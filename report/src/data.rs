@@ -17,7 +17,7 @@ use std::path::Path;
 pub const PLAN_FILE: &str = "compare.json";
 
 /// `compare.json`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     /// The `lab compare` command line that made this folder.
     pub command: Vec<String>,
@@ -41,7 +41,7 @@ pub struct Plan {
 }
 
 /// One workload: a request path and the server flags it needs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Workload {
     pub name: String,
     pub path: String,
@@ -51,7 +51,7 @@ pub struct Workload {
 }
 
 /// The machine and its limits, as found when the run started.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct Environment {
     pub cpu_model: String,
@@ -78,7 +78,9 @@ pub struct Environment {
 }
 
 /// How one cell of the matrix went.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CellStatus {
     /// Not run (yet): an interrupted comparison.
@@ -89,7 +91,7 @@ pub enum CellStatus {
 }
 
 /// One cell: a series (model) at one size on one workload.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CellRecord {
     /// `<workload>-<series>-c<conns>`, also the file name under `cells/`.
     pub id: String,
@@ -116,16 +118,21 @@ impl CellRecord {
 }
 
 /// A `lab run --json` report (see the README's "JSON report format").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CellRun {
+    /// The model that was run.
     pub model: String,
+    /// The `lab serve` command line that was run (its port was 0: the kernel picked one).
     #[serde(default)]
     pub server_command: Vec<String>,
+    /// HTTP date of the run.
     #[serde(default)]
     pub date: String,
     #[serde(flatten)]
     pub load: Report,
+    /// The server's process tree, sampled from /proc.
     pub server: ServerStats,
+    /// Server processes still alive after SIGTERM and the drain timeout (must be 0).
     #[serde(default)]
     pub leftover_processes: u64,
 }

@@ -24,8 +24,14 @@ impl Server {
     /// Starts `lab serve --model <model> --addr 127.0.0.1:0 <args>` and waits for its
     /// `listening on` line.
     pub fn start(model: &str, args: &[&str]) -> Server {
+        Server::start_on(model, "127.0.0.1:0", args)
+    }
+
+    /// Like [`Server::start`] with `--addr addr`. A server on every interface (`0.0.0.0`) is
+    /// reached through 127.0.0.1.
+    pub fn start_on(model: &str, addr: &str, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
-            .args(["serve", "--model", model, "--addr", "127.0.0.1:0"])
+            .args(["serve", "--model", model, "--addr", addr])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -48,12 +54,15 @@ impl Server {
         let line = rx
             .recv_timeout(TIMEOUT)
             .expect("lab serve printed no `listening on` line");
-        let addr = line
+        let mut addr: SocketAddr = line
             .trim()
             .strip_prefix("listening on http://")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .parse()
             .expect("address");
+        if addr.ip().is_unspecified() {
+            addr.set_ip([127, 0, 0, 1].into());
+        }
         Server {
             addr,
             model: model.to_string(),
@@ -358,16 +367,4 @@ pub fn docroot() -> Docroot {
     // The listener is dropped at once; the socket file stays, which is all the test needs.
     std::os::unix::net::UnixListener::bind(root.join("sock")).expect("unix socket");
     Docroot { dir, root }
-}
-
-/// Why `model` cannot run on this machine, as `lab models` says, or `None` if it can. Tests of
-/// such a model print the reason and skip (io_uring in a container that forbids it).
-pub fn unavailable(model: &str) -> Option<String> {
-    static MODELS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let listing = MODELS.get_or_init(|| lab(&["models"]).1);
-    let line = listing
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(model))?;
-    let (_, why) = line.split_once("(unavailable: ")?;
-    Some(why.trim_end_matches(')').to_string())
 }

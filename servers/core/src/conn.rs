@@ -1,6 +1,8 @@
 //! The blocking connection loop: serve one connection until it closes. Every blocking model
 //! (single_thread, thread_per_request, the process models) calls [`serve_connection`]; only what
-//! surrounds the call differs between them.
+//! surrounds the call differs between them. The pools with `--park on` call
+//! [`serve_until_idle`] instead, which gives an idle keep-alive connection back to their front
+//! ([`crate::park`]) rather than waiting on it.
 //!
 //! ```text
 //! loop {
@@ -28,10 +30,16 @@ const READ_CHUNK: usize = 4 * 1024;
 
 /// After an error response, how long we keep reading (and discarding) before closing, so that the
 /// client reads our answer instead of a connection reset (Apache's "lingering close").
-const LINGER: Duration = Duration::from_secs(2);
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
-/// At shutdown, how long a just-accepted connection gets to send its first request.
-const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+/// At shutdown, how long an idle connection (just accepted, or kept alive between requests)
+/// still gets to send its next request, which is then answered with `Connection: close`. A
+/// client that has just read a keep-alive response may already be sending its next request:
+/// closing the connection under it would fail that request (a client may retry an idempotent
+/// request on a reused connection; wrk and our load generator count it as an error). A
+/// connection that sends nothing within this grace (or its idle timeout) is closed. It must stay
+/// below `--drain-timeout`, after which the pools SIGKILL what is left.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// How a connection ended, for a model's bookkeeping (scoreboards count requests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,10 +51,37 @@ pub struct ConnStats {
 /// Serves one connection until the client closes it, a timeout expires, the server shuts down,
 /// or an error response ends it. Never panics on I/O errors; a handler's panic becomes a 500.
 pub fn serve_connection(
+    stream: TcpStream,
+    handler: &dyn Handler,
+    limits: &Limits,
+    shutdown: &Shutdown,
+) -> ConnStats {
+    serve(stream, handler, limits, shutdown, None)
+}
+
+/// Like [`serve_connection`], but a keep-alive connection is given back (`Some`) instead of
+/// waited on once it is idle: every request it sent has been answered and nothing more is
+/// buffered. The pools with `--park on` call this and hand the connection back to their front
+/// ([`crate::park`]), which waits for its next request without holding a worker. `None`: the
+/// connection is closed (by either side, a timeout, an error, or shutdown).
+pub fn serve_until_idle(
+    stream: TcpStream,
+    handler: &dyn Handler,
+    limits: &Limits,
+    shutdown: &Shutdown,
+) -> (ConnStats, Option<TcpStream>) {
+    let mut idle = None;
+    let stats = serve(stream, handler, limits, shutdown, Some(&mut idle));
+    (stats, idle)
+}
+
+/// The loop. With `give_back`, an idle keep-alive connection is moved there instead of waited on.
+fn serve(
     mut stream: TcpStream,
     handler: &dyn Handler,
     limits: &Limits,
     shutdown: &Shutdown,
+    mut give_back: Option<&mut Option<TcpStream>>,
 ) -> ConnStats {
     let mut stats = ConnStats::default();
     // Nagle would hold back a small response waiting for the ACK of the previous one.
@@ -63,8 +98,8 @@ pub fn serve_connection(
     // When the current wait began: the last answer (idle clock) or the request's first byte
     // (header and body clocks).
     let mut wait_start = Instant::now();
-    // At shutdown, how long a connection that has sent nothing yet may still send its request.
-    let mut first_request_grace: Option<Instant> = None;
+    // At shutdown, until when an idle connection may still send its next request.
+    let mut drain_until: Option<Instant> = None;
     loop {
         // 1. Answer every complete request already buffered (pipelining), in order.
         let mut close = false;
@@ -112,19 +147,20 @@ pub fn serve_connection(
         }
         // 3. Read more, within the deadline that applies now.
         let idle = buf.is_empty() && !reader.in_body();
-        // At shutdown, close a keep-alive connection between requests. A connection that has
-        // not sent its first request yet was accepted after the client connected: it gets its
-        // answer (a pool worker told to leave may accept one last connection while the signal
-        // lands; closing it unanswered would fail a request across a graceful reload).
-        if idle && shutdown.is_triggered() {
-            if stats.requests > 0 {
+        if idle && stats.requests > 0 && !shutdown.is_triggered() {
+            if let Some(back) = give_back.as_mut() {
+                **back = Some(stream);
                 return stats;
             }
-            // Its request is on its way, or it never will be: wait a moment, not a whole
-            // idle timeout (single_thread would not exit for that long).
-            let grace =
-                *first_request_grace.get_or_insert_with(|| Instant::now() + FIRST_REQUEST_GRACE);
-            if Instant::now() >= grace {
+        }
+        // At shutdown, an idle connection is not closed at once: its next request may be on
+        // the wire already (a keep-alive client sends it as soon as it has read our last
+        // answer; a pool worker told to leave may accept one last connection as the signal
+        // lands). Closing it now would fail that request across a graceful reload, so it gets
+        // DRAIN_GRACE to arrive, and its answer says `Connection: close` (step 1).
+        if idle && shutdown.is_triggered() {
+            let until = *drain_until.get_or_insert_with(|| Instant::now() + DRAIN_GRACE);
+            if Instant::now() >= until {
                 return stats;
             }
         }

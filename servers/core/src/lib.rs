@@ -23,7 +23,8 @@
 //!
 //! # Layout
 //! - [`limits`]: sizes and timeouts, each a `lab serve` flag.
-//! - [`config`]: what a model's `run` is told (limits, drain timeout, per-model sections).
+//! - [`config`]: what every model's `run` is told (limits, drain timeout, verbosity).
+//! - [`model`]: what a model tells the lab about itself ([`ModelInfo`]: name, flags, entry point).
 //! - [`error`]: [`Rejection`], why a request is refused, each mapped to one status code.
 //! - [`parse`]: the request head: httparse, then Host, Content-Length, Transfer-Encoding, ….
 //! - [`body`]: body decoders for Content-Length and chunked framing.
@@ -33,6 +34,9 @@
 //! - [`handler`]: the [`Handler`] trait, route costs, panic isolation.
 //! - [`app`]: [`LabApp`], the routes every model serves; [`static_files`]: the docroot.
 //! - [`conn`]: the blocking connection loop every blocking model calls.
+//! - [`park`]: `--park on`: an event-driven front holds connections until a whole request head
+//!   has arrived, then hands them to a pool's workers (threads, or processes via [`handoff`]).
+//! - [`handoff`]: passing a connection's file descriptor to another process over a Unix socket.
 //! - [`net`]: binding with a real backlog; an accept loop that checks shutdown and names limits.
 //! - [`shutdown`]: the shutdown flag and the live-connection tracker.
 //! - [`status`]: what a model adds to `GET /_status` (loop counters, a scoreboard).
@@ -40,8 +44,10 @@
 //! - [`scoreboard`]: a pool's shared-memory table of workers (pid, state, counts), Apache style.
 //! - [`supervisor`]: a pool's parent: spare-worker regulation, recycling, respawn, SIGTERM drain,
 //!   SIGHUP reload. process_pool and hybrid_pool differ only in what a worker runs.
-//! - [`sys`]: every raw `libc` call (fork, waitpid, kill, mmap, sigaction, prctl), each with its
+//! - [`sys`]: every raw `libc` call (fork, waitpid, kill, mmap, sigaction, prctl, sendmsg), each with its
 //!   safety argument.
+
+#![deny(unsafe_code)]
 
 pub mod app;
 pub mod body;
@@ -49,8 +55,11 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod handler;
+pub mod handoff;
 pub mod limits;
+pub mod model;
 pub mod net;
+pub mod park;
 pub mod parse;
 pub mod process;
 pub mod reader;
@@ -61,19 +70,19 @@ pub mod shutdown;
 pub mod static_files;
 pub mod status;
 pub mod supervisor;
+#[allow(unsafe_code)] // the one module that may: each block has its SAFETY comment
 pub mod sys;
 
 pub use app::LabApp;
-pub use config::{
-    AcceptMode, Config, EpollOptions, ForkOptions, HybridOptions, IoUringOptions, PoolOptions,
-    ThreadOptions,
-};
-pub use conn::{serve_connection, ConnStats};
+pub use config::Config;
+pub use conn::{serve_connection, serve_until_idle, ConnStats};
 pub use error::Rejection;
 pub use handler::{call, Cost, Handler};
 pub use limits::Limits;
+pub use model::{ModelInfo, ModelOptions, NoOptions, OnOff, Runner};
 pub use net::{bind_listener, Acceptor, Next};
 pub use reader::{Progress, RequestReader};
 pub use request::{Framing, Head, Method, Request};
 pub use response::{respond, write_rejection, Response, Status, CONTINUE_100};
 pub use shutdown::{Shutdown, Tracker, TrackerGuard};
+pub use supervisor::{AcceptMode, SupervisorOptions};

@@ -111,15 +111,18 @@
 //! - [`buffers`]: the per-loop scratch buffer and buffer pool.
 //! - [`offload`]: the helper threads for Cpu and Blocking requests.
 
+#![deny(unsafe_code)]
+
 pub mod connection;
 pub mod event_loop;
-// The buffer pool, the offload pool and the counters are the event-loop toolkit's (lab-evloop),
-// shared with the io_uring model; re-exported under their old paths.
+// The buffer pool, the offload pool, the counters and the flags are the event-loop toolkit's
+// (lab-evloop), shared with the io_uring model; re-exported under their old paths.
 pub use lab_evloop::{buffers, offload};
-pub use lab_evloop::{Counters, LoopCounters};
+pub use lab_evloop::{Counters, LoopCounters, Options};
 
 use connection::Env;
 use event_loop::{EventLoop, WAKER};
+use lab_core::model::{self, ModelInfo, Variant};
 use lab_core::{Config, Handler, Shutdown};
 use std::io;
 use std::net::TcpListener;
@@ -130,32 +133,49 @@ use std::time::{Duration, Instant};
 /// How long `run` waits for the offload helpers to exit after the loops have returned.
 const POOL_STOP_GRACE: Duration = Duration::from_millis(200);
 
-/// Serves `listener` with `config.epoll.loops` event loops until `shutdown` is triggered and
+/// What the lab knows about this model.
+pub const MODEL: ModelInfo = ModelInfo {
+    name: "epoll",
+    summary: "non-blocking event loops on mio, nginx style, with an offload pool",
+    flags: <Options as clap::Args>::augment_args,
+    available: model::always_available,
+    start: |flags| model::start(flags, run),
+    variants: &[Variant {
+        label: "epoll+offload",
+        flags: &["--offload", "on"],
+        only_offloadable: true,
+    }],
+    conformance: &[&["--offload", "on"], &["--loops", "1"]],
+};
+
+/// Serves `listener` with `options.loops` event loops until `shutdown` is triggered and
 /// the loops have drained.
 pub fn run(
     listener: TcpListener,
     handler: Arc<dyn Handler>,
     config: &Config,
+    options: &Options,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let counters = Arc::new(Counters::new(config.epoll.loops));
+    let counters = Arc::new(Counters::new(options.loops));
     let shown = Arc::clone(&counters);
     lab_core::status::set_source(move || shown.to_json());
-    let result = run_with_counters(listener, handler, config, shutdown, counters);
+    let result = run_with_counters(listener, handler, config, options, shutdown, counters);
     lab_core::status::clear_source();
     result
 }
 
 /// [`run`], with counters the caller can read while it runs (`counters.loops.len()` must be
-/// `config.epoll.loops`).
+/// `options.loops`).
 pub fn run_with_counters(
     listener: TcpListener,
     handler: Arc<dyn Handler>,
     config: &Config,
+    options: &Options,
     shutdown: Shutdown,
     counters: Arc<Counters>,
 ) -> io::Result<()> {
-    let loops = config.epoll.loops.max(1);
+    let loops = options.loops.max(1);
     if counters.loops.len() != loops {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -164,20 +184,17 @@ pub fn run_with_counters(
     }
     // The clones share the file description, so this makes every one non-blocking.
     listener.set_nonblocking(true)?;
-    let pool = match config.epoll.offload {
+    let pool = match options.offload.is_on() {
         true => Some(offload::Pool::start(
             "epoll",
             Arc::clone(&handler),
-            config.epoll.offload_threads,
+            options.offload_threads,
         )?),
         false => None,
     };
     if config.verbose {
-        let offload = match config.epoll.offload {
-            true => format!(
-                "offload on ({} helper threads)",
-                config.epoll.offload_threads
-            ),
+        let offload = match options.offload.is_on() {
+            true => format!("offload on ({} helper threads)", options.offload_threads),
             false => "offload off (handlers run inline)".into(),
         };
         eprintln!("epoll: {loops} event loops sharing one listening socket, {offload}");

@@ -18,6 +18,7 @@
 //! - [`offload`]: the helper threads for Cpu and Blocking requests.
 //! - [`counters`]: per-loop counters, their `/_status` JSON and the `--verbose` line.
 //! - [`connection`]: what a loop lends its connections, their states and clocks, shared limits.
+//! - [`options`]: the flags both models take (`--loops`, `--offload`, `--offload-threads`).
 //! - [`session`]: one connection's requests and responses, pushed bytes instead of reading them
 //!   (the io_uring model's; the epoll model still interleaves this with its reads and writes).
 
@@ -28,10 +29,12 @@ pub mod connection;
 pub mod counters;
 pub mod deadlines;
 pub mod offload;
+pub mod options;
 pub mod session;
 
 pub use buffers::Buffers;
 pub use connection::{Env, Flow, State, Wait};
 pub use counters::{Counters, LoopCounters, Report};
 pub use deadlines::Deadlines;
+pub use options::Options;
 pub use session::Session;

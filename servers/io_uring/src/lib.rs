@@ -102,9 +102,10 @@ pub mod event_loop;
 pub mod sys;
 
 use event_loop::EventLoop;
+use lab_core::model::{self, ModelInfo, Variant};
 use lab_core::{Config, Handler, Shutdown};
 use lab_evloop::offload;
-pub use lab_evloop::{Counters, Env, LoopCounters};
+pub use lab_evloop::{Counters, Env, LoopCounters, Options};
 use std::io;
 use std::net::TcpListener;
 use std::sync::{mpsc, Arc, OnceLock};
@@ -127,6 +128,22 @@ const POOL_STOP_GRACE: Duration = Duration::from_millis(200);
 /// The kernel this model needs: multishot receive (6.0); multishot accept and provided buffer
 /// rings came in 5.19.
 const MIN_KERNEL: (u32, u32) = (6, 0);
+
+/// What the lab knows about this model. Its flags are epoll's (the toolkit's [`Options`]).
+pub const MODEL: ModelInfo = ModelInfo {
+    name: "io_uring",
+    summary:
+        "completion-based event loops on io_uring: multishot accept and receive, batched sends",
+    flags: <Options as clap::Args>::augment_args,
+    available: availability,
+    start: |flags| model::start(flags, run),
+    variants: &[Variant {
+        label: "io_uring+offload",
+        flags: &["--offload", "on"],
+        only_offloadable: true,
+    }],
+    conformance: &[&["--offload", "on"], &["--loops", "1"]],
+};
 
 /// Whether io_uring can run here, checked once: `Err` says why not and what to do.
 pub fn availability() -> Result<(), String> {
@@ -201,33 +218,34 @@ fn kernel_version(release: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// Serves `listener` with `config.io_uring.loops` rings until `shutdown` is triggered and the
-/// loops have drained.
+/// Serves `listener` with `options.loops` rings until `shutdown` is triggered and the loops
+/// have drained.
 pub fn run(
     listener: TcpListener,
     handler: Arc<dyn Handler>,
     config: &Config,
+    options: &Options,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let counters = Arc::new(Counters::new(config.io_uring.loops.max(1)));
+    let counters = Arc::new(Counters::new(options.loops.max(1)));
     let shown = Arc::clone(&counters);
     lab_core::status::set_source(move || shown.to_json());
-    let result = run_with_counters(listener, handler, config, shutdown, counters);
+    let result = run_with_counters(listener, handler, config, options, shutdown, counters);
     lab_core::status::clear_source();
     result
 }
 
 /// [`run`], with counters the caller can read while it runs (`counters.loops.len()` must be
-/// `config.io_uring.loops`).
+/// `options.loops`).
 pub fn run_with_counters(
     listener: TcpListener,
     handler: Arc<dyn Handler>,
     config: &Config,
+    options: &Options,
     shutdown: Shutdown,
     counters: Arc<Counters>,
 ) -> io::Result<()> {
     availability().map_err(|reason| io::Error::new(io::ErrorKind::Unsupported, reason))?;
-    let options = config.io_uring;
     let loops = options.loops.max(1);
     if counters.loops.len() != loops {
         return Err(io::Error::new(
@@ -235,7 +253,7 @@ pub fn run_with_counters(
             "io_uring: one LoopCounters per loop",
         ));
     }
-    let pool = match options.offload {
+    let pool = match options.offload.is_on() {
         true => Some(offload::Pool::start(
             "io_uring",
             Arc::clone(&handler),
@@ -244,7 +262,7 @@ pub fn run_with_counters(
         false => None,
     };
     if config.verbose {
-        let offload = match options.offload {
+        let offload = match options.offload.is_on() {
             true => format!("offload on ({} helper threads)", options.offload_threads),
             false => "offload off (handlers run inline)".into(),
         };
