@@ -19,8 +19,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use loadgen::parse_duration;
 use report::{CellRecord, CellStatus, Environment, Plan, Workload};
 use std::io::{IsTerminal, Read};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,7 +109,7 @@ struct Job {
     args: Vec<String>,
 }
 
-pub fn compare(args: CompareArgs) -> Result<(), String> {
+pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     let models = select_models(&args.models)?;
     if args.conns.is_empty() || args.conns.contains(&0) {
         return Err("--conns: give one or more counts above 0, e.g. 10,100,1000".into());
@@ -159,6 +160,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
             .collect(),
         date: httpdate::fmt_http_date(std::time::SystemTime::now()),
         finished: None,
+        interrupted: None,
         duration_s: args.duration.as_secs_f64(),
         pause_s: args.pause.as_secs_f64(),
         models: models.iter().map(|m| m.name().to_string()).collect(),
@@ -207,9 +209,9 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         }
     };
 
+    let started = Instant::now();
     for (i, job) in jobs.iter().enumerate() {
         if stop.load(Ordering::Relaxed) {
-            say("lab compare: interrupted; the cells not run are marked so".into());
             break;
         }
         if i > 0 {
@@ -248,6 +250,16 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         progress.inc(1);
     }
     progress.finish_and_clear();
+    let interrupted = stop.load(Ordering::Relaxed);
+    if interrupted {
+        let line = format!(
+            "interrupted after {:.1} s of about {:.0} s",
+            started.elapsed().as_secs_f64(),
+            estimate
+        );
+        println!("lab compare: {line}; the cells not run are marked so");
+        plan.interrupted = Some(line);
+    }
     plan.finished = Some(httpdate::fmt_http_date(std::time::SystemTime::now()));
     write_plan(&out, &plan)?;
     let files = report::write_report(&out)?;
@@ -257,7 +269,17 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         files.len(),
         out.display()
     );
-    Ok(())
+    if interrupted {
+        return Ok(ExitCode::from(crate::INTERRUPTED));
+    }
+    if plan.cells.iter().all(|c| c.status != CellStatus::Ok) {
+        return Err(format!(
+            "every cell failed ({}); their reasons are in {}",
+            plan.cells.len(),
+            out.join(report::PLAN_FILE).display()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `all` means every model that is built; otherwise a comma-separated list of built models.
@@ -389,6 +411,9 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
     };
     let mut child = match Command::new(exe)
         .args(&job.args)
+        // Its own process group: a terminal's Ctrl-C reaches `lab compare` only, which passes
+        // it on as SIGTERM, so the cell stops its load before its server.
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(Stdio::piped())
@@ -415,7 +440,6 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
             Err(_) => break None,
         }
         if stop.load(Ordering::Relaxed) && !forwarded {
-            // Ctrl-C on a terminal reaches the child too; `kill` of this process does not.
             lab_core::sys::kill(child.id() as i32, libc::SIGTERM);
             forwarded = true;
         }

@@ -41,6 +41,9 @@ enum Command {
     },
 }
 
+/// The exit status of a run stopped by Ctrl-C or SIGTERM: 128 + SIGINT, as shells report it.
+pub const INTERRUPTED: u8 = 130;
+
 fn main() -> ExitCode {
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
@@ -51,7 +54,7 @@ fn main() -> ExitCode {
         Err(e) => return clap_error(e),
     };
     let result = match cli.command {
-        Command::Serve(args) => serve::serve(*args),
+        Command::Serve(args) => serve::serve(*args).map(|()| ExitCode::SUCCESS),
         Command::Load(args) => load::load(*args),
         Command::Run(args) => match matches.subcommand_matches("run") {
             Some(run_matches) => run::run(*args, run_matches),
@@ -66,13 +69,13 @@ fn main() -> ExitCode {
                 };
                 println!("{:<20} {}{}", m.name(), m.summary(), built);
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Compare(args) => compare::compare(*args),
-        Command::Report { dir } => compare::report(&dir),
+        Command::Report { dir } => compare::report(&dir).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(msg) => {
             eprintln!("lab: {msg}");
             ExitCode::FAILURE

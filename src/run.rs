@@ -5,16 +5,26 @@
 //! whole process tree is sampled from /proc (PSS, because RSS counts the copy-on-write pages of
 //! forked workers many times over). At the end the server gets SIGTERM and must exit, with no
 //! process of its tree left behind.
+//!
+//! The server's CPU time is the kernel's own total for its whole tree: `lab run` is the server's
+//! parent, so once it has waited for the server, `getrusage(RUSAGE_CHILDREN)` has grown by the
+//! CPU of the server and of every descendant the server reaped (the forking models reap all of
+//! theirs before they exit). The `/proc` samples keep the per-second curve.
+//!
+//! The server runs in a process group of its own, so a terminal's Ctrl-C reaches only `lab`,
+//! which stops the load (counting nothing after the signal as an error), then the server, and
+//! writes its report marked `interrupted`.
 
 use crate::load::{run_load, write_json, LoadFlags};
 use crate::models::Model;
 use crate::serve::ServerFlags;
 use clap::{ArgMatches, Args};
-use loadgen::{procmon, Report, ServerStats};
-use serde::Serialize;
+use lab_schema::RunReport;
+use loadgen::procmon;
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -40,21 +50,7 @@ pub struct RunArgs {
     pub server: ServerFlags,
 }
 
-/// What `lab run` writes: the load generator's report, the model, and the server's costs.
-#[derive(Serialize)]
-pub struct RunReport {
-    pub model: String,
-    /// The `lab serve` command line that was run (its port was 0: the kernel picked one).
-    pub server_command: Vec<String>,
-    pub date: String,
-    #[serde(flatten)]
-    pub load: Report,
-    pub server: ServerStats,
-    /// Server processes still alive after SIGTERM and the drain timeout (must be 0).
-    pub leftover_processes: usize,
-}
-
-pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
+pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
     if args.model.runner().is_none() {
         return Err(format!(
             "--model {}: this model is not built yet (see `lab models`)",
@@ -81,6 +77,8 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
     }
     serve_args.extend(forwarded_server_flags(matches));
 
+    // The CPU of children reaped before this server (none, in `lab run`), to subtract.
+    let cpu_before = procmon::children_cpu().unwrap_or_default();
     let mut server = Server::start(&exe, &serve_args)?;
     let url = format!("http://{}{}", server.addr, args.path);
     let mut config = args.load.config(&url)?;
@@ -90,9 +88,17 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
     }
     let sampler = procmon::Sampler::start(server.pid(), SAMPLE_EVERY);
     let result = run_load(&config);
-    let stats = sampler.stop();
+    let mut stats = sampler.stop();
     let leftover = server.stop();
     let report = result?;
+    if leftover == 0 {
+        // The server has exited and been waited for: its tree's CPU is in our children's rusage.
+        if let Ok(after) = procmon::children_cpu() {
+            stats.cpu_user_s = after.0.saturating_sub(cpu_before.0).as_secs_f64();
+            stats.cpu_sys_s = after.1.saturating_sub(cpu_before.1).as_secs_f64();
+            stats.cpu_source = "rusage".into();
+        }
+    }
 
     let run = RunReport {
         model: args.model.name().to_string(),
@@ -102,7 +108,7 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
         date: httpdate::fmt_http_date(std::time::SystemTime::now()),
         load: report,
         server: stats,
-        leftover_processes: leftover,
+        leftover_processes: leftover as u64,
     };
     print!("{}", run.load.summary());
     print!("{}", server_summary(&run));
@@ -111,16 +117,14 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
         .json
         .clone()
         .unwrap_or_else(|| default_json_path(&run));
-    let json =
-        serde_json::to_string_pretty(&run).map_err(|e| format!("cannot encode the report: {e}"))?;
-    write_json(&path, &json)?;
+    write_json(&path, &run.to_json())?;
     println!("report written to {}", path.display());
     if leftover > 0 {
         return Err(format!(
             "{leftover} server processes were still alive after SIGTERM (killed)"
         ));
     }
-    Ok(())
+    crate::load::exit_code(&run.load)
 }
 
 /// `results/<model>-c<conns>-<unix time>.json`
@@ -177,7 +181,7 @@ fn server_summary(run: &RunReport) -> String {
          \x20 peak PSS        {pss:>10.1} MiB   ({per_conn} per connection at peak)\n\
          \x20 peak RSS        {rss:>10.1} MiB\n\
          \x20 processes       {procs:>10}       threads {threads}\n\
-         \x20 CPU user/sys    {user:>10.2} s / {sys:.2} s\n\
+         \x20 CPU user/sys    {user:>10.3} s / {sys:.3} s ({source})\n\
          \x20 ctx switches    {vol:>10} voluntary, {invol} involuntary ({vpr} and {ipr} per request)\n\
          \x20 open fds (peak) {fds:>10}\n\
          \x20 left after SIGTERM: {left}\n",
@@ -189,6 +193,11 @@ fn server_summary(run: &RunReport) -> String {
         threads = s.peak_threads,
         user = s.cpu_user_s,
         sys = s.cpu_sys_s,
+        source = if s.cpu_source == "rusage" {
+            "the kernel's rusage of the whole tree"
+        } else {
+            "sampled from /proc"
+        },
         vol = s.ctx_voluntary,
         invol = s.ctx_involuntary,
         vpr = per_req(s.ctx_voluntary),
@@ -209,6 +218,9 @@ impl Server {
     fn start(exe: &std::path::Path, args: &[String]) -> Result<Server, String> {
         let mut child = Command::new(exe)
             .args(args)
+            // A process group of its own: a terminal's Ctrl-C goes to `lab` only, which stops
+            // the load first and then the server, so the shutdown is not measured as errors.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -71,7 +71,7 @@
 //! - `stats`: per-thread histograms and counters, merged at the end.
 //! - `progress`: the live progress line, drawn by the calling thread.
 //! - `run`: spawning the workers and merging their results into a report.
-//! - [`report`]: [`Report`], its JSON form and the text summary.
+//! - [`report`]: `lab-schema`, re-exported: [`Report`], its JSON form and the text summary.
 //! - [`procmon`]: sampling the server's process tree from `/proc`.
 //!
 //! # Invariants
@@ -88,7 +88,6 @@ pub mod error;
 mod preflight;
 pub mod procmon;
 mod progress;
-pub mod report;
 mod request;
 mod response;
 mod run;
@@ -98,7 +97,12 @@ mod worker;
 
 pub use config::{parse_duration, parse_url, Config};
 pub use error::Error;
+pub use lab_schema as report;
+/// The report types live in `lab-schema`, shared with the report crate.
+pub use lab_schema::{
+    decode_histogram, encode_histogram, Connections, Errors, Latency, LoadReport as Report, Sample,
+    ServerStats, Service,
+};
 pub use preflight::preflight;
-pub use procmon::{Sampler, SamplerHandle, ServerStats};
-pub use report::{decode_histogram, encode_histogram, Report};
+pub use procmon::{Sampler, SamplerHandle};
 pub use run::{run, run_until};

@@ -9,7 +9,6 @@
 //! Everything the report shows comes from these files, so `lab report DIR` renders the same bytes
 //! as the `lab compare` that wrote them.
 
-use loadgen::{Report, ServerStats};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -25,6 +24,9 @@ pub struct Plan {
     pub date: String,
     #[serde(default)]
     pub finished: Option<String>,
+    /// Set when the comparison was stopped early: "interrupted after 3.2 s of about 60 s".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     /// The measured duration of every cell, seconds.
     pub duration_s: f64,
     /// The pause between cells, seconds.
@@ -115,20 +117,8 @@ impl CellRecord {
     }
 }
 
-/// A `lab run --json` report (see the README's "JSON report format").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CellRun {
-    pub model: String,
-    #[serde(default)]
-    pub server_command: Vec<String>,
-    #[serde(default)]
-    pub date: String,
-    #[serde(flatten)]
-    pub load: Report,
-    pub server: ServerStats,
-    #[serde(default)]
-    pub leftover_processes: u64,
-}
+/// A `lab run --json` report: the one schema, from `lab-schema`.
+pub type CellRun = lab_schema::RunReport;
 
 /// A comparison read back: the plan and each cell's report (if it has one).
 #[derive(Debug, Clone)]

@@ -260,7 +260,7 @@ impl Ctx<'_> {
                 let Some(run) = self.s.ok(&w, s, top) else {
                     continue;
                 };
-                let Some(h) = loadgen::decode_histogram(&run.load.histogram) else {
+                let Some(h) = lab_schema::decode_histogram(&run.load.histogram) else {
                     continue;
                 };
                 if h.is_empty() {
