@@ -64,6 +64,14 @@ pub struct CompareArgs {
     /// Pause between cells.
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
     pub pause: Duration,
+    /// Run every cell this many times. The runs are interleaved (all cells in an order shuffled
+    /// with a printed seed, so that drift over the comparison favours no model) and the report
+    /// shows each figure's median with its min–max band, and a bootstrap 95% interval from 3 on.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: u32,
+    /// Seed of the cell order (default: from the clock; printed, and kept in compare.json).
+    #[arg(long, value_name = "SEED")]
+    pub seed: Option<u64>,
     /// Folder for the cells and the report (default: results/compare-<unix time>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -117,6 +125,9 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     if args.duration.is_zero() {
         return Err("--duration must be above 0".into());
     }
+    if args.repeat == 0 {
+        return Err("--repeat must be 1 or more".into());
+    }
     let out = args.out.clone().unwrap_or_else(|| {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -147,7 +158,20 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     let mut conns = args.conns.clone();
     conns.sort_unstable();
     conns.dedup();
-    let jobs = plan_jobs(&models, &workloads, &conns, args.duration, &out);
+    let jobs = plan_jobs(
+        &models,
+        &workloads,
+        &conns,
+        args.duration,
+        args.repeat,
+        &out,
+    );
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    let order = report::shuffled(jobs.len(), seed);
     let mut series: Vec<String> = Vec::new();
     for job in &jobs {
         if !series.contains(&job.record.series) {
@@ -161,6 +185,8 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         date: httpdate::fmt_http_date(std::time::SystemTime::now()),
         finished: None,
         interrupted: None,
+        repeat: args.repeat,
+        seed,
         duration_s: args.duration.as_secs_f64(),
         pause_s: args.pause.as_secs_f64(),
         models: models.iter().map(|m| m.name().to_string()).collect(),
@@ -178,14 +204,16 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         .sum::<f64>()
         + args.pause.as_secs_f64() * jobs.len().saturating_sub(1) as f64;
     println!(
-        "lab compare: {} cells ({} models x {} sizes x {} workloads, epoll twice where it can offload), about {:.0} min; writing {}",
+        "lab compare: {} cells ({} models x {} sizes x {} workloads x {} runs, epoll twice where it can offload), about {:.0} min; writing {}",
         jobs.len(),
         models.len(),
         conns.len(),
         workloads.len(),
+        args.repeat,
         estimate / 60.0,
         out.display()
     );
+    println!("lab compare: cells run in an order shuffled with --seed {seed}");
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -210,11 +238,12 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     };
 
     let started = Instant::now();
-    for (i, job) in jobs.iter().enumerate() {
+    for (n, &i) in order.iter().enumerate() {
+        let job = &jobs[i];
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        if i > 0 {
+        if n > 0 {
             std::thread::sleep(args.pause);
         }
         progress.set_message(job.record.id.clone());
@@ -228,7 +257,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
                 cell.status = CellStatus::Ok;
                 say(format!(
                     "[{}/{}] {:<34} {}",
-                    i + 1,
+                    n + 1,
                     jobs.len(),
                     job.record.id,
                     outcome.summary
@@ -238,7 +267,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
                 cell.status = CellStatus::Failed;
                 say(format!(
                     "[{}/{}] {:<34} FAILED: {}",
-                    i + 1,
+                    n + 1,
                     jobs.len(),
                     job.record.id,
                     reason.lines().last().unwrap_or("")
@@ -329,12 +358,13 @@ fn duration_arg(d: Duration) -> String {
     }
 }
 
-/// Every cell, workload by workload, model by model, size by size.
+/// Every cell, workload by workload, model by model, size by size, run by run.
 fn plan_jobs(
     models: &[Model],
     workloads: &[WorkloadKind],
     conns: &[u64],
     duration: Duration,
+    repeat: u32,
     out: &Path,
 ) -> Vec<Job> {
     let mut jobs = Vec::new();
@@ -348,8 +378,11 @@ fn plan_jobs(
             }
         }
         for (model, name, flags) in series {
-            for &c in conns {
-                let id = format!("{}-{}-c{c}", workload.name, name.replace('+', "-"));
+            for (&c, run) in conns.iter().flat_map(|c| (1..=repeat).map(move |r| (c, r))) {
+                let mut id = format!("{}-{}-c{c}", workload.name, name.replace('+', "-"));
+                if repeat > 1 {
+                    id.push_str(&format!("-r{run}"));
+                }
                 let json = out.join("cells").join(format!("{id}.json"));
                 let mut args: Vec<String> = vec![
                     "run".into(),
@@ -378,6 +411,7 @@ fn plan_jobs(
                     status: CellStatus::Pending,
                     reason: None,
                     wall_s: 0.0,
+                    run,
                 };
                 jobs.push(Job { record, args });
             }
