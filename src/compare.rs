@@ -184,7 +184,9 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
             .collect(),
         date: httpdate::fmt_http_date(std::time::SystemTime::now()),
         finished: None,
-        interrupted: None,
+        interrupted: false,
+        elapsed_s: 0.0,
+        planned_s: 0.0,
         repeat: args.repeat,
         seed,
         duration_s: args.duration.as_secs_f64(),
@@ -280,14 +282,14 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     }
     progress.finish_and_clear();
     let interrupted = stop.load(Ordering::Relaxed);
+    plan.elapsed_s = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+    plan.planned_s = estimate.round();
     if interrupted {
-        let line = format!(
-            "interrupted after {:.1} s of about {:.0} s",
-            started.elapsed().as_secs_f64(),
-            estimate
+        println!(
+            "lab compare: interrupted after {:.1} s of about {:.0} s; the cells not run are marked so",
+            plan.elapsed_s, plan.planned_s
         );
-        println!("lab compare: {line}; the cells not run are marked so");
-        plan.interrupted = Some(line);
+        plan.interrupted = true;
     }
     plan.finished = Some(httpdate::fmt_http_date(std::time::SystemTime::now()));
     write_plan(&out, &plan)?;
@@ -519,10 +521,18 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
         .and_then(|t| serde_json::from_str::<report::CellRun>(&t).ok())
     {
         Some(run) => format!(
-            "{:>10.0} req/s  p99 {:>8.2} ms  errors {}",
+            "{:>10.0} req/s  p99 {:>8} ms  errors {}{}",
             run.load.throughput_rps,
-            run.load.latency_us.p99 as f64 / 1000.0,
-            run.load.errors.total()
+            if run.load.requests > 0 {
+                format!("{:.2}", run.load.latency_us.p99 as f64 / 1000.0)
+            } else {
+                "n/a".into()
+            },
+            run.load.errors.total(),
+            match run.load.service.starved {
+                0 => String::new(),
+                n => format!("  starved {n} of {}", run.load.conns),
+            }
         ),
         None => return failed(with_tail("`lab run` wrote no readable report".into())),
     };

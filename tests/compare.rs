@@ -227,3 +227,31 @@ fn compare_refuses_bad_flags_in_one_line() {
     let (ok, _, err) = lab(&["report", "/nonexistent/folder"]);
     assert!(!ok && err.contains("compare.json"), "{err}");
 }
+
+#[test]
+fn compare_exits_non_zero_when_every_cell_failed() {
+    // More connections than any machine has descriptors for: every cell's `lab run` refuses.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let (ok, stdout, stderr) = lab(&[
+        "compare",
+        "--models",
+        "epoll",
+        "--conns",
+        "100000000",
+        "--workloads",
+        "hello",
+        "--duration",
+        "1s",
+        "--pause",
+        "0s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("every cell failed"), "{stderr}");
+    assert!(
+        out.join("report.md").exists(),
+        "the report is still written"
+    );
+}

@@ -24,9 +24,14 @@ pub struct Plan {
     pub date: String,
     #[serde(default)]
     pub finished: Option<String>,
-    /// Set when the comparison was stopped early: "interrupted after 3.2 s of about 60 s".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interrupted: Option<String>,
+    /// The comparison was stopped early (Ctrl-C, SIGTERM), after `elapsed_s` of about
+    /// `planned_s` seconds.
+    #[serde(default)]
+    pub interrupted: bool,
+    #[serde(default)]
+    pub elapsed_s: f64,
+    #[serde(default)]
+    pub planned_s: f64,
     /// Runs of each cell (`--repeat`; files before it: 1).
     #[serde(default = "one")]
     pub repeat: u32,

@@ -187,3 +187,37 @@ fn a_starving_or_noisy_result_is_never_crowned() {
         assert!(!md.contains(zero), "{md}");
     }
 }
+
+#[test]
+fn repeated_runs_show_median_and_spread_and_render_the_same_bytes_twice() {
+    let cell = |series, conns, rps| Cell {
+        workload: "hello",
+        series,
+        conns,
+        rps,
+        starved: 0,
+        pss: 1_000_000 + conns * 10_000,
+    };
+    let mut cells = Vec::new();
+    for rps in [100_000.0, 104_000.0, 98_000.0] {
+        cells.push(cell("epoll", 10, rps));
+        cells.push(cell("epoll", 1000, rps));
+        cells.push(cell("process_pool", 10, rps / 2.0));
+        cells.push(cell("process_pool", 1000, rps / 2.0));
+    }
+    let mut s = study(&cells);
+    s.plan.repeat = 3;
+    for (i, c) in s.plan.cells.iter_mut().enumerate() {
+        c.run = 1 + (i / 4) as u32;
+        c.id = format!("{}-r{}", c.id, c.run);
+    }
+    let md = markdown(&s);
+    assert!(md.contains("| 100,000 (98,000–104,000) |"), "{md}");
+    assert!(
+        md.contains("`epoll` led with 100,000 req/s, 2.0x the next"),
+        "{md}"
+    );
+    assert!(md.contains("bootstrap 95% intervals"), "{md}");
+    // Seeded bootstrap on rayon: the same bytes every time.
+    assert_eq!(report::render(&s), report::render(&s));
+}

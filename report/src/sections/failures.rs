@@ -15,7 +15,8 @@ impl Ctx<'_> {
              *Served* counts the connections that got at least one response, *starved* those that \
              got none; *fairness* is Jain's index over responses per connection (1: all alike). \
              A failed cell is one that produced no measurement at all: its reason is the tail of \
-             `lab run`'s output. With repeated runs this table shows the run of median throughput.",
+             `lab run`'s output. With repeated runs, the share, served, starved and fairness are \
+             medians (min–max); the counts by kind are those of the run of median throughput.",
         );
         let mut panels = Vec::new();
         let all = self.all_series();
@@ -87,14 +88,30 @@ impl Ctx<'_> {
                     fmt::thousands(run.load.service.served as f64)
                 ));
             }
-            for cell in failed {
+            // One line per failed cell, however many of its runs failed.
+            let mut seen: Vec<(&str, u64)> = Vec::new();
+            for cell in &failed {
+                if seen.contains(&(cell.workload.as_str(), cell.conns)) {
+                    continue;
+                }
+                seen.push((cell.workload.as_str(), cell.conns));
                 let reason = cell
                     .reason
                     .as_deref()
                     .and_then(|r| r.lines().rev().find(|l| !l.trim().is_empty()))
                     .unwrap_or("no reason recorded");
+                let runs = self.s.records(&cell.workload, s, cell.conns).len();
+                let bad = failed
+                    .iter()
+                    .filter(|c| c.workload == cell.workload && c.conns == cell.conns)
+                    .count();
+                let of = if runs > 1 {
+                    format!(" ({bad} of {runs} runs)")
+                } else {
+                    String::new()
+                };
                 lines.push(format!(
-                    "`{s}` failed on {} at {} connections: {}",
+                    "`{s}` failed on {} at {} connections{of}: {}",
                     cell.workload,
                     fmt::thousands(cell.conns as f64),
                     reason.trim()
@@ -125,8 +142,12 @@ impl Ctx<'_> {
                         continue;
                     }
                     let mut row = row_base;
+                    let (w, sr, c) = (&cell.workload, &cell.series, cell.conns);
+                    let fig = |value: fn(&CellRun) -> Option<f64>, f: fn(f64) -> String| {
+                        self.fig(w, sr, c, value, f)
+                    };
                     row.extend([
-                        fmt::percent(measure::error_share(run)),
+                        fig(|r| Some(measure::error_share(r)), fmt::percent),
                         format!(
                             "{} ({}/{}/{}/{})",
                             e.connect,
@@ -144,8 +165,12 @@ impl Ctx<'_> {
                             "{} / {}",
                             run.load.connections.peak_open, run.load.connections.target
                         ),
-                        format!("{} / {}", run.load.service.served, run.load.service.starved),
-                        fmt::fixed(run.load.service.fairness, 3),
+                        format!(
+                            "{} / {}",
+                            fig(|r| Some(r.load.service.served as f64), fmt::thousands),
+                            fig(|r| Some(r.load.service.starved as f64), fmt::thousands)
+                        ),
+                        fig(|r| Some(r.load.service.fairness), |v| fmt::fixed(v, 3)),
                     ]);
                     rows.push(row);
                 }

@@ -425,8 +425,12 @@ impl Ctx<'_> {
                 "{pending} cells were not run (the comparison was interrupted)."
             ));
         }
-        if let Some(why) = &p.interrupted {
-            lines.push(format!("The comparison was {why}."));
+        if p.interrupted {
+            lines.push(format!(
+                "The comparison was interrupted after {} s of about {} s.",
+                fmt::fixed(p.elapsed_s, 1),
+                fmt::fixed(p.planned_s, 0)
+            ));
         }
         self.reading(lines);
     }
