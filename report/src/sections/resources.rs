@@ -136,8 +136,10 @@ impl Ctx<'_> {
         );
         self.para(
             "Peaks of processes and threads in the server's tree, and its CPU time (user + \
-             system) and context switches per request. Totals cover the whole sampled run (warm-up \
-             included), so they are divided by the measured rate times the sampled time.",
+             system) and context switches per request. CPU time is the kernel's own total for the \
+             whole tree (`getrusage(RUSAGE_CHILDREN)` after `lab run` waited for the server, which \
+             reaped every child it forked), exact to the microsecond. Totals cover the whole run \
+             (warm-up included), so they are divided by the measured rate times the sampled time.",
         );
         let mut panels = Vec::new();
         let all = self.all_series();
