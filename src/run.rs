@@ -161,9 +161,17 @@ fn forwarded_server_flags(matches: &ArgMatches) -> Vec<String> {
 
 fn server_summary(run: &RunReport) -> String {
     let s = &run.server;
-    let per_conn = if run.load.connections.peak_open > 0 {
+    let service = &run.load.service;
+    let per_conn = if service.starved > 0 {
+        // Connections in the listen backlog cost the server nothing: no per-connection figure.
         format!(
-            "{:.1} KiB",
+            "none per connection: only {} of {} connections were served",
+            service.served,
+            service.served + service.starved
+        )
+    } else if run.load.connections.peak_open > 0 {
+        format!(
+            "{:.1} KiB per connection at peak",
             s.peak_pss_bytes as f64 / 1024.0 / run.load.connections.peak_open as f64
         )
     } else {
@@ -178,7 +186,7 @@ fn server_summary(run: &RunReport) -> String {
     };
     format!(
         "Server ({model}, sampled every {every} ms from /proc, whole process tree):\n\
-         \x20 peak PSS        {pss:>10.1} MiB   ({per_conn} per connection at peak)\n\
+         \x20 peak PSS        {pss:>10.1} MiB   ({per_conn})\n\
          \x20 peak RSS        {rss:>10.1} MiB\n\
          \x20 processes       {procs:>10}       threads {threads}\n\
          \x20 CPU user/sys    {user:>10.3} s / {sys:.3} s ({source})\n\

@@ -81,7 +81,8 @@
 //! - [`config`]: what to run: [`Config`], [`parse_url`], [`parse_duration`].
 //! - [`error`]: [`Error`], the reasons a run cannot start.
 //! - `preflight`: fd and port limits checked before starting.
-//! - `sys`: the only `unsafe`: `getrlimit`/`setrlimit`, `sysconf`.
+//! - `sys`: the only `unsafe`: `getrlimit`/`setrlimit`, `sysconf`, the
+//!   `timerfd` of the event loops, `getrusage` for reaped children's CPU.
 //! - `request`: the request bytes, built once and shared by every connection.
 //! - `response`: the incremental response parser, one small one per connection.
 //! - `conn`: a connection's life: connected, writable, readable, and errors.
