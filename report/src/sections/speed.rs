@@ -37,6 +37,40 @@ impl Ctx<'_> {
             self.fig(w, s, c, |r| Some(r.load.throughput_rps), fmt::thousands)
         });
         self.push(table);
+        self.intervals(
+            "requests/s",
+            |r| Some(r.load.throughput_rps),
+            fmt::thousands,
+        );
+    }
+
+    /// With 3 runs or more per cell: a table of each cell's bootstrap 95% interval of the median
+    /// of `value`, the interval the readings compare to call a lead or a tie.
+    fn intervals(
+        &mut self,
+        what: &str,
+        value: impl Fn(&CellRun) -> Option<f64> + Copy,
+        f: fn(f64) -> String,
+    ) {
+        if self.s.plan.repeat < 3 {
+            return;
+        }
+        self.para(format!(
+            "Bootstrap 95% intervals of the median {what} (2,000 resamples of the runs, seeded \
+             from each cell's name): two results whose intervals overlap are a tie. With three runs \
+             the interval is nearly the min–max of the runs; more runs (`--repeat`) narrow it."
+        ));
+        let table = self.size_table(
+            "conns: median [95% interval]",
+            |w, s, c| match measure::spread(self.s, w, s, c, value) {
+                Some(v) => match v.ci {
+                    Some((lo, hi)) => format!("{} [{}, {}]", f(v.median), f(lo), f(hi)),
+                    None => format!("{} (runs: {})", f(v.median), v.n),
+                },
+                None => "n/a".into(),
+            },
+        );
+        self.push(table);
     }
 
     fn throughput_reading(&self, w: &str) -> Vec<String> {
@@ -159,6 +193,11 @@ impl Ctx<'_> {
                 .join(" / ")
         });
         self.push(table);
+        self.intervals(
+            "p99",
+            |r| measure::answered(r).map(|r| r.load.latency_us.p99 as f64),
+            fmt::latency_us,
+        );
         self.spectrum();
     }
 
