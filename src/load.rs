@@ -3,6 +3,7 @@
 use clap::Args;
 use loadgen::{parse_count, parse_duration, parse_rate, parse_start_at, Config, Report};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -131,7 +132,7 @@ pub fn run_load(config: &Config) -> Result<Report, String> {
     loadgen::run_until(config, &stop).map_err(|e| e.to_string())
 }
 
-pub fn load(args: LoadArgs) -> Result<(), String> {
+pub fn load(args: LoadArgs) -> Result<ExitCode, String> {
     let config = args.load.config(&args.url)?;
     let report = run_load(&config)?;
     let to_stdout = args.load.json.as_deref().is_some_and(is_stdout);
@@ -139,7 +140,36 @@ pub fn load(args: LoadArgs) -> Result<(), String> {
     if let Some(path) = &args.load.json {
         write_json(path, &report.to_json())?;
     }
-    Ok(())
+    exit_code(&report)
+}
+
+/// How a run ends: 130 (as a shell reports Ctrl-C) when interrupted; an error naming the cause
+/// when not one request succeeded; else success.
+pub fn exit_code(report: &Report) -> Result<ExitCode, String> {
+    if report.interrupted {
+        return Ok(ExitCode::from(crate::INTERRUPTED));
+    }
+    let answered = report.requests.saturating_sub(report.errors.status);
+    if answered == 0 {
+        let e = &report.errors;
+        let cause = if report.connections.established == 0 && e.connect > 0 {
+            format!(
+                "no connection could be made ({} connect errors: {} refused, {} timed out)",
+                e.connect, e.connect_refused, e.connect_timeout
+            )
+        } else if report.connections.established == 0 {
+            "no connection could be made".to_string()
+        } else if report.requests > 0 {
+            format!("every response was an error status ({} of them)", e.status)
+        } else {
+            format!(
+                "connections opened but no response came ({} timeouts, {} closed, {} read errors)",
+                e.timeout, e.closed, e.read
+            )
+        };
+        return Err(format!("no request succeeded: {cause}"));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `--json -` means standard output.

@@ -66,6 +66,9 @@ enum Command {
     },
 }
 
+/// The exit status of a run stopped by Ctrl-C or SIGTERM: 128 + SIGINT, as shells report it.
+pub const INTERRUPTED: u8 = 130;
+
 fn main() -> ExitCode {
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
@@ -76,7 +79,7 @@ fn main() -> ExitCode {
         Err(e) => return clap_error(e),
     };
     let result = match cli.command {
-        Command::Serve(args) => serve::serve(*args),
+        Command::Serve(args) => serve::serve(*args).map(|()| ExitCode::SUCCESS),
         Command::Load(args) => load::load(*args),
         Command::Run(args) => match matches.subcommand_matches("run") {
             Some(run_matches) => run::run(*args, run_matches),
@@ -93,16 +96,20 @@ fn main() -> ExitCode {
                     ),
                 }
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Compare(args) => compare::compare(*args),
-        Command::Merge(args) => merge::merge(args),
-        Command::Report { dir } => compare::report(&dir),
-        Command::Completions { shell } => generate::completions(Cli::command(), shell),
-        Command::Man { out } => generate::man(Cli::command(), out.as_deref()),
+        Command::Merge(args) => merge::merge(args).map(|()| ExitCode::SUCCESS),
+        Command::Report { dir } => compare::report(&dir).map(|()| ExitCode::SUCCESS),
+        Command::Completions { shell } => {
+            generate::completions(Cli::command(), shell).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Man { out } => {
+            generate::man(Cli::command(), out.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(msg) => {
             eprintln!("lab: {msg}");
             ExitCode::FAILURE

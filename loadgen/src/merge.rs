@@ -10,7 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::report::{
-    decode_histogram, encode_histogram, Connections, Errors, Host, Latency, Report, Second,
+    decode_histogram, encode_histogram, Connections, Errors, Host, Latency, LoadReport as Report,
+    Second,
 };
 
 /// `lab merge`'s output: the total, then each loader's own report as it was given.
@@ -130,7 +131,57 @@ pub fn merge(parts: &[Report]) -> Result<Report, String> {
         warnings.extend(part.warnings.iter().map(|w| format!("{name}: {w}")));
     }
 
+    // Per-connection service: the counts add up exactly; the median, Jain's index and the time to
+    // first response need every loader's per-connection counts, which a report does not keep, so
+    // the merged report carries the worst loader's figure and says so.
+    let mut service = lab_schema::Service::default();
+    for (i, part) in parts.iter().enumerate() {
+        let p = &part.service;
+        service.served += p.served;
+        service.starved += p.starved;
+        service.per_conn_min = if i == 0 {
+            p.per_conn_min
+        } else {
+            service.per_conn_min.min(p.per_conn_min)
+        };
+        service.per_conn_max = service.per_conn_max.max(p.per_conn_max);
+        service.per_conn_median = if i == 0 {
+            p.per_conn_median
+        } else {
+            service.per_conn_median.min(p.per_conn_median)
+        };
+        service.fairness = if i == 0 {
+            p.fairness
+        } else {
+            service.fairness.min(p.fairness)
+        };
+        service.first_response_us.p50 = service.first_response_us.p50.max(p.first_response_us.p50);
+        service.first_response_us.p99 = service.first_response_us.p99.max(p.first_response_us.p99);
+    }
+    if parts.iter().filter(|p| p.service.served > 0).count() > 1 {
+        warnings.push(
+            "service: per_conn_median, fairness and first_response_us are the worst loader's, \
+             not an exact merge"
+                .to_string(),
+        );
+    }
+    let send_lag_us = if parts.iter().any(|p| p.send_lag_us.is_some()) {
+        warnings
+            .push("send_lag_us: the worst loader's (no histogram is kept to merge)".to_string());
+        parts
+            .iter()
+            .filter_map(|p| p.send_lag_us)
+            .max_by_key(|l| l.p99)
+    } else {
+        None
+    };
+
     Ok(Report {
+        schema_version: lab_schema::SCHEMA_VERSION,
+        planned_s: parts.iter().map(|p| p.planned_s).fold(0.0, f64::max),
+        interrupted: parts.iter().any(|p| p.interrupted),
+        send_lag_us,
+        service,
         url: first.url.clone(),
         conns: parts.iter().map(|p| p.conns).sum(),
         threads: parts.iter().map(|p| p.threads).sum(),
@@ -175,6 +226,11 @@ mod tests {
             h.record(v).unwrap();
         }
         Report {
+            schema_version: lab_schema::SCHEMA_VERSION,
+            planned_s: 2.0,
+            interrupted: false,
+            send_lag_us: None,
+            service: lab_schema::Service::default(),
             url: "http://10.0.0.1:8080/".into(),
             conns: 10,
             threads: 1,

@@ -8,10 +8,13 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::preflight::preflight;
 use crate::progress::Progress;
-use crate::report::{encode_histogram, Connections, Errors, Host, Latency, Report};
 use crate::request::Request;
 use crate::stats::{histogram, Live, ThreadStats, Timeline};
 use crate::worker::{Plan, Shared, Worker};
+use lab_schema::{
+    encode_histogram, Connections, Errors, Host, Latency, LoadReport as Report, Service,
+    SCHEMA_VERSION,
+};
 
 /// Longest wait for responses still in flight when the time is up.
 const MAX_DRAIN: Duration = Duration::from_secs(2);
@@ -112,9 +115,14 @@ pub fn run_until(config: &Config, stop: &AtomicBool) -> Result<Report, Error> {
         Ok(results)
     })?;
 
-    Ok(merge(
+    let mut report = merge(
         config, threads, measure_us, results, timeline, &shared, warnings,
-    ))
+    );
+    // Stopped by the caller (Ctrl-C), not by the clock or the budget.
+    report.interrupted = stop.load(Ordering::Relaxed)
+        && report.duration_s + 0.01 < config.duration.as_secs_f64()
+        && config.requests.is_none_or(|n| report.requests < n);
+    Ok(report)
 }
 
 /// Sleeps until `at` (or `stop`). Starting late is allowed, with a warning: loaders that are
@@ -151,15 +159,23 @@ fn merge(
 ) -> Report {
     let mut latency = histogram();
     let mut uncorrected = config.rate.map(|_| histogram());
+    let mut send_lag = config.rate.map(|_| histogram());
     let mut connect = histogram();
     let mut errors = Errors::default();
     let mut requests = 0;
     let mut established = 0;
     let mut finished_us = measure_us;
+    let mut per_conn = Vec::with_capacity(config.conns);
+    let mut first_response_us = Vec::with_capacity(config.conns);
     for r in &results {
+        per_conn.extend_from_slice(&r.per_conn);
+        first_response_us.extend_from_slice(&r.first_response_us);
         // Same bounds everywhere, so adding cannot fail.
         let _ = latency.add(&r.latency);
         if let (Some(all), Some(one)) = (&mut uncorrected, &r.uncorrected) {
+            let _ = all.add(one);
+        }
+        if let (Some(all), Some(one)) = (&mut send_lag, &r.send_lag) {
             let _ = all.add(one);
         }
         let _ = connect.add(&r.connect);
@@ -170,11 +186,15 @@ fn merge(
     }
     let duration_s = (finished_us - measure_us) as f64 / 1e6;
     Report {
+        schema_version: SCHEMA_VERSION,
         url: format!("http://{}{}", config.host, config.path),
         conns: config.conns,
         threads,
         rate: config.rate,
         duration_s,
+        planned_s: config.duration.as_secs_f64(),
+        interrupted: false,
+        send_lag_us: send_lag.as_ref().map(Latency::from_histogram),
         requests,
         throughput_rps: if duration_s > 0.0 {
             requests as f64 / duration_s
@@ -185,6 +205,7 @@ fn merge(
         latency_uncorrected_us: uncorrected.as_ref().map(Latency::from_histogram),
         connect_us: Latency::from_histogram(&connect),
         errors,
+        service: Service::from_counts(&per_conn, &mut first_response_us),
         connections: Connections {
             target: config.conns as u64,
             established,

@@ -1,5 +1,5 @@
-//! The result of a run: [`Report`], its JSON form (a format contract: other
-//! tools read these keys) and a wrk-like text summary.
+//! What the load generator measured: [`LoadReport`], its JSON form and a
+//! wrk-like text summary.
 
 use std::fmt::Write as _;
 
@@ -8,9 +8,14 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-/// Everything measured in one run.
+/// Everything the load generator measured in one run (`lab load --json`;
+/// flattened into [`crate::RunReport`] by `lab run`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Report {
+pub struct LoadReport {
+    /// The version of this format ([`crate::SCHEMA_VERSION`]); files written
+    /// before it had a version read as 1.
+    #[serde(default = "crate::version_one")]
+    pub schema_version: u32,
     /// What was loaded: `http://{Host header}{path}`.
     #[serde(default)]
     pub url: String,
@@ -23,6 +28,14 @@ pub struct Report {
     pub rate: Option<f64>,
     /// Length of the measured part of the run (warm-up excluded).
     pub duration_s: f64,
+    /// The measured duration asked for (`duration_s` is shorter when the
+    /// run was interrupted or a request budget ran out first).
+    #[serde(default)]
+    pub planned_s: f64,
+    /// The run was stopped early (Ctrl-C, SIGTERM): its figures cover
+    /// `duration_s` of `planned_s`.
+    #[serde(default)]
+    pub interrupted: bool,
     /// Complete responses received in the measured part, whatever their status.
     pub requests: u64,
     /// `requests / duration_s`.
@@ -36,8 +49,17 @@ pub struct Report {
     pub latency_uncorrected_us: Option<Latency>,
     /// Time from `connect()` to an established connection, microseconds.
     pub connect_us: Latency,
+    /// Open loop only: how late each request left the load generator,
+    /// from its due time to its write, when the connection was free to send
+    /// it. A p99 above 1 ms means the generator, not the server, limited the
+    /// measurement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lag_us: Option<Latency>,
     pub errors: Errors,
     pub connections: Connections,
+    /// Which connections were served, and how evenly.
+    #[serde(default)]
+    pub service: Service,
     /// One row per second of the measured run.
     pub timeline: Vec<Second>,
     /// The merged latency histogram, HDR V2 format, base64: decode with
@@ -136,7 +158,7 @@ impl Errors {
         self.connect + self.read + self.write + self.timeout + self.status + self.closed
     }
 
-    /// Adds `other`'s counts to these.
+    /// Add `other`'s counts to these.
     pub fn add(&mut self, other: &Errors) {
         self.connect += other.connect;
         self.connect_refused += other.connect_refused;
@@ -154,17 +176,89 @@ impl Errors {
     }
 }
 
-/// Connection counters.
+/// Connection counters, at the TCP level.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
 )]
 pub struct Connections {
     /// Connections asked for.
     pub target: u64,
-    /// Successful connects, reconnects included.
+    /// Successful connects, reconnects included. A connect succeeds when the
+    /// kernel completes the handshake, which it does for connections waiting
+    /// in the server's listen backlog too: established is not served (see
+    /// [`Service`]).
     pub established: u64,
-    /// Most connections open at once.
+    /// Most connections open at once (backlog included, as above).
     pub peak_open: u64,
+}
+
+/// Service accounting per connection slot (one of the `conns` the run
+/// holds; a slot that reconnects stays the same slot), measured part only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Service {
+    /// Slots that got at least one response.
+    pub served: u64,
+    /// Slots that got none: they waited in a listen backlog, or their
+    /// connects failed, for the whole run.
+    pub starved: u64,
+    /// Responses per slot: fewest, median, most.
+    pub per_conn_min: u64,
+    pub per_conn_median: u64,
+    pub per_conn_max: u64,
+    /// Jain's fairness index over responses per slot, `(Σx)² / (n Σx²)`:
+    /// 1 when every slot got the same service, `1/n` when one got it all
+    /// (0 when no slot got any).
+    pub fairness: f64,
+    /// From a slot's first connect attempt to its first response (warm-up
+    /// included), microseconds, over the slots that got one: how long a
+    /// connection waited in a backlog or a queue before any service.
+    pub first_response_us: FirstResponse,
+}
+
+/// Two percentiles of the time to first response.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct FirstResponse {
+    pub p50: u64,
+    pub p99: u64,
+}
+
+impl Service {
+    /// From the responses each slot got and the times to first response
+    /// of the served ones.
+    pub fn from_counts(per_conn: &[u64], first_us: &mut [u64]) -> Service {
+        let mut sorted = per_conn.to_vec();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        let served = sorted.iter().filter(|&&x| x > 0).count() as u64;
+        let sum: f64 = sorted.iter().map(|&x| x as f64).sum();
+        let sum_sq: f64 = sorted.iter().map(|&x| (x as f64) * (x as f64)).sum();
+        first_us.sort_unstable();
+        let pick = |v: &[u64], q: f64| -> u64 {
+            if v.is_empty() {
+                0
+            } else {
+                v[((v.len() - 1) as f64 * q).round() as usize]
+            }
+        };
+        Service {
+            served,
+            starved: n as u64 - served,
+            per_conn_min: sorted.first().copied().unwrap_or(0),
+            per_conn_median: pick(&sorted, 0.5),
+            per_conn_max: sorted.last().copied().unwrap_or(0),
+            fairness: if sum_sq > 0.0 {
+                sum * sum / (n as f64 * sum_sq)
+            } else {
+                0.0
+            },
+            first_response_us: FirstResponse {
+                p50: pick(first_us, 0.5),
+                p99: pick(first_us, 0.99),
+            },
+        }
+    }
 }
 
 /// One second of the timeline.
@@ -226,19 +320,20 @@ fn human_us(us: f64) -> String {
     }
 }
 
-impl Report {
+impl LoadReport {
     /// The report as pretty-printed JSON (the format contract).
     pub fn to_json(&self) -> String {
         // Plain data with string keys: serializing cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// Read a report written by [`Report::to_json`].
-    pub fn from_json(text: &str) -> Result<Report, serde_json::Error> {
+    /// Read a report written by [`LoadReport::to_json`].
+    pub fn from_json(text: &str) -> Result<LoadReport, serde_json::Error> {
         serde_json::from_str(text)
     }
 
-    /// A wrk-like text summary.
+    /// A wrk-like text summary, followed by what wrk does not say: starved
+    /// connections, a load generator that fell behind, an interrupted run.
     pub fn summary(&self) -> String {
         let mut s = String::new();
         let l = &self.latency_us;
@@ -246,6 +341,9 @@ impl Report {
             Some(r) => format!(" (open loop, {r:.0} req/s)"),
             None => String::new(),
         };
+        // With no response there is no latency: `n/a`, never `0us`.
+        let answered = self.requests > 0;
+        let lat = |us: f64| if answered { human_us(us) } else { "n/a".into() };
         let _ = writeln!(
             s,
             "  {} threads and {} connections{mode}",
@@ -255,17 +353,25 @@ impl Report {
         let _ = writeln!(
             s,
             "    Latency   {:>8} {:>8} {:>8}",
-            human_us(l.mean),
-            human_us(l.stdev),
-            human_us(l.max as f64)
+            lat(l.mean),
+            lat(l.stdev),
+            lat(l.max as f64)
         );
         let c = &self.connect_us;
+        let connected = self.connections.established > 0;
+        let con = |us: f64| {
+            if connected {
+                human_us(us)
+            } else {
+                "n/a".into()
+            }
+        };
         let _ = writeln!(
             s,
             "    Connect   {:>8} {:>8} {:>8}",
-            human_us(c.mean),
-            human_us(c.stdev),
-            human_us(c.max as f64)
+            con(c.mean),
+            con(c.stdev),
+            con(c.max as f64)
         );
         let _ = writeln!(s, "  Latency Distribution");
         let rows = [
@@ -276,9 +382,9 @@ impl Report {
             ("99.99%", l.p9999),
         ];
         for (name, v) in rows {
-            let _ = writeln!(s, "  {name:>7} {:>9}", human_us(v as f64));
+            let _ = writeln!(s, "  {name:>7} {:>9}", lat(v as f64));
         }
-        if let Some(u) = &self.latency_uncorrected_us {
+        if let Some(u) = self.latency_uncorrected_us.as_ref().filter(|_| answered) {
             let _ = writeln!(
                 s,
                 "  Uncorrected (from send): p50 {} p99 {} max {}",
@@ -287,14 +393,38 @@ impl Report {
                 human_us(u.max as f64)
             );
         }
+        if let Some(g) = &self.send_lag_us {
+            let _ = writeln!(
+                s,
+                "  Send lag (due to sent): p50 {} p99 {} max {}",
+                human_us(g.p50 as f64),
+                human_us(g.p99 as f64),
+                human_us(g.max as f64)
+            );
+        }
         let _ = writeln!(
             s,
-            "  {} requests in {:.2}s, {} connections established (peak {} open)",
+            "  {} requests in {:.2}s, {} connections established (peak {} open, listen backlog included)",
             self.requests,
             self.duration_s,
             self.connections.established,
             self.connections.peak_open
         );
+        let v = &self.service;
+        if v.served + v.starved > 0 {
+            let _ = writeln!(
+                s,
+                "  Served connections: {} of {}; responses per connection min {} median {} max {}, fairness {:.3}; first response p50 {} p99 {}",
+                v.served,
+                v.served + v.starved,
+                v.per_conn_min,
+                v.per_conn_median,
+                v.per_conn_max,
+                v.fairness,
+                if v.served > 0 { human_us(v.first_response_us.p50 as f64) } else { "n/a".into() },
+                if v.served > 0 { human_us(v.first_response_us.p99 as f64) } else { "n/a".into() },
+            );
+        }
         let e = &self.errors;
         if e.total() > 0 {
             let _ = writeln!(
@@ -321,10 +451,65 @@ impl Report {
             }
         }
         let _ = writeln!(s, "Requests/sec: {:>10.2}", self.throughput_rps);
+        for line in self.notices() {
+            let _ = writeln!(s, "{line}");
+        }
         for w in &self.warnings {
             let _ = writeln!(s, "warning: {w}");
         }
         s
+    }
+
+    /// The plain-words lines under the summary: starvation, generator lag,
+    /// interruption.
+    pub fn notices(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let v = &self.service;
+        if v.starved > 0 {
+            out.push(format!(
+                "{} of {} connections got no response in {}",
+                thousands(v.starved),
+                thousands(v.served + v.starved),
+                seconds(self.duration_s)
+            ));
+        }
+        if let Some(g) = self.send_lag_us.filter(|g| g.p99 > 1000) {
+            out.push(format!(
+                "warning: requests left the load generator late (send lag p99 {}): the generator, \
+                 not the server, limited this measurement",
+                human_us(g.p99 as f64)
+            ));
+        }
+        if self.interrupted {
+            out.push(format!(
+                "interrupted after {} of {}",
+                seconds(self.duration_s),
+                seconds(self.planned_s)
+            ));
+        }
+        out
+    }
+}
+
+/// `1,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `3.2 s`, `10 s`.
+fn seconds(s: f64) -> String {
+    if (s - s.round()).abs() < 0.05 {
+        format!("{:.0} s", s)
+    } else {
+        format!("{s:.1} s")
     }
 }
 
@@ -342,6 +527,22 @@ mod tests {
         assert_eq!(back.len(), 5);
         assert_eq!(back.max(), h.max());
         assert!(decode_histogram("not base64!").is_none());
+    }
+
+    #[test]
+    fn service_counts_starved_slots_and_fairness() {
+        let v = Service::from_counts(&[0, 0, 10, 10], &mut [100, 300]);
+        assert_eq!((v.served, v.starved), (2, 2));
+        assert_eq!(
+            (v.per_conn_min, v.per_conn_median, v.per_conn_max),
+            (0, 10, 10)
+        );
+        assert!((v.fairness - 0.5).abs() < 1e-9, "{}", v.fairness);
+        assert_eq!(Service::from_counts(&[5, 5, 5], &mut []).fairness, 1.0);
+        assert_eq!(Service::from_counts(&[0, 0], &mut []).fairness, 0.0);
+        assert_eq!(seconds(3.21), "3.2 s");
+        assert_eq!(seconds(10.0), "10 s");
+        assert_eq!(thousands(1000), "1,000");
     }
 
     #[test]
