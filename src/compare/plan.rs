@@ -1,0 +1,125 @@
+//! What `lab compare` was asked for: the models (checked, in the lecture's order), the workloads,
+//! and the cells they make ([`Job`]).
+
+use clap::ValueEnum;
+use http_lab::models::{self, Model};
+use report::{CellRecord, Workload};
+use std::time::Duration;
+
+/// `GET /cpu/<n>`: naive Fibonacci of n. fib(29) is about 1.6 million calls, 1.2 ms of CPU on the
+/// lab's 2-core VM (`cargo bench --bench core -- cpu` measures it).
+const CPU_N: u32 = 29;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkloadKind {
+    Hello,
+    Cpu,
+    Sleep,
+    Static,
+}
+
+impl WorkloadKind {
+    pub fn workload(self) -> Workload {
+        let (name, path, about) = match self {
+            WorkloadKind::Hello => ("hello", "/".to_string(), "plaintext, 13 bytes"),
+            WorkloadKind::Cpu => ("cpu", format!("/cpu/{CPU_N}"), "about 1 ms of CPU"),
+            WorkloadKind::Sleep => ("sleep", "/sleep/10".into(), "blocks 10 ms"),
+            WorkloadKind::Static => (
+                "static",
+                "/static/index.html".into(),
+                "a small file from disk",
+            ),
+        };
+        Workload {
+            name: name.into(),
+            path,
+            about: about.into(),
+        }
+    }
+
+    /// Blocking or CPU-heavy: `epoll` runs it twice, with `--offload` off and on.
+    pub fn offloadable(self) -> bool {
+        matches!(self, WorkloadKind::Cpu | WorkloadKind::Sleep)
+    }
+}
+
+/// One cell to run.
+pub struct Job {
+    pub record: CellRecord,
+    /// The arguments after `lab`.
+    pub args: Vec<String>,
+}
+
+/// `all` means every model that can run here (the others are named, with the reason, and
+/// skipped); otherwise a comma-separated list of models.
+pub fn select_models(text: &str) -> Result<Vec<Model>, String> {
+    if text.trim() == "all" {
+        let mut runnable = Vec::new();
+        for &m in models::ALL {
+            match m.available() {
+                Ok(()) => runnable.push(m),
+                Err(why) => eprintln!("skipping {}: {why}", m.name()),
+            }
+        }
+        return Ok(runnable);
+    }
+    let mut models = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let model = Model::from_str(name, false).map_err(|_| {
+            let names: Vec<&str> = models::ALL.iter().map(|m| m.name()).collect();
+            let near = names
+                .iter()
+                .map(|n| (edit_distance(name, n), *n))
+                .filter(|&(d, _)| d <= 2)
+                .min()
+                .map(|(_, n)| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            format!(
+                "--models: unknown model `{name}` (expected all or some of {}){near}",
+                names.join(", ")
+            )
+        })?;
+        if let Err(why) = model.available() {
+            return Err(format!("--models: `{name}` cannot run here: {why}"));
+        }
+        if !models.contains(&model) {
+            models.push(model);
+        }
+    }
+    if models.is_empty() {
+        return Err("--models: name at least one model, or all".into());
+    }
+    // The lecture's order, whatever order they were typed in: the report lists them so.
+    models.sort_by_key(|m| models::ALL.iter().position(|x| x == m));
+    Ok(models)
+}
+
+/// Levenshtein distance, for "did you mean" (clap does this for its own value lists).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// The warm-up `lab run` uses by default: every connection opens at 2,000 a second, plus 0.5 s.
+pub fn warmup_s(conns: u64) -> f64 {
+    conns as f64 / 2000.0 + 0.5
+}
+
+pub fn duration_arg(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
