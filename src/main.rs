@@ -5,6 +5,7 @@
 
 mod compare;
 mod generate;
+mod knee;
 mod load;
 mod merge;
 mod run;

@@ -48,6 +48,8 @@ pub struct RunArgs {
     pub load: LoadFlags,
     #[command(flatten)]
     pub server: ServerFlags,
+    #[command(flatten)]
+    pub knee: crate::knee::KneeFlags,
 }
 
 pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
@@ -86,6 +88,22 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
     if args.load.warmup.is_none() {
         // Let every connection open before measuring: the ramp at --connect-rate, plus half a second.
         config.warmup = Duration::from_secs_f64(config.conns as f64 / config.connect_rate + 0.5);
+    }
+    if args.knee.find_max_rate {
+        let found = crate::knee::find_max_rate(args.model.name(), &config, &args.knee);
+        let leftover = server.stop();
+        let found = found?;
+        if let Some(path) = &args.load.json {
+            let text = serde_json::to_string_pretty(&found)
+                .map_err(|e| format!("cannot encode the search: {e}"))?;
+            write_json(path, &text)?;
+        }
+        if leftover > 0 {
+            return Err(format!(
+                "{leftover} server processes were still alive after SIGTERM (killed)"
+            ));
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let sampler = procmon::Sampler::start(server.pid(), SAMPLE_EVERY);
     let result = run_load(&config);

@@ -331,3 +331,94 @@ fn ctrl_c_interrupts_compare_which_says_so_and_exits_130() {
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("The comparison was interrupted after"), "{md}");
 }
+
+/// Copies a comparison's JSON to a new folder, runs `lab report` there, and asserts every file
+/// of the report comes out byte for byte the same.
+fn assert_report_reproduces(dir: &Path) {
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(copy.path().join("cells")).unwrap();
+    std::fs::copy(dir.join("compare.json"), copy.path().join("compare.json")).unwrap();
+    for f in all_files(dir) {
+        if f.starts_with("cells") && f.extension().is_some_and(|e| e == "json") {
+            std::fs::copy(dir.join(&f), copy.path().join(&f)).unwrap();
+        }
+    }
+    let (ok, _, stderr) = lab(&["report", copy.path().to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    for f in all_files(dir) {
+        if f.starts_with("cells") || f == Path::new("compare.json") {
+            continue;
+        }
+        let a = std::fs::read(dir.join(&f)).unwrap();
+        let b = std::fs::read(copy.path().join(&f))
+            .unwrap_or_else(|_| panic!("{} not regenerated", f.display()));
+        assert!(a == b, "{} differs after `lab report`", f.display());
+    }
+}
+
+/// `--rates auto`: each series' search runs as cells of the `rates` experiment, the report has
+/// the section with its chart, table and reading, and `lab report` reproduces it.
+#[test]
+fn rates_auto_searches_each_series_and_the_report_reproduces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let (ok, stdout, stderr) = lab(&[
+        "compare",
+        "--models",
+        "single_thread,thread_pool",
+        "--experiments",
+        "rates",
+        "--rates",
+        "auto",
+        "--workloads",
+        "sleep",
+        "--rate-conns",
+        "1",
+        "--slo",
+        "100ms",
+        "--start-rate",
+        "40",
+        "--max-steps",
+        "3",
+        "--duration",
+        "1s",
+        "--pause",
+        "0s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(plan["rates"]["auto"], true, "{plan:#}");
+    let cells = plan["cells"].as_array().unwrap();
+    for series in ["single_thread", "thread_pool"] {
+        let mine: Vec<_> = cells.iter().filter(|c| c["series"] == series).collect();
+        // Three steps, each run at most once more if the load generator was late.
+        assert!((3..=6).contains(&mine.len()), "{series}: {mine:#?}");
+        assert_eq!(mine[0]["rate"], 40.0);
+        for c in &mine {
+            assert_eq!(c["experiment"], "rates");
+            assert_eq!(c["status"], "ok", "{c:#}");
+            assert!(c["command"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "--rate"));
+        }
+    }
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let section = html
+        .split("<h2 id=\"rates\"")
+        .nth(1)
+        .expect("a rates section")
+        .split("<h2 id=")
+        .next()
+        .unwrap();
+    assert!(section.contains("<svg"), "no chart");
+    assert!(section.contains("<table"), "no table");
+    assert!(section.contains("class=\"reading\""), "no reading");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("Sustained open-loop rate on sleep"), "{md}");
+    assert_report_reproduces(&out);
+}

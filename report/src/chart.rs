@@ -53,6 +53,8 @@ pub enum XAxis {
     Conns(Vec<u64>),
     /// HDR percentile spectrum: x = log10(1 / (1 - q)), labelled 90%, 99%, 99.9%, …
     Percentile,
+    /// Achieved throughput, req/s, linear from 0.
+    Rate,
 }
 
 pub struct Panel {
@@ -179,6 +181,21 @@ fn draw_panel(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, panel: &Pa
                     fmt_conns,
                     8,
                 );
+            }
+        }
+        XAxis::Rate => {
+            let xs = panel
+                .lines
+                .iter()
+                .flat_map(|l| l.points.iter().map(|p| p.0));
+            let hi = xs.fold(0.0_f64, f64::max).max(1.0) * 1.08;
+            if y_log {
+                let chart = builder.build_cartesian_2d(0.0..hi, y_range.log_scale());
+                if let Ok(mut chart) = chart {
+                    finish(&mut chart, panel, y_log, "achieved req/s", fmt_conns, 6);
+                }
+            } else if let Ok(mut chart) = builder.build_cartesian_2d(0.0..hi, y_range) {
+                finish(&mut chart, panel, y_log, "achieved req/s", fmt_conns, 6);
             }
         }
         XAxis::Percentile => {

@@ -1,29 +1,146 @@
 //! Running one cell: a child `lab run` with its output in `cells/<id>.log`, bounded in wall time,
 //! killed (its whole process tree) if it overruns, and its failure kept as a reason.
 
-use crate::compare::plan::Job;
-use std::io::Read;
+use crate::compare::output::write_plan;
+use crate::compare::plan::{warmup_s, Job};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use report::{CellStatus, Plan};
+use std::io::{IsTerminal, Read};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Time a cell may take beyond its duration and warm-up before it is killed.
+const CELL_SLACK: Duration = Duration::from_secs(60);
 
 /// After SIGTERM, how long a cell gets to stop its server and exit before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(20);
 /// Lines of a failed cell's stderr kept as its reason.
 const REASON_LINES: usize = 8;
 
-pub struct Outcome {
-    pub wall: Duration,
+/// Runs cells one after another, a pause between them, and records each in the plan (and
+/// compare.json) as it ends. Ctrl-C or SIGTERM stops it between cells (and the running cell).
+pub struct Runner {
+    exe: PathBuf,
+    out: PathBuf,
+    pause: Duration,
+    stop: Arc<AtomicBool>,
+    progress: ProgressBar,
+    done: usize,
+    total: usize,
+}
+
+impl Runner {
+    /// `total`: the cells expected, for the progress bar.
+    pub fn new(
+        exe: PathBuf,
+        out: PathBuf,
+        pause: Duration,
+        total: usize,
+    ) -> Result<Runner, String> {
+        let stop = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(&stop))
+                .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+        }
+        let progress = if std::io::stderr().is_terminal() {
+            ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        progress.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} cells  {elapsed} (eta {eta})  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Ok(Runner {
+            exe,
+            out,
+            pause,
+            stop,
+            progress,
+            done: 0,
+            total,
+        })
+    }
+
+    /// The comparison's folder.
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+
+    /// Ctrl-C or SIGTERM arrived.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn say(&self, line: String) {
+        if self.progress.is_hidden() {
+            println!("{line}");
+        } else {
+            self.progress.println(line);
+        }
+    }
+
+    /// Runs `job`, whose record is `plan.cells[i]`, records how it went and writes compare.json.
+    /// Returns whether it succeeded.
+    pub fn run(&mut self, plan: &mut Plan, i: usize, job: &Job) -> Result<bool, String> {
+        if self.done > 0 {
+            std::thread::sleep(self.pause);
+        }
+        self.done += 1;
+        self.total = self.total.max(self.done);
+        self.progress.set_message(job.record.id.clone());
+        let duration = Duration::from_secs_f64(plan.duration_s);
+        let limit = duration + Duration::from_secs_f64(warmup_s(job.record.conns)) + CELL_SLACK;
+        let outcome = run_cell(&self.exe, job, &self.out, limit, &self.stop);
+        let (n, total) = (self.done, self.total);
+        let cell = &mut plan.cells[i];
+        cell.wall_s = (outcome.wall.as_secs_f64() * 10.0).round() / 10.0;
+        let ok = match outcome.failure {
+            None => {
+                cell.status = CellStatus::Ok;
+                self.say(format!(
+                    "[{n}/{total}] {:<34} {}",
+                    job.record.id, outcome.summary
+                ));
+                true
+            }
+            Some(reason) => {
+                cell.status = CellStatus::Failed;
+                self.say(format!(
+                    "[{n}/{total}] {:<34} FAILED: {}",
+                    job.record.id,
+                    reason.lines().last().unwrap_or("")
+                ));
+                cell.reason = Some(reason);
+                false
+            }
+        };
+        write_plan(&self.out, plan)?;
+        self.progress.inc(1);
+        Ok(ok)
+    }
+
+    pub fn finish(&self) {
+        self.progress.finish_and_clear();
+    }
+}
+
+struct Outcome {
+    wall: Duration,
     /// `None` if the cell succeeded; else why not.
-    pub failure: Option<String>,
+    failure: Option<String>,
     /// One line for the console.
-    pub summary: String,
+    summary: String,
 }
 
 /// Runs one `lab run` with its output in `cells/<id>.log`, bounded by `limit`.
-pub fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBool) -> Outcome {
+fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBool) -> Outcome {
     let start = Instant::now();
     let failed = |reason: String| Outcome {
         wall: start.elapsed(),

@@ -21,15 +21,11 @@
 //! - `environment`: the machine and its limits, recorded in compare.json.
 //! - `output`: writing compare.json, and `lab report DIR`.
 
-use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use clap::{Args, ValueEnum};
 use loadgen::{parse_count, parse_duration};
 use report::{CellStatus, Plan};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod cell;
@@ -41,12 +37,16 @@ mod plan;
 pub use output::report;
 pub use plan::WorkloadKind;
 
-use cell::run_cell;
+use cell::Runner;
 use output::write_plan;
 use plan::{select_models, warmup_s};
 
-/// Time a cell may take beyond its duration and warm-up before it is killed.
-const CELL_SLACK: Duration = Duration::from_secs(60);
+/// What `lab compare` can measure besides the matrix; one file each under `experiments/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Experiment {
+    Matrix,
+    Rates,
+}
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
@@ -87,6 +87,36 @@ pub struct CompareArgs {
     /// Seed of the cell order (default: from the clock; printed, and kept in compare.json).
     #[arg(long, value_name = "SEED")]
     pub seed: Option<u64>,
+    /// The experiments to run: `matrix` (models × --conns × --workloads, closed loop), `rates`
+    /// (latency against offered load, see --rates).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "matrix",
+        value_name = "E,…"
+    )]
+    pub experiments: Vec<Experiment>,
+    /// Latency against offered load: run every series open loop (`lab run --rate R`) at these
+    /// rates (req/s, 1k = 1000), or `auto`: find each series' highest rate with p99 under --slo,
+    /// no errors and at least 99% of the rate achieved (double until it fails, then bisect).
+    /// Adds the `rates` experiment.
+    #[arg(long, value_name = "auto|R,…")]
+    pub rates: Option<String>,
+    /// The latency objective of --rates: p99 under this.
+    #[arg(long, default_value = "10ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub slo: Duration,
+    /// Connections of every --rates cell (a fixed number, as with wrk2 -c).
+    #[arg(long, default_value = "10", value_parser = parse_count, value_name = "N")]
+    pub rate_conns: u64,
+    /// The workload of --rates (default: the first of --workloads).
+    #[arg(long, value_enum, value_name = "W")]
+    pub rate_workload: Option<WorkloadKind>,
+    /// `--rates auto`: the first rate tried, req/s, and the most steps per series.
+    #[arg(long, default_value = "1000", value_parser = loadgen::parse_rate, value_name = "REQ_PER_S")]
+    pub start_rate: f64,
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_steps: u32,
     /// Folder for the cells and the report (default: results/compare-<unix time>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -103,6 +133,21 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     if args.repeat == 0 {
         return Err("--repeat must be 1 or more".into());
     }
+    let mut experiments = args.experiments.clone();
+    if args.rates.is_some() && !experiments.contains(&Experiment::Rates) {
+        experiments.push(Experiment::Rates);
+    }
+    let mut workloads: Vec<WorkloadKind> = Vec::new();
+    for w in &args.workloads {
+        if !workloads.contains(w) {
+            workloads.push(*w);
+        }
+    }
+    let rates = if experiments.contains(&Experiment::Rates) {
+        Some(experiments::rates::Setup::new(&args, &workloads)?)
+    } else {
+        None
+    };
     let out = args.out.clone().unwrap_or_else(|| {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -124,35 +169,41 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         eprintln!("warning: this `lab` is a debug build; measure with `cargo run --release`");
     }
 
-    let mut workloads: Vec<WorkloadKind> = Vec::new();
-    for w in &args.workloads {
-        if !workloads.contains(w) {
-            workloads.push(*w);
-        }
-    }
     let mut conns = args.conns.clone();
     conns.sort_unstable();
     conns.dedup();
-    let jobs = experiments::matrix::plan_jobs(
-        &models,
-        &workloads,
-        &conns,
-        args.duration,
-        args.repeat,
-        &out,
-    );
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-    });
-    let order = report::shuffled(jobs.len(), seed);
+    let mut jobs = Vec::new();
+    if experiments.contains(&Experiment::Matrix) {
+        jobs.extend(experiments::matrix::plan_jobs(
+            &models,
+            &workloads,
+            &conns,
+            args.duration,
+            args.repeat,
+            &out,
+        ));
+    }
     let mut series: Vec<String> = Vec::new();
     for job in &jobs {
         if !series.contains(&job.record.series) {
             series.push(job.record.series.clone());
         }
     }
+    if let Some(setup) = &rates {
+        // Fixed rates are planned now and shuffled with the matrix; a search plans as it goes.
+        jobs.extend(setup.plan_fixed(&models, args.duration, &out));
+        for s in setup.series(&models) {
+            if !series.contains(&s.name) {
+                series.push(s.name);
+            }
+        }
+    }
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    let order = report::shuffled(jobs.len(), seed);
     let mut plan = Plan {
         command: std::iter::once("lab".to_string())
             .chain(std::env::args().skip(1))
@@ -181,91 +232,47 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         workloads: workloads.iter().map(|w| w.workload()).collect(),
         environment: environment::environment(),
         cells: jobs.iter().map(|j| j.record.clone()).collect(),
+        rates: rates.as_ref().map(|r| r.record()),
     };
     write_plan(&out, &plan)?;
 
-    let estimate: f64 = jobs
-        .iter()
-        .map(|j| warmup_s(j.record.conns) + args.duration.as_secs_f64() + 1.0)
-        .sum::<f64>()
-        + args.pause.as_secs_f64() * jobs.len().saturating_sub(1) as f64;
+    let cell_s = |c: u64| warmup_s(c) + args.duration.as_secs_f64() + 1.0;
+    let searched = rates.as_ref().map_or(0, |r| r.searched_cells(&models));
+    let estimate: f64 = jobs.iter().map(|j| cell_s(j.record.conns)).sum::<f64>()
+        + searched as f64 * cell_s(args.rate_conns)
+        + args.pause.as_secs_f64() * (jobs.len() + searched).saturating_sub(1) as f64;
     println!(
-        "lab compare: {} cells ({} models x {} sizes x {} workloads x {} runs, epoll twice where it can offload), about {:.0} min; writing {}",
-        jobs.len(),
+        "lab compare: {} cells ({} models x {} sizes x {} workloads x {} runs, epoll twice where it can offload{}), about {:.0} min; writing {}",
+        jobs.len() + searched,
         models.len(),
         conns.len(),
         workloads.len(),
         args.repeat,
+        if searched > 0 {
+            format!("; up to {searched} steps of rate searches")
+        } else {
+            String::new()
+        },
         estimate / 60.0,
         out.display()
     );
     println!("lab compare: cells run in an order shuffled with --seed {seed}");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
-    }
-    let progress = if std::io::stderr().is_terminal() {
-        ProgressBar::with_draw_target(Some(jobs.len() as u64), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    progress.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} cells  {elapsed} (eta {eta})  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let say = |line: String| {
-        if progress.is_hidden() {
-            println!("{line}");
-        } else {
-            progress.println(line);
-        }
-    };
-
+    let mut runner = Runner::new(exe, out.clone(), args.pause, jobs.len() + searched)?;
     let started = Instant::now();
-    for (n, &i) in order.iter().enumerate() {
-        let job = &jobs[i];
-        if stop.load(Ordering::Relaxed) {
+    for &i in &order {
+        if runner.stopped() {
             break;
         }
-        if n > 0 {
-            std::thread::sleep(args.pause);
-        }
-        progress.set_message(job.record.id.clone());
-        let limit =
-            args.duration + Duration::from_secs_f64(warmup_s(job.record.conns)) + CELL_SLACK;
-        let outcome = run_cell(&exe, job, &out, limit, &stop);
-        let cell = &mut plan.cells[i];
-        cell.wall_s = (outcome.wall.as_secs_f64() * 10.0).round() / 10.0;
-        match outcome.failure {
-            None => {
-                cell.status = CellStatus::Ok;
-                say(format!(
-                    "[{}/{}] {:<34} {}",
-                    n + 1,
-                    jobs.len(),
-                    job.record.id,
-                    outcome.summary
-                ));
-            }
-            Some(reason) => {
-                cell.status = CellStatus::Failed;
-                say(format!(
-                    "[{}/{}] {:<34} FAILED: {}",
-                    n + 1,
-                    jobs.len(),
-                    job.record.id,
-                    reason.lines().last().unwrap_or("")
-                ));
-                cell.reason = Some(reason);
-            }
-        }
-        write_plan(&out, &plan)?;
-        progress.inc(1);
+        runner.run(&mut plan, i, &jobs[i])?;
     }
-    progress.finish_and_clear();
-    let interrupted = stop.load(Ordering::Relaxed);
+    if let Some(setup) = &rates {
+        if !runner.stopped() {
+            setup.search(&models, args.duration, &mut runner, &mut plan)?;
+        }
+    }
+    runner.finish();
+    let interrupted = runner.stopped();
     plan.elapsed_s = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     plan.planned_s = estimate.round();
     if interrupted {

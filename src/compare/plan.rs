@@ -3,12 +3,14 @@
 
 use clap::ValueEnum;
 use http_lab::models::{self, Model};
-use report::{CellRecord, Workload};
+use report::{CellRecord, CellStatus, Workload};
+use std::path::Path;
 use std::time::Duration;
 
 /// `GET /cpu/<n>`: naive Fibonacci of n. fib(29) is about 1.6 million calls, 1.2 ms of CPU on the
 /// lab's 2-core VM (`cargo bench --bench core -- cpu` measures it).
 const CPU_N: u32 = 29;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum WorkloadKind {
     Hello,
@@ -40,6 +42,91 @@ impl WorkloadKind {
     pub fn offloadable(self) -> bool {
         matches!(self, WorkloadKind::Cpu | WorkloadKind::Sleep)
     }
+}
+
+/// A line of the report: a model, or one of its variants (`epoll+offload`) with its flags.
+pub struct Series {
+    pub model: Model,
+    pub name: String,
+    pub flags: Vec<&'static str>,
+}
+
+/// The series of `models` on workload `w`: each model, then its variants that apply to `w`.
+pub fn series_for(models: &[Model], w: WorkloadKind) -> Vec<Series> {
+    let mut series = Vec::new();
+    for &m in models {
+        series.push(Series {
+            model: m,
+            name: m.name().to_string(),
+            flags: vec![],
+        });
+        for v in m.info().variants {
+            if !v.only_offloadable || w.offloadable() {
+                series.push(Series {
+                    model: m,
+                    name: v.label.to_string(),
+                    flags: v.flags.to_vec(),
+                });
+            }
+        }
+    }
+    series
+}
+
+/// What a cell is, apart from its series.
+pub struct CellSpec<'a> {
+    /// The file name under `cells/` (without `.json`).
+    pub id: String,
+    /// Empty for the matrix.
+    pub experiment: &'a str,
+    pub workload: &'a Workload,
+    pub conns: u64,
+    pub duration: Duration,
+    /// `lab run` flags of the experiment (e.g. `--rate 2000`).
+    pub extra: Vec<String>,
+    pub run: u32,
+    pub rate: Option<f64>,
+}
+
+/// The `lab run` of one cell: `lab run --model M --conns C --path P --duration D [extra]
+/// --quiet --json cells/<id>.json [the series' flags]`.
+pub fn job(out: &Path, series: &Series, spec: CellSpec) -> Job {
+    let json = out.join("cells").join(format!("{}.json", spec.id));
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--model".into(),
+        series.model.name().into(),
+        "--conns".into(),
+        spec.conns.to_string(),
+        "--path".into(),
+        spec.workload.path.clone(),
+        "--duration".into(),
+        duration_arg(spec.duration),
+    ];
+    args.extend(spec.extra);
+    args.extend([
+        "--quiet".into(),
+        "--json".into(),
+        json.display().to_string(),
+    ]);
+    args.extend(series.flags.iter().map(|f| f.to_string()));
+    let record = CellRecord {
+        id: spec.id,
+        workload: spec.workload.name.clone(),
+        series: series.name.clone(),
+        model: series.model.name().into(),
+        conns: spec.conns,
+        command: std::iter::once("lab".to_string())
+            .chain(args.iter().cloned())
+            .collect(),
+        status: CellStatus::Pending,
+        reason: None,
+        wall_s: 0.0,
+        run: spec.run,
+        experiment: spec.experiment.to_string(),
+        rate: spec.rate,
+    };
+    Job { record, args }
 }
 
 /// One cell to run.

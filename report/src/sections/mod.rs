@@ -10,6 +10,7 @@ use crate::stats::Spread;
 
 mod environment;
 mod failures;
+mod rates;
 mod resources;
 mod speed;
 
@@ -34,6 +35,7 @@ pub fn build(study: &Study) -> Document {
     cx.models();
     cx.throughput();
     cx.latency();
+    cx.rates();
     cx.memory();
     cx.costs();
     cx.errors();
@@ -422,6 +424,7 @@ impl Ctx<'_> {
                 fmt::fixed(p.planned_s, 0)
             ));
         }
+        lines.extend(self.rates_summary());
         self.reading(lines);
     }
 

@@ -2,3 +2,4 @@
 //! ([`Job`](super::plan::Job)s); the cell runner runs them and the report crate draws them.
 
 pub mod matrix;
+pub mod rates;
