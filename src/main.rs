@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 mod compare;
+mod faults;
 mod generate;
 mod knee;
 mod load;

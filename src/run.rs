@@ -50,6 +50,8 @@ pub struct RunArgs {
     pub server: ServerFlags,
     #[command(flatten)]
     pub knee: crate::knee::KneeFlags,
+    #[command(flatten)]
+    pub faults: crate::faults::FaultFlags,
 }
 
 pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
@@ -106,8 +108,18 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     let sampler = procmon::Sampler::start(server.pid(), SAMPLE_EVERY);
+    let injector =
+        args.faults.inject_faults.as_ref().map(|_| {
+            crate::faults::spawn(config.addr, server.pid(), config.warmup, config.duration)
+        });
     let result = run_load(&config);
     let mut stats = sampler.stop();
+    if let (Some(path), Some(injector)) = (&args.faults.inject_faults, injector) {
+        let log = injector
+            .join()
+            .map_err(|_| "the fault injector panicked".to_string())?;
+        crate::faults::write(path, &log)?;
+    }
     let leftover = server.stop();
     let report = result?;
     if leftover == 0 {

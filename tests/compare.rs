@@ -422,3 +422,89 @@ fn rates_auto_searches_each_series_and_the_report_reproduces() {
     assert!(md.contains("Sustained open-loop rate on sleep"), "{md}");
     assert_report_reproduces(&out);
 }
+
+/// `--experiments faults` on two models whose fate differs: `process_pool` loses the aborting
+/// worker and replaces it, `single_thread` is one process and dies with the first abort. The
+/// death is the cell's result (status ok, "server died at"), not a harness failure, and the
+/// report with its fault table is reproduced by `lab report`.
+#[test]
+fn faults_table_shows_who_survives_and_who_dies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let (ok, stdout, stderr) = lab(&[
+        "compare",
+        "--models",
+        "single_thread,process_pool",
+        "--experiments",
+        "faults",
+        "--duration",
+        "6s",
+        "--pause",
+        "0s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let cells = plan["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2, "{plan:#}");
+    let cell = |series: &str| {
+        cells
+            .iter()
+            .find(|c| c["series"] == series)
+            .unwrap_or_else(|| panic!("no {series} cell"))
+    };
+    let single = cell("single_thread");
+    assert_eq!(single["experiment"], "faults");
+    assert_eq!(single["status"], "ok", "{single:#}");
+    let f = &single["faults"];
+    assert!(
+        f["died_at_s"].is_number(),
+        "single_thread survived an abort: {f:#}"
+    );
+    assert_eq!(f["alive_at_end"], false);
+    let crash = &f["injections"][0];
+    assert_eq!(crash["kind"], "crash");
+    assert_eq!(crash["outcomes"]["500"], 20, "a panic is a 500: {f:#}");
+    assert!(
+        !f["injections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "kill"),
+        "nothing to kill once dead: {f:#}"
+    );
+
+    let pool = cell("process_pool");
+    assert_eq!(pool["status"], "ok", "{pool:#}");
+    let f = &pool["faults"];
+    assert!(f["died_at_s"].is_null(), "process_pool died: {f:#}");
+    assert_eq!(f["alive_at_end"], true);
+    assert_eq!(f["probe_after"], "200");
+    let kinds: Vec<&str> = f["injections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["crash", "abort", "kill"]);
+    assert_eq!(f["injections"][0]["outcomes"]["500"], 20, "{f:#}");
+    // Each abort takes down only the worker serving it: its own connection gets no response.
+    let abort = f["injections"][1]["outcomes"].as_object().unwrap();
+    assert!(!abort.contains_key("refused"), "{f:#}");
+    assert_eq!(f["injections"][2]["outcomes"]["killed"], 1, "{f:#}");
+
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let section = md
+        .split("## Fault isolation")
+        .nth(1)
+        .expect("a faults section");
+    assert!(
+        section.contains("`single_thread` | server died at t="),
+        "{section}"
+    );
+    assert!(section.contains("`process_pool` | survived"), "{section}");
+    assert!(section.contains("**Reading.**"), "{section}");
+    assert_report_reproduces(&out);
+}

@@ -159,6 +159,36 @@ pub struct CellRecord {
     /// `rates`: the offered rate of this open-loop cell, req/s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+    /// `faults`: what the injected faults did (`lab run --inject-faults`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultLog>,
+}
+
+/// The faults injected into one cell's server under steady load, and what became of it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FaultLog {
+    pub injections: Vec<Injection>,
+    /// When the server's main process died, seconds into the measured run (none: it did not).
+    #[serde(default)]
+    pub died_at_s: Option<f64>,
+    /// Its main process was alive when the run ended.
+    pub alive_at_end: bool,
+    /// A fresh `GET /` after the run: its status, or what went wrong (`refused`, `reset`, ...).
+    pub probe_after: String,
+}
+
+/// One injection: a burst of faulty requests, or a `kill -9`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Injection {
+    /// `crash`, `abort` or `kill`.
+    pub kind: String,
+    /// In words: `20 x GET /crash`.
+    pub what: String,
+    /// Seconds into the measured run.
+    pub at_s: f64,
+    /// What came back, counted: `500`, `closed without a response`, `reset`, `refused`,
+    /// `killed`, ...
+    pub outcomes: std::collections::BTreeMap<String, u32>,
 }
 
 fn one() -> u32 {

@@ -46,6 +46,7 @@ use plan::{select_models, warmup_s};
 pub enum Experiment {
     Matrix,
     Rates,
+    Faults,
 }
 
 #[derive(Args, Debug)]
@@ -88,7 +89,8 @@ pub struct CompareArgs {
     #[arg(long, value_name = "SEED")]
     pub seed: Option<u64>,
     /// The experiments to run: `matrix` (models × --conns × --workloads, closed loop), `rates`
-    /// (latency against offered load, see --rates).
+    /// (latency against offered load, see --rates), `faults` (fault isolation: /crash, /crash?abort
+    /// and kill -9 of a worker under steady load).
     #[arg(
         long,
         value_enum,
@@ -112,6 +114,9 @@ pub struct CompareArgs {
     /// The workload of --rates (default: the first of --workloads).
     #[arg(long, value_enum, value_name = "W")]
     pub rate_workload: Option<WorkloadKind>,
+    /// Connections of the steady load of `faults` (a new connection per request).
+    #[arg(long, default_value = "4", value_parser = parse_count, value_name = "N")]
+    pub fault_conns: u64,
     /// `--rates auto`: the first rate tried, req/s, and the most steps per series.
     #[arg(long, default_value = "1000", value_parser = loadgen::parse_rate, value_name = "REQ_PER_S")]
     pub start_rate: f64,
@@ -183,6 +188,10 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
             &out,
         ));
     }
+    if experiments.contains(&Experiment::Faults) && args.fault_conns == 0 {
+        return Err("--fault-conns must be above 0".into());
+    }
+    let faults = experiments.contains(&Experiment::Faults);
     let mut series: Vec<String> = Vec::new();
     for job in &jobs {
         if !series.contains(&job.record.series) {
@@ -193,6 +202,13 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         // Fixed rates are planned now and shuffled with the matrix; a search plans as it goes.
         jobs.extend(setup.plan_fixed(&models, args.duration, &out));
         for s in setup.series(&models) {
+            if !series.contains(&s.name) {
+                series.push(s.name);
+            }
+        }
+    }
+    if faults {
+        for s in experiments::faults::series(&models) {
             if !series.contains(&s.name) {
                 series.push(s.name);
             }
@@ -238,12 +254,24 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
 
     let cell_s = |c: u64| warmup_s(c) + args.duration.as_secs_f64() + 1.0;
     let searched = rates.as_ref().map_or(0, |r| r.searched_cells(&models));
+    let fault_cells = if faults {
+        experiments::faults::series(&models).len()
+    } else {
+        0
+    };
     let estimate: f64 = jobs.iter().map(|j| cell_s(j.record.conns)).sum::<f64>()
         + searched as f64 * cell_s(args.rate_conns)
-        + args.pause.as_secs_f64() * (jobs.len() + searched).saturating_sub(1) as f64;
+        + fault_cells as f64
+            * (warmup_s(args.fault_conns)
+                + args
+                    .duration
+                    .max(experiments::faults::MIN_DURATION)
+                    .as_secs_f64()
+                + 1.0)
+        + args.pause.as_secs_f64() * (jobs.len() + searched + fault_cells).saturating_sub(1) as f64;
     println!(
         "lab compare: {} cells ({} models x {} sizes x {} workloads x {} runs, epoll twice where it can offload{}), about {:.0} min; writing {}",
-        jobs.len() + searched,
+        jobs.len() + searched + fault_cells,
         models.len(),
         conns.len(),
         workloads.len(),
@@ -258,7 +286,8 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     );
     println!("lab compare: cells run in an order shuffled with --seed {seed}");
 
-    let mut runner = Runner::new(exe, out.clone(), args.pause, jobs.len() + searched)?;
+    let total = jobs.len() + searched + fault_cells;
+    let mut runner = Runner::new(exe, out.clone(), args.pause, total)?;
     let started = Instant::now();
     for &i in &order {
         if runner.stopped() {
@@ -270,6 +299,15 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         if !runner.stopped() {
             setup.search(&models, args.duration, &mut runner, &mut plan)?;
         }
+    }
+    if faults && !runner.stopped() {
+        experiments::faults::run(
+            &models,
+            args.fault_conns,
+            args.duration,
+            &mut runner,
+            &mut plan,
+        )?;
     }
     runner.finish();
     let interrupted = runner.stopped();

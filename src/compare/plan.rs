@@ -125,6 +125,7 @@ pub fn job(out: &Path, series: &Series, spec: CellSpec) -> Job {
         run: spec.run,
         experiment: spec.experiment.to_string(),
         rate: spec.rate,
+        faults: None,
     };
     Job { record, args }
 }

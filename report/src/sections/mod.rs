@@ -10,6 +10,7 @@ use crate::stats::Spread;
 
 mod environment;
 mod failures;
+mod faults;
 mod rates;
 mod resources;
 mod speed;
@@ -39,6 +40,7 @@ pub fn build(study: &Study) -> Document {
     cx.memory();
     cx.costs();
     cx.errors();
+    cx.faults();
     cx.handlers();
     cx.environment();
     let p = &study.plan;
