@@ -108,6 +108,7 @@ fn compare_runs_every_cell_and_the_report_covers_every_section_and_model() {
         "models",
         "throughput",
         "latency",
+        "timelines",
         "memory",
         "costs",
         "errors",
@@ -128,7 +129,7 @@ fn compare_runs_every_cell_and_the_report_covers_every_section_and_model() {
             );
         }
     }
-    assert!(sections[8].contains("lab compare --models all --conns 10,50"));
+    assert!(sections[9].contains("lab compare --models all --conns 10,50"));
 
     let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), cells.len() + 1);
@@ -506,5 +507,9 @@ fn faults_table_shows_who_survives_and_who_dies() {
     );
     assert!(section.contains("`process_pool` | survived"), "{section}");
     assert!(section.contains("**Reading.**"), "{section}");
+    assert!(
+        section.contains("-faults.svg"),
+        "no throughput timeline: {section}"
+    );
     assert_report_reproduces(&out);
 }

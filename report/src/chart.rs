@@ -55,6 +55,8 @@ pub enum XAxis {
     Percentile,
     /// Achieved throughput, req/s, linear from 0.
     Rate,
+    /// Time, seconds, linear from 0.
+    Seconds,
 }
 
 pub struct Panel {
@@ -183,19 +185,23 @@ fn draw_panel(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, panel: &Pa
                 );
             }
         }
-        XAxis::Rate => {
+        XAxis::Rate | XAxis::Seconds => {
             let xs = panel
                 .lines
                 .iter()
                 .flat_map(|l| l.points.iter().map(|p| p.0));
             let hi = xs.fold(0.0_f64, f64::max).max(1.0) * 1.08;
+            let desc = match panel.x {
+                XAxis::Rate => "achieved req/s",
+                _ => "seconds",
+            };
             if y_log {
                 let chart = builder.build_cartesian_2d(0.0..hi, y_range.log_scale());
                 if let Ok(mut chart) = chart {
-                    finish(&mut chart, panel, y_log, "achieved req/s", fmt_conns, 6);
+                    finish(&mut chart, panel, y_log, desc, fmt_conns, 6);
                 }
             } else if let Ok(mut chart) = builder.build_cartesian_2d(0.0..hi, y_range) {
-                finish(&mut chart, panel, y_log, "achieved req/s", fmt_conns, 6);
+                finish(&mut chart, panel, y_log, desc, fmt_conns, 6);
             }
         }
         XAxis::Percentile => {

@@ -178,7 +178,8 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     conns.sort_unstable();
     conns.dedup();
     let mut jobs = Vec::new();
-    if experiments.contains(&Experiment::Matrix) {
+    let matrix = experiments.contains(&Experiment::Matrix);
+    if matrix {
         jobs.extend(experiments::matrix::plan_jobs(
             &models,
             &workloads,
@@ -244,8 +245,14 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
             })
             .collect(),
         series,
-        conns: conns.clone(),
-        workloads: workloads.iter().map(|w| w.workload()).collect(),
+        // The matrix's sizes and workloads; none when it did not run (the other experiments
+        // record their own).
+        conns: if matrix { conns.clone() } else { Vec::new() },
+        workloads: if matrix {
+            workloads.iter().map(|w| w.workload()).collect()
+        } else {
+            Vec::new()
+        },
         environment: environment::environment(),
         cells: jobs.iter().map(|j| j.record.clone()).collect(),
         rates: rates.as_ref().map(|r| r.record()),

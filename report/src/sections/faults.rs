@@ -3,6 +3,7 @@
 //! and its per-second timeline.
 
 use super::{and_list, Ctx};
+use crate::chart::{Line, Panel, XAxis};
 use crate::data::{CellRecord, CellRun, CellStatus, FaultLog, Injection};
 use crate::doc::Block;
 use crate::fmt;
@@ -111,6 +112,16 @@ impl Ctx<'_> {
             let by_kind = |k: &str| log.injections.iter().find(|i| i.kind == k);
             let e = &run.load.errors;
             let lost = e.total() - e.status;
+            // After a death the load generator's attempts are refused as fast as it retries:
+            // the count is of failed attempts, not of the requests a live server would have had.
+            let lost_text = match log.died_at_s {
+                Some(t) => format!(
+                    "all after t={} s ({} failed attempts)",
+                    fmt::fixed(t, 1),
+                    fmt::thousands(lost as f64)
+                ),
+                None => fmt::thousands(lost as f64),
+            };
             let broken = e.read + e.write + e.closed;
             let outcome = match log.died_at_s {
                 Some(t) => format!("server died at t={} s", fmt::fixed(t, 1)),
@@ -134,7 +145,7 @@ impl Ctx<'_> {
             rows.push(vec![
                 name.clone(),
                 outcome,
-                fmt::thousands(lost as f64),
+                lost_text,
                 fmt::thousands(broken as f64),
                 cell_of("crash"),
                 cell_of("abort"),
@@ -152,7 +163,7 @@ impl Ctx<'_> {
                         .max_by(|a, b| a.at_s.total_cmp(&b.at_s));
                     lines.push(match cause {
                         Some(i) => format!(
-                            "{name} died at t={} s, {} s after `{}` began ({}), and the load lost {} requests in all.",
+                            "{name} died at t={} s, {} s after `{}` began ({}), and the load got no response after it ({} failed attempts).",
                             fmt::fixed(t, 1),
                             fmt::fixed((t - i.at_s).max(0.0), 1),
                             i.what,
@@ -185,6 +196,53 @@ impl Ctx<'_> {
             );
         }
         self.push(Block::Table { head, rows });
+        // The timeline of every cell the reading names: throughput per second through the faults.
+        let shown: Vec<(String, Vec<(f64, f64)>)> = cells
+            .iter()
+            .filter(|(c, _)| c.status == CellStatus::Ok)
+            .filter_map(|(c, r)| r.as_ref().map(|r| (c.series.clone(), r)))
+            .map(|(s, r)| {
+                let points = r
+                    .load
+                    .timeline
+                    .iter()
+                    .map(|x| (x.second as f64 + 1.0, x.requests as f64))
+                    .collect();
+                (s, points)
+            })
+            .collect();
+        if !shown.is_empty() {
+            let names: Vec<&str> = shown.iter().map(|(s, _)| s.as_str()).collect();
+            let mut legend = self.legend(&names);
+            for (i, key) in legend.iter_mut().enumerate() {
+                key.2 = i % 2 == 1;
+            }
+            let panel = Panel {
+                title: "responses per second; faults at 1/4 (crash), 1/2 (abort), 3/4 (kill)"
+                    .into(),
+                y_desc: "req/s".into(),
+                y_log: false,
+                y_fmt: fmt::thousands,
+                x: XAxis::Seconds,
+                lines: shown
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (s, points))| Line {
+                        color: self.color(s),
+                        points: points.clone(),
+                        bars: Vec::new(),
+                        dashed: i % 2 == 1,
+                    })
+                    .collect(),
+            };
+            self.chart(
+                "faults",
+                "Throughput per second of each model while faults were injected".into(),
+                &[panel],
+                1,
+                &legend,
+            );
+        }
         self.reading(lines);
     }
 }

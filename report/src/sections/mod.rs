@@ -14,6 +14,7 @@ mod faults;
 mod rates;
 mod resources;
 mod speed;
+mod timelines;
 
 struct Ctx<'a> {
     s: &'a Study,
@@ -37,6 +38,7 @@ pub fn build(study: &Study) -> Document {
     cx.throughput();
     cx.latency();
     cx.rates();
+    cx.timelines();
     cx.memory();
     cx.costs();
     cx.errors();
