@@ -8,6 +8,7 @@ use crate::fmt;
 use crate::measure::{self, bands, curve, fit, largest_measured, ranking};
 use crate::stats::Spread;
 
+mod ceilings;
 mod environment;
 mod failures;
 mod faults;
@@ -42,6 +43,7 @@ pub fn build(study: &Study) -> Document {
     cx.memory();
     cx.costs();
     cx.errors();
+    cx.ceilings();
     cx.faults();
     cx.handlers();
     cx.environment();
