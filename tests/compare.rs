@@ -366,7 +366,7 @@ fn rates_auto_searches_each_series_and_the_report_reproduces() {
     let (ok, stdout, stderr) = lab(&[
         "compare",
         "--models",
-        "single_thread,thread_pool",
+        "single_thread,process_pool",
         "--experiments",
         "rates",
         "--rates",
@@ -393,7 +393,7 @@ fn rates_auto_searches_each_series_and_the_report_reproduces() {
         serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
     assert_eq!(plan["rates"]["auto"], true, "{plan:#}");
     let cells = plan["cells"].as_array().unwrap();
-    for series in ["single_thread", "thread_pool"] {
+    for series in ["single_thread", "process_pool"] {
         let mine: Vec<_> = cells.iter().filter(|c| c["series"] == series).collect();
         // Three steps, each run at most once more if the load generator was late.
         assert!((3..=6).contains(&mine.len()), "{series}: {mine:#?}");
