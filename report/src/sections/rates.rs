@@ -98,15 +98,19 @@ impl Ctx<'_> {
         };
         self.para(format!(
             "Each cell is one `lab run --rate R`: the load generator sends R requests a second in \
-             total over {conns} connections whatever the server's pace (open loop, as wrk2), and \
+             total over {conns} whatever the server's pace (open loop, as wrk2), and \
              measures each latency from when the request was due, so a server that falls behind \
              shows its queue. Workload {w}. A rate is *held* when it had no errors, achieved at \
              least {share} of the rate offered, and kept p99 under the objective, {slo}. {how} \
              Each chart plots every measured rate at the throughput actually achieved; past the \
              knee the line turns up (latency grows with the queue) or back (less is achieved \
-             than offered). One search per series, so the knee is a bracket measured once: on a \
-             shared machine it moves from run to run.",
-            conns = fmt::thousands(rp.conns as f64),
+             than offered). Each rate ran once per series, so the knee is a bracket measured \
+             once: on a shared machine it moves from run to run.",
+            conns = if rp.conns == 1 {
+                "one connection".to_string()
+            } else {
+                format!("{} connections", fmt::thousands(rp.conns as f64))
+            },
             w = rp.workload,
             share = fmt::percent(knee::ACHIEVED_SHARE),
         ));
@@ -253,11 +257,16 @@ impl Ctx<'_> {
                 if overlap {
                     lines.push(format!(
                         "`{}` and `{}` sustained the most, {} and {}: their brackets overlap, so \
-                         which is higher is not measured (narrow them with more --max-steps).",
+                         which is higher is not measured ({}).",
                         a.series,
                         b.series,
                         rate(a),
-                        rate(b)
+                        rate(b),
+                        if rp.auto {
+                            "more --max-steps narrow the brackets"
+                        } else {
+                            "offer higher rates, or use --rates auto"
+                        }
                     ));
                 } else {
                     lines.push(format!(
