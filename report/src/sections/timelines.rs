@@ -46,7 +46,7 @@ impl Ctx<'_> {
                 "open connections",
                 "connections",
                 false,
-                fmt::thousands,
+                fmt::axis_ms,
                 |r| {
                     r.load
                         .timeline
@@ -55,20 +55,14 @@ impl Ctx<'_> {
                         .collect()
                 },
             ),
-            (
-                "server processes",
-                "processes",
-                false,
-                fmt::thousands,
-                |r| {
-                    r.server
-                        .samples
-                        .iter()
-                        .map(|s| (s.t_s, s.processes as f64))
-                        .collect()
-                },
-            ),
-            ("server threads", "threads", false, fmt::thousands, |r| {
+            ("server processes", "processes", false, fmt::axis_ms, |r| {
+                r.server
+                    .samples
+                    .iter()
+                    .map(|s| (s.t_s, s.processes as f64))
+                    .collect()
+            }),
+            ("server threads", "threads", false, fmt::axis_ms, |r| {
                 r.server
                     .samples
                     .iter()
