@@ -4,7 +4,9 @@
 #![deny(unsafe_code)]
 
 mod compare;
+mod faults;
 mod generate;
+mod knee;
 mod load;
 mod merge;
 mod run;

@@ -54,6 +54,10 @@ pub struct RunArgs {
     pub server: ServerFlags,
     #[command(flatten)]
     pub pin: PinFlags,
+    #[command(flatten)]
+    pub knee: crate::knee::KneeFlags,
+    #[command(flatten)]
+    pub faults: crate::faults::FaultFlags,
 }
 
 /// Which CPUs each side may run on (`lab run`, and `lab compare`, which passes them on).
@@ -139,9 +143,35 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         // Let every connection open before measuring: the ramp at --connect-rate, plus half a second.
         config.warmup = Duration::from_secs_f64(config.conns as f64 / config.connect_rate + 0.5);
     }
+    if args.knee.find_max_rate {
+        let found = crate::knee::find_max_rate(args.model.name(), &config, &args.knee);
+        let leftover = server.stop();
+        let found = found?;
+        if let Some(path) = &args.load.json {
+            let text = serde_json::to_string_pretty(&found)
+                .map_err(|e| format!("cannot encode the search: {e}"))?;
+            write_json(path, &text)?;
+        }
+        if leftover > 0 {
+            return Err(format!(
+                "{leftover} server processes were still alive after SIGTERM (killed)"
+            ));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let sampler = procmon::Sampler::start(server.pid(), SAMPLE_EVERY);
+    let injector =
+        args.faults.inject_faults.as_ref().map(|_| {
+            crate::faults::spawn(config.addr, server.pid(), config.warmup, config.duration)
+        });
     let result = run_load(&config);
     let mut stats = sampler.stop();
+    if let (Some(path), Some(injector)) = (&args.faults.inject_faults, injector) {
+        let log = injector
+            .join()
+            .map_err(|_| "the fault injector panicked".to_string())?;
+        crate::faults::write(path, &log)?;
+    }
     let leftover = server.stop();
     let report = result?;
     if leftover == 0 {

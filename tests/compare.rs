@@ -114,6 +114,7 @@ fn compare_runs_every_cell_and_the_report_covers_every_section_and_model() {
         "models",
         "throughput",
         "latency",
+        "timelines",
         "memory",
         "costs",
         "errors",
@@ -134,7 +135,7 @@ fn compare_runs_every_cell_and_the_report_covers_every_section_and_model() {
             );
         }
     }
-    assert!(sections[8].contains("lab compare --models all --conns 10,50"));
+    assert!(sections[9].contains("lab compare --models all --conns 10,50"));
 
     let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), cells.len() + 1);
@@ -336,4 +337,192 @@ fn ctrl_c_interrupts_compare_which_says_so_and_exits_130() {
         .any(|c| c["status"] == "pending"));
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("The comparison was interrupted after"), "{md}");
+}
+
+/// Copies a comparison's JSON to a new folder, runs `lab report` there, and asserts every file
+/// of the report comes out byte for byte the same.
+fn assert_report_reproduces(dir: &Path) {
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(copy.path().join("cells")).unwrap();
+    std::fs::copy(dir.join("compare.json"), copy.path().join("compare.json")).unwrap();
+    for f in all_files(dir) {
+        if f.starts_with("cells") && f.extension().is_some_and(|e| e == "json") {
+            std::fs::copy(dir.join(&f), copy.path().join(&f)).unwrap();
+        }
+    }
+    let (ok, _, stderr) = lab(&["report", copy.path().to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    for f in all_files(dir) {
+        if f.starts_with("cells") || f == Path::new("compare.json") {
+            continue;
+        }
+        let a = std::fs::read(dir.join(&f)).unwrap();
+        let b = std::fs::read(copy.path().join(&f))
+            .unwrap_or_else(|_| panic!("{} not regenerated", f.display()));
+        assert!(a == b, "{} differs after `lab report`", f.display());
+    }
+}
+
+/// `--rates auto`: each series' search runs as cells of the `rates` experiment, the report has
+/// the section with its chart, table and reading, and `lab report` reproduces it.
+#[test]
+fn rates_auto_searches_each_series_and_the_report_reproduces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let (ok, stdout, stderr) = lab(&[
+        "compare",
+        "--models",
+        "single_thread,process_pool",
+        "--experiments",
+        "rates",
+        "--rates",
+        "auto",
+        "--workloads",
+        "sleep",
+        "--rate-conns",
+        "1",
+        "--slo",
+        "100ms",
+        "--start-rate",
+        "40",
+        "--max-steps",
+        "3",
+        "--duration",
+        "1s",
+        "--pause",
+        "0s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(plan["rates"]["auto"], true, "{plan:#}");
+    let cells = plan["cells"].as_array().unwrap();
+    for series in ["single_thread", "process_pool"] {
+        let mine: Vec<_> = cells.iter().filter(|c| c["series"] == series).collect();
+        // Three steps, each run at most once more if the load generator was late.
+        assert!((3..=6).contains(&mine.len()), "{series}: {mine:#?}");
+        assert_eq!(mine[0]["rate"], 40.0);
+        for c in &mine {
+            assert_eq!(c["experiment"], "rates");
+            assert_eq!(c["status"], "ok", "{c:#}");
+            assert!(c["command"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "--rate"));
+        }
+    }
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let section = html
+        .split("<h2 id=\"rates\"")
+        .nth(1)
+        .expect("a rates section")
+        .split("<h2 id=")
+        .next()
+        .unwrap();
+    assert!(section.contains("<svg"), "no chart");
+    assert!(section.contains("<table"), "no table");
+    assert!(section.contains("class=\"reading\""), "no reading");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("Sustained open-loop rate on sleep"), "{md}");
+    assert_report_reproduces(&out);
+}
+
+/// `--experiments faults` on two models whose fate differs: `process_pool` loses the aborting
+/// worker and replaces it, `single_thread` is one process and dies with the first abort. The
+/// death is the cell's result (status ok, "server died at"), not a harness failure, and the
+/// report with its fault table is reproduced by `lab report`.
+#[test]
+fn faults_table_shows_who_survives_and_who_dies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let (ok, stdout, stderr) = lab(&[
+        "compare",
+        "--models",
+        "single_thread,process_pool",
+        "--experiments",
+        "faults",
+        "--duration",
+        "6s",
+        "--pause",
+        "0s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let cells = plan["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2, "{plan:#}");
+    let cell = |series: &str| {
+        cells
+            .iter()
+            .find(|c| c["series"] == series)
+            .unwrap_or_else(|| panic!("no {series} cell"))
+    };
+    let single = cell("single_thread");
+    assert_eq!(single["experiment"], "faults");
+    assert_eq!(single["status"], "ok", "{single:#}");
+    let f = &single["faults"];
+    assert!(
+        f["died_at_s"].is_number(),
+        "single_thread survived an abort: {f:#}"
+    );
+    assert_eq!(f["alive_at_end"], false);
+    let crash = &f["injections"][0];
+    assert_eq!(crash["kind"], "crash");
+    // A panic is a 500 (a pool may close one on a worker it is retiring at that moment).
+    assert!(
+        crash["outcomes"]["500"].as_u64().unwrap_or(0) >= 15,
+        "{f:#}"
+    );
+    assert!(
+        !f["injections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "kill"),
+        "nothing to kill once dead: {f:#}"
+    );
+
+    let pool = cell("process_pool");
+    assert_eq!(pool["status"], "ok", "{pool:#}");
+    let f = &pool["faults"];
+    assert!(f["died_at_s"].is_null(), "process_pool died: {f:#}");
+    assert_eq!(f["alive_at_end"], true);
+    assert_eq!(f["probe_after"], "200");
+    let kinds: Vec<&str> = f["injections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["crash", "abort", "kill"]);
+    assert!(
+        f["injections"][0]["outcomes"]["500"].as_u64().unwrap_or(0) >= 15,
+        "{f:#}"
+    );
+    // Each abort takes down only the worker serving it: its own connection gets no response.
+    let abort = f["injections"][1]["outcomes"].as_object().unwrap();
+    assert!(!abort.contains_key("refused"), "{f:#}");
+    assert_eq!(f["injections"][2]["outcomes"]["killed"], 1, "{f:#}");
+
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let section = md
+        .split("## Fault isolation")
+        .nth(1)
+        .expect("a faults section");
+    assert!(
+        section.contains("`single_thread` | server died at t="),
+        "{section}"
+    );
+    assert!(section.contains("`process_pool` | survived"), "{section}");
+    assert!(section.contains("**Reading.**"), "{section}");
+    assert!(
+        section.contains("-faults.svg"),
+        "no throughput timeline: {section}"
+    );
+    assert_report_reproduces(&out);
 }

@@ -53,6 +53,10 @@ pub enum XAxis {
     Conns(Vec<u64>),
     /// HDR percentile spectrum: x = log10(1 / (1 - q)), labelled 90%, 99%, 99.9%, …
     Percentile,
+    /// Achieved throughput, req/s, linear from 0.
+    Rate,
+    /// Time, seconds, linear from 0.
+    Seconds,
 }
 
 pub struct Panel {
@@ -181,6 +185,25 @@ fn draw_panel(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, panel: &Pa
                 );
             }
         }
+        XAxis::Rate | XAxis::Seconds => {
+            let xs = panel
+                .lines
+                .iter()
+                .flat_map(|l| l.points.iter().map(|p| p.0));
+            let hi = xs.fold(0.0_f64, f64::max).max(1.0) * 1.08;
+            let (desc, x_fmt): (&str, fn(&f64) -> String) = match panel.x {
+                XAxis::Rate => ("achieved req/s", fmt_conns),
+                _ => ("seconds", fmt_seconds),
+            };
+            if y_log {
+                let chart = builder.build_cartesian_2d(0.0..hi, y_range.log_scale());
+                if let Ok(mut chart) = chart {
+                    finish(&mut chart, panel, y_log, desc, x_fmt, 6);
+                }
+            } else if let Ok(mut chart) = builder.build_cartesian_2d(0.0..hi, y_range) {
+                finish(&mut chart, panel, y_log, desc, x_fmt, 6);
+            }
+        }
         XAxis::Percentile => {
             let xs = panel
                 .lines
@@ -272,6 +295,15 @@ fn finish<X, Y>(
 
 fn fmt_conns(v: &f64) -> String {
     crate::fmt::thousands(*v)
+}
+
+/// Seconds: whole numbers as such, fractions (short runs) to a tenth.
+fn fmt_seconds(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        crate::fmt::thousands(*v)
+    } else {
+        format!("{v:.1}")
+    }
 }
 
 fn fmt_percentile(v: &f64) -> String {

@@ -55,6 +55,30 @@ pub struct Plan {
     pub workloads: Vec<Workload>,
     pub environment: Environment,
     pub cells: Vec<CellRecord>,
+    /// `--rates`: latency against offered load (its cells have `experiment` `rates`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rates: Option<RatesPlan>,
+}
+
+/// The `rates` experiment: every series open loop at offered rates, with a fixed number of
+/// connections, on one workload; either a given list of rates or (`auto`) a search per series
+/// for the highest rate that meets the objective ([`crate::knee`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RatesPlan {
+    pub workload: String,
+    pub conns: u64,
+    /// The latency objective: p99 under this, microseconds (`--slo`).
+    pub slo_us: u64,
+    /// `--rates auto`: a bracketing search per series; else the rates given.
+    pub auto: bool,
+    /// The rates given, req/s (empty for `auto`).
+    #[serde(default)]
+    pub asked: Vec<f64>,
+    /// `auto`: the search's first rate and its most steps.
+    #[serde(default)]
+    pub start: f64,
+    #[serde(default)]
+    pub max_steps: u32,
 }
 
 /// One workload: a request path and the server flags it needs.
@@ -128,6 +152,43 @@ pub struct CellRecord {
     /// Which run of the cell this is, from 1 (`--repeat`).
     #[serde(default = "one")]
     pub run: u32,
+    /// The experiment the cell belongs to: empty for the matrix, else `rates` or `faults`.
+    /// Only matrix cells are looked up by (workload, series, conns).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub experiment: String,
+    /// `rates`: the offered rate of this open-loop cell, req/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// `faults`: what the injected faults did (`lab run --inject-faults`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultLog>,
+}
+
+/// The faults injected into one cell's server under steady load, and what became of it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FaultLog {
+    pub injections: Vec<Injection>,
+    /// When the server's main process died, seconds into the measured run (none: it did not).
+    #[serde(default)]
+    pub died_at_s: Option<f64>,
+    /// Its main process was alive when the run ended.
+    pub alive_at_end: bool,
+    /// A fresh `GET /` after the run: its status, or what went wrong (`refused`, `reset`, ...).
+    pub probe_after: String,
+}
+
+/// One injection: a burst of faulty requests, or a `kill -9`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Injection {
+    /// `crash`, `abort` or `kill`.
+    pub kind: String,
+    /// In words: `20 x GET /crash`.
+    pub what: String,
+    /// Seconds into the measured run.
+    pub at_s: f64,
+    /// What came back, counted: `500`, `closed without a response`, `reset`, `refused`,
+    /// `killed`, ...
+    pub outcomes: std::collections::BTreeMap<String, u32>,
 }
 
 fn one() -> u32 {
@@ -199,7 +260,18 @@ impl Study {
         runs.into_iter().next()
     }
 
-    /// Every run of a cell (one per `--repeat`), in plan order.
+    /// The cells of `experiment` with their reports, in plan order.
+    pub fn experiment(&self, experiment: &str) -> Vec<(&CellRecord, Option<&CellRun>)> {
+        self.plan
+            .cells
+            .iter()
+            .zip(&self.runs)
+            .filter(|(c, _)| c.experiment == experiment)
+            .map(|(c, r)| (c, r.as_ref()))
+            .collect()
+    }
+
+    /// Every run of a (matrix) cell (one per `--repeat`), in plan order.
     pub fn records(
         &self,
         workload: &str,
@@ -210,7 +282,12 @@ impl Study {
             .cells
             .iter()
             .zip(&self.runs)
-            .filter(|(c, _)| c.workload == workload && c.series == series && c.conns == conns)
+            .filter(|(c, _)| {
+                c.experiment.is_empty()
+                    && c.workload == workload
+                    && c.series == series
+                    && c.conns == conns
+            })
             .map(|(c, r)| (c, r.as_ref()))
             .collect()
     }
@@ -240,7 +317,7 @@ impl Study {
                 self.plan
                     .cells
                     .iter()
-                    .any(|c| c.workload == workload && &c.series == *s)
+                    .any(|c| c.experiment.is_empty() && c.workload == workload && &c.series == *s)
             })
             .map(String::as_str)
             .collect()

@@ -19,10 +19,12 @@
 //!
 //! # Layout
 //! - [`data`]: the folder's files: [`Plan`] (`compare.json`), [`CellRun`] (a `lab run` report).
+//! - [`knee`]: the highest sustained offered rate: the objective and the bracketing search.
 //! - `measure`: numbers derived from cells: per-request costs, error share, least squares.
 //! - [`stats`]: repetitions: median and spread, the bootstrap interval, the seeded shuffle.
 //! - `sections`: the seven sections, their charts, tables and readings (`speed`: 1 and 2,
-//!   `resources`: 3 and 4, `failures`: 5 and 6, `environment`: 7).
+//!   `resources`: 3 and 4, `failures`: 5 and 6, `environment`: 7), and one per experiment besides
+//!   the matrix (`rates`: latency against offered load), shown only when it ran.
 //! - `chart`: line charts as SVG with plotters.
 //! - `doc`: the report as blocks, written out as HTML and as Markdown.
 //! - `fmt`: every number's format, HTML escaping.
@@ -34,6 +36,7 @@
 #![deny(unsafe_code)]
 
 pub mod data;
+pub mod knee;
 
 mod chart;
 mod doc;
@@ -42,7 +45,10 @@ mod measure;
 mod sections;
 pub mod stats;
 
-pub use data::{CellRecord, CellRun, CellStatus, Environment, Plan, Study, Workload, PLAN_FILE};
+pub use data::{
+    CellRecord, CellRun, CellStatus, Environment, FaultLog, Injection, Plan, RatesPlan, Study,
+    Workload, PLAN_FILE,
+};
 pub use stats::shuffled;
 
 use std::path::Path;

@@ -61,7 +61,9 @@ impl Ctx<'_> {
                 .plan
                 .cells
                 .iter()
-                .filter(|c| &c.series == s && c.status == CellStatus::Failed)
+                .filter(|c| {
+                    c.experiment.is_empty() && &c.series == s && c.status == CellStatus::Failed
+                })
                 .collect();
             if !any && failed.is_empty() {
                 clean.push(format!("`{s}`"));

@@ -8,10 +8,14 @@ use crate::fmt;
 use crate::measure::{self, bands, curve, fit, largest_measured, ranking};
 use crate::stats::Spread;
 
+mod ceilings;
 mod environment;
 mod failures;
+mod faults;
+mod rates;
 mod resources;
 mod speed;
+mod timelines;
 
 struct Ctx<'a> {
     s: &'a Study,
@@ -34,9 +38,13 @@ pub fn build(study: &Study) -> Document {
     cx.models();
     cx.throughput();
     cx.latency();
+    cx.rates();
+    cx.timelines();
     cx.memory();
     cx.costs();
     cx.errors();
+    cx.ceilings();
+    cx.faults();
     cx.handlers();
     cx.environment();
     let p = &study.plan;
@@ -422,6 +430,7 @@ impl Ctx<'_> {
                 fmt::fixed(p.planned_s, 0)
             ));
         }
+        lines.extend(self.rates_summary());
         self.reading(lines);
     }
 

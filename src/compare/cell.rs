@@ -1,0 +1,278 @@
+//! Running one cell: a child `lab run` with its output in `cells/<id>.log`, bounded in wall time,
+//! killed (its whole process tree) if it overruns, and its failure kept as a reason.
+
+use crate::compare::output::write_plan;
+use crate::compare::plan::{warmup_s, Job};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use report::{CellStatus, Plan};
+use std::io::{IsTerminal, Read};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Time a cell may take beyond its duration and warm-up before it is killed.
+const CELL_SLACK: Duration = Duration::from_secs(60);
+
+/// After SIGTERM, how long a cell gets to stop its server and exit before SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(20);
+/// Lines of a failed cell's stderr kept as its reason.
+const REASON_LINES: usize = 8;
+
+/// Runs cells one after another, a pause between them, and records each in the plan (and
+/// compare.json) as it ends. Ctrl-C or SIGTERM stops it between cells (and the running cell).
+pub struct Runner {
+    exe: PathBuf,
+    out: PathBuf,
+    pause: Duration,
+    stop: Arc<AtomicBool>,
+    progress: ProgressBar,
+    done: usize,
+    total: usize,
+}
+
+impl Runner {
+    /// `total`: the cells expected, for the progress bar.
+    pub fn new(
+        exe: PathBuf,
+        out: PathBuf,
+        pause: Duration,
+        total: usize,
+    ) -> Result<Runner, String> {
+        let stop = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(&stop))
+                .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+        }
+        let progress = if std::io::stderr().is_terminal() {
+            ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        progress.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} cells  {elapsed} (eta {eta})  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Ok(Runner {
+            exe,
+            out,
+            pause,
+            stop,
+            progress,
+            done: 0,
+            total,
+        })
+    }
+
+    /// The comparison's folder.
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+
+    /// Ctrl-C or SIGTERM arrived.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn say(&self, line: String) {
+        if self.progress.is_hidden() {
+            println!("{line}");
+        } else {
+            self.progress.println(line);
+        }
+    }
+
+    /// Runs `job`, whose record is `plan.cells[i]`, records how it went and writes compare.json.
+    /// Returns whether it succeeded.
+    pub fn run(&mut self, plan: &mut Plan, i: usize, job: &Job) -> Result<bool, String> {
+        if self.done > 0 {
+            std::thread::sleep(self.pause);
+        }
+        self.done += 1;
+        self.total = self.total.max(self.done);
+        self.progress.set_message(job.record.id.clone());
+        let duration = Duration::from_secs_f64(plan.duration_s);
+        let limit = duration + Duration::from_secs_f64(warmup_s(job.record.conns)) + CELL_SLACK;
+        let outcome = run_cell(&self.exe, job, &self.out, limit, &self.stop);
+        let (n, total) = (self.done, self.total);
+        let cell = &mut plan.cells[i];
+        cell.wall_s = (outcome.wall.as_secs_f64() * 10.0).round() / 10.0;
+        let ok = match outcome.failure {
+            None => {
+                cell.status = CellStatus::Ok;
+                self.say(format!(
+                    "[{n}/{total}] {:<34} {}",
+                    job.record.id, outcome.summary
+                ));
+                true
+            }
+            Some(reason) => {
+                cell.status = CellStatus::Failed;
+                self.say(format!(
+                    "[{n}/{total}] {:<34} FAILED: {}",
+                    job.record.id,
+                    reason.lines().last().unwrap_or("")
+                ));
+                cell.reason = Some(reason);
+                false
+            }
+        };
+        write_plan(&self.out, plan)?;
+        self.progress.inc(1);
+        Ok(ok)
+    }
+
+    pub fn finish(&self) {
+        self.progress.finish_and_clear();
+    }
+}
+
+struct Outcome {
+    wall: Duration,
+    /// `None` if the cell succeeded; else why not.
+    failure: Option<String>,
+    /// One line for the console.
+    summary: String,
+}
+
+/// Runs one `lab run` with its output in `cells/<id>.log`, bounded by `limit`.
+fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBool) -> Outcome {
+    let start = Instant::now();
+    let failed = |reason: String| Outcome {
+        wall: start.elapsed(),
+        failure: Some(reason),
+        summary: String::new(),
+    };
+    let log_path = out.join("cells").join(format!("{}.log", job.record.id));
+    let json_path = out.join(job.record.file());
+    let _ = std::fs::remove_file(&json_path);
+    let log = match std::fs::File::create(&log_path) {
+        Ok(f) => f,
+        Err(e) => return failed(format!("cannot create {}: {e}", log_path.display())),
+    };
+    let mut child = match Command::new(exe)
+        .args(&job.args)
+        // Its own process group: a terminal's Ctrl-C reaches `lab compare` only, which passes
+        // it on as SIGTERM, so the cell stops its load before its server.
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return failed(format!("cannot start `lab run`: {e}")),
+    };
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        if let Some(s) = stderr {
+            let _ = s.take(16 * 1024 * 1024).read_to_end(&mut text);
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let deadline = start + limit;
+    let mut timed_out = false;
+    let mut forwarded = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) => {}
+            Err(_) => break None,
+        }
+        if stop.load(Ordering::Relaxed) && !forwarded {
+            lab_core::sys::kill(child.id() as i32, libc::SIGTERM);
+            forwarded = true;
+        }
+        if Instant::now() >= deadline && !timed_out {
+            timed_out = true;
+            terminate(&mut child);
+            break child.wait().ok();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let err_text = reader.join().unwrap_or_default();
+    // Keep stderr in the cell's log too, after the summary.
+    if !err_text.is_empty() {
+        use std::io::Write as _;
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&log_path) {
+            let _ = write!(f, "\n--- stderr ---\n{err_text}");
+        }
+    }
+    let tail = tail_lines(&err_text, REASON_LINES);
+    let with_tail = |head: String| {
+        if tail.is_empty() {
+            head
+        } else {
+            format!("{head}\n{tail}")
+        }
+    };
+    if timed_out {
+        return failed(with_tail(format!(
+            "timed out: still running after {} s and was killed",
+            limit.as_secs()
+        )));
+    }
+    if forwarded {
+        return failed("interrupted".into());
+    }
+    match status {
+        Some(s) if s.success() => {}
+        Some(s) => return failed(with_tail(format!("`lab run` exited with {s}"))),
+        None => return failed("cannot wait for `lab run`".into()),
+    }
+    let summary = match std::fs::read_to_string(&json_path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<report::CellRun>(&t).ok())
+    {
+        Some(run) => format!(
+            "{:>10.0} req/s  p99 {:>8} ms  errors {}{}",
+            run.load.throughput_rps,
+            if run.load.requests > 0 {
+                format!("{:.2}", run.load.latency_us.p99 as f64 / 1000.0)
+            } else {
+                "n/a".into()
+            },
+            run.load.errors.total(),
+            match run.load.service.starved {
+                0 => String::new(),
+                n => format!("  starved {n} of {}", run.load.conns),
+            }
+        ),
+        None => return failed(with_tail("`lab run` wrote no readable report".into())),
+    };
+    Outcome {
+        wall: start.elapsed(),
+        failure: None,
+        summary,
+    }
+}
+
+/// SIGTERM to `lab run` (it stops its load and its server), then SIGKILL to its whole tree.
+fn terminate(child: &mut std::process::Child) {
+    let pid = child.id();
+    let tree = loadgen::procmon::tree_pids(pid);
+    lab_core::sys::kill(pid as i32, libc::SIGTERM);
+    let deadline = Instant::now() + KILL_GRACE;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for p in tree.into_iter().chain(loadgen::procmon::tree_pids(pid)) {
+        if loadgen::procmon::is_alive(p) {
+            lab_core::sys::kill(p as i32, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+}
+
+fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
