@@ -207,7 +207,9 @@ fn higher_minor_version(buf: &[u8]) -> Option<usize> {
 /// The copy is the same length, so `consumed` holds for `buf` too. A rare path: it allocates.
 fn parse_as_http11(buf: &[u8], limits: &Limits) -> Result<HeadStatus, Rejection> {
     let digit = higher_minor_version(buf).ok_or(Rejection::UnsupportedVersion)?;
-    let mut copy = buf[..buf.len().min(limits.max_head_bytes + 1)].to_vec();
+    // The whole buffer (the reader bounds it): the version digit may lie past the head limit,
+    // and parsing the copy then refuses the head as the original would be refused.
+    let mut copy = buf.to_vec();
     copy[digit] = b'1';
     parse_head(&copy, limits)
 }
