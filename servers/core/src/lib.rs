@@ -40,6 +40,7 @@
 //! - [`scoreboard`]: a pool's shared-memory table of workers (pid, state, counts), Apache style.
 //! - [`supervisor`]: a pool's parent: spare-worker regulation, recycling, respawn, SIGTERM drain,
 //!   SIGHUP reload. process_pool and hybrid_pool differ only in what a worker runs.
+//! - `fuzzing` (hidden): the properties the fuzz targets in `fuzz/` and `tests/fuzz_corpus.rs` check.
 //! - [`sys`]: every raw `libc` call (fork, waitpid, kill, mmap, sigaction, prctl), each with its
 //!   safety argument.
 
@@ -48,6 +49,8 @@ pub mod body;
 pub mod config;
 pub mod conn;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handler;
 pub mod limits;
 pub mod net;

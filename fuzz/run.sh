@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of the parser, the chunked decoder and the request reader, on stable Rust.
+#
+#   fuzz/run.sh <parse_head|chunked|reader|all> <minutes>   fuzz, then minimize the corpus
+#   fuzz/run.sh cmin <target|all>                            only minimize corpus/<target>
+#
+# cargo-fuzz (libFuzzer) with --sanitizer none needs no nightly: the coverage instrumentation it asks
+# rustc for (-Cpasses=sancov-module, -Cllvm-args=-sanitizer-coverage-*) is stable; only the
+# sanitizers (-Zsanitizer) are not. -O -a: optimized, with debug assertions and overflow checks.
+# New inputs go to corpus/<target>/, crashes to artifacts/<target>/. The committed corpus is
+# replayed by `cargo test -p lab-core --test fuzz_corpus`. Runs under nice: the machine is shared.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+usage() { sed -n '4,5p' "$0" | sed 's/^# *//' >&2; exit 2; }
+[ $# -eq 2 ] || usage
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --version '^0.13' --locked
+fi
+FLAGS=(--sanitizer none -O -a)
+TARGETS=(parse_head chunked reader)
+
+seeds_of() { case "$1" in chunked) echo seeds/chunked ;; *) echo seeds/requests ;; esac; }
+
+# Keeps the fewest files that reach every edge reached so far (-use_counters=0: an edge counts once,
+# however often an input hits it), so the committed corpus stays a few hundred small files.
+cmin() {
+    mkdir -p "corpus/$1"
+    nice -n 10 cargo fuzz cmin "${FLAGS[@]}" "$1" "corpus/$1" -- -use_counters=0 2>&1 | grep -E '^(MERGE-OUTER|INFO: .*(corpus|files))' || true
+    echo "$1: $(ls "corpus/$1" | wc -l) files, $(cat "corpus/$1"/* | wc -c) bytes"
+}
+
+fuzz() {
+    local target=$1 secs=$(( $2 * 60 ))
+    mkdir -p "corpus/$target" logs
+    nice -n 10 cargo fuzz build "${FLAGS[@]}" "$target"
+    # libFuzzer prints a status line per new input and the totals at the end (-print_final_stats).
+    nice -n 10 cargo fuzz run "${FLAGS[@]}" "$target" "corpus/$target" "$(seeds_of "$target")" -- \
+        -dict=http.dict -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
+        2> "logs/$target.log" || { echo "$target: the fuzzer stopped on a failure; see logs/$target.log and artifacts/$target/"; exit 1; }
+    grep -aE '^#[0-9]+[[:space:]]+DONE|^stat::' "logs/$target.log"
+    cmin "$target"
+}
+
+case "$1" in
+    cmin) if [ "$2" = all ]; then for t in "${TARGETS[@]}"; do cmin "$t"; done; else cmin "$2"; fi ;;
+    all) for t in "${TARGETS[@]}"; do fuzz "$t" "$2"; done ;;
+    parse_head|chunked|reader) fuzz "$1" "$2" ;;
+    *) usage ;;
+esac
