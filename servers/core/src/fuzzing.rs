@@ -64,7 +64,10 @@ pub fn check_parse_head(data: &[u8]) {
     let (head, consumed) = match parse_head(data, &limits) {
         Ok(HeadStatus::Complete(head, consumed)) => (head, consumed),
         Ok(HeadStatus::Partial) => {
-            assert!(data.len() <= limits.max_head_bytes, "Partial past the head limit");
+            assert!(
+                data.len() <= limits.max_head_bytes,
+                "Partial past the head limit"
+            );
             return;
         }
         Err(r) => {
@@ -72,9 +75,16 @@ pub fn check_parse_head(data: &[u8]) {
             return;
         }
     };
-    assert!(consumed > 0 && consumed <= data.len(), "consumed {consumed} of {}", data.len());
+    assert!(
+        consumed > 0 && consumed <= data.len(),
+        "consumed {consumed} of {}",
+        data.len()
+    );
     assert!(consumed <= limits.max_head_bytes);
-    assert!(data[..consumed].ends_with(b"\r\n\r\n"), "a head ends with an empty line");
+    assert!(
+        data[..consumed].ends_with(b"\r\n\r\n"),
+        "a head ends with an empty line"
+    );
     check_head(&head, &data[..consumed], &limits);
 
     // The head alone, and the head followed by anything, is the same head.
@@ -111,7 +121,10 @@ pub fn check_chunked(data: &[u8]) {
         assert!(body.len() <= limits.max_body_bytes, "body above the limit");
         assert!(body.len() <= *used, "more body than input");
         // Not done means more is needed: then every byte given was taken.
-        assert!(*done || *used == data.len(), "stopped early without finishing");
+        assert!(
+            *done || *used == data.len(),
+            "stopped early without finishing"
+        );
         if *done {
             // The body ends at `used`: those bytes alone give the same body.
             assert_eq!(
@@ -134,8 +147,12 @@ fn decode_chunked(parts: &[&[u8]], limits: &Limits) -> Result<(usize, bool, Vec<
     let mut used_total = 0;
     for part in parts {
         buf.extend_from_slice(part);
-        let (used, done) =
-            decoder.decode(&buf, &mut body, limits.max_body_bytes, limits.max_head_bytes)?;
+        let (used, done) = decoder.decode(
+            &buf,
+            &mut body,
+            limits.max_body_bytes,
+            limits.max_head_bytes,
+        )?;
         assert!(used <= buf.len(), "used {used} of {}", buf.len());
         buf.drain(..used);
         used_total += used;
@@ -154,14 +171,28 @@ pub fn check_reader(data: &[u8]) {
     assert_eq!(split.requests, whole.requests, "requests differ when split");
     // Which fault a broken request is refused for may depend on how much had arrived (a NUL seen
     // early is refused before the version is complete), so only the fact of an error must agree.
-    assert_eq!(split.end.is_err(), whole.end.is_err(), "{:?} vs {:?}", split.end, whole.end);
+    assert_eq!(
+        split.end.is_err(),
+        whole.end.is_err(),
+        "{:?} vs {:?}",
+        split.end,
+        whole.end
+    );
     if whole.end.is_ok() {
         assert_eq!(split.end, whole.end, "leftover differs when split");
     }
 }
 
 /// What a test keeps of a complete request.
-type Summary = (Method, u8, bool, bool, Framing, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
+type Summary = (
+    Method,
+    u8,
+    bool,
+    bool,
+    Framing,
+    Vec<u8>,
+    Vec<(Vec<u8>, Vec<u8>)>,
+);
 
 fn summary(h: &Head) -> Summary {
     (
@@ -192,6 +223,28 @@ fn check_head(h: &Head, wire: &[u8], limits: &Limits) {
     for (n, v) in &h.headers {
         assert!(!h.bytes[n.clone()].is_empty());
         assert!(!h.bytes[v.clone()].contains(&b'\n'));
+    }
+    // The accessors the application uses: text where the parser promised text, and no panic.
+    let target = h.target();
+    assert_eq!(
+        target.as_bytes(),
+        &h.bytes[h.target.clone()],
+        "target not UTF-8"
+    );
+    assert!(
+        target.contains(h.path()),
+        "path {:?} not in {target:?}",
+        h.path()
+    );
+    if let Some(q) = h.query() {
+        assert!(target.ends_with(q));
+    }
+    for (name, value) in h.headers() {
+        assert!(!name.is_empty(), "field name not UTF-8");
+        assert!(h
+            .header(name)
+            .is_some_and(|first| first.len() <= limits.max_head_bytes));
+        assert!(value.len() < wire.len());
     }
 }
 

@@ -42,7 +42,11 @@ fn replay(dirs: &[&str], check: fn(&[u8])) -> usize {
 #[test]
 fn parse_head_corpus() {
     let n = replay(
-        &["seeds/requests", "corpus/parse_head", "regressions/parse_head"],
+        &[
+            "seeds/requests",
+            "corpus/parse_head",
+            "regressions/parse_head",
+        ],
         check_parse_head,
     );
     assert!(n >= 100, "only {n} inputs: is fuzz/ there?");
