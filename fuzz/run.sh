@@ -22,12 +22,21 @@ TARGETS=(parse_head chunked reader)
 
 seeds_of() { case "$1" in chunked) echo seeds/chunked ;; *) echo seeds/requests ;; esac; }
 
-# Keeps the fewest files that reach every edge reached so far (-use_counters=0: an edge counts once,
+# Keeps in corpus/<target> the fewest files that reach every edge the seeds do not already reach
+# (libFuzzer's -merge with the seeds as the starting set; -use_counters=0: an edge counts once,
 # however often an input hits it), so the committed corpus stays a few hundred small files.
 cmin() {
-    mkdir -p "corpus/$1"
-    nice -n 10 cargo fuzz cmin "${FLAGS[@]}" "$1" "corpus/$1" -- -use_counters=0 2>&1 | grep -E '^(MERGE-OUTER|INFO: .*(corpus|files))' || true
-    echo "$1: $(ls "corpus/$1" | wc -l) files, $(cat "corpus/$1"/* | wc -c) bytes"
+    local target=$1 seeds bin tmp
+    seeds=$(seeds_of "$target")
+    mkdir -p "corpus/$target"
+    nice -n 10 cargo fuzz build "${FLAGS[@]}" "$target"
+    bin="target/$(rustc -vV | sed -n 's/^host: //p')/release/$target"
+    tmp=$(mktemp -d corpus/.cmin-XXXXXX)
+    cp "$seeds"/* "$tmp"/
+    nice -n 10 "$bin" -merge=1 -use_counters=0 "$tmp" "corpus/$target" 2>&1 | grep -a '^MERGE-OUTER: .* new files' || true
+    (cd "$seeds" && for f in *; do rm "../../$tmp/$f"; done)
+    rm -rf "corpus/$target" && mv "$tmp" "corpus/$target"
+    echo "$target: corpus/$target holds $(ls "corpus/$target" | wc -l) files, $(cat "corpus/$target"/* | wc -c) bytes"
 }
 
 fuzz() {
