@@ -10,9 +10,10 @@
 # New inputs go to corpus/<target>/, crashes to artifacts/<target>/. The committed corpus is
 # replayed by `cargo test -p lab-core --test fuzz_corpus`. Runs under nice: the machine is shared.
 set -euo pipefail
-cd "$(dirname "$0")"
+self=$(realpath "$0")
+cd "$(dirname "$self")"
 
-usage() { sed -n '4,5p' "$0" | sed 's/^# *//' >&2; exit 2; }
+usage() { sed -n '4,5p' "$self" | sed 's/^# *//' >&2; exit 2; }
 [ $# -eq 2 ] || usage
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --version '^0.13' --locked
