@@ -28,6 +28,7 @@
 //! - [`parse`]: the request head: httparse, then Host, Content-Length, Transfer-Encoding, ….
 //! - [`body`]: body decoders for Content-Length and chunked framing.
 //! - [`reader`]: per-connection state that turns buffered bytes into whole requests.
+//! - `fuzzing` (hidden): the properties the fuzz targets in `fuzz/` and `tests/fuzz_corpus.rs` check.
 //! - [`request`]: [`Request`], [`Head`], [`Method`].
 //! - [`response`]: [`Response`], [`Status`], writing a response with Date, Server and framing.
 //! - [`handler`]: the [`Handler`] trait, route costs, panic isolation.
@@ -40,7 +41,6 @@
 //! - [`scoreboard`]: a pool's shared-memory table of workers (pid, state, counts), Apache style.
 //! - [`supervisor`]: a pool's parent: spare-worker regulation, recycling, respawn, SIGTERM drain,
 //!   SIGHUP reload. process_pool and hybrid_pool differ only in what a worker runs.
-//! - `fuzzing` (hidden): the properties the fuzz targets in `fuzz/` and `tests/fuzz_corpus.rs` check.
 //! - [`sys`]: every raw `libc` call (fork, waitpid, kill, mmap, sigaction, prctl), each with its
 //!   safety argument.
 
