@@ -14,6 +14,8 @@
 //!   followed by more bytes is `Complete` with the same count, and every shorter prefix is `Partial`.
 //! - **Limits hold**: no head above `max_head_bytes`, no target above `max_target_bytes`, no body
 //!   (either framing) above `max_body_bytes`.
+//! - **The application's view holds**: a head's bytes are the bytes sent, the target and field
+//!   names are text, and the path and query lie inside the target.
 //!
 //! Not part of the server: `#[doc(hidden)]` in `lib.rs`.
 
