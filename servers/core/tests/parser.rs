@@ -177,6 +177,15 @@ fn target_too_long_complete_and_partial() {
     );
 }
 
+/// A request line past the head limit that ends in a higher minor version, arriving in one read:
+/// found by the `reader` fuzz target (reading HTTP/1.2 as 1.1 indexed past a truncated copy).
+#[test]
+fn long_request_line_with_higher_minor_version_is_refused() {
+    let limits = limits_small();
+    let line = format!("GET /{} HTTP/1.2\r\nHost: a\r\n\r\n", "a".repeat(1100));
+    assert!(run_all(line.as_bytes(), &limits).is_err());
+}
+
 #[test]
 fn head_too_large_complete_and_partial() {
     let limits = limits_small();
