@@ -29,6 +29,7 @@
 //! - [`parse`]: the request head: httparse, then Host, Content-Length, Transfer-Encoding, ….
 //! - [`body`]: body decoders for Content-Length and chunked framing.
 //! - [`reader`]: per-connection state that turns buffered bytes into whole requests.
+//! - `fuzzing` (hidden): the properties the fuzz targets in `fuzz/` and `tests/fuzz_corpus.rs` check.
 //! - [`request`]: [`Request`], [`Head`], [`Method`].
 //! - [`response`]: [`Response`], [`Status`], writing a response with Date, Server and framing.
 //! - [`handler`]: the [`Handler`] trait, route costs, panic isolation.
@@ -54,6 +55,8 @@ pub mod body;
 pub mod config;
 pub mod conn;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handler;
 pub mod handoff;
 pub mod limits;

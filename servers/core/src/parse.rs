@@ -177,9 +177,10 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadStatus, Rejection> 
 fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), Rejection> {
     // A NUL or bare CR can be refused as soon as it arrives; no need to wait for the rest.
     check_line_endings(buf)?;
-    let first_line_len = buf.iter().position(|&b| b == b'\n');
-    if first_line_len.is_none() && buf.len() > limits.max_target_bytes + 64 {
-        // Still inside the request line and already past any target we would accept.
+    // Already past any target we would accept (plus method and version), whether or not the
+    // request line has ended: refuse now, so the answer does not depend on how reads were split.
+    let first_line_len = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    if first_line_len > limits.max_target_bytes + 64 {
         return Err(Rejection::TargetTooLong);
     }
     if buf.len() > limits.max_head_bytes {

@@ -1,0 +1,5 @@
+//! Fuzzes `lab_core::parse::parse_head` on arbitrary bytes. The properties live in
+//! `lab_core::fuzzing`, shared with the corpus replay in `servers/core/tests/fuzz_corpus.rs`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| lab_core::fuzzing::check_parse_head(data));
