@@ -24,9 +24,15 @@ impl Server {
     /// Starts `lab serve --model <model> --addr 127.0.0.1:0 <args>` and waits for its
     /// `listening on` line.
     pub fn start(model: &str, args: &[&str]) -> Server {
+        Server::start_with_env(model, args, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables for the server.
+    pub fn start_with_env(model: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
             .args(["serve", "--model", model, "--addr", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -69,7 +69,7 @@ pub use config::{
 };
 pub use conn::{serve_connection, ConnStats};
 pub use error::Rejection;
-pub use handler::{call, Cost, Handler};
+pub use handler::{call, install_panic_hook, Cost, Handler};
 pub use limits::Limits;
 pub use net::{bind_listener, Acceptor, Next};
 pub use reader::{Progress, RequestReader};

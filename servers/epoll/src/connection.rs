@@ -27,7 +27,6 @@ use mio::net::TcpStream;
 use mio::{Interest, Token};
 use std::io::{self, Write};
 use std::net::Shutdown as Direction;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -373,7 +372,7 @@ impl Connection {
         let Some((jobs, reply)) = &env.offload else {
             return Some(request);
         };
-        if cost(env.handler.as_ref(), &request) == Cost::Quick {
+        if lab_core::handler::cost(env.handler.as_ref(), &request) == Cost::Quick {
             return Some(request);
         }
         let job = Job {
@@ -455,12 +454,6 @@ impl Connection {
             Interest::READABLE
         }
     }
-}
-
-/// The handler's cost class; a panicking `cost` counts as Quick (and `call` then catches the
-/// handler's own panic), so that one bad request cannot take the loop down.
-fn cost(handler: &dyn Handler, request: &Request) -> Cost {
-    catch_unwind(AssertUnwindSafe(|| handler.cost(request))).unwrap_or(Cost::Quick)
 }
 
 pub fn would_block(err: &io::Error) -> bool {
