@@ -10,10 +10,10 @@ use crate::response::{Response, Status};
 use percent_encoding::percent_decode_str;
 use std::borrow::Cow;
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
-/// Largest file served (the whole file is read into the response).
+/// Largest file served.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Serves `rel` (the part of the path after `/static/`, still percent-encoded) from `docroot`,
@@ -23,8 +23,9 @@ pub fn serve(docroot: &Path, rel: &str) -> Response {
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    match read_file(&path) {
-        Ok(bytes) => Response::new(Status::OK, content_type(&path), bytes),
+    match open_file(&path) {
+        // Streamed by the connection (sendfile), never read into memory here.
+        Ok((file, len)) => Response::file(Status::OK, content_type(&path), file, len),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             Response::error(Status::NOT_FOUND, "no such file")
         }
@@ -62,7 +63,7 @@ fn resolve(docroot: &Path, rel: &str) -> Result<PathBuf, Response> {
     Ok(canonical)
 }
 
-fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+fn open_file(path: &Path) -> io::Result<(fs::File, u64)> {
     let file = fs::File::open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
@@ -71,9 +72,7 @@ fn read_file(path: &Path) -> io::Result<Vec<u8>> {
             "not a servable file",
         ));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_FILE_BYTES).read_to_end(&mut bytes)?;
-    Ok(bytes)
+    Ok((file, meta.len()))
 }
 
 fn content_type(path: &Path) -> Cow<'static, str> {

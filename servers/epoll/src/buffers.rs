@@ -12,12 +12,13 @@
 pub const READ_CHUNK: usize = 4 * 1024;
 
 /// Buffers larger than this are freed instead of pooled (after a large response, say), so that
-/// one big request does not pin memory for good.
-const MAX_POOLED_CAPACITY: usize = 64 * 1024;
+/// one big request does not pin memory for good: the pool holds at most
+/// `MAX_POOLED × MAX_POOLED_CAPACITY` (4 MiB) per loop, whatever the traffic was.
+pub const MAX_POOLED_CAPACITY: usize = 16 * 1024;
 
 /// Spare buffers kept per loop. Enough for the connections that are mid-request at once in a
 /// busy loop; beyond it, buffers are freed.
-const MAX_POOLED: usize = 256;
+pub const MAX_POOLED: usize = 256;
 
 /// Capacity of a fresh pooled buffer.
 const INITIAL_CAPACITY: usize = 4 * 1024;
@@ -55,5 +56,45 @@ impl Buffers {
             buf.clear();
             self.spare.push(buf);
         }
+    }
+
+    /// Bytes the pool keeps allocated for later (the spare buffers' capacity).
+    pub fn pooled_bytes(&self) -> usize {
+        self.spare.iter().map(Vec::capacity).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_that_grew_large_goes_back_to_the_allocator() {
+        let mut buffers = Buffers::new();
+        let mut buf = buffers.take();
+        buf.extend_from_slice(&[7; 1024 * 1024]);
+        buffers.give(&mut buf);
+        assert_eq!(buf.capacity(), 0, "the connection keeps nothing");
+        assert_eq!(buffers.pooled_bytes(), 0, "a 1 MiB buffer was pooled");
+        let mut small = buffers.take();
+        small.extend_from_slice(b"GET / HTTP/1.1\r\n");
+        buffers.give(&mut small);
+        assert_eq!(buffers.pooled_bytes(), INITIAL_CAPACITY);
+    }
+
+    #[test]
+    fn the_pool_is_bounded_whatever_the_traffic() {
+        let mut buffers = Buffers::new();
+        let mut held: Vec<Vec<u8>> = (0..2 * MAX_POOLED)
+            .map(|_| {
+                let mut buf = buffers.take();
+                buf.resize(MAX_POOLED_CAPACITY, 0);
+                buf
+            })
+            .collect();
+        for buf in &mut held {
+            buffers.give(buf);
+        }
+        assert!(buffers.pooled_bytes() <= MAX_POOLED * MAX_POOLED_CAPACITY);
     }
 }

@@ -317,7 +317,7 @@ impl EventLoop {
             );
             if current {
                 self.drive(token, |conn, env| {
-                    conn.resume(token, &request, &response, env)
+                    conn.resume(token, &request, response, env)
                 });
             }
         }
