@@ -35,6 +35,7 @@
 //! - [`conn`]: the blocking connection loop every blocking model calls.
 //! - [`net`]: binding with a real backlog; an accept loop that checks shutdown and names limits.
 //! - [`shutdown`]: the shutdown flag and the live-connection tracker.
+//! - [`memory`]: giving the heap's free pages back to the kernel after a wave of connections.
 //! - [`status`]: what a model adds to `GET /_status` (loop counters, a scoreboard).
 //! - [`process`]: forking children, reaping them, stopping them (bounded) at shutdown.
 //! - [`scoreboard`]: a pool's shared-memory table of workers (pid, state, counts), Apache style.
@@ -50,6 +51,7 @@ pub mod conn;
 pub mod error;
 pub mod handler;
 pub mod limits;
+pub mod memory;
 pub mod net;
 pub mod parse;
 pub mod process;

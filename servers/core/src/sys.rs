@@ -3,6 +3,7 @@
 //!
 //! - Limits: [`fd_limits`].
 //! - Sockets: [`sendfile`], a file to a socket without a copy through user memory.
+//! - Memory: [`trim_heap`], the allocator's free pages back to the kernel.
 //! - Processes: [`fork`], [`reap_any`], [`kill`], [`die_with_parent`], [`exit_now`], [`pid`].
 //! - Signals: [`catch_signal`] and [`take_signal`], a flag per signal set by a minimal handler.
 //! - Shared memory: [`SharedMem`], an anonymous `MAP_SHARED` mapping that survives `fork` as the
@@ -298,4 +299,16 @@ pub fn sendfile(
     }
     *offset = off as u64;
     Ok(sent as usize)
+}
+
+/// Gives the allocator's free memory back to the kernel: glibc's `malloc_trim(0)` returns the
+/// free pages inside every arena, not only at the top of each heap (which is all that glibc does
+/// on its own). Elsewhere (musl) a no-op.
+pub fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers of ours; it releases free pages of the allocator's
+    // own heaps, under the allocator's locks, and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }

@@ -256,8 +256,7 @@ impl Connection {
             }
         } else {
             if !input.is_empty() {
-                self.input = env.buffers.take();
-                self.input.extend_from_slice(&input);
+                self.input = env.buffers.take_copy(&input);
                 input.clear();
             }
             env.buffers.scratch = input;

@@ -1,0 +1,143 @@
+//! Slow readers cannot make a server hold memory: clients pipeline requests for a large static
+//! file and do not read (a tiny receive window), as `slowhttptest -X` does. The server may hold
+//! an open file and a bounded queue per connection, never the responses themselves. Every model,
+//! through the real binary; memory is the PSS of the server's whole process tree (PSS, so that
+//! forked workers are not charged N times for the pages they share).
+//!
+//! Before file bodies were streamed and queued output bounded, these attacks grew the servers by
+//! about a file per pipelined request per connection: 32 to 256 MiB here (6.2 GiB for
+//! thread_per_request with 2,000 `slowhttptest` connections).
+
+mod common;
+
+use common::Server;
+use socket2::{Domain, Socket, Type};
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// The size of the file every request asks for.
+const FILE_BYTES: usize = 1024 * 1024;
+
+/// The most the server's process tree may grow while under attack. The old code grew by at
+/// least 32 MiB in every case below (a file per pipelined request).
+const MAX_GROWTH: u64 = 8 * 1024 * 1024;
+
+/// How long the attack is watched: enough for every connection to be accepted and answered as
+/// far as the server will go.
+const WATCH: Duration = Duration::from_secs(2);
+
+/// The PSS of the process tree rooted at `pid`, summed from `/proc/PID/smaps_rollup`.
+fn tree_pss(pid: u32) -> u64 {
+    loadgen::procmon::tree_pids(pid)
+        .into_iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok())
+        .filter_map(|text| {
+            let line = text.lines().find(|l| l.starts_with("Pss:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024)
+        })
+        .sum()
+}
+
+/// A client with a 4 KiB receive buffer (so the server's writes block almost at once) that
+/// sends `pipelined` requests for the big file in one write.
+fn slow_reader(addr: SocketAddr, pipelined: usize) -> TcpStream {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket
+        .connect_timeout(&addr.into(), common::TIMEOUT)
+        .expect("connect");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(common::TIMEOUT)).expect("timeout");
+    let request = "GET /static/big.bin HTTP/1.1\r\nHost: t\r\n\r\n".repeat(pipelined);
+    std::io::Write::write_all(&mut &stream, request.as_bytes()).expect("send");
+    stream
+}
+
+/// Opens `conns` slow readers, each pipelining `pipelined` requests, watches the server's PSS,
+/// and returns how much it grew at its peak. Then reads one response head per connection, to
+/// show the server was answering.
+fn attack(server: &Server, conns: usize, pipelined: usize) -> u64 {
+    // Warm up: the page cache, the first static request's lazy allocations.
+    let mut c = server.connect();
+    assert_eq!(c.get("/static/big.bin").body.len(), FILE_BYTES);
+    drop(c);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = tree_pss(server.pid());
+    let clients: Vec<TcpStream> = (0..conns)
+        .map(|_| slow_reader(server.addr, pipelined))
+        .collect();
+    let mut peak = before;
+    let deadline = Instant::now() + WATCH;
+    while Instant::now() < deadline {
+        peak = peak.max(tree_pss(server.pid()));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for mut client in clients.into_iter().take(8) {
+        let mut head = [0u8; 12];
+        client.read_exact(&mut head).expect("a response");
+        assert_eq!(&head, b"HTTP/1.1 200", "{}", server.model);
+    }
+    peak.saturating_sub(before)
+}
+
+fn bounded(model: &str, args: &[&str], conns: usize, pipelined: usize) {
+    let site = tempfile::tempdir().expect("tempdir");
+    let big: Vec<u8> = (0..FILE_BYTES).map(|i| (i % 251) as u8).collect();
+    std::fs::write(site.path().join("big.bin"), big).expect("big file");
+    let docroot = site.path().to_str().expect("utf-8 path");
+    let mut all_args = vec!["--docroot", docroot];
+    all_args.extend_from_slice(args);
+    let server = Server::start(model, &all_args);
+    let growth = attack(&server, conns, pipelined);
+    eprintln!(
+        "{model}: {conns} connections x {pipelined} pipelined 1 MiB requests: PSS grew {} KiB",
+        growth / 1024
+    );
+    assert!(
+        growth < MAX_GROWTH,
+        "{model}: the server grew by {} KiB under {conns} slow readers ({pipelined} pipelined \
+         requests each); at most {} KiB allowed",
+        growth / 1024,
+        MAX_GROWTH / 1024
+    );
+    drop(server);
+}
+
+#[test]
+fn single_thread() {
+    // One connection at a time: the memory a connection can pin is the whole story.
+    bounded("single_thread", &[], 1, 32);
+}
+
+#[test]
+fn thread_per_request() {
+    bounded("thread_per_request", &[], 32, 8);
+}
+
+#[test]
+fn fork_per_request() {
+    bounded("fork_per_request", &["--max-children", "8"], 8, 8);
+}
+
+#[test]
+fn process_pool() {
+    bounded("process_pool", &["--max-workers", "8"], 8, 8);
+}
+
+#[test]
+fn hybrid_pool() {
+    bounded("hybrid_pool", &[], 32, 8);
+}
+
+#[test]
+fn epoll() {
+    // epoll already stopped answering past 64 KiB of output, but one response was a whole file.
+    bounded("epoll", &[], 32, 8);
+}
+
+#[test]
+fn epoll_offload() {
+    bounded("epoll", &["--offload", "on"], 32, 8);
+}
