@@ -133,7 +133,11 @@ pub mod cases {
         std::fs::write(site.path().join("big.bin"), &big).expect("big file");
         std::fs::write(site.path().join("small.txt"), "small\n").expect("small file");
         let docroot = site.path().to_str().expect("utf-8 path");
-        let args: Vec<&str> = ["--docroot", docroot].iter().chain(extra).copied().collect();
+        let args: Vec<&str> = ["--docroot", docroot]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect();
         let server = start(model, &args);
         let mut c = server.connect();
         let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -150,7 +154,10 @@ pub mod cases {
             let r = c.read_response();
             assert_eq!(r.status, 200, "{model}: response {n}");
             assert_eq!(r.header("content-type"), Some("application/octet-stream"));
-            assert!(r.body == big, "{model}: response {n}: the file's bytes differ");
+            assert!(
+                r.body == big,
+                "{model}: response {n}: the file's bytes differ"
+            );
         };
         read_big(&mut c, 1);
         assert_eq!(c.read_response().text(), "small\n");

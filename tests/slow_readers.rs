@@ -49,7 +49,9 @@ fn slow_reader(addr: SocketAddr, pipelined: usize) -> TcpStream {
         .connect_timeout(&addr.into(), common::TIMEOUT)
         .expect("connect");
     let stream: TcpStream = socket.into();
-    stream.set_read_timeout(Some(common::TIMEOUT)).expect("timeout");
+    stream
+        .set_read_timeout(Some(common::TIMEOUT))
+        .expect("timeout");
     let request = "GET /static/big.bin HTTP/1.1\r\nHost: t\r\n\r\n".repeat(pipelined);
     std::io::Write::write_all(&mut &stream, request.as_bytes()).expect("send");
     stream

@@ -95,10 +95,9 @@ pub fn serve_connection(
                     // Back-pressure: a file, or a queue past the bound, goes out before the
                     // next request is even parsed, so a client that does not read blocks
                     // here instead of making us build its answers in memory.
-                    if queued.file.is_some() || out.len() >= OUTPUT_HIGH_WATER {
-                        if send(&mut stream, &mut out, queued.file).is_err() {
-                            return stats;
-                        }
+                    let must_send = queued.file.is_some() || out.len() >= OUTPUT_HIGH_WATER;
+                    if must_send && send(&mut stream, &mut out, queued.file).is_err() {
+                        return stats;
                     }
                     wait_start = Instant::now();
                     if !queued.keep_alive {
