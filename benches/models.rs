@@ -3,83 +3,32 @@
 //! kernel and the model's path from socket to handler and back, with no concurrency; the
 //! concurrent picture is `lab compare`'s job.
 //!
-//! The thread and event-loop models run in this process (their `run` on a thread, bound to
-//! 127.0.0.1:0, as the tests do). A model that forks is started as `lab serve` instead: forking a
-//! process that runs criterion's threads would copy them into every child. The list of models
-//! comes from `lab models`, so a model built later is benchmarked without an edit here.
+//! Every model runs as a `lab serve` child bound to 127.0.0.1:0 (a model that forks must not fork
+//! a process that runs criterion's threads, and one way for all keeps the figures comparable).
+//! The list of models is the lab's registry (`http_lab::models::ALL`), so a model added there is
+//! benchmarked without an edit here; one that cannot run on this machine is skipped, with the
+//! reason printed.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use lab_core::{Config, Handler, LabApp, Shutdown};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 const REQUESTS_PER_ITER: u64 = 10;
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
 
-type RunFn = fn(TcpListener, Arc<dyn Handler>, &Config, Shutdown) -> std::io::Result<()>;
-
-/// The models that can run inside this process.
-fn in_process(model: &str) -> Option<RunFn> {
-    match model {
-        "single_thread" => Some(lab_single_thread::run),
-        "thread_per_request" => Some(lab_thread_per_request::run),
-        "epoll" => Some(lab_epoll::run),
-        _ => None,
-    }
-}
-
-/// A running server, in this process or as a `lab serve` child; stopped on drop.
-enum Server {
-    Thread {
-        shutdown: Shutdown,
-        thread: Option<std::thread::JoinHandle<()>>,
-        _site: tempfile::TempDir,
-    },
-    Process(Child),
-}
+/// A `lab serve` child; stopped (SIGTERM, then waited for) on drop.
+struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
-        match self {
-            Server::Thread {
-                shutdown, thread, ..
-            } => {
-                shutdown.trigger();
-                if let Some(t) = thread.take() {
-                    let _ = t.join();
-                }
-            }
-            Server::Process(child) => {
-                let _ = Command::new("kill").arg(child.id().to_string()).status();
-                let _ = child.wait();
-            }
-        }
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
     }
 }
 
 fn start(model: &str) -> (Server, SocketAddr) {
-    if let Some(run) = in_process(model) {
-        let site = tempfile::tempdir().expect("temp dir");
-        lab_core::static_files::write_sample_site(site.path()).expect("sample site");
-        let app: Arc<dyn Handler> = Arc::new(LabApp::new(site.path(), model).expect("app"));
-        let listener = lab_core::bind_listener("127.0.0.1:0".parse().expect("addr")).expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let shutdown = Shutdown::new();
-        let stop = shutdown.clone();
-        let config = Config::default();
-        let thread = std::thread::spawn(move || {
-            let _ = run(listener, app, &config, stop);
-        });
-        let server = Server::Thread {
-            shutdown,
-            thread: Some(thread),
-            _site: site,
-        };
-        return (server, addr);
-    }
     let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
         .args(["serve", "--model", model, "--addr", "127.0.0.1:0"])
         .stdin(Stdio::null())
@@ -96,7 +45,7 @@ fn start(model: &str) -> (Server, SocketAddr) {
         .unwrap_or_else(|| panic!("lab serve --model {model}: unexpected {line:?}"))
         .parse()
         .expect("address");
-    (Server::Process(child), addr)
+    (Server(child), addr)
 }
 
 /// Sends one request and reads its response (head, then Content-Length bytes of body).
@@ -123,25 +72,17 @@ fn round_trip(conn: &mut TcpStream, buf: &mut Vec<u8>) {
     }
 }
 
-/// The built models, from `lab models` (lines without "not built yet").
-fn built_models() -> Vec<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .arg("models")
-        .output()
-        .expect("lab models");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.contains("not built yet"))
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect()
-}
-
 fn end_to_end(c: &mut Criterion) {
     let mut group = c.benchmark_group("end_to_end");
     group.throughput(Throughput::Elements(REQUESTS_PER_ITER));
     group.measurement_time(Duration::from_secs(3));
-    for model in built_models() {
-        let (server, addr) = start(&model);
+    for model in http_lab::models::ALL {
+        if let Err(why) = model.available() {
+            eprintln!("skipping {}: {why}", model.name());
+            continue;
+        }
+        let model = model.name();
+        let (server, addr) = start(model);
         let mut conn = TcpStream::connect(addr).expect("connect");
         conn.set_nodelay(true).expect("nodelay");
         conn.set_read_timeout(Some(Duration::from_secs(10)))

@@ -13,8 +13,8 @@
 //! one that fails (non-zero exit, no report, or out of time) is recorded with the reason and the
 //! comparison goes on: a model that cannot hold 10,000 connections is a result, not an abort.
 
-use crate::models::Model;
 use clap::{Args, ValueEnum};
+use http_lab::models::{self, Model};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use loadgen::parse_duration;
 use report::{CellRecord, CellStatus, Environment, Plan, Workload};
@@ -260,27 +260,30 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `all` means every model that is built; otherwise a comma-separated list of built models.
+/// `all` means every model that can run here (the others are named, with the reason, and
+/// skipped); otherwise a comma-separated list of models.
 fn select_models(text: &str) -> Result<Vec<Model>, String> {
     if text.trim() == "all" {
-        return Ok(Model::ALL
-            .into_iter()
-            .filter(|m| m.runner().is_some())
-            .collect());
+        let mut runnable = Vec::new();
+        for &m in models::ALL {
+            match m.available() {
+                Ok(()) => runnable.push(m),
+                Err(why) => eprintln!("skipping {}: {why}", m.name()),
+            }
+        }
+        return Ok(runnable);
     }
     let mut models = Vec::new();
     for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let model = Model::from_str(name, false).map_err(|_| {
-            let names: Vec<&str> = Model::ALL.iter().map(|m| m.name()).collect();
+            let names: Vec<&str> = models::ALL.iter().map(|m| m.name()).collect();
             format!(
                 "--models: unknown model `{name}` (expected all or some of {})",
                 names.join(", ")
             )
         })?;
-        if model.runner().is_none() {
-            return Err(format!(
-                "--models: `{name}` is not built yet (see `lab models`)"
-            ));
+        if let Err(why) = model.available() {
+            return Err(format!("--models: `{name}` cannot run here: {why}"));
         }
         if !models.contains(&model) {
             models.push(model);
@@ -290,7 +293,7 @@ fn select_models(text: &str) -> Result<Vec<Model>, String> {
         return Err("--models: name at least one model, or all".into());
     }
     // The lecture's order, whatever order they were typed in: the report lists them so.
-    models.sort_by_key(|m| Model::ALL.iter().position(|x| x == m));
+    models.sort_by_key(|m| models::ALL.iter().position(|x| x == m));
     Ok(models)
 }
 
@@ -321,8 +324,10 @@ fn plan_jobs(
         let mut series: Vec<(Model, String, Vec<&str>)> = Vec::new();
         for &m in models {
             series.push((m, m.name().to_string(), vec![]));
-            if m == Model::Epoll && w.offloadable() {
-                series.push((m, "epoll+offload".into(), vec!["--offload", "on"]));
+            for v in m.info().variants {
+                if !v.only_offloadable || w.offloadable() {
+                    series.push((m, v.label.to_string(), v.flags.to_vec()));
+                }
             }
         }
         for (model, name, flags) in series {

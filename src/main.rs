@@ -1,20 +1,22 @@
 //! `lab`: the command line of http-lab. Glue only: it parses flags, binds the port, builds the
 //! application and hands both to a model crate (`servers/*`).
 
+#![deny(unsafe_code)]
+
 mod compare;
 mod load;
-mod models;
 mod run;
 mod serve;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use http_lab::models;
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
     name = "lab",
     version,
-    about = "An HTTP/1.1 server architecture lab: six server models, one parser, one handler."
+    about = "An HTTP/1.1 server architecture lab: many server models, one parser, one handler."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,7 +31,7 @@ enum Command {
     Load(Box<load::LoadArgs>),
     /// Start a model as a child process, load it, and measure its memory, CPU and processes.
     Run(Box<run::RunArgs>),
-    /// List the six models and which of them are built.
+    /// List the models, and say which cannot run on this machine (and why).
     Models,
     /// Run every model at several sizes and workloads (each cell a `lab run`) and write a report.
     Compare(Box<compare::CompareArgs>),
@@ -58,13 +60,15 @@ fn main() -> ExitCode {
             None => Err("internal error: no matches for `run`".into()),
         },
         Command::Models => {
-            for m in models::Model::ALL {
-                let built = if m.runner().is_some() {
-                    ""
-                } else {
-                    "  (not built yet)"
-                };
-                println!("{:<20} {}{}", m.name(), m.summary(), built);
+            for m in models::ALL {
+                match m.available() {
+                    Ok(()) => println!("{:<20} {}", m.name(), m.summary()),
+                    Err(why) => println!(
+                        "{:<20} {}  (unavailable here: {why})",
+                        m.name(),
+                        m.summary()
+                    ),
+                }
             }
             Ok(())
         }

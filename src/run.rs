@@ -7,9 +7,9 @@
 //! process of its tree left behind.
 
 use crate::load::{run_load, write_json, LoadFlags};
-use crate::models::Model;
 use crate::serve::ServerFlags;
 use clap::{ArgMatches, Args};
+use http_lab::models::{self, Model};
 use loadgen::{procmon, Report, ServerStats};
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Read};
@@ -55,14 +55,15 @@ pub struct RunReport {
 }
 
 pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
-    if args.model.runner().is_none() {
-        return Err(format!(
-            "--model {}: this model is not built yet (see `lab models`)",
-            args.model.name()
-        ));
-    }
+    args.model
+        .available()
+        .map_err(|why| format!("--model {}: {why}", args.model.name()))?;
     // Refuse bad flags before starting anything.
     args.server.config()?;
+    models::check_flags_apply(args.model, &args.server.models.0)?;
+    // The model reads and checks its own flags (the entry point it returns is not needed here:
+    // the server is a child process).
+    drop((args.model.info().start)(&args.server.models.0)?);
     args.load
         .config(&format!("http://127.0.0.1:1{}", args.path))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;

@@ -1,11 +1,8 @@
 //! `lab serve`: bind, build the application, run one model until a signal.
 
-use crate::models::Model;
 use clap::Args;
-use lab_core::{
-    net, static_files, AcceptMode, Config, EpollOptions, ForkOptions, HybridOptions, LabApp,
-    Limits, PoolOptions, Shutdown, ThreadOptions,
-};
+use http_lab::models::{self, Model, ModelFlags};
+use lab_core::{net, static_files, Config, LabApp, Limits, Shutdown};
 use loadgen::parse_duration;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -28,7 +25,7 @@ pub struct ServeArgs {
     pub server: ServerFlags,
 }
 
-/// Limits, timeouts and per-model knobs: everything that becomes a `lab_core::Config`.
+/// Limits, timeouts and the models' own flags: what `lab serve` hands a model.
 #[derive(Args, Debug, Clone)]
 pub struct ServerFlags {
     /// Largest request head (request line and header fields), in bytes; above it: 431.
@@ -58,57 +55,9 @@ pub struct ServerFlags {
     /// At shutdown, how long in-flight connections may take to finish.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub drain_timeout: Duration,
-    /// thread_per_request: stack size of each connection thread, in bytes.
-    #[arg(long, default_value_t = ThreadOptions::default().stack_size, value_name = "BYTES")]
-    pub stack_size: usize,
-    /// thread_per_request: most connection threads at once (at the cap, accept waits).
-    #[arg(long, default_value_t = ThreadOptions::default().max_threads, value_name = "N")]
-    pub max_threads: usize,
-    /// epoll: event loops, each a thread with its own poll (default: one per core).
-    #[arg(long, default_value_t = EpollOptions::default().loops, value_name = "N")]
-    pub loops: usize,
-    /// epoll: run CPU-bound and blocking requests on helper threads (on) or inline on the loop (off).
-    #[arg(long, value_enum, default_value_t = OnOff::Off)]
-    pub offload: OnOff,
-    /// epoll: helper threads for offloaded requests.
-    #[arg(long, default_value_t = EpollOptions::default().offload_threads, value_name = "N")]
-    pub offload_threads: usize,
-    /// fork_per_request: most live children at once (at the cap, accept waits).
-    #[arg(long, default_value_t = ForkOptions::default().max_children, value_name = "N")]
-    pub max_children: usize,
-    /// process_pool: workers forked at start, and by each SIGHUP reload (Apache: StartServers).
-    #[arg(long, default_value_t = PoolOptions::default().start_workers, value_name = "N")]
-    pub start_workers: usize,
-    /// process_pool: fewer idle workers than this and the parent forks more (MinSpareServers).
-    #[arg(long, default_value_t = PoolOptions::default().min_spare, value_name = "N")]
-    pub min_spare: usize,
-    /// process_pool: more idle workers than this and the parent retires one per tick (MaxSpareServers).
-    #[arg(long, default_value_t = PoolOptions::default().max_spare, value_name = "N")]
-    pub max_spare: usize,
-    /// process_pool: most worker processes at once (MaxRequestWorkers).
-    #[arg(long, default_value_t = PoolOptions::default().max_workers, value_name = "N")]
-    pub max_workers: usize,
-    /// process_pool, hybrid_pool: how often the parent looks at its workers and acts.
-    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
-    pub maintenance_interval: Duration,
-    /// process_pool, hybrid_pool: a worker exits (and is replaced) after this many connections; 0 = never.
-    #[arg(
-        long,
-        default_value_t = 0,
-        value_name = "N",
-        allow_hyphen_values = true
-    )]
-    pub max_requests_per_worker: u64,
-    /// process_pool, hybrid_pool: workers share one listening socket, or each has its own SO_REUSEPORT socket.
-    #[arg(long, value_enum, default_value_t = Accept::Shared)]
-    pub accept: Accept,
-    /// hybrid_pool: worker processes (default: one per core).
-    #[arg(long, default_value_t = HybridOptions::default().workers, value_name = "N")]
-    pub workers: usize,
-    /// hybrid_pool: serving threads per worker process (Apache: ThreadsPerChild). Not `--threads`:
-    /// `lab run` takes both these flags and the load generator's, and `--threads` is the latter's.
-    #[arg(long, default_value_t = HybridOptions::default().threads, value_name = "N")]
-    pub threads_per_worker: usize,
+    /// Every model's own flags (each model crate declares its own; see `lab models`).
+    #[command(flatten)]
+    pub models: ModelFlags,
     /// Log what the model does on stderr.
     #[arg(long, short)]
     pub verbose: bool,
@@ -129,63 +78,19 @@ impl ServerFlags {
             },
             drain_timeout: self.drain_timeout,
             verbose: self.verbose,
-            threads: ThreadOptions {
-                stack_size: self.stack_size,
-                max_threads: self.max_threads,
-            },
-            epoll: EpollOptions {
-                loops: self.loops,
-                offload: self.offload == OnOff::On,
-                offload_threads: self.offload_threads,
-            },
-            fork: ForkOptions {
-                max_children: self.max_children,
-            },
-            pool: PoolOptions {
-                start_workers: self.start_workers,
-                min_spare: self.min_spare,
-                max_spare: self.max_spare,
-                max_workers: self.max_workers,
-                maintenance_interval: self.maintenance_interval,
-                max_requests_per_worker: self.max_requests_per_worker,
-                accept: match self.accept {
-                    Accept::Shared => AcceptMode::Shared,
-                    Accept::Reuseport => AcceptMode::ReusePort,
-                },
-            },
-            hybrid: HybridOptions {
-                workers: self.workers,
-                threads: self.threads_per_worker,
-            },
         };
         config.validate()?;
         Ok(config)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OnOff {
-    On,
-    Off,
-}
-
-/// How pool workers get connections (`--accept`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Accept {
-    /// Every worker blocks in accept() on the one listening socket.
-    Shared,
-    /// Each worker slot has its own SO_REUSEPORT socket; the kernel spreads connections.
-    Reuseport,
-}
-
 pub fn serve(args: ServeArgs) -> Result<(), String> {
-    let run = args.model.runner().ok_or_else(|| {
-        format!(
-            "--model {}: this model is not built yet (see `lab models`)",
-            args.model.name()
-        )
-    })?;
+    args.model
+        .available()
+        .map_err(|why| format!("--model {}: {why}", args.model.name()))?;
     let config = args.server.config()?;
+    let run = (args.model.info().start)(&args.server.models.0)?;
+    models::check_flags_apply(args.model, &args.server.models.0)?;
 
     // The docroot: the user's, or a sample site in a temporary directory removed at exit.
     let _sample_site;

@@ -4,24 +4,19 @@ mod common;
 
 use common::lab;
 
+/// `lab models` lists every registered model, one line each, and no other.
 #[test]
-fn models_lists_all_six() {
+fn models_lists_every_registered_model() {
     let (ok, stdout, _) = lab(&["models"]);
     assert!(ok);
-    for name in [
-        "single_thread",
-        "fork_per_request",
-        "process_pool",
-        "thread_per_request",
-        "hybrid_pool",
-        "epoll",
-    ] {
+    for model in http_lab::models::ALL {
         assert!(
-            stdout.lines().any(|l| l.starts_with(name)),
-            "{name} missing from:\n{stdout}"
+            stdout.lines().any(|l| l.starts_with(model.name())),
+            "{} missing from:\n{stdout}",
+            model.name()
         );
     }
-    assert_eq!(stdout.lines().count(), 6);
+    assert_eq!(stdout.lines().count(), http_lab::models::ALL.len());
 }
 
 #[test]
@@ -136,4 +131,19 @@ fn sigint_also_stops_gracefully() {
     drop(c);
     let (status, _) = server.stop();
     assert!(status.success(), "{status}");
+}
+
+/// The README's server-flag table names every model's flags (they are declared in the model
+/// crates, so a new flag must be documented where users look).
+#[test]
+fn readme_documents_every_model_flag() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    for (model, arg) in http_lab::models::declared_args() {
+        let long = arg.get_long().expect("model flags are long flags");
+        assert!(
+            readme.contains(&format!("`--{long}`")),
+            "README.md does not document {model}'s --{long}"
+        );
+    }
 }

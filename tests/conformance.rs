@@ -315,6 +315,7 @@ pub mod cases {
             ("bad chunk size", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(), 400),
             ("chunk without CRLF", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n".to_vec(), 400),
             ("chunk size LF only", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n".to_vec(), 400),
+            ("chunk size with trailing space", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n".to_vec(), 400),
             ("chunk size overflow", b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n".to_vec(), 400),
             ("NUL in a header value", b"GET / HTTP/1.1\r\nHost: t\r\nX: a\0b\r\n\r\n".to_vec(), 400),
             ("bare CR in a header", b"GET / HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n".to_vec(), 400),
@@ -422,6 +423,40 @@ pub mod cases {
         // Absolute-form target.
         c.send(b"GET http://t/hello HTTP/1.1\r\nHost: t\r\n\r\n");
         assert_hello(&c.read_response());
+        // A higher HTTP/1.x minor version is HTTP/1.1 (RFC 9110 section 2.5), not 505.
+        c.send(b"GET /hello HTTP/1.2\r\nHost: t\r\n\r\n");
+        let r = c.read_response();
+        assert_hello(&r);
+        assert!(!r.closes(), "{model}: HTTP/1.2 is kept alive like 1.1");
+        // Regression: the query string chose the route (`://` was looked for anywhere in the
+        // target): these answered /_status, or aborted the server.
+        for target in [
+            "/?u=http://x/_status",
+            "/?a=http://x/crash?&abort",
+            "/?a=http://x/crash&abort",
+            "/?x=/static/../secret.txt",
+            "/hello?next=https://h/crash",
+        ] {
+            c.send(format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+            let r = c.read_response();
+            assert_hello(&r);
+        }
+        // Regression: a symlinked index.html served /etc/passwd (GET /static/sub/), and a FIFO
+        // in the docroot froze the server. Both get 403, at once.
+        for path in [
+            "/static/sub/",
+            "/static/sub/index.html",
+            "/static/fifo",
+            "/static/sock",
+        ] {
+            let r = c.get(path);
+            assert_eq!(r.status, 403, "{model}: {path}: {}", r.text());
+            assert!(!r.text().contains("root:"), "{model}: {path} leaked");
+        }
+        // The server still answers everyone.
+        for _ in 0..4 {
+            assert_hello(&server.connect().get("/hello"));
+        }
         drop(c);
         finish(server);
     }
@@ -530,39 +565,60 @@ pub mod cases {
     }
 }
 
-/// One line per model: `name => "model", [extra lab serve flags];`
-macro_rules! conformance {
-    ($($module:ident => $model:expr, [$($arg:expr),*];)*) => {$(
-        mod $module {
-            const MODEL: &str = $model;
-            const ARGS: &[&str] = &[$($arg),*];
-            #[test] fn keep_alive() { super::cases::keep_alive(MODEL, ARGS) }
-            #[test] fn pipelined_ten_in_one_write() { super::cases::pipelined_ten_in_one_write(MODEL, ARGS) }
-            #[test] fn split_at_every_byte() { super::cases::split_at_every_byte(MODEL, ARGS) }
-            #[test] fn pipelined_large_files() { super::cases::pipelined_large_files(MODEL, ARGS) }
-            #[test] fn bodies() { super::cases::bodies(MODEL, ARGS) }
-            #[test] fn head() { super::cases::head(MODEL, ARGS) }
-            #[test] fn connection_close() { super::cases::connection_close(MODEL, ARGS) }
-            #[test] fn http10() { super::cases::http10(MODEL, ARGS) }
-            #[test] fn expect_continue() { super::cases::expect_continue(MODEL, ARGS) }
-            #[test] fn rejections() { super::cases::rejections(MODEL, ARGS) }
-            #[test] fn routes() { super::cases::routes(MODEL, ARGS) }
-            #[test] fn handler_panic() { super::cases::handler_panic(MODEL, ARGS) }
-            #[test] fn hundred_clients() { super::cases::hundred_clients(MODEL, ARGS) }
-            #[test] fn timeouts() { super::cases::timeouts(MODEL, ARGS) }
-            #[test] fn graceful_shutdown() { super::cases::graceful_shutdown(MODEL, ARGS) }
-        }
-    )*};
-}
+/// A case: run it against `lab serve --model <model> <flags>`.
+type Case = fn(&str, &[&str]);
 
-conformance! {
-    single_thread => "single_thread", [];
-    thread_per_request => "thread_per_request", [];
-    epoll => "epoll", ["--offload", "off"];
-    epoll_offload => "epoll", ["--offload", "on"];
-    epoll_one_loop => "epoll", ["--loops", "1"];
-    fork_per_request => "fork_per_request", [];
-    process_pool => "process_pool", [];
-    process_pool_reuseport => "process_pool", ["--accept", "reuseport"];
-    hybrid_pool => "hybrid_pool", [];
+/// Every case, by name.
+const CASES: &[(&str, Case)] = &[
+    ("keep_alive", cases::keep_alive),
+    (
+        "pipelined_ten_in_one_write",
+        cases::pipelined_ten_in_one_write,
+    ),
+    ("split_at_every_byte", cases::split_at_every_byte),
+    ("pipelined_large_files", cases::pipelined_large_files),
+    ("bodies", cases::bodies),
+    ("head", cases::head),
+    ("connection_close", cases::connection_close),
+    ("http10", cases::http10),
+    ("expect_continue", cases::expect_continue),
+    ("rejections", cases::rejections),
+    ("routes", cases::routes),
+    ("handler_panic", cases::handler_panic),
+    ("hundred_clients", cases::hundred_clients),
+    ("timeouts", cases::timeouts),
+    ("graceful_shutdown", cases::graceful_shutdown),
+];
+
+/// Every case against every registered model (`http_lab::models::ALL`), once with its default
+/// flags and once with each flag set its crate lists in `ModelInfo::conformance`. A model that
+/// cannot run here is listed as ignored, with the reason printed. Filter as usual:
+/// `cargo test --test conformance -- epoll` or `... routes`.
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    let mut trials = Vec::new();
+    for model in http_lab::models::ALL {
+        let info = model.info();
+        let unavailable = model.available().err();
+        if let Some(why) = &unavailable {
+            eprintln!("conformance: skipping {}: {why}", info.name);
+        }
+        let configs = std::iter::once(&[][..]).chain(info.conformance.iter().copied());
+        for flags in configs {
+            let label = if flags.is_empty() {
+                info.name.to_string()
+            } else {
+                format!("{} {}", info.name, flags.join(" "))
+            };
+            for &(case, run) in CASES {
+                let name = info.name;
+                let trial = libtest_mimic::Trial::test(format!("{label}::{case}"), move || {
+                    run(name, flags);
+                    Ok(())
+                });
+                trials.push(trial.with_ignored_flag(unavailable.is_some()));
+            }
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
 }

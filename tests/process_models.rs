@@ -125,10 +125,23 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS")
 }
 
-/// `clients` threads each fetching `/` on fresh connections until `stop`; returns (ok, failed).
+/// How a load's clients use connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conns {
+    /// A fresh connection per request, with `Connection: close`.
+    Fresh,
+    /// One connection kept alive for request after request, as wrk and browsers use one; a new
+    /// one only after the server said `Connection: close` or the connection failed.
+    KeepAlive,
+}
+
+/// `clients` threads each fetching `/` until `stop`; returns (ok, failed). With keep-alive, a
+/// request sent on a connection the server has closed counts as failed (wrk counts it so too):
+/// each connection the server drops costs exactly one failed request.
 fn steady_load(
     addr: SocketAddr,
     clients: usize,
+    conns: Conns,
     stop: Arc<AtomicBool>,
 ) -> thread::JoinHandle<(usize, usize)> {
     thread::spawn(move || {
@@ -138,14 +151,22 @@ fn steady_load(
             .map(|_| {
                 let (ok, failed, stop) = (ok.clone(), failed.clone(), stop.clone());
                 thread::spawn(move || {
+                    let mut kept: Option<KeptAlive> = None;
                     while !stop.load(Ordering::Relaxed) {
-                        if hello_ok(addr) {
+                        let hello = match conns {
+                            Conns::Fresh => hello_ok(addr),
+                            Conns::KeepAlive => keepalive_hello(&mut kept, addr),
+                        };
+                        if hello {
                             ok.fetch_add(1, Ordering::Relaxed);
                         } else {
                             failed.fetch_add(1, Ordering::Relaxed);
                         }
-                        // A steady load, not a flood: a few thousand connections a second.
-                        thread::sleep(Duration::from_millis(5));
+                        // A steady load, not a flood: a few thousand requests a second.
+                        thread::sleep(Duration::from_millis(match conns {
+                            Conns::Fresh => 5,
+                            Conns::KeepAlive => 1,
+                        }));
                     }
                 })
             })
@@ -155,6 +176,84 @@ fn steady_load(
         }
         (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed))
     })
+}
+
+/// A keep-alive client's connection, and what it has read past the last response.
+struct KeptAlive {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+/// `GET /` on the kept-alive connection (opened first if there is none): true if the hello came
+/// back. The connection is dropped when the answer says `Connection: close`, or on failure.
+fn keepalive_hello(kept: &mut Option<KeptAlive>, addr: SocketAddr) -> bool {
+    match keepalive_get(kept, addr, "/") {
+        Ok((status, body, closes)) => {
+            if closes {
+                *kept = None;
+            }
+            status == 200 && body == "Hello, World!"
+        }
+        Err(_) => {
+            *kept = None;
+            false
+        }
+    }
+}
+
+/// One request on the kept-alive connection: (status, body, the server said it closes).
+fn keepalive_get(
+    kept: &mut Option<KeptAlive>,
+    addr: SocketAddr,
+    path: &str,
+) -> Result<(u16, String, bool), String> {
+    if kept.is_none() {
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+            .map_err(|e| e.to_string())?;
+        stream.set_read_timeout(Some(Duration::from_secs(15))).ok();
+        stream.set_nodelay(true).ok();
+        *kept = Some(KeptAlive {
+            stream,
+            buf: Vec::new(),
+        });
+    }
+    let c = kept.as_mut().expect("connected");
+    c.stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+        .map_err(|e| e.to_string())?;
+    let fill = |c: &mut KeptAlive| -> Result<(), String> {
+        let mut chunk = [0u8; 4096];
+        match c.stream.read(&mut chunk) {
+            Ok(0) => Err("closed before a response".into()),
+            Ok(n) => {
+                c.buf.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let head_len = loop {
+        if let Some(i) = c.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        fill(c)?;
+    };
+    let head = String::from_utf8_lossy(&c.buf[..head_len]).to_ascii_lowercase();
+    let status = head
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .ok_or("no status line")?;
+    let body_len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or("no content-length")?;
+    while c.buf.len() < head_len + body_len {
+        fill(c)?;
+    }
+    let body = String::from_utf8_lossy(&c.buf[head_len..head_len + body_len]).into_owned();
+    c.buf.drain(..head_len + body_len);
+    Ok((status, body, head.contains("\r\nconnection: close\r\n")))
 }
 
 #[test]
@@ -223,26 +322,77 @@ fn process_pool_replaces_a_killed_worker_within_two_ticks() {
     );
 }
 
-/// Runs 50 clients on `/` while 10 `/crash?abort` requests kill serving processes.
-/// Returns (ok, failed) for `/`.
-fn crash_under_load(server: &Server) -> (usize, usize) {
+/// What kills a serving process in [`faults_under_load`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// `GET /crash?abort` on a fresh connection: the process that serves it aborts.
+    Abort,
+    /// `kill -9` of the worker serving the most connections.
+    Kill,
+}
+
+/// Runs `clients` keep-alive clients on `/` while `n` faults, 300 ms apart, kill serving
+/// processes. Returns (ok, failed) for `/`. A keep-alive client fails exactly one request per
+/// connection it loses (then it reconnects), so `failed` counts the clients' connections the
+/// faults took down; the aborting requests' own connections are not among them.
+fn faults_under_load(server: &Server, clients: usize, fault: Fault, n: usize) -> (usize, usize) {
     let stop = Arc::new(AtomicBool::new(false));
-    let load = steady_load(server.addr, 50, stop.clone());
-    thread::sleep(Duration::from_millis(200));
-    for _ in 0..10 {
-        // The aborting process answers nothing: a reset or an empty read.
-        let r = request(server.addr, "/crash?abort");
-        assert!(!matches!(r, Ok((200, _))), "abort answered: {r:?}");
-        thread::sleep(Duration::from_millis(50));
+    let load = steady_load(server.addr, clients, Conns::KeepAlive, stop.clone());
+    thread::sleep(Duration::from_millis(300));
+    for _ in 0..n {
+        match fault {
+            Fault::Abort => {
+                // The aborting process answers nothing: a reset or an empty read.
+                let r = request(server.addr, "/crash?abort");
+                assert!(!matches!(r, Ok((200, _))), "abort answered: {r:?}");
+            }
+            Fault::Kill => signal(busiest_worker(server.addr), libc::SIGKILL),
+        }
+        // Long enough for the replacement to start and the lost clients to reconnect.
+        thread::sleep(Duration::from_millis(300));
     }
-    thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
     load.join().expect("load")
 }
 
-#[test]
-fn process_pool_survives_aborts_under_load() {
-    let server = start(
+/// The live workers in `/_status`: (pid, generation, busy), and the pid of the one that answered.
+fn live_workers(addr: SocketAddr) -> (Vec<(u64, u64, u64)>, u64) {
+    let (_, body) = request(addr, "/_status").expect("/_status");
+    let answering = json_number(&body, "pid");
+    let live = body
+        .split("{\"slot\":")
+        .skip(1)
+        .filter(|w| !w.contains("\"state\":\"dead\"") && !w.contains("\"state\":\"exiting\""))
+        .map(|w| {
+            (
+                json_number(w, "pid"),
+                json_number(w, "generation"),
+                json_number(w, "busy"),
+            )
+        })
+        .collect();
+    (live, answering)
+}
+
+/// The pid of the live worker serving the most connections, not counting the `/_status`
+/// request that asks.
+fn busiest_worker(addr: SocketAddr) -> u32 {
+    let (live, answering) = live_workers(addr);
+    live.into_iter()
+        .map(|(pid, _, busy)| (busy - u64::from(pid == answering), pid))
+        .max()
+        .map(|(_, pid)| pid as u32)
+        .expect("a live worker")
+}
+
+/// Live workers of generation `g`.
+fn generation_size(addr: SocketAddr, g: u64) -> usize {
+    live_workers(addr).0.iter().filter(|w| w.1 == g).count()
+}
+
+/// process_pool with 8 workers to start, for 6 keep-alive clients and a spare or two.
+fn process_pool_for_faults() -> Server {
+    start(
         "process_pool",
         &[
             "--start-workers",
@@ -254,15 +404,35 @@ fn process_pool_survives_aborts_under_load() {
             "--maintenance-interval",
             "200ms",
         ],
-    );
-    let (ok, failed) = crash_under_load(&server);
-    // A prefork worker holds one connection: the one that asked it to abort. So no `/` request
-    // was in flight on a dying worker, and none may fail.
+    )
+}
+
+/// hybrid_pool of 2 processes x `threads` threads.
+fn hybrid_pool_for_faults(threads: usize) -> Server {
+    start(
+        "hybrid_pool",
+        &[
+            "--workers",
+            "2",
+            "--threads-per-worker",
+            &threads.to_string(),
+            "--maintenance-interval",
+            "200ms",
+        ],
+    )
+}
+
+#[test]
+fn process_pool_abort_costs_only_the_aborting_connection() {
+    let server = process_pool_for_faults();
+    let (ok, failed) = faults_under_load(&server, 6, Fault::Abort, 5);
+    // A prefork worker holds one connection: the one that asked it to abort. No keep-alive
+    // client was on a dying worker, and none may lose its connection.
     assert!(ok > 100, "only {ok} requests succeeded");
-    assert_eq!(failed, 0, "{failed} `/` requests failed ({ok} succeeded)");
+    assert_eq!(failed, 0, "5 aborts cost {failed} other connections");
     assert!(
         eventually(Duration::from_secs(5), || total(server.addr, "replaced")
-            == 10),
+            == 5),
         "replaced: {}",
         total(server.addr, "replaced")
     );
@@ -272,39 +442,69 @@ fn process_pool_survives_aborts_under_load() {
     let stderr = finish(server);
     assert_eq!(
         stderr.matches("signal 6 (SIGABRT); replacing it").count(),
-        10,
+        5,
         "{stderr}"
     );
 }
 
 #[test]
-fn hybrid_pool_loses_only_the_aborted_process_requests() {
-    let threads = 4;
-    let server = start(
-        "hybrid_pool",
-        &[
-            "--workers",
-            "2",
-            "--threads-per-worker",
-            "4",
-            "--maintenance-interval",
-            "200ms",
-        ],
-    );
-    let (ok, failed) = crash_under_load(&server);
-    // An abort takes its process down with the other connections its threads were serving:
-    // at most threads - 1 per abort.
+fn process_pool_kill_9_costs_one_connection() {
+    let server = process_pool_for_faults();
+    let (ok, failed) = faults_under_load(&server, 6, Fault::Kill, 5);
+    // Each kill takes the one connection its worker was serving.
     assert!(ok > 100, "only {ok} requests succeeded");
     assert!(
-        failed <= 10 * (threads - 1),
-        "{failed} `/` requests failed; at most {} could have been in flight on dying processes",
-        10 * (threads - 1)
+        (1..=5).contains(&failed),
+        "5 kills of busy workers cost {failed} connections (at most one each)"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || total(server.addr, "replaced")
+            == 5),
+        "replaced: {}",
+        total(server.addr, "replaced")
+    );
+    finish(server);
+}
+
+/// 6 keep-alive clients on 2 processes of 4 threads: once settled, each process serves 2 to 4
+/// of them. A fault takes down a whole process, with every connection its threads held.
+#[test]
+fn hybrid_pool_abort_costs_its_process_connections() {
+    let threads = 4;
+    let server = hybrid_pool_for_faults(threads);
+    let (ok, failed) = faults_under_load(&server, 6, Fault::Abort, 5);
+    // The aborting request holds one of the process's threads: the others' connections go
+    // with it, so 1 to threads - 1 other connections per abort (process_pool: none).
+    assert!(ok > 100, "only {ok} requests succeeded");
+    assert!(
+        (5..=5 * (threads - 1)).contains(&failed),
+        "5 aborts cost {failed} other connections; expected 1 to {} each",
+        threads - 1
     );
     assert!(eventually(Duration::from_secs(5), || workers(&server)
         .len()
         == 2));
     assert!(hello_ok(server.addr));
-    assert_eq!(total(server.addr, "replaced"), 10);
+    assert_eq!(total(server.addr, "replaced"), 5);
+    finish(server);
+}
+
+#[test]
+fn hybrid_pool_kill_9_costs_its_process_connections() {
+    let threads = 4;
+    let server = hybrid_pool_for_faults(threads);
+    let (ok, failed) = faults_under_load(&server, 6, Fault::Kill, 5);
+    // The busiest process serves at least half of the 6 clients and at most `threads`
+    // (process_pool: one connection per kill).
+    assert!(ok > 100, "only {ok} requests succeeded");
+    assert!(
+        (5..=5 * threads).contains(&failed),
+        "5 kills cost {failed} connections; expected 1 to {threads} each"
+    );
+    assert!(eventually(Duration::from_secs(5), || workers(&server)
+        .len()
+        == 2));
+    assert_eq!(total(server.addr, "replaced"), 5);
     finish(server);
 }
 
@@ -395,13 +595,20 @@ fn process_pool_recycles_workers_without_failing_a_request() {
     finish(server);
 }
 
-/// Waits for `workers` workers, runs a steady load from `clients` clients, sends SIGHUP in the
-/// middle, and checks that no request failed, the generation moved to 2, and every worker of the
-/// first generation is gone (and, for a fixed-size pool, that the new one has `fixed` workers).
+/// Waits for `workers_at_start` workers, runs a steady load from `fresh` clients that open a
+/// connection per request and `kept` clients that keep theirs alive (as wrk does), sends three
+/// SIGHUPs during it, and checks that no request failed, the generation moved to 4, and every
+/// worker of the first generation is gone (and, for a fixed-size pool, that the last one has
+/// `fixed` workers).
+///
+/// The keep-alive clients are the hard case: an old worker must not close a kept-alive
+/// connection under a client that is sending its next request (it waits for that request and
+/// answers it with `Connection: close`), and the new generation must be large enough to take
+/// every client that reconnects.
 fn reload_under_load_fails_no_request(
     server: Server,
     workers_at_start: usize,
-    clients: usize,
+    (fresh, kept): (usize, usize),
     fixed: Option<usize>,
 ) {
     assert!(eventually(Duration::from_secs(5), || workers(&server)
@@ -409,19 +616,28 @@ fn reload_under_load_fails_no_request(
         == workers_at_start));
     let first = workers(&server);
     let stop = Arc::new(AtomicBool::new(false));
-    let load = steady_load(server.addr, clients, stop.clone());
+    let fresh_load = steady_load(server.addr, fresh, Conns::Fresh, stop.clone());
+    let kept_load = steady_load(server.addr, kept, Conns::KeepAlive, stop.clone());
     thread::sleep(Duration::from_millis(500));
-    signal(server.pid(), libc::SIGHUP);
-    thread::sleep(Duration::from_millis(1000));
+    for _ in 0..3 {
+        signal(server.pid(), libc::SIGHUP);
+        thread::sleep(Duration::from_millis(500));
+    }
+    thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
-    let (ok, failed) = load.join().expect("load");
-    assert!(ok > 50, "only {ok} requests");
-    assert_eq!(
-        failed, 0,
-        "{failed} requests failed across the reload ({ok} succeeded)"
-    );
+    for (conns, clients, load) in [
+        (Conns::Fresh, fresh, fresh_load),
+        (Conns::KeepAlive, kept, kept_load),
+    ] {
+        let (ok, failed) = load.join().expect("load");
+        assert!(clients == 0 || ok > 50, "{conns:?}: only {ok} requests");
+        assert_eq!(
+            failed, 0,
+            "{conns:?}: {failed} requests failed across 3 reloads ({ok} succeeded)"
+        );
+    }
     let (_, status) = request(server.addr, "/_status").expect("status");
-    assert_eq!(json_number(&status, "generation"), 2, "{status}");
+    assert_eq!(json_number(&status, "generation"), 4, "{status}");
     assert!(
         eventually(Duration::from_secs(5), || {
             let now = workers(&server);
@@ -438,16 +654,40 @@ fn process_pool_sighup_reload_fails_no_request() {
         "process_pool",
         &[
             "--start-workers",
-            "4",
+            "8",
             "--min-spare",
             "2",
             "--max-spare",
-            "8",
+            "12",
             "--maintenance-interval",
             "200ms",
         ],
     );
-    reload_under_load_fails_no_request(server, 4, 8, None);
+    reload_under_load_fails_no_request(server, 8, (4, 4), None);
+}
+
+#[test]
+fn process_pool_reuseport_sighup_reload_fails_no_request() {
+    // Each slot has its own socket: the new generation must take over the old one's sockets,
+    // or the connections the kernel queued on them are reset when they close. Keep-alive
+    // clients are left out: with SO_REUSEPORT a connection hashed to the socket of a worker
+    // pinned by another keep-alive client waits for that worker (see process_pool's `//!`).
+    let server = start(
+        "process_pool",
+        &[
+            "--accept",
+            "reuseport",
+            "--start-workers",
+            "8",
+            "--min-spare",
+            "2",
+            "--max-spare",
+            "12",
+            "--maintenance-interval",
+            "200ms",
+        ],
+    );
+    reload_under_load_fails_no_request(server, 8, (8, 0), None);
 }
 
 #[test]
@@ -465,7 +705,92 @@ fn hybrid_pool_sighup_reload_fails_no_request() {
             "200ms",
         ],
     );
-    reload_under_load_fails_no_request(server, 2, 6, Some(2));
+    reload_under_load_fails_no_request(server, 2, (3, 3), Some(2));
+}
+
+/// A keep-alive connection idle when `sig` lands: its worker waits for the next request and
+/// answers it with `Connection: close`, instead of closing the connection under a client that
+/// may be sending that request.
+fn idle_keep_alive_connection_gets_its_next_request_answered(server: Server, sig: i32) {
+    let mut kept = None;
+    assert!(keepalive_hello(&mut kept, server.addr));
+    signal(server.pid(), sig);
+    // Long after the worker has seen the signal (it looks at least every 250 ms), well within
+    // the 1 s it then grants an idle connection.
+    thread::sleep(Duration::from_millis(500));
+    let answer = keepalive_get(&mut kept, server.addr, "/");
+    assert!(
+        matches!(&answer, Ok((200, body, true)) if body == "Hello, World!"),
+        "{}: the request after {sig}: {answer:?} (want 200 with Connection: close)",
+        server.model
+    );
+    finish(server);
+}
+
+#[test]
+fn process_pool_sighup_answers_an_idle_keep_alive_connection() {
+    let server = start("process_pool", &["--start-workers", "2"]);
+    idle_keep_alive_connection_gets_its_next_request_answered(server, libc::SIGHUP);
+}
+
+#[test]
+fn process_pool_sigterm_answers_an_idle_keep_alive_connection() {
+    let server = start("process_pool", &["--start-workers", "2"]);
+    idle_keep_alive_connection_gets_its_next_request_answered(server, libc::SIGTERM);
+}
+
+#[test]
+fn hybrid_pool_sighup_answers_an_idle_keep_alive_connection() {
+    let server = start(
+        "hybrid_pool",
+        &["--workers", "2", "--threads-per-worker", "2"],
+    );
+    idle_keep_alive_connection_gets_its_next_request_answered(server, libc::SIGHUP);
+}
+
+#[test]
+fn process_pool_reload_forks_as_many_workers_as_the_old_generation_had() {
+    let server = start(
+        "process_pool",
+        &[
+            "--start-workers",
+            "2",
+            "--min-spare",
+            "1",
+            "--max-spare",
+            "20",
+            "--maintenance-interval",
+            "200ms",
+        ],
+    );
+    // Six keep-alive clients pin six workers (each waits in the backlog until the spare
+    // regulation has forked one for it), plus at least one idle spare. A wide spare band: the
+    // regulation neither retires the new generation's idle workers nor grows it.
+    let mut clients: Vec<Option<KeptAlive>> = (0..6).map(|_| None).collect();
+    for kept in &mut clients {
+        assert!(keepalive_hello(kept, server.addr));
+    }
+    assert!(eventually(Duration::from_secs(5), || generation_size(
+        server.addr,
+        1
+    ) >= 7));
+    let old = generation_size(server.addr, 1);
+    signal(server.pid(), libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(5), || {
+        let (_, status) = request(server.addr, "/_status").expect("status");
+        json_number(&status, "generation") == 2
+    }));
+    // Starting only --start-workers (2) would leave the six clients, reconnecting after their
+    // old workers' goodbye, waiting in the backlog for the regulation's 1, 2, 4, … per tick.
+    // (The generation is published before the parent has forked the whole new one: wait.)
+    assert!(
+        eventually(Duration::from_secs(3), || generation_size(server.addr, 2)
+            >= old),
+        "the old generation had {old} workers, the new one started with {}",
+        generation_size(server.addr, 2)
+    );
+    drop(clients);
+    finish(server);
 }
 
 #[test]

@@ -131,6 +131,11 @@ fn process_pool() {
 }
 
 #[test]
+fn thread_pool() {
+    bounded("thread_pool", &[], 32, 8, MIB);
+}
+
+#[test]
 fn hybrid_pool() {
     bounded("hybrid_pool", &[], 32, 8, MIB);
 }

@@ -176,21 +176,7 @@ pub fn parse_url(url: &str) -> Result<(SocketAddr, String, String), Error> {
 /// Parse `"3"` (seconds), `"500ms"`, `"10s"`, `"2m"` or `"1h"`. Fractions
 /// are allowed (`"1.5s"`).
 pub fn parse_duration(s: &str) -> Result<Duration, Error> {
-    let s = s.trim();
-    let bad = || Error::Duration(format!("{s:?}: expected N, Nms, Ns, Nm or Nh"));
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(bad()),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| bad())
+    lab_units::parse_duration(s).map_err(Error::Duration)
 }
 
 #[cfg(test)]

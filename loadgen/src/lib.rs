@@ -82,6 +82,8 @@
 //! - Every wait has a timeout: connects, requests, the end-of-run drain, the
 //!   calling thread's wait for the workers.
 
+#![deny(unsafe_code)]
+
 pub mod config;
 mod conn;
 pub mod error;
@@ -93,6 +95,7 @@ mod request;
 mod response;
 mod run;
 mod stats;
+#[allow(unsafe_code)] // the one module that may: each block has its SAFETY comment
 mod sys;
 mod worker;
 

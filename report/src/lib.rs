@@ -30,6 +30,8 @@
 //! - Depends on no server crate (model descriptions are read from source text at build time).
 //! - Same input, same bytes.
 
+#![deny(unsafe_code)]
+
 pub mod data;
 
 mod chart;

@@ -353,5 +353,15 @@ pub fn docroot() -> Docroot {
     std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("leak.txt"))
         .expect("symlink");
     std::os::unix::fs::symlink(dir.path(), root.join("up")).expect("symlink");
+    // An index.html that is a link out of the docroot, a FIFO and a socket.
+    std::fs::create_dir(root.join("sub")).expect("mkdir");
+    std::os::unix::fs::symlink("/etc/passwd", root.join("sub/index.html")).expect("symlink");
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(root.join("fifo"))
+        .status()
+        .expect("mkfifo");
+    assert!(fifo.success());
+    // The listener is dropped at once; the socket file stays, which is all the test needs.
+    std::os::unix::net::UnixListener::bind(root.join("sock")).expect("unix socket");
     Docroot { dir, root }
 }

@@ -17,8 +17,8 @@
 use crate::handler::{Cost, Handler};
 use crate::request::{Method, Request};
 use crate::response::{Response, Status};
-use crate::static_files;
-use std::path::{Path, PathBuf};
+use crate::static_files::Docroot;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -33,8 +33,8 @@ pub const MAX_ALLOC_KB: usize = 64 * 1024;
 
 /// The lab's routes.
 pub struct LabApp {
-    /// The canonical docroot (symlinks resolved), the reference for containment checks.
-    docroot: PathBuf,
+    /// The docroot, held open: files are opened beneath it by the kernel's rules.
+    docroot: Docroot,
     /// The model's name, reported by `/_status`.
     model: String,
     /// What `/alloc` keeps: a deliberate leak.
@@ -45,7 +45,7 @@ impl LabApp {
     /// An app serving static files from `docroot`, which must exist.
     pub fn new(docroot: &Path, model: &str) -> std::io::Result<LabApp> {
         Ok(LabApp {
-            docroot: docroot.canonicalize()?,
+            docroot: Docroot::open(docroot)?,
             model: model.to_string(),
             leaked: Mutex::new(Vec::new()),
         })
@@ -114,7 +114,7 @@ impl Handler for LabApp {
         match route {
             Route::Hello => Response::text(Status::OK, HELLO),
             Route::Echo => Response::new(Status::OK, "application/octet-stream", req.body.clone()),
-            Route::Static(rel) => static_files::serve(&self.docroot, rel),
+            Route::Static(rel) => self.docroot.serve(rel),
             Route::Cpu(n) => match n.parse::<u32>() {
                 Ok(n) if n <= MAX_FIB => {
                     let result = fib(std::hint::black_box(n));

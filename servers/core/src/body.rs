@@ -134,6 +134,9 @@ impl Chunked {
                     None if digits == 0 => return Err(Rejection::BadChunk),
                     None => after_size(b, size, false)?,
                 },
+                // "5 \r\n": whitespace after the size may only lead to an extension (RFC 9112
+                // section 7.1: chunk-size is 1*HEXDIG, then BWS only before `;`).
+                Extension { started: false, .. } if b == b'\r' => return Err(Rejection::BadChunk),
                 Extension { size, started } => after_size(b, size, started)?,
                 SizeLf { size } => {
                     if b != b'\n' {

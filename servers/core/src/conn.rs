@@ -48,8 +48,14 @@ pub const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 /// written instead of being kept for the rest of the connection.
 const MAX_KEPT_OUTPUT: usize = 2 * OUTPUT_HIGH_WATER;
 
-/// At shutdown, how long a just-accepted connection gets to send its first request.
-const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+/// At shutdown, how long an idle connection (just accepted, or kept alive between requests)
+/// still gets to send its next request, which is then answered with `Connection: close`. A
+/// client that has just read a keep-alive response may already be sending its next request:
+/// closing the connection under it would fail that request (a client may retry an idempotent
+/// request on a reused connection; wrk and our load generator count it as an error). A
+/// connection that sends nothing within this grace (or its idle timeout) is closed. It must stay
+/// below `--drain-timeout`, after which the pools SIGKILL what is left.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// How a connection ended, for a model's bookkeeping (scoreboards count requests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -81,8 +87,8 @@ pub fn serve_connection(
     // When the current wait began: the last answer (idle clock) or the request's first byte
     // (header and body clocks).
     let mut wait_start = Instant::now();
-    // At shutdown, how long a connection that has sent nothing yet may still send its request.
-    let mut first_request_grace: Option<Instant> = None;
+    // At shutdown, until when an idle connection may still send its next request.
+    let mut drain_until: Option<Instant> = None;
     loop {
         // 1. Answer every complete request already buffered (pipelining), in order.
         let mut close = false;
@@ -134,19 +140,14 @@ pub fn serve_connection(
         }
         // 3. Read more, within the deadline that applies now.
         let idle = buf.is_empty() && !reader.in_body();
-        // At shutdown, close a keep-alive connection between requests. A connection that has
-        // not sent its first request yet was accepted after the client connected: it gets its
-        // answer (a pool worker told to leave may accept one last connection while the signal
-        // lands; closing it unanswered would fail a request across a graceful reload).
+        // At shutdown, an idle connection is not closed at once: its next request may be on
+        // the wire already (a keep-alive client sends it as soon as it has read our last
+        // answer; a pool worker told to leave may accept one last connection as the signal
+        // lands). Closing it now would fail that request across a graceful reload, so it gets
+        // DRAIN_GRACE to arrive, and its answer says `Connection: close` (step 1).
         if idle && shutdown.is_triggered() {
-            if stats.requests > 0 {
-                return stats;
-            }
-            // Its request is on its way, or it never will be: wait a moment, not a whole
-            // idle timeout (single_thread would not exit for that long).
-            let grace =
-                *first_request_grace.get_or_insert_with(|| Instant::now() + FIRST_REQUEST_GRACE);
-            if Instant::now() >= grace {
+            let until = *drain_until.get_or_insert_with(|| Instant::now() + DRAIN_GRACE);
+            if Instant::now() >= until {
                 return stats;
             }
         }

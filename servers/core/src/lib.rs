@@ -23,7 +23,8 @@
 //!
 //! # Layout
 //! - [`limits`]: sizes and timeouts, each a `lab serve` flag.
-//! - [`config`]: what a model's `run` is told (limits, drain timeout, per-model sections).
+//! - [`config`]: what every model's `run` is told (limits, drain timeout, verbosity).
+//! - [`model`]: what a model tells the lab about itself ([`ModelInfo`]: name, flags, entry point).
 //! - [`error`]: [`Rejection`], why a request is refused, each mapped to one status code.
 //! - [`parse`]: the request head: httparse, then Host, Content-Length, Transfer-Encoding, ….
 //! - [`body`]: body decoders for Content-Length and chunked framing.
@@ -44,6 +45,8 @@
 //! - [`sys`]: every raw `libc` call (fork, waitpid, kill, mmap, sigaction, prctl), each with its
 //!   safety argument.
 
+#![deny(unsafe_code)]
+
 pub mod app;
 pub mod body;
 pub mod config;
@@ -52,6 +55,7 @@ pub mod error;
 pub mod handler;
 pub mod limits;
 pub mod memory;
+pub mod model;
 pub mod net;
 pub mod parse;
 pub mod process;
@@ -63,18 +67,19 @@ pub mod shutdown;
 pub mod static_files;
 pub mod status;
 pub mod supervisor;
+#[allow(unsafe_code)] // the one module that may: each block has its SAFETY comment
 pub mod sys;
 
 pub use app::LabApp;
-pub use config::{
-    AcceptMode, Config, EpollOptions, ForkOptions, HybridOptions, PoolOptions, ThreadOptions,
-};
+pub use config::Config;
 pub use conn::{serve_connection, ConnStats};
 pub use error::Rejection;
 pub use handler::{call, install_panic_hook, Cost, Handler};
 pub use limits::Limits;
+pub use model::{ModelInfo, ModelOptions, NoOptions, OnOff, Runner};
 pub use net::{bind_listener, Acceptor, Next};
 pub use reader::{Progress, RequestReader};
 pub use request::{Framing, Head, Method, Request};
 pub use response::{respond, write_rejection, Response, Status, CONTINUE_100};
 pub use shutdown::{Shutdown, Tracker, TrackerGuard};
+pub use supervisor::{AcceptMode, SupervisorOptions};

@@ -33,6 +33,9 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadStatus, Rejection> 
             check_partial(buf, limits)?;
             return Ok(HeadStatus::Partial);
         }
+        Err(httparse::Error::Version) if higher_minor_version(buf).is_some() => {
+            return parse_as_http11(buf, limits);
+        }
         Err(e) => return Err(classify_httparse_error(e, buf, limits)),
     };
     if consumed > limits.max_head_bytes {
@@ -183,6 +186,30 @@ fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), Rejection> {
         return Err(Rejection::HeadTooLarge);
     }
     Ok(())
+}
+
+/// The offset of the minor digit when the request line says `HTTP/1.d` with d >= 2. RFC 9110
+/// section 2.5: a recipient treats a higher minor version as the highest it supports, so such a
+/// request is an HTTP/1.1 request (httparse knows only 1.0 and 1.1).
+fn higher_minor_version(buf: &[u8]) -> Option<usize> {
+    let line_end = buf
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(buf.len());
+    let start = buf[..line_end].iter().rposition(|&b| b == b' ')? + 1;
+    match &buf[start..line_end] {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9'] => Some(start + 7),
+        _ => None,
+    }
+}
+
+/// Parses a copy of `buf` in which `HTTP/1.d` says `HTTP/1.1` (see [`higher_minor_version`]).
+/// The copy is the same length, so `consumed` holds for `buf` too. A rare path: it allocates.
+fn parse_as_http11(buf: &[u8], limits: &Limits) -> Result<HeadStatus, Rejection> {
+    let digit = higher_minor_version(buf).ok_or(Rejection::UnsupportedVersion)?;
+    let mut copy = buf[..buf.len().min(limits.max_head_bytes + 1)].to_vec();
+    copy[digit] = b'1';
+    parse_head(&copy, limits)
 }
 
 /// Maps an httparse error to the rejection RFC 9112 asks for.

@@ -85,18 +85,20 @@ impl Head {
         std::str::from_utf8(&self.bytes[self.target.clone()]).unwrap_or("")
     }
 
-    /// The path part of the target, without the query. For an absolute-form target
-    /// (`http://host/path`) this is the path after the authority.
+    /// The path part of the target, without the query: everything before the first `?`. For an
+    /// absolute-form target (one that *starts* with `http://` or `https://`, RFC 9112 section
+    /// 3.2.2) it is the path after the authority. A `://` anywhere else (in a query, say) is
+    /// data, never a second chance to pick the route.
     pub fn path(&self) -> &str {
         let target = self.target();
-        let target = match target.find("://") {
-            Some(i) => match target[i + 3..].find('/') {
-                Some(j) => &target[i + 3 + j..],
+        let without_query = target.split('?').next().unwrap_or(target);
+        match absolute_form_rest(without_query) {
+            Some(rest) => match rest.find('/') {
+                Some(j) => &rest[j..],
                 None => "/",
             },
-            None => target,
-        };
-        target.split('?').next().unwrap_or(target)
+            None => without_query,
+        }
     }
 
     /// The query string (after `?`), if any.
@@ -124,6 +126,15 @@ impl Head {
     pub fn is_head(&self) -> bool {
         self.method == Method::Head
     }
+}
+
+/// For an absolute-form target, what follows `scheme://`; `None` for every other form.
+fn absolute_form_rest(target: &str) -> Option<&str> {
+    ["http://", "https://"].iter().find_map(|scheme| {
+        let head = target.get(..scheme.len())?;
+        head.eq_ignore_ascii_case(scheme)
+            .then(|| &target[scheme.len()..])
+    })
 }
 
 /// A complete request: head and decoded body (chunked framing removed).

@@ -14,6 +14,7 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The `Server` header of every response.
@@ -112,6 +113,19 @@ impl Body {
         match self {
             Body::Bytes(bytes) => Some(bytes),
             Body::File(_) => None,
+        }
+    }
+
+    /// The whole body in memory, a file's read (with `pread`, leaving it as it was). For tests
+    /// and tools: a server streams a file body instead.
+    pub fn to_bytes(&self) -> io::Result<Cow<'_, [u8]>> {
+        match self {
+            Body::Bytes(bytes) => Ok(Cow::Borrowed(bytes)),
+            Body::File(file) => {
+                let mut bytes = vec![0; file.remaining() as usize];
+                file.file.read_exact_at(&mut bytes, file.offset)?;
+                Ok(Cow::Owned(bytes))
+            }
         }
     }
 }

@@ -9,7 +9,8 @@
 //!     reap ended workers: mark their slots dead; replace the ones that were not asked to go
 //!         (crash, abort, kill -9, or recycled after --max-requests-per-worker)
 //!     SIGTERM?  break
-//!     SIGHUP?   generation += 1; fork a new generation; ask every old worker to finish and exit
+//!     SIGHUP?   generation += 1; fork a new generation as large as the old one;
+//!               ask every old worker to finish and exit
 //!     every --maintenance-interval (a "tick"), the spare-worker regulation:
 //!         idle = workers of this generation that are starting or idle
 //!         idle < --min-spare: fork `rate` more (1, then 2, 4, … 32 while the shortage lasts)
@@ -26,7 +27,7 @@
 //!
 //! The parent never serves a request and never starts a thread: it may fork at any time.
 
-use crate::config::{AcceptMode, Config, PoolOptions};
+use crate::config::Config;
 use crate::net;
 use crate::process::{self, Children};
 use crate::scoreboard::{Scoreboard, Slot, State};
@@ -43,6 +44,59 @@ pub const MAX_SPAWN_RATE: usize = 32;
 /// How often the parent wakes to reap workers and look at its signal flags. Reaping promptly
 /// keeps a crashed worker's replacement (and zombies) to a few milliseconds.
 const WAKE: Duration = Duration::from_millis(20);
+
+/// How the workers of a pool get their connections (`--accept`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AcceptMode {
+    /// One listening socket; every worker blocks in accept() on it and the kernel wakes one.
+    Shared,
+    /// A SO_REUSEPORT socket per worker slot; the kernel spreads connections by a hash of the
+    /// client's address and port.
+    #[value(name = "reuseport")]
+    ReusePort,
+}
+
+/// The supervisor's own flags, shared by every pool model (process_pool, hybrid_pool).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct SupervisorOptions {
+    /// How often the parent looks at its workers and acts (Apache: once a second).
+    #[arg(long, default_value = "1s", value_parser = lab_units::parse_duration, value_name = "DURATION")]
+    pub maintenance_interval: Duration,
+    /// A worker exits (and is replaced) after this many connections; 0 = never
+    /// (Apache: MaxConnectionsPerChild).
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "N",
+        allow_hyphen_values = true
+    )]
+    pub max_requests_per_worker: u64,
+    /// Workers share one listening socket, or each has its own SO_REUSEPORT socket.
+    #[arg(long, value_enum, default_value_t = AcceptMode::Shared)]
+    pub accept: AcceptMode,
+}
+
+impl Default for SupervisorOptions {
+    fn default() -> Self {
+        SupervisorOptions {
+            maintenance_interval: Duration::from_secs(1),
+            max_requests_per_worker: 0,
+            accept: AcceptMode::Shared,
+        }
+    }
+}
+
+impl SupervisorOptions {
+    /// Checks the values; the error names the flag.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.maintenance_interval < Duration::from_millis(10)
+            || self.maintenance_interval > Duration::from_secs(60)
+        {
+            return Err("--maintenance-interval must be between 10ms and 60s".into());
+        }
+        Ok(())
+    }
+}
 
 /// How big the pool is and how it is regulated.
 #[derive(Debug, Clone, Copy)]
@@ -61,12 +115,12 @@ pub struct Sizing {
 
 impl Sizing {
     /// Apache prefork: workers of one thread, regulated by idle count.
-    pub fn prefork(pool: &PoolOptions) -> Sizing {
+    pub fn prefork(start: usize, min_spare: usize, max_spare: usize, max_workers: usize) -> Sizing {
         Sizing {
-            start: pool.start_workers,
-            min_spare: pool.min_spare,
-            max_spare: pool.max_spare,
-            max_workers: pool.max_workers,
+            start,
+            min_spare,
+            max_spare,
+            max_workers,
             threads: 1,
             regulate: true,
         }
@@ -121,6 +175,7 @@ pub fn supervise(
     name: &'static str,
     listener: TcpListener,
     sizing: Sizing,
+    options: &SupervisorOptions,
     config: &Config,
     shutdown: Shutdown,
     worker: WorkerFn<'_>,
@@ -131,11 +186,11 @@ pub fn supervise(
     let shown = Arc::clone(&board);
     crate::status::set_source(move || shown.to_json());
     sys::catch_signal(libc::SIGHUP, true)?;
-    let listeners = Listeners::new(listener, config.pool.accept, sizing.slots())?;
+    let listeners = Listeners::new(listener, options.accept, sizing.slots())?;
     let mut pool = Supervisor {
         name,
         sizing,
-        options: config.pool,
+        options: *options,
         verbose: config.verbose,
         shutdown,
         board,
@@ -221,6 +276,16 @@ impl Listeners {
         }
     }
 
+    /// Moves slot `from`'s socket to slot `to` (which has none), for `to`'s worker to accept on
+    /// it while `from`'s worker, which keeps its own copy, drains and exits.
+    fn hand_over(&mut self, from: usize, to: usize) {
+        if let Listeners::PerSlot { sockets, .. } = self {
+            if sockets[to].is_none() {
+                sockets[to] = sockets[from].take();
+            }
+        }
+    }
+
     /// Slot `i` has no worker and will get none soon: close its socket, or the kernel would go
     /// on queueing connections on it that nobody accepts.
     fn release(&mut self, i: usize) {
@@ -233,7 +298,7 @@ impl Listeners {
 struct Supervisor<'w> {
     name: &'static str,
     sizing: Sizing,
-    options: PoolOptions,
+    options: SupervisorOptions,
     verbose: bool,
     shutdown: Shutdown,
     board: Arc<Scoreboard>,
@@ -343,6 +408,7 @@ impl Supervisor<'_> {
             }
             Err(e) => {
                 slot.mark_dead();
+                self.listeners.release(i);
                 eprintln!("{}: fork failed: {e}", self.name);
                 false
             }
@@ -388,12 +454,35 @@ impl Supervisor<'_> {
     }
 
     /// SIGHUP: a new generation starts; the old one finishes its connections and exits.
+    ///
+    /// The new generation starts as large as the old one (at least `start`): each client of an
+    /// old worker reconnects once its worker has answered its last request, and must find a
+    /// worker waiting. Starting only `start` and letting the spare regulation grow the pool at
+    /// its 1, 2, 4, … per tick would leave those clients in the backlog for seconds.
+    ///
+    /// With SO_REUSEPORT, each new worker takes over an old worker's socket instead of opening
+    /// one: the old worker stops accepting, but connections the kernel already queued on its
+    /// socket (or hashes to it until it closes) are accepted by its successor. A socket closed
+    /// with connections queued resets them.
     fn reload(&mut self) {
+        let old_generation = self.generation;
+        let old: Vec<usize> = (0..self.tenants.len())
+            .filter(|&i| {
+                let t = &self.tenants[i];
+                t.pid.is_some() && !t.asked && t.generation == old_generation
+            })
+            .collect();
         self.generation += 1;
         self.board.set_generation(self.generation);
         let mut started = 0;
-        for _ in 0..self.sizing.start {
-            if self.spawn_any() {
+        for k in 0..self.sizing.start.max(old.len()) {
+            let Some(free) = self.tenants.iter().position(|t| t.pid.is_none()) else {
+                break;
+            };
+            if let Some(&predecessor) = old.get(k) {
+                self.listeners.hand_over(predecessor, free);
+            }
+            if self.spawn(free) {
                 started += 1;
             }
         }

@@ -2,6 +2,8 @@
 //! `unsafe`: the process models fork, reap, signal and share memory through these wrappers.
 //!
 //! - Limits: [`fd_limits`].
+//! - Files: [`open_beneath`] (`openat2` with `RESOLVE_BENEATH`) and [`open_at`] (`openat`), the
+//!   docroot's kernel-enforced containment.
 //! - Sockets: [`sendfile`], a file to a socket without a copy through user memory.
 //! - Memory: [`trim_heap`], the allocator's free pages back to the kernel.
 //! - Processes: [`fork`], [`reap_any`], [`kill`], [`die_with_parent`], [`exit_now`], [`pid`].
@@ -9,8 +11,10 @@
 //! - Shared memory: [`SharedMem`], an anonymous `MAP_SHARED` mapping that survives `fork` as the
 //!   *same* physical pages in parent and children (a scoreboard lives in one).
 
+use std::ffi::CStr;
 use std::io;
 use std::marker::PhantomData;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The soft and hard limits on open file descriptors (RLIMIT_NOFILE).
@@ -22,6 +26,73 @@ pub fn fd_limits() -> Option<(u64, u64)> {
     // SAFETY: getrlimit writes one `rlimit` through a valid pointer to a local; no other effect.
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
     (rc == 0).then_some((rl.rlim_cur, rl.rlim_max))
+}
+
+/// Flags for opening a file to serve: read-only, close-on-exec, never a controlling terminal,
+/// and non-blocking so that opening a FIFO returns at once instead of waiting for a writer.
+pub const O_SERVE: i32 = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+/// Flags for opening a directory only to resolve names under it (no read access needed).
+pub const O_DIR_PATH: i32 = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+/// Refuse to follow a symbolic link in the last component (the fallback walk uses it for every
+/// component).
+pub use libc::O_NOFOLLOW;
+/// errno values the docroot maps to statuses.
+pub use libc::{EACCES, ELOOP, ENOENT, ENOSYS, ENOTDIR, EPERM, EXDEV};
+
+/// Opens `path` (relative) under the directory `dir` with `openat2(2)` and
+/// `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`: the kernel refuses (`EXDEV`) any resolution that
+/// would leave `dir`, whether by `..`, an absolute path or a symbolic link pointing outside, and
+/// refuses `/proc/self/fd`-style magic links (`ELOOP`). Symbolic links that stay beneath `dir` are
+/// followed. `ENOSYS` (kernel before 5.6) or `EPERM` (a seccomp filter) mean openat2 is not
+/// available: fall back to a walk with [`open_at`] and `O_NOFOLLOW`.
+pub fn open_beneath(dir: BorrowedFd<'_>, path: &CStr, flags: i32) -> io::Result<OwnedFd> {
+    // SAFETY: open_how is a plain C struct of integers; all zeros is a valid value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = flags as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    loop {
+        // SAFETY: openat2 reads the NUL-terminated `path` and `size_of::<open_how>()` bytes of
+        // `how`, both valid for the call; it writes nothing of ours. A non-negative result is a
+        // new file descriptor that nobody else owns, so `OwnedFd` may take it.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                path.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd >= 0 {
+            return Ok(unsafe_owned(fd as i32));
+        }
+        let err = io::Error::last_os_error();
+        // EAGAIN: RESOLVE_CACHED is not set, but a concurrent rename can still ask for a retry.
+        if !matches!(err.raw_os_error(), Some(libc::EINTR) | Some(libc::EAGAIN)) {
+            return Err(err);
+        }
+    }
+}
+
+/// Opens the single name `name` (no `/`) in the directory `dir` with `openat(2)`.
+pub fn open_at(dir: BorrowedFd<'_>, name: &CStr, flags: i32) -> io::Result<OwnedFd> {
+    loop {
+        // SAFETY: openat reads the NUL-terminated `name`; a non-negative result is a new file
+        // descriptor that nobody else owns.
+        let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, 0) };
+        if fd >= 0 {
+            return Ok(unsafe_owned(fd));
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(err);
+        }
+    }
+}
+
+fn unsafe_owned(fd: i32) -> OwnedFd {
+    // SAFETY: callers pass a descriptor the kernel just returned to them and nobody else holds.
+    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 /// The signal numbers the process models use, so that they need no `libc` of their own.

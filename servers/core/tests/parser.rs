@@ -77,6 +77,9 @@ accept! {
     content_length_zero: b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n" => [(Post, "/echo", b"", true)];
     chunked: b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n" => [(Post, "/e", b"hello world", true)];
     chunked_ext_trailers: b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n5 ;a=b;c=\"d\"\r\nhello\r\n0;last\r\nX-T: 1\r\nY-T: 2\r\n\r\n" => [(Post, "/e", b"hello", true)];
+    http12_is_http11: b"GET /v HTTP/1.2\r\nHost: a\r\n\r\n" => [(Get, "/v", b"", true)];
+    http19_pipelined: b"GET /a HTTP/1.9\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" => [(Get, "/a", b"", true), (Get, "/b", b"", false)];
+    chunk_ext_after_bws: b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\t ;x\r\nhello\r\n0\r\n\r\n" => [(Post, "/e", b"hello", true)];
     chunked_hex: b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n" => [(Post, "/e", b"0123456789", true)];
     te_list_across_fields: b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" => [(Post, "/e", b"", true)];
     pipelined: b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhiGET /3 HTTP/1.1\r\nHost: a\r\n\r\n" => [(Get, "/1", b"", true), (Post, "/2", b"hi", true), (Get, "/3", b"", true)];
@@ -136,7 +139,10 @@ reject! {
     del_in_value: b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb\r\n\r\n" => BadHeader;
     control_in_target: b"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n" => BadRequestLine;
     http2: b"GET / HTTP/2.0\r\nHost: a\r\n\r\n" => UnsupportedVersion;
-    http12: b"GET / HTTP/1.2\r\nHost: a\r\n\r\n" => UnsupportedVersion;
+    http10_minor_digits: b"GET / HTTP/1.10\r\nHost: a\r\n\r\n" => BadRequestLine;
+    chunk_size_trailing_space: b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n" => BadChunk;
+    chunk_size_trailing_tab: b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\t\r\nhello\r\n0\r\n\r\n" => BadChunk;
+    last_chunk_trailing_space: b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0 \r\n\r\n" => BadChunk;
     unknown_method: b"BREW / HTTP/1.1\r\nHost: a\r\n\r\n" => UnknownMethod;
     lowercase_method: b"get / HTTP/1.1\r\nHost: a\r\n\r\n" => UnknownMethod;
     expect_other: b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx" => UnsupportedExpectation;
@@ -250,6 +256,41 @@ fn head_accessors() {
     assert_eq!(req.headers().count(), 3);
     assert_eq!(req.framing, Framing::None);
     assert!(buf.is_empty());
+}
+
+/// Regression: `GET /?u=http://x/_status` answered the status route, and
+/// `GET /?a=http://x/crash?&abort` aborted the server: the absolute-form check looked for `://`
+/// anywhere in the target, query included.
+#[test]
+fn query_string_cannot_choose_the_path() {
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        ("/?u=http://x/_status", "/", Some("u=http://x/_status")),
+        (
+            "/?a=http://x/crash?&abort",
+            "/",
+            Some("a=http://x/crash?&abort"),
+        ),
+        (
+            "/hello?next=https://evil/static/../x",
+            "/hello",
+            Some("next=https://evil/static/../x"),
+        ),
+        ("/static/a.txt?x=://y", "/static/a.txt", Some("x=://y")),
+        ("/a://b", "/a://b", None),
+        ("http://h", "/", None),
+        ("HTTP://h?q=/crash", "/", Some("q=/crash")),
+        ("https://h/p?q=http://x/y", "/p", Some("q=http://x/y")),
+    ];
+    for (target, path, query) in cases {
+        let mut buf = format!("GET {target} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes();
+        let Progress::Complete(req) = RequestReader::new()
+            .advance(&mut buf, &Limits::default())
+            .unwrap()
+        else {
+            panic!("complete: {target}")
+        };
+        assert_eq!((req.path(), req.query()), (*path, *query), "{target}");
+    }
 }
 
 #[test]

@@ -111,6 +111,8 @@
 //! - [`buffers`]: the per-loop scratch buffer and buffer pool.
 //! - [`offload`]: the helper threads for Cpu and Blocking requests.
 
+#![deny(unsafe_code)]
+
 pub mod buffers;
 pub mod connection;
 pub mod event_loop;
@@ -118,7 +120,8 @@ pub mod offload;
 
 use connection::Env;
 use event_loop::{EventLoop, WAKER};
-use lab_core::{Config, Handler, Shutdown};
+use lab_core::model::{self, ModelInfo, ModelOptions, Variant};
+use lab_core::{Config, Handler, OnOff, Shutdown};
 use std::io;
 use std::net::TcpListener;
 use std::sync::atomic::AtomicU64;
@@ -175,32 +178,91 @@ impl Counters {
     }
 }
 
-/// Serves `listener` with `config.epoll.loops` event loops until `shutdown` is triggered and
+/// What the lab knows about this model.
+pub const MODEL: ModelInfo = ModelInfo {
+    name: "epoll",
+    summary: "non-blocking event loops on mio, nginx style, with an offload pool",
+    flags: <Options as clap::Args>::augment_args,
+    available: model::always_available,
+    start: |flags| model::start(flags, run),
+    variants: &[Variant {
+        label: "epoll+offload",
+        flags: &["--offload", "on"],
+        only_offloadable: true,
+    }],
+    conformance: &[&["--offload", "on"], &["--loops", "1"]],
+};
+
+/// epoll's flags.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct Options {
+    /// Event loops, each a thread with its own poll (default: one per core).
+    #[arg(long, default_value_t = cores(), value_name = "N")]
+    pub loops: usize,
+    /// Run CPU-bound and blocking requests on helper threads (on) or inline on the loop (off).
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    pub offload: OnOff,
+    /// Helper threads for offloaded requests (default: four per core).
+    #[arg(long, default_value_t = 4 * cores(), value_name = "N")]
+    pub offload_threads: usize,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            loops: cores(),
+            offload: OnOff::Off,
+            offload_threads: 4 * cores(),
+        }
+    }
+}
+
+impl ModelOptions for Options {
+    fn validate(&self) -> Result<(), String> {
+        if self.loops == 0 || self.loops > 256 {
+            return Err("--loops must be between 1 and 256".into());
+        }
+        if self.offload_threads == 0 || self.offload_threads > 4096 {
+            return Err("--offload-threads must be between 1 and 4096".into());
+        }
+        Ok(())
+    }
+}
+
+/// Serves `listener` with `options.loops` event loops until `shutdown` is triggered and
 /// the loops have drained.
 pub fn run(
     listener: TcpListener,
     handler: Arc<dyn Handler>,
     config: &Config,
+    options: &Options,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let counters = Arc::new(Counters::new(config.epoll.loops));
+    let counters = Arc::new(Counters::new(options.loops));
     let shown = Arc::clone(&counters);
     lab_core::status::set_source(move || shown.to_json());
-    let result = run_with_counters(listener, handler, config, shutdown, counters);
+    let result = run_with_counters(listener, handler, config, options, shutdown, counters);
     lab_core::status::clear_source();
     result
 }
 
 /// [`run`], with counters the caller can read while it runs (`counters.loops.len()` must be
-/// `config.epoll.loops`).
+/// `options.loops`).
 pub fn run_with_counters(
     listener: TcpListener,
     handler: Arc<dyn Handler>,
     config: &Config,
+    options: &Options,
     shutdown: Shutdown,
     counters: Arc<Counters>,
 ) -> io::Result<()> {
-    let loops = config.epoll.loops.max(1);
+    let loops = options.loops.max(1);
     if counters.loops.len() != loops {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -209,19 +271,16 @@ pub fn run_with_counters(
     }
     // The clones share the file description, so this makes every one non-blocking.
     listener.set_nonblocking(true)?;
-    let pool = match config.epoll.offload {
+    let pool = match options.offload.is_on() {
         true => Some(offload::Pool::start(
             Arc::clone(&handler),
-            config.epoll.offload_threads,
+            options.offload_threads,
         )?),
         false => None,
     };
     if config.verbose {
-        let offload = match config.epoll.offload {
-            true => format!(
-                "offload on ({} helper threads)",
-                config.epoll.offload_threads
-            ),
+        let offload = match options.offload.is_on() {
+            true => format!("offload on ({} helper threads)", options.offload_threads),
             false => "offload off (handlers run inline)".into(),
         };
         eprintln!("epoll: {loops} event loops sharing one listening socket, {offload}");

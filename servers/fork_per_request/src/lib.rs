@@ -67,6 +67,9 @@
 //!   dies with it); a process per idle keep-alive client. A pool (process_pool) pays the fork once
 //!   per worker instead of once per connection.
 
+#![deny(unsafe_code)]
+
+use lab_core::model::{self, ModelInfo, ModelOptions};
 use lab_core::process::{self, Children};
 use lab_core::sys::{self, Ended, SharedMem};
 use lab_core::{serve_connection, Acceptor, Config, Handler, Next, Shutdown};
@@ -75,6 +78,43 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What the lab knows about this model.
+pub const MODEL: ModelInfo = ModelInfo {
+    name: "fork_per_request",
+    summary: "fork a child for every accepted connection; the parent reaps",
+    flags: <Options as clap::Args>::augment_args,
+    available: model::always_available,
+    start: |flags| model::start(flags, run),
+    variants: &[],
+    conformance: &[],
+};
+
+/// fork_per_request's flags.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct Options {
+    /// Most live children at once (at the cap, accept waits). Enough for the lab's
+    /// 10,000-connection runs: each child holds one connection.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub max_children: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_children: 10_000,
+        }
+    }
+}
+
+impl ModelOptions for Options {
+    fn validate(&self) -> Result<(), String> {
+        if self.max_children == 0 || self.max_children > 100_000 {
+            return Err("--max-children must be between 1 and 100000".into());
+        }
+        Ok(())
+    }
+}
 
 /// Counters in shared memory, so that `/_status`, answered by a child, sees the parent's numbers.
 const LIVE: usize = 0;
@@ -87,6 +127,7 @@ pub fn run(
     listener: TcpListener,
     handler: Arc<dyn Handler>,
     config: &Config,
+    options: &Options,
     shutdown: Shutdown,
 ) -> io::Result<()> {
     process::ensure_single_threaded("fork_per_request")?;
@@ -94,7 +135,7 @@ pub fn run(
     let counts = Arc::new(SharedMem::<AtomicU64>::new(2)?);
     let shown = Arc::clone(&counts);
     let parent = sys::pid();
-    let max_children = config.fork.max_children;
+    let max_children = options.max_children;
     lab_core::status::set_source(move || {
         let c = shown.as_slice();
         format!(
@@ -103,7 +144,7 @@ pub fn run(
             c[FORKED].load(Relaxed)
         )
     });
-    let result = serve(&listener, handler, config, &shutdown, &counts);
+    let result = serve(&listener, handler, config, max_children, &shutdown, &counts);
     lab_core::status::clear_source();
     result
 }
@@ -112,6 +153,7 @@ fn serve(
     listener: &TcpListener,
     handler: Arc<dyn Handler>,
     config: &Config,
+    max_children: usize,
     shutdown: &Shutdown,
     counts: &SharedMem<AtomicU64>,
 ) -> io::Result<()> {
@@ -128,7 +170,7 @@ fn serve(
         children.reap(log_end);
         counts[LIVE].store(children.len() as u64, Relaxed);
         // At the cap, accept nothing: new connections wait in the listen backlog.
-        if children.len() >= config.fork.max_children {
+        if children.len() >= max_children {
             if shutdown.is_triggered() {
                 break;
             }

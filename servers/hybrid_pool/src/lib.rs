@@ -39,46 +39,133 @@
 //! idle connections: 5 processes, RSS summed 16.8 MiB, PSS summed 5.8 MiB (process_pool: 11.7 MiB
 //! PSS for the same 100 connections).
 //!
+//! **Faults cost a process's connections.** Under 50 keep-alive connections (`lab load -c50
+//! -d10s`), a `kill -9` of the busiest of 3 processes x 25 threads cost 23 and 25 connections
+//! per kill (two runs of five kills; process_pool: one). An abort costs the other connections of
+//! the process that served `/crash?abort`: 2 to 4 per abort with 3 x 25 (the request tends to
+//! reach the process with the most threads free, so the least loaded), 21 with 2 x 30
+//! (process_pool: none). Measured with `lab load` counting reconnections; the tests assert the
+//! bounds as counts.
+//!
 //! # Trade-offs
 //! - Wins: concurrency of threads (hundreds of connections in a few processes, little memory);
 //!   no thread or process created per connection; a crash costs one process's connections, and
 //!   the process is replaced; recycling and graceful reload as in process_pool.
-//! - Loses: a panic that escapes, an abort or memory corruption takes down T connections, not
-//!   one; the application must be thread-safe; still a thread per connection in service, so
+//! - Loses: a panic that escapes, an abort, memory corruption or a `kill -9` takes down the
+//!   process's connections, up to T (about 25 measured), not one; the application must be
+//!   thread-safe; still a thread per connection in service, so
 //!   10,000 idle keep-alive clients need 10,000 threads (the event loop's territory).
 
-use lab_core::supervisor::{self, Sizing, WorkerContext};
+#![deny(unsafe_code)]
+
+use lab_core::model::{self, ModelInfo, ModelOptions};
+use lab_core::supervisor::{self, Sizing, SupervisorOptions, WorkerContext};
 use lab_core::{serve_connection, Acceptor, Config, Handler, Shutdown};
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread;
 
-/// Runs `config.hybrid.workers` processes of `config.hybrid.threads` threads until `shutdown` is
+/// What the lab knows about this model.
+pub const MODEL: ModelInfo = ModelInfo {
+    name: "hybrid_pool",
+    summary: "processes x threads, managed like Apache's worker MPM",
+    flags: <Options as clap::Args>::augment_args,
+    available: model::always_available,
+    start: |flags| model::start(flags, run),
+    variants: &[],
+    conformance: &[],
+};
+
+/// hybrid_pool's flags: Apache worker's sizes, plus the supervisor's and thread_per_request's
+/// `--stack-size` (one flag, declared alike by both).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct Options {
+    /// Worker processes (default: one per core).
+    #[arg(long, default_value_t = cores(), value_name = "N")]
+    pub workers: usize,
+    /// Serving threads per worker process (Apache: ThreadsPerChild). Not `--threads`: `lab run`
+    /// takes both these flags and the load generator's, and `--threads` is the latter's.
+    #[arg(long, default_value_t = 25, value_name = "N")]
+    pub threads_per_worker: usize,
+    /// Stack size of each connection thread, in bytes.
+    #[arg(long, default_value_t = 128 * 1024, value_name = "BYTES")]
+    pub stack_size: usize,
+    #[command(flatten)]
+    pub supervisor: SupervisorOptions,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            workers: cores(),
+            threads_per_worker: 25,
+            stack_size: 128 * 1024,
+            supervisor: SupervisorOptions::default(),
+        }
+    }
+}
+
+impl ModelOptions for Options {
+    fn validate(&self) -> Result<(), String> {
+        if self.workers == 0 || self.workers > 256 {
+            return Err("--workers must be between 1 and 256".into());
+        }
+        if self.threads_per_worker == 0 || self.threads_per_worker > 1024 {
+            return Err("--threads-per-worker must be between 1 and 1024".into());
+        }
+        if self.stack_size < 32 * 1024 {
+            return Err("--stack-size must be at least 32768 bytes".into());
+        }
+        self.supervisor.validate()
+    }
+}
+
+/// Runs `--workers` processes of `config.hybrid.threads` threads until `shutdown` is
 /// triggered, then stops them (bounded by `config.drain_timeout`). Must be called from a
 /// single-threaded process: the threads are started in the workers, after fork.
 pub fn run(
     listener: TcpListener,
     handler: Arc<dyn Handler>,
     config: &Config,
+    options: &Options,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let sizing = Sizing::fixed(config.hybrid.workers, config.hybrid.threads);
-    let worker = |ctx: WorkerContext<'_>| worker(ctx, &handler, config);
-    supervisor::supervise("hybrid_pool", listener, sizing, config, shutdown, &worker)
+    let sizing = Sizing::fixed(options.workers, options.threads_per_worker);
+    let worker = |ctx: WorkerContext<'_>| worker(ctx, &handler, config, options);
+    supervisor::supervise(
+        "hybrid_pool",
+        listener,
+        sizing,
+        &options.supervisor,
+        config,
+        shutdown,
+        &worker,
+    )
 }
 
 /// A worker process: `--threads-per-worker` threads, each accepting on the same socket and serving one
 /// connection at a time. The process leaves when every thread has.
-fn worker(ctx: WorkerContext<'_>, handler: &Arc<dyn Handler>, config: &Config) -> i32 {
-    let threads = config.hybrid.threads;
+fn worker(
+    ctx: WorkerContext<'_>,
+    handler: &Arc<dyn Handler>,
+    config: &Config,
+    options: &Options,
+) -> i32 {
+    let threads = options.threads_per_worker;
     let ctx = &ctx;
     let started = thread::scope(|scope| {
         let mut started = 0;
         for _ in 0..threads {
             let spawned = thread::Builder::new()
                 .name("serve".into())
-                .stack_size(config.threads.stack_size)
+                .stack_size(options.stack_size)
                 .spawn_scoped(scope, move || serve_thread(ctx, handler.as_ref(), config));
             match spawned {
                 Ok(_) => started += 1,

@@ -25,10 +25,24 @@
 //!   Under `lab run --conns 100` all but one connection wait, and their latency is the sum of the
 //!   others' service times.
 
+#![deny(unsafe_code)]
+
+use lab_core::model::{self, ModelInfo, NoOptions};
 use lab_core::{serve_connection, Acceptor, Config, Handler, Shutdown};
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
+
+/// What the lab knows about this model.
+pub const MODEL: ModelInfo = ModelInfo {
+    name: "single_thread",
+    summary: "accept, serve that connection until it closes, accept the next",
+    flags: <NoOptions as clap::Args>::augment_args,
+    available: model::always_available,
+    start: |flags| model::start(flags, run),
+    variants: &[],
+    conformance: &[],
+};
 
 /// Serves connections from `listener`, one at a time, until `shutdown` is triggered. The
 /// connection in progress at shutdown finishes its current request (it is not interrupted).
@@ -36,6 +50,7 @@ pub fn run(
     listener: TcpListener,
     handler: Arc<dyn Handler>,
     config: &Config,
+    _options: &NoOptions,
     shutdown: Shutdown,
 ) -> io::Result<()> {
     let mut acceptor = Acceptor::new(&listener, &shutdown)?;

@@ -41,8 +41,9 @@ fn the_second_client_waits_for_the_first_to_close() {
     let app = Arc::new(LabApp::new(dir.path(), "single_thread").unwrap());
     let shutdown = Shutdown::new();
     let stop = shutdown.clone();
-    let server =
-        std::thread::spawn(move || lab_single_thread::run(listener, app, &Config::default(), stop));
+    let server = std::thread::spawn(move || {
+        lab_single_thread::run(listener, app, &Config::default(), &Default::default(), stop)
+    });
 
     let mut first = connect(addr);
     assert!(request(&mut first).starts_with("HTTP/1.1 200"));

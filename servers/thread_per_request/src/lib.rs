@@ -39,11 +39,62 @@
 //!   dominates short connections; a thread per connection gives no back-pressure except the cap.
 //!   A thread pool (hybrid_pool) fixes the spawn cost; an event loop (epoll) fixes the memory.
 
+#![deny(unsafe_code)]
+
+use lab_core::model::{self, ModelInfo, ModelOptions};
 use lab_core::{serve_connection, Acceptor, Config, Handler, Shutdown, Tracker};
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread;
+
+/// What the lab knows about this model.
+pub const MODEL: ModelInfo = ModelInfo {
+    name: "thread_per_request",
+    summary: "spawn a thread for every accepted connection",
+    flags: <Options as clap::Args>::augment_args,
+    available: model::always_available,
+    start: |flags| model::start(flags, run),
+    variants: &[],
+    conformance: &[],
+};
+
+/// thread_per_request's flags.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct Options {
+    /// Stack size of each connection thread, in bytes.
+    #[arg(long, default_value_t = DEFAULT_STACK_SIZE, value_name = "BYTES")]
+    pub stack_size: usize,
+    /// Most connection threads at once (at the cap, accept waits).
+    #[arg(long, default_value_t = 12_000, value_name = "N")]
+    pub max_threads: usize,
+}
+
+/// 128 KiB of stack is plenty for the lab's handlers (the deepest is fib(42): 42 frames) and is
+/// only reserved, not touched: 10,000 threads reserve 1.25 GiB of address space but use a few
+/// pages each. Linux's default of 8 MiB would reserve 80 GiB.
+pub const DEFAULT_STACK_SIZE: usize = 128 * 1024;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            stack_size: DEFAULT_STACK_SIZE,
+            max_threads: 12_000,
+        }
+    }
+}
+
+impl ModelOptions for Options {
+    fn validate(&self) -> Result<(), String> {
+        if self.stack_size < 32 * 1024 {
+            return Err("--stack-size must be at least 32768 bytes".into());
+        }
+        if self.max_threads == 0 {
+            return Err("--max-threads must be at least 1".into());
+        }
+        Ok(())
+    }
+}
 
 /// Serves every connection from `listener` on a thread of its own until `shutdown` is triggered,
 /// then waits up to `config.drain_timeout` for live connections to finish.
@@ -51,13 +102,14 @@ pub fn run(
     listener: TcpListener,
     handler: Arc<dyn Handler>,
     config: &Config,
+    options: &Options,
     shutdown: Shutdown,
 ) -> io::Result<()> {
     let live = Tracker::new();
     let mut acceptor = Acceptor::new(&listener, &shutdown)?;
     loop {
         // At the cap, stop accepting: the backlog holds new connections until a thread ends.
-        if !live.wait_below(config.threads.max_threads, &shutdown) {
+        if !live.wait_below(options.max_threads, &shutdown) {
             break;
         }
         let Some(conn) = acceptor.accept() else { break };
@@ -67,7 +119,7 @@ pub fn run(
         let stop = shutdown.clone();
         let spawned = thread::Builder::new()
             .name("conn".into())
-            .stack_size(config.threads.stack_size)
+            .stack_size(options.stack_size)
             .spawn(move || {
                 let _guard = guard;
                 serve_connection(conn, handler.as_ref(), &limits, &stop);

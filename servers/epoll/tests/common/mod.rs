@@ -1,8 +1,8 @@
 //! Test helpers: start the epoll model on 127.0.0.1:0, speak raw HTTP/1.1 to it, stop it.
 #![allow(dead_code)]
 
-use lab_core::{Config, LabApp, Shutdown};
-use lab_epoll::Counters;
+use lab_core::{Config, LabApp, OnOff, Shutdown};
+use lab_epoll::{Counters, Options};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
@@ -23,32 +23,58 @@ pub struct Server {
     _docroot: tempfile::TempDir,
 }
 
-/// A config for tests: `loops` loops, offload on or off.
-pub fn config(loops: usize, offload: bool) -> Config {
-    let mut config = Config::default();
-    config.epoll.loops = loops;
-    config.epoll.offload = offload;
-    config.epoll.offload_threads = 4;
-    config.drain_timeout = Duration::from_secs(3);
-    config
+/// What a test server is started with: the common config (reachable as `setup.limits` etc.)
+/// and the model's own options.
+pub struct Setup {
+    pub config: Config,
+    pub options: Options,
+}
+
+impl std::ops::Deref for Setup {
+    type Target = Config;
+    fn deref(&self) -> &Config {
+        &self.config
+    }
+}
+
+impl std::ops::DerefMut for Setup {
+    fn deref_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+}
+
+/// A setup for tests: `loops` loops, offload on or off.
+pub fn config(loops: usize, offload: bool) -> Setup {
+    let config = Config {
+        drain_timeout: Duration::from_secs(3),
+        ..Default::default()
+    };
+    let options = Options {
+        loops,
+        offload: if offload { OnOff::On } else { OnOff::Off },
+        offload_threads: 4,
+    };
+    Setup { config, options }
 }
 
 impl Server {
-    pub fn start(config: Config) -> Server {
+    pub fn start(setup: Setup) -> Server {
+        let Setup { config, options } = setup;
         let docroot = tempfile::tempdir().unwrap();
         std::fs::write(docroot.path().join("index.html"), b"<h1>hi</h1>\n").unwrap();
         let handler = Arc::new(LabApp::new(docroot.path(), "epoll").unwrap());
         let listener = lab_core::bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = Shutdown::new();
-        let counters = Arc::new(Counters::new(config.epoll.loops));
+        let counters = Arc::new(Counters::new(options.loops));
         let (tx, done) = mpsc::channel();
         let thread = {
             let shutdown = shutdown.clone();
             let counters = Arc::clone(&counters);
             thread::spawn(move || {
-                let result =
-                    lab_epoll::run_with_counters(listener, handler, &config, shutdown, counters);
+                let result = lab_epoll::run_with_counters(
+                    listener, handler, &config, &options, shutdown, counters,
+                );
                 let _ = tx.send(result);
             })
         };
