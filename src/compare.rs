@@ -16,11 +16,12 @@
 use clap::{Args, ValueEnum};
 use http_lab::models::{self, Model};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use loadgen::parse_duration;
+use loadgen::{parse_count, parse_duration};
 use report::{CellRecord, CellStatus, Environment, Plan, Workload};
 use std::io::{IsTerminal, Read};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,11 +41,14 @@ pub struct CompareArgs {
     /// Models to compare: `all` (every built model) or a list, e.g. `epoll,thread_per_request`.
     #[arg(long, default_value = "all", value_name = "all|A,B,…")]
     pub models: String,
-    /// Connection counts.
+    /// Connection counts (1k = 1000).
     #[arg(
+        short = 'c',
         long,
+        visible_alias = "connections",
         value_delimiter = ',',
         default_value = "10,100,1000,10000",
+        value_parser = parse_count,
         value_name = "N,…"
     )]
     pub conns: Vec<u64>,
@@ -58,11 +62,19 @@ pub struct CompareArgs {
     )]
     pub workloads: Vec<WorkloadKind>,
     /// Measured duration of each cell.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(short = 'd', long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Duration,
     /// Pause between cells.
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
     pub pause: Duration,
+    /// Run every cell this many times. The runs are interleaved (all cells in an order shuffled
+    /// with a printed seed, so that drift over the comparison favours no model) and the report
+    /// shows each figure's median with its min–max band, and a bootstrap 95% interval from 3 on.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: u32,
+    /// Seed of the cell order (default: from the clock; printed, and kept in compare.json).
+    #[arg(long, value_name = "SEED")]
+    pub seed: Option<u64>,
     /// Folder for the cells and the report (default: results/compare-<unix time>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -108,13 +120,16 @@ struct Job {
     args: Vec<String>,
 }
 
-pub fn compare(args: CompareArgs) -> Result<(), String> {
+pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     let models = select_models(&args.models)?;
     if args.conns.is_empty() || args.conns.contains(&0) {
         return Err("--conns: give one or more counts above 0, e.g. 10,100,1000".into());
     }
     if args.duration.is_zero() {
         return Err("--duration must be above 0".into());
+    }
+    if args.repeat == 0 {
+        return Err("--repeat must be 1 or more".into());
     }
     let out = args.out.clone().unwrap_or_else(|| {
         let secs = std::time::SystemTime::now()
@@ -146,7 +161,20 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
     let mut conns = args.conns.clone();
     conns.sort_unstable();
     conns.dedup();
-    let jobs = plan_jobs(&models, &workloads, &conns, args.duration, &out);
+    let jobs = plan_jobs(
+        &models,
+        &workloads,
+        &conns,
+        args.duration,
+        args.repeat,
+        &out,
+    );
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    let order = report::shuffled(jobs.len(), seed);
     let mut series: Vec<String> = Vec::new();
     for job in &jobs {
         if !series.contains(&job.record.series) {
@@ -159,9 +187,23 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
             .collect(),
         date: httpdate::fmt_http_date(std::time::SystemTime::now()),
         finished: None,
+        interrupted: false,
+        elapsed_s: 0.0,
+        planned_s: 0.0,
+        repeat: args.repeat,
+        seed,
         duration_s: args.duration.as_secs_f64(),
         pause_s: args.pause.as_secs_f64(),
         models: models.iter().map(|m| m.name().to_string()).collect(),
+        variants: models
+            .iter()
+            .flat_map(|m| m.info().variants)
+            .filter(|v| series.iter().any(|s| s == v.label))
+            .map(|v| {
+                let flags = v.flags.iter().map(|f| f.to_string()).collect();
+                (v.label.to_string(), flags)
+            })
+            .collect(),
         series,
         conns: conns.clone(),
         workloads: workloads.iter().map(|w| w.workload()).collect(),
@@ -176,14 +218,16 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         .sum::<f64>()
         + args.pause.as_secs_f64() * jobs.len().saturating_sub(1) as f64;
     println!(
-        "lab compare: {} cells ({} models x {} sizes x {} workloads, epoll twice where it can offload), about {:.0} min; writing {}",
+        "lab compare: {} cells ({} models x {} sizes x {} workloads x {} runs, epoll twice where it can offload), about {:.0} min; writing {}",
         jobs.len(),
         models.len(),
         conns.len(),
         workloads.len(),
+        args.repeat,
         estimate / 60.0,
         out.display()
     );
+    println!("lab compare: cells run in an order shuffled with --seed {seed}");
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -207,12 +251,13 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         }
     };
 
-    for (i, job) in jobs.iter().enumerate() {
+    let started = Instant::now();
+    for (n, &i) in order.iter().enumerate() {
+        let job = &jobs[i];
         if stop.load(Ordering::Relaxed) {
-            say("lab compare: interrupted; the cells not run are marked so".into());
             break;
         }
-        if i > 0 {
+        if n > 0 {
             std::thread::sleep(args.pause);
         }
         progress.set_message(job.record.id.clone());
@@ -226,7 +271,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
                 cell.status = CellStatus::Ok;
                 say(format!(
                     "[{}/{}] {:<34} {}",
-                    i + 1,
+                    n + 1,
                     jobs.len(),
                     job.record.id,
                     outcome.summary
@@ -236,7 +281,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
                 cell.status = CellStatus::Failed;
                 say(format!(
                     "[{}/{}] {:<34} FAILED: {}",
-                    i + 1,
+                    n + 1,
                     jobs.len(),
                     job.record.id,
                     reason.lines().last().unwrap_or("")
@@ -248,6 +293,16 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         progress.inc(1);
     }
     progress.finish_and_clear();
+    let interrupted = stop.load(Ordering::Relaxed);
+    plan.elapsed_s = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+    plan.planned_s = estimate.round();
+    if interrupted {
+        println!(
+            "lab compare: interrupted after {:.1} s of about {:.0} s; the cells not run are marked so",
+            plan.elapsed_s, plan.planned_s
+        );
+        plan.interrupted = true;
+    }
     plan.finished = Some(httpdate::fmt_http_date(std::time::SystemTime::now()));
     write_plan(&out, &plan)?;
     let files = report::write_report(&out)?;
@@ -257,7 +312,17 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         files.len(),
         out.display()
     );
-    Ok(())
+    if interrupted {
+        return Ok(ExitCode::from(crate::INTERRUPTED));
+    }
+    if plan.cells.iter().all(|c| c.status != CellStatus::Ok) {
+        return Err(format!(
+            "every cell failed ({}); their reasons are in {}",
+            plan.cells.len(),
+            out.join(report::PLAN_FILE).display()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `all` means every model that can run here (the others are named, with the reason, and
@@ -277,8 +342,15 @@ fn select_models(text: &str) -> Result<Vec<Model>, String> {
     for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let model = Model::from_str(name, false).map_err(|_| {
             let names: Vec<&str> = models::ALL.iter().map(|m| m.name()).collect();
+            let near = names
+                .iter()
+                .map(|n| (edit_distance(name, n), *n))
+                .filter(|&(d, _)| d <= 2)
+                .min()
+                .map(|(_, n)| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
             format!(
-                "--models: unknown model `{name}` (expected all or some of {})",
+                "--models: unknown model `{name}` (expected all or some of {}){near}",
                 names.join(", ")
             )
         })?;
@@ -297,6 +369,24 @@ fn select_models(text: &str) -> Result<Vec<Model>, String> {
     Ok(models)
 }
 
+/// Levenshtein distance, for "did you mean" (clap does this for its own value lists).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 /// The warm-up `lab run` uses by default: every connection opens at 2,000 a second, plus 0.5 s.
 fn warmup_s(conns: u64) -> f64 {
     conns as f64 / 2000.0 + 0.5
@@ -310,12 +400,13 @@ fn duration_arg(d: Duration) -> String {
     }
 }
 
-/// Every cell, workload by workload, model by model, size by size.
+/// Every cell, workload by workload, model by model, size by size, run by run.
 fn plan_jobs(
     models: &[Model],
     workloads: &[WorkloadKind],
     conns: &[u64],
     duration: Duration,
+    repeat: u32,
     out: &Path,
 ) -> Vec<Job> {
     let mut jobs = Vec::new();
@@ -331,8 +422,11 @@ fn plan_jobs(
             }
         }
         for (model, name, flags) in series {
-            for &c in conns {
-                let id = format!("{}-{}-c{c}", workload.name, name.replace('+', "-"));
+            for (&c, run) in conns.iter().flat_map(|c| (1..=repeat).map(move |r| (c, r))) {
+                let mut id = format!("{}-{}-c{c}", workload.name, name.replace('+', "-"));
+                if repeat > 1 {
+                    id.push_str(&format!("-r{run}"));
+                }
                 let json = out.join("cells").join(format!("{id}.json"));
                 let mut args: Vec<String> = vec![
                     "run".into(),
@@ -361,6 +455,7 @@ fn plan_jobs(
                     status: CellStatus::Pending,
                     reason: None,
                     wall_s: 0.0,
+                    run,
                 };
                 jobs.push(Job { record, args });
             }
@@ -394,6 +489,9 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
     };
     let mut child = match Command::new(exe)
         .args(&job.args)
+        // Its own process group: a terminal's Ctrl-C reaches `lab compare` only, which passes
+        // it on as SIGTERM, so the cell stops its load before its server.
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(Stdio::piped())
@@ -420,7 +518,6 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
             Err(_) => break None,
         }
         if stop.load(Ordering::Relaxed) && !forwarded {
-            // Ctrl-C on a terminal reaches the child too; `kill` of this process does not.
             lab_core::sys::kill(child.id() as i32, libc::SIGTERM);
             forwarded = true;
         }
@@ -466,10 +563,18 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
         .and_then(|t| serde_json::from_str::<report::CellRun>(&t).ok())
     {
         Some(run) => format!(
-            "{:>10.0} req/s  p99 {:>8.2} ms  errors {}",
+            "{:>10.0} req/s  p99 {:>8} ms  errors {}{}",
             run.load.throughput_rps,
-            run.load.latency_us.p99 as f64 / 1000.0,
-            run.load.errors.total()
+            if run.load.requests > 0 {
+                format!("{:.2}", run.load.latency_us.p99 as f64 / 1000.0)
+            } else {
+                "n/a".into()
+            },
+            run.load.errors.total(),
+            match run.load.service.starved {
+                0 => String::new(),
+                n => format!("  starved {n} of {}", run.load.conns),
+            }
         ),
         None => return failed(with_tail("`lab run` wrote no readable report".into())),
     };
@@ -583,7 +688,8 @@ fn environment() -> Environment {
         }
         .into(),
         lab_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: command_line("git", &["rev-parse", "--short=12", "HEAD"]),
+        // The commit `lab` was built from (build.rs), not whatever checkout it runs in.
+        git_commit: env!("LAB_GIT_COMMIT").into(),
     }
 }
 

@@ -4,7 +4,9 @@
 #![deny(unsafe_code)]
 
 mod compare;
+mod generate;
 mod load;
+mod merge;
 mod run;
 mod serve;
 
@@ -12,10 +14,18 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use http_lab::models;
 use std::process::ExitCode;
 
+/// `lab --version`: the crate version and the git commit it was built from (see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("LAB_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "lab",
-    version,
+    version = VERSION,
     about = "An HTTP/1.1 server architecture lab: many server models, one parser, one handler."
 )]
 struct Cli {
@@ -35,13 +45,29 @@ enum Command {
     Models,
     /// Run every model at several sizes and workloads (each cell a `lab run`) and write a report.
     Compare(Box<compare::CompareArgs>),
+    /// One report from several loaders' reports: counts summed, HDR histograms added exactly.
+    Merge(merge::MergeArgs),
     /// Render the report of a `lab compare` folder again, from its JSON alone.
     Report {
         /// The folder `lab compare --out` wrote.
         #[arg(value_name = "DIR")]
         dir: std::path::PathBuf,
     },
+    /// Print a shell completion script (e.g. `lab completions bash > ~/.local/share/bash-completion/completions/lab`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page lab(1), or with --out write one page per command (lab.1, lab-run.1, ...).
+    Man {
+        /// Folder for the pages.
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+    },
 }
+
+/// The exit status of a run stopped by Ctrl-C or SIGTERM: 128 + SIGINT, as shells report it.
+pub const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let matches = match Cli::command().try_get_matches() {
@@ -53,7 +79,7 @@ fn main() -> ExitCode {
         Err(e) => return clap_error(e),
     };
     let result = match cli.command {
-        Command::Serve(args) => serve::serve(*args),
+        Command::Serve(args) => serve::serve(*args).map(|()| ExitCode::SUCCESS),
         Command::Load(args) => load::load(*args),
         Command::Run(args) => match matches.subcommand_matches("run") {
             Some(run_matches) => run::run(*args, run_matches),
@@ -70,13 +96,20 @@ fn main() -> ExitCode {
                     ),
                 }
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Compare(args) => compare::compare(*args),
-        Command::Report { dir } => compare::report(&dir),
+        Command::Merge(args) => merge::merge(args).map(|()| ExitCode::SUCCESS),
+        Command::Report { dir } => compare::report(&dir).map(|()| ExitCode::SUCCESS),
+        Command::Completions { shell } => {
+            generate::completions(Cli::command(), shell).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Man { out } => {
+            generate::man(Cli::command(), out.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(msg) => {
             eprintln!("lab: {msg}");
             ExitCode::FAILURE
@@ -84,7 +117,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Help and version print as clap formats them; a usage error becomes one line naming the flag.
+/// Help and version print as clap formats them; a usage error becomes one line (see `one_line`).
 fn clap_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match e.kind() {
@@ -95,10 +128,46 @@ fn clap_error(e: clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!("lab: {}", first.trim_start_matches("error: "));
+            eprintln!("lab: {}", one_line(&e.render().to_string()));
             ExitCode::from(2)
         }
+    }
+}
+
+/// clap's error on one line: what is wrong and its name, the missing arguments, the valid values
+/// and clap's "a similar value exists" tip are kept; the usage block and the pointer to --help
+/// are dropped.
+fn one_line(rendered: &str) -> String {
+    let mut out = String::new();
+    let mut in_usage = false;
+    for line in rendered.lines() {
+        let line = line.trim();
+        if line.starts_with("Usage:") {
+            in_usage = true;
+        }
+        if line.is_empty() {
+            in_usage = false;
+        }
+        if in_usage
+            || line.is_empty()
+            || line.starts_with("For more information")
+            || line.starts_with("tip: to pass")
+        {
+            continue;
+        }
+        let line = line.strip_prefix("error: ").unwrap_or(line);
+        if !out.is_empty() {
+            out.push_str(if out.ends_with(':') || line.starts_with('[') {
+                " "
+            } else {
+                "; "
+            });
+        }
+        out.push_str(line);
+    }
+    if out.is_empty() {
+        "invalid arguments (see --help)".into()
+    } else {
+        out
     }
 }

@@ -5,16 +5,26 @@
 //! whole process tree is sampled from /proc (PSS, because RSS counts the copy-on-write pages of
 //! forked workers many times over). At the end the server gets SIGTERM and must exit, with no
 //! process of its tree left behind.
+//!
+//! The server's CPU time is the kernel's own total for its whole tree: `lab run` is the server's
+//! parent, so once it has waited for the server, `getrusage(RUSAGE_CHILDREN)` has grown by the
+//! CPU of the server and of every descendant the server reaped (the forking models reap all of
+//! theirs before they exit). The `/proc` samples keep the per-second curve.
+//!
+//! The server runs in a process group of its own, so a terminal's Ctrl-C reaches only `lab`,
+//! which stops the load (counting nothing after the signal as an error), then the server, and
+//! writes its report marked `interrupted`.
 
-use crate::load::{run_load, write_json, LoadFlags};
+use crate::load::{is_stdout, run_load, summary, write_json, LoadFlags};
 use crate::serve::ServerFlags;
 use clap::{ArgMatches, Args};
 use http_lab::models::{self, Model};
-use loadgen::{procmon, Report, ServerStats};
-use serde::Serialize;
+use lab_schema::RunReport;
+use loadgen::procmon;
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -40,21 +50,7 @@ pub struct RunArgs {
     pub server: ServerFlags,
 }
 
-/// What `lab run` writes: the load generator's report, the model, and the server's costs.
-#[derive(Serialize)]
-pub struct RunReport {
-    pub model: String,
-    /// The `lab serve` command line that was run (its port was 0: the kernel picked one).
-    pub server_command: Vec<String>,
-    pub date: String,
-    #[serde(flatten)]
-    pub load: Report,
-    pub server: ServerStats,
-    /// Server processes still alive after SIGTERM and the drain timeout (must be 0).
-    pub leftover_processes: usize,
-}
-
-pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
+pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
     args.model
         .available()
         .map_err(|why| format!("--model {}: {why}", args.model.name()))?;
@@ -82,6 +78,8 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
     }
     serve_args.extend(forwarded_server_flags(matches));
 
+    // The CPU of children reaped before this server (none, in `lab run`), to subtract.
+    let cpu_before = procmon::children_cpu().unwrap_or_default();
     let mut server = Server::start(&exe, &serve_args)?;
     let url = format!("http://{}{}", server.addr, args.path);
     let mut config = args.load.config(&url)?;
@@ -91,9 +89,17 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
     }
     let sampler = procmon::Sampler::start(server.pid(), SAMPLE_EVERY);
     let result = run_load(&config);
-    let stats = sampler.stop();
+    let mut stats = sampler.stop();
     let leftover = server.stop();
     let report = result?;
+    if leftover == 0 {
+        // The server has exited and been waited for: its tree's CPU is in our children's rusage.
+        if let Ok(after) = procmon::children_cpu() {
+            stats.cpu_user_s = after.0.saturating_sub(cpu_before.0).as_secs_f64();
+            stats.cpu_sys_s = after.1.saturating_sub(cpu_before.1).as_secs_f64();
+            stats.cpu_source = "rusage".into();
+        }
+    }
 
     let run = RunReport {
         model: args.model.name().to_string(),
@@ -103,25 +109,26 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<(), String> {
         date: httpdate::fmt_http_date(std::time::SystemTime::now()),
         load: report,
         server: stats,
-        leftover_processes: leftover,
+        leftover_processes: leftover as u64,
     };
-    print!("{}", run.load.summary());
-    print!("{}", server_summary(&run));
     let path = args
         .load
         .json
         .clone()
         .unwrap_or_else(|| default_json_path(&run));
-    let json =
-        serde_json::to_string_pretty(&run).map_err(|e| format!("cannot encode the report: {e}"))?;
-    write_json(&path, &json)?;
-    println!("report written to {}", path.display());
+    let to_stdout = is_stdout(&path);
+    summary(&run.load.summary(), to_stdout);
+    summary(&server_summary(&run), to_stdout);
+    write_json(&path, &run.to_json())?;
+    if !to_stdout {
+        println!("report written to {}", path.display());
+    }
     if leftover > 0 {
         return Err(format!(
             "{leftover} server processes were still alive after SIGTERM (killed)"
         ));
     }
-    Ok(())
+    crate::load::exit_code(&run.load)
 }
 
 /// `results/<model>-c<conns>-<unix time>.json`
@@ -158,9 +165,17 @@ fn forwarded_server_flags(matches: &ArgMatches) -> Vec<String> {
 
 fn server_summary(run: &RunReport) -> String {
     let s = &run.server;
-    let per_conn = if run.load.connections.peak_open > 0 {
+    let service = &run.load.service;
+    let per_conn = if service.starved > 0 {
+        // Connections in the listen backlog cost the server nothing: no per-connection figure.
         format!(
-            "{:.1} KiB",
+            "none per connection: only {} of {} connections were served",
+            service.served,
+            service.served + service.starved
+        )
+    } else if run.load.connections.peak_open > 0 {
+        format!(
+            "{:.1} KiB per connection at peak",
             s.peak_pss_bytes as f64 / 1024.0 / run.load.connections.peak_open as f64
         )
     } else {
@@ -175,10 +190,10 @@ fn server_summary(run: &RunReport) -> String {
     };
     format!(
         "Server ({model}, sampled every {every} ms from /proc, whole process tree):\n\
-         \x20 peak PSS        {pss:>10.1} MiB   ({per_conn} per connection at peak)\n\
+         \x20 peak PSS        {pss:>10.1} MiB   ({per_conn})\n\
          \x20 peak RSS        {rss:>10.1} MiB\n\
          \x20 processes       {procs:>10}       threads {threads}\n\
-         \x20 CPU user/sys    {user:>10.2} s / {sys:.2} s\n\
+         \x20 CPU user/sys    {user:>10.3} s / {sys:.3} s ({source})\n\
          \x20 ctx switches    {vol:>10} voluntary, {invol} involuntary ({vpr} and {ipr} per request)\n\
          \x20 open fds (peak) {fds:>10}\n\
          \x20 left after SIGTERM: {left}\n",
@@ -190,6 +205,11 @@ fn server_summary(run: &RunReport) -> String {
         threads = s.peak_threads,
         user = s.cpu_user_s,
         sys = s.cpu_sys_s,
+        source = if s.cpu_source == "rusage" {
+            "the kernel's rusage of the whole tree"
+        } else {
+            "sampled from /proc"
+        },
         vol = s.ctx_voluntary,
         invol = s.ctx_involuntary,
         vpr = per_req(s.ctx_voluntary),
@@ -210,6 +230,9 @@ impl Server {
     fn start(exe: &std::path::Path, args: &[String]) -> Result<Server, String> {
         let mut child = Command::new(exe)
             .args(args)
+            // A process group of its own: a terminal's Ctrl-C goes to `lab` only, which stops
+            // the load first and then the server, so the shutdown is not measured as errors.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -15,14 +15,40 @@ pub struct ServeArgs {
     /// The server model to run (see `lab models`).
     #[arg(long, value_enum)]
     pub model: Model,
-    /// Address to listen on; port 0 picks a free port (printed on the first line).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address to listen on: IP:PORT, HOST:PORT (its first IPv4 address) or :PORT (every IPv4
+    /// interface, for load from other machines). Port 0 picks a free port (printed on the
+    /// first line).
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen_addr)]
     pub addr: SocketAddr,
     /// Directory served under /static/ (default: a small sample site in a temporary directory).
     #[arg(long, value_name = "DIR")]
     pub docroot: Option<PathBuf>,
     #[command(flatten)]
     pub server: ServerFlags,
+}
+
+/// `--addr`: `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080` (resolved; IPv4 preferred, so
+/// that `localhost` means 127.0.0.1 whatever the resolver's order) or `:8080` (0.0.0.0, as Go
+/// and nginx read a port alone).
+fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Some(port) = s.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("{s:?}: expected :PORT with PORT in 0..65535"))?;
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(s)
+        .map_err(|e| format!("{s:?}: expected IP:PORT, HOST:PORT or :PORT ({e})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s:?}: the name has no address"))
 }
 
 /// Limits, timeouts and the models' own flags: what `lab serve` hands a model.

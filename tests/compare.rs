@@ -227,3 +227,107 @@ fn compare_refuses_bad_flags_in_one_line() {
     let (ok, _, err) = lab(&["report", "/nonexistent/folder"]);
     assert!(!ok && err.contains("compare.json"), "{err}");
 }
+
+#[test]
+fn compare_exits_non_zero_when_every_cell_failed() {
+    // More connections than any machine has descriptors for: every cell's `lab run` refuses.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let (ok, stdout, stderr) = lab(&[
+        "compare",
+        "--models",
+        "epoll",
+        "--conns",
+        "100000000",
+        "--workloads",
+        "hello",
+        "--duration",
+        "1s",
+        "--pause",
+        "0s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("every cell failed"), "{stderr}");
+    assert!(
+        out.join("report.md").exists(),
+        "the report is still written"
+    );
+}
+
+/// The process group of `pid`, from `/proc/PID/stat` (field 5).
+fn process_group(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+#[test]
+fn ctrl_c_interrupts_compare_which_says_so_and_exits_130() {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args([
+            "compare",
+            "--models",
+            "epoll",
+            "--conns",
+            "10,20",
+            "--workloads",
+            "hello",
+            "--duration",
+            "10s",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait for the first cell's server (compare → lab run → lab serve), then a moment of load.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while common::descendants(pid).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    // A terminal's Ctrl-C: SIGINT to every process of the foreground group.
+    let group = process_group(pid).unwrap();
+    let mut tree = vec![pid];
+    tree.extend(common::descendants(pid));
+    for p in tree {
+        if process_group(p) == Some(group) {
+            common::signal(p, libc::SIGINT);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "lab compare did not stop after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out_text = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out_text.stdout);
+    assert_eq!(status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("interrupted after"), "{stdout}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(plan["interrupted"], true);
+    assert!(plan["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["status"] == "pending"));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("The comparison was interrupted after"), "{md}");
+}

@@ -17,6 +17,11 @@ use std::time::{Duration, Instant};
 /// Short timeouts, as in the conformance suite.
 const FLAGS: &[&str] = &["--idle-timeout", "3s", "--drain-timeout", "5s"];
 
+/// The pools' tests run with and without `--park on` (an event-driven front holds connections
+/// until their head has arrived; see tests/park.rs).
+const PARK_OFF: &[&str] = &[];
+const PARK_ON: &[&str] = &["--park", "on"];
+
 fn start(model: &str, extra: &[&str]) -> Server {
     let args: Vec<&str> = FLAGS.iter().chain(extra).copied().collect();
     Server::start(model, &args)
@@ -289,19 +294,21 @@ fn fork_per_request_reaps_every_child_and_the_parent_does_not_grow() {
 
 #[test]
 fn process_pool_replaces_a_killed_worker_within_two_ticks() {
-    let server = start(
-        "process_pool",
-        &[
-            "--start-workers",
-            "3",
-            "--min-spare",
-            "1",
-            "--max-spare",
-            "5",
-            "--maintenance-interval",
-            "500ms",
-        ],
-    );
+    replaces_a_killed_worker_within_two_ticks(PARK_OFF);
+}
+
+fn replaces_a_killed_worker_within_two_ticks(park: &[&str]) {
+    let flags = [
+        "--start-workers",
+        "3",
+        "--min-spare",
+        "1",
+        "--max-spare",
+        "5",
+        "--maintenance-interval",
+        "500ms",
+    ];
+    let server = start("process_pool", &[&flags[..], park].concat());
     assert!(eventually(Duration::from_secs(5), || workers(&server)
         .len()
         == 3));
@@ -392,34 +399,39 @@ fn generation_size(addr: SocketAddr, g: u64) -> usize {
 
 /// process_pool with 8 workers to start, for 6 keep-alive clients and a spare or two.
 fn process_pool_for_faults() -> Server {
-    start(
-        "process_pool",
-        &[
-            "--start-workers",
-            "8",
-            "--min-spare",
-            "4",
-            "--max-spare",
-            "16",
-            "--maintenance-interval",
-            "200ms",
-        ],
-    )
+    process_pool_for_faults_with(PARK_OFF)
+}
+
+fn process_pool_for_faults_with(park: &[&str]) -> Server {
+    let flags = [
+        "--start-workers",
+        "8",
+        "--min-spare",
+        "4",
+        "--max-spare",
+        "16",
+        "--maintenance-interval",
+        "200ms",
+    ];
+    start("process_pool", &[&flags[..], park].concat())
 }
 
 /// hybrid_pool of 2 processes x `threads` threads.
 fn hybrid_pool_for_faults(threads: usize) -> Server {
-    start(
-        "hybrid_pool",
-        &[
-            "--workers",
-            "2",
-            "--threads-per-worker",
-            &threads.to_string(),
-            "--maintenance-interval",
-            "200ms",
-        ],
-    )
+    hybrid_pool_for_faults_with(threads, PARK_OFF)
+}
+
+fn hybrid_pool_for_faults_with(threads: usize, park: &[&str]) -> Server {
+    let threads = threads.to_string();
+    let flags = [
+        "--workers",
+        "2",
+        "--threads-per-worker",
+        &threads,
+        "--maintenance-interval",
+        "200ms",
+    ];
+    start("hybrid_pool", &[&flags[..], park].concat())
 }
 
 #[test]
@@ -510,21 +522,23 @@ fn hybrid_pool_kill_9_costs_its_process_connections() {
 
 #[test]
 fn process_pool_grows_under_load_and_shrinks_after() {
-    let server = start(
-        "process_pool",
-        &[
-            "--start-workers",
-            "2",
-            "--min-spare",
-            "2",
-            "--max-spare",
-            "4",
-            "--max-workers",
-            "64",
-            "--maintenance-interval",
-            "100ms",
-        ],
-    );
+    grows_under_load_and_shrinks_after(PARK_OFF);
+}
+
+fn grows_under_load_and_shrinks_after(park: &[&str]) {
+    let flags = [
+        "--start-workers",
+        "2",
+        "--min-spare",
+        "2",
+        "--max-spare",
+        "4",
+        "--max-workers",
+        "64",
+        "--maintenance-interval",
+        "100ms",
+    ];
+    let server = start("process_pool", &[&flags[..], park].concat());
     assert!(eventually(Duration::from_secs(5), || workers(&server)
         .len()
         == 2));
@@ -566,19 +580,21 @@ fn process_pool_grows_under_load_and_shrinks_after() {
 
 #[test]
 fn process_pool_recycles_workers_without_failing_a_request() {
-    let server = start(
-        "process_pool",
-        &[
-            "--start-workers",
-            "3",
-            "--min-spare",
-            "1",
-            "--max-spare",
-            "5",
-            "--max-requests-per-worker",
-            "10",
-        ],
-    );
+    recycles_workers_without_failing_a_request(PARK_OFF);
+}
+
+fn recycles_workers_without_failing_a_request(park: &[&str]) {
+    let flags = [
+        "--start-workers",
+        "3",
+        "--min-spare",
+        "1",
+        "--max-spare",
+        "5",
+        "--max-requests-per-worker",
+        "10",
+    ];
+    let server = start("process_pool", &[&flags[..], park].concat());
     let mut pids = std::collections::HashSet::new();
     for i in 0..100 {
         let (status, body) =
@@ -860,4 +876,86 @@ fn bad_pool_flags_get_one_line_naming_the_flag() {
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.contains(flag), "{args:?}: {stderr}");
     }
+}
+
+// The same supervisor behaviour with `--park on`: the front (process_pool: in the parent;
+// hybrid_pool: in each worker process) must not get in the way of respawn, regulation,
+// recycling, reload or shutdown.
+
+#[test]
+fn process_pool_park_replaces_a_killed_worker_within_two_ticks() {
+    replaces_a_killed_worker_within_two_ticks(PARK_ON);
+}
+
+#[test]
+fn process_pool_park_abort_costs_only_the_aborting_connection() {
+    // Parked connections live in the parent's front: a worker's abort still costs only the
+    // connection it was serving.
+    let server = process_pool_for_faults_with(PARK_ON);
+    let (ok, failed) = faults_under_load(&server, 6, Fault::Abort, 5);
+    assert!(ok > 100, "only {ok} requests succeeded");
+    assert_eq!(failed, 0, "5 aborts cost {failed} other connections");
+    finish(server);
+}
+
+#[test]
+fn process_pool_park_grows_under_load_and_shrinks_after() {
+    grows_under_load_and_shrinks_after(PARK_ON);
+}
+
+#[test]
+fn process_pool_park_recycles_workers_without_failing_a_request() {
+    recycles_workers_without_failing_a_request(PARK_ON);
+}
+
+#[test]
+fn hybrid_pool_park_abort_costs_its_process_connections() {
+    // With parking, the aborted process also loses the idle keep-alive connections its front
+    // held: up to every client on that process (6 here), not only its busy threads'.
+    let server = hybrid_pool_for_faults_with(4, PARK_ON);
+    let (ok, failed) = faults_under_load(&server, 6, Fault::Abort, 5);
+    assert!(ok > 100, "only {ok} requests succeeded");
+    assert!(
+        (1..=5 * 6).contains(&failed),
+        "5 aborts cost {failed} other connections; expected 1 to 6 each"
+    );
+    finish(server);
+}
+
+#[test]
+fn process_pool_park_sighup_reload_fails_no_request() {
+    let server = start(
+        "process_pool",
+        &[
+            "--park",
+            "on",
+            "--start-workers",
+            "4",
+            "--min-spare",
+            "2",
+            "--max-spare",
+            "8",
+            "--maintenance-interval",
+            "200ms",
+        ],
+    );
+    reload_under_load_fails_no_request(server, 4, (4, 4), None);
+}
+
+#[test]
+fn hybrid_pool_park_sighup_reload_fails_no_request() {
+    let server = start(
+        "hybrid_pool",
+        &[
+            "--park",
+            "on",
+            "--workers",
+            "2",
+            "--threads-per-worker",
+            "4",
+            "--maintenance-interval",
+            "200ms",
+        ],
+    );
+    reload_under_load_fails_no_request(server, 2, (3, 3), Some(2));
 }

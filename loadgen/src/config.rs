@@ -1,8 +1,9 @@
-//! What to run: the [`Config`] struct and the two string parsers the CLI
-//! needs, [`parse_url`] and [`parse_duration`].
+//! What to run: the [`Config`] struct and the string parsers the CLI
+//! needs: [`parse_url`], [`parse_duration`], [`parse_count`] and [`parse_rate`]
+//! (wrk's SI suffixes: `1k`, `10k`, `2M`).
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::Error;
 
@@ -18,7 +19,8 @@ pub struct Config {
     pub path: String,
     /// The request method (`GET`, `POST`, `HEAD`...). A `HEAD` response has no body.
     pub method: String,
-    /// Extra request headers, sent as given after `Host`.
+    /// Extra request headers, sent as given after `Host`. A `Host` among them replaces the
+    /// default one (the URL's authority).
     pub headers: Vec<(String, String)>,
     /// The request body; when non-empty a `Content-Length` header is added.
     pub body: Vec<u8>,
@@ -50,6 +52,11 @@ pub struct Config {
     pub connect_rate: f64,
     /// No live progress line.
     pub quiet: bool,
+    /// Wait until this moment before starting (connecting, warm-up, measuring), so that loaders
+    /// on several machines start together. Recorded in the report.
+    pub start_at: Option<SystemTime>,
+    /// A name for this loader, recorded in the report (`lab merge` lists loaders by it).
+    pub tag: Option<String>,
 }
 
 impl Default for Config {
@@ -72,6 +79,8 @@ impl Default for Config {
             keepalive: true,
             connect_rate: 2000.0,
             quiet: false,
+            start_at: None,
+            tag: None,
         }
     }
 }
@@ -120,6 +129,11 @@ impl Config {
         }
         if !self.path.starts_with('/') {
             return bad("--path must start with '/'");
+        }
+        if let Some(at) = self.start_at {
+            if at.duration_since(SystemTime::now()).unwrap_or_default() > MAX_START_WAIT {
+                return bad("--start-at is more than a day away (seconds, not milliseconds?)");
+            }
         }
         Ok(())
     }
@@ -179,6 +193,136 @@ pub fn parse_duration(s: &str) -> Result<Duration, Error> {
     lab_units::parse_duration(s).map_err(Error::Duration)
 }
 
+/// The longest `--start-at` wait accepted: a day.
+const MAX_START_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// Parse a moment for `--start-at`: Unix time in seconds (`1767225600`, `1767225600.5`, as
+/// `date +%s` prints it) or RFC 3339 (`2026-01-01T00:00:00Z`, `2026-01-01T01:00:00.5+01:00`).
+pub fn parse_start_at(s: &str) -> Result<SystemTime, Error> {
+    let s = s.trim();
+    let bad = || {
+        Error::Config(format!(
+            "{s:?}: expected Unix seconds (date +%s) or RFC 3339 (2026-01-01T12:00:00Z)"
+        ))
+    };
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        let secs: f64 = s.parse().map_err(|_| bad())?;
+        return Duration::try_from_secs_f64(secs)
+            .map(|d| UNIX_EPOCH + d)
+            .map_err(|_| bad());
+    }
+    let secs = parse_rfc3339(s).ok_or_else(bad)?;
+    Duration::try_from_secs_f64(secs)
+        .map(|d| UNIX_EPOCH + d)
+        .map_err(|_| bad())
+}
+
+/// `YYYY-MM-DD[T ]HH:MM:SS[.frac](Z|+HH:MM|-HH:MM)` as Unix seconds (after 1970 only).
+fn parse_rfc3339(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let part = s.get(from..from + len)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let sep = |i: usize, c: &[u8]| b.get(i).is_some_and(|x| c.contains(x));
+    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, min, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut frac = 0.0;
+    if let Some(r) = rest.strip_prefix('.') {
+        let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        frac = format!("0.{}", &r[..digits]).parse().ok()?;
+        rest = &r[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
+            let (h, m) = (num(s.len() - 5, 2)?, num(s.len() - 2, 2)?);
+            if &rest[3..4] != ":" || h > 23 || m > 59 {
+                return None;
+            }
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            sign * (h * 3600 + m * 60)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset;
+    (secs >= 0).then_some(secs as f64 + frac)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The multiplier of an SI suffix: `k`/`K` 1,000, `M` 1,000,000, `G` 1,000,000,000.
+fn si_split(s: &str) -> (&str, f64) {
+    match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1e3),
+        Some((i, 'M')) => (&s[..i], 1e6),
+        Some((i, 'G')) => (&s[..i], 1e9),
+        _ => (s, 1.0),
+    }
+}
+
+/// Parse a count as wrk does: `100`, `1k` (1,000), `10k`, `1.5k` (1,500), `2M`. The result
+/// must be a whole number.
+pub fn parse_count(s: &str) -> Result<u64, Error> {
+    let s = s.trim();
+    let bad = || {
+        Error::Config(format!(
+            "{s:?}: expected a whole number, optionally with k, M or G (1k = 1000)"
+        ))
+    };
+    let (num, mult) = si_split(s);
+    if num.is_empty() || !num.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(bad());
+    }
+    if mult == 1.0 {
+        return num.parse().map_err(|_| bad());
+    }
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let value = n * mult;
+    if value.fract() != 0.0 || value >= u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(value as u64)
+}
+
+/// Parse a rate (per second) as wrk2 does: `500`, `2.5k` (2,500), `10k`, `1M`.
+pub fn parse_rate(s: &str) -> Result<f64, Error> {
+    let s = s.trim();
+    let bad = || {
+        Error::Config(format!(
+            "{s:?}: expected a number per second, optionally with k, M or G (10k = 10000)"
+        ))
+    };
+    let (num, mult) = si_split(s);
+    if num.is_empty() || !num.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(bad());
+    }
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    Ok(n * mult)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +359,56 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn start_times() {
+        let at = |s: &str| {
+            parse_start_at(s)
+                .unwrap()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+        };
+        assert_eq!(at("1767225600"), 1_767_225_600.0);
+        assert_eq!(at("1767225600.25"), 1_767_225_600.25);
+        assert_eq!(at("1970-01-01T00:00:00Z"), 0.0);
+        assert_eq!(at("2026-01-01T00:00:00Z"), 1_767_225_600.0);
+        assert_eq!(at("2026-01-01 01:00:00.5+01:00"), 1_767_225_600.5);
+        assert_eq!(at("2025-12-31T19:00:00-05:00"), 1_767_225_600.0);
+        assert_eq!(at("2024-02-29T12:00:00z"), 1_709_208_000.0);
+        for bad in [
+            "",
+            "now",
+            "2026-01-01",
+            "2026-01-01T00:00:00",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T00:00:00+0100",
+            "2026-01-01T00:00:00.Z",
+            "-5",
+        ] {
+            assert!(parse_start_at(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn counts_and_rates_take_si_suffixes() {
+        assert_eq!(parse_count("100").unwrap(), 100);
+        assert_eq!(parse_count("1k").unwrap(), 1000);
+        assert_eq!(parse_count("10K").unwrap(), 10_000);
+        assert_eq!(parse_count("1.5k").unwrap(), 1500);
+        assert_eq!(parse_count("2M").unwrap(), 2_000_000);
+        assert_eq!(parse_count("1G").unwrap(), 1_000_000_000);
+        for bad in ["", "k", "1.0005k", "-1", "1x", "1m", "1.5", "0x10"] {
+            assert!(parse_count(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_rate("500").unwrap(), 500.0);
+        assert_eq!(parse_rate("2.5k").unwrap(), 2500.0);
+        assert_eq!(parse_rate("10k").unwrap(), 10_000.0);
+        assert_eq!(parse_rate("1M").unwrap(), 1e6);
+        for bad in ["", "M", "-5", "1x", "1e3"] {
+            assert!(parse_rate(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -69,6 +69,12 @@ pub(crate) struct Conn {
     /// This connection has an entry in the worker's `schedule` heap.
     pub scheduled: bool,
     backoff_ms: u32,
+    /// Responses this slot got in the measured part (across reconnects).
+    pub responses: u64,
+    /// When this slot first tried to connect, and when its first response
+    /// came (warm-up included), microseconds since the epoch.
+    pub first_connect: Option<u64>,
+    pub first_response: Option<u64>,
 }
 
 impl Conn {
@@ -86,6 +92,9 @@ impl Conn {
             started: false,
             scheduled: false,
             backoff_ms: FIRST_BACKOFF_MS,
+            responses: 0,
+            first_connect: None,
+            first_response: None,
         }
     }
 }
@@ -111,6 +120,7 @@ impl Worker<'_> {
     pub fn connect(&mut self, i: usize) {
         let c = &mut self.conns[i];
         c.since = self.now;
+        c.first_connect.get_or_insert(self.now);
         let stream = open_socket(self.plan.addr).and_then(|mut s| {
             // Both interests, once: mio is edge-triggered, so a writable
             // edge only comes when the send buffer drains after being full,
@@ -187,6 +197,17 @@ impl Worker<'_> {
     /// Queue as many requests as the pipeline depth, the schedule (open
     /// loop) and the budget allow, then write them.
     pub fn pump(&mut self, i: usize) {
+        self.pump_from(i, false);
+    }
+
+    /// `pump` for a connection whose scheduled time has come: the requests
+    /// it sends now were held up by nothing but the load generator, so how
+    /// late they are is its send lag.
+    pub fn pump_due(&mut self, i: usize) {
+        self.pump_from(i, true);
+    }
+
+    fn pump_from(&mut self, i: usize, on_time: bool) {
         let now = self.now;
         let depth = self.plan.depth;
         let every = self.plan.request_every_us;
@@ -218,6 +239,9 @@ impl Worker<'_> {
             }
             if !self.claim(due >= self.plan.measure_us) {
                 break;
+            }
+            if on_time && due >= self.plan.measure_us {
+                self.stats.send_lag(now.saturating_sub(due));
             }
             let c = &mut self.conns[i];
             c.inflight.push_back(Sent { due, sent: now });
@@ -321,7 +345,9 @@ impl Worker<'_> {
         };
         self.inflight -= 1;
         self.unflushed_responses += 1;
+        self.conns[i].first_response.get_or_insert(now);
         if sent.due >= self.plan.measure_us {
+            self.conns[i].responses += 1;
             self.stats
                 .response(now.saturating_sub(sent.due), now.saturating_sub(sent.sent));
             if done.status >= 500 {

@@ -8,9 +8,17 @@
 //! context switches. It depends on no server crate: any pid will do.
 //!
 //! CPU time is counted without double counting: each live process
-//! contributes its own `utime + stime` plus `cutime + cstime`, the time of
-//! the children it has already reaped. A live child is in nobody's
-//! `cutime`, and a reaped one is in exactly one parent's.
+//! contributes its own time plus `cutime + cstime`, the time of the
+//! children it has already reaped. A live child is in nobody's `cutime`, and
+//! a reaped one is in exactly one parent's. A process's own time is the sum
+//! of its live threads' `schedstat` (nanoseconds), or its `utime + stime`
+//! (clock ticks, exited threads included) if that is more. Ticks alone are
+//! too coarse: the kernel reports each process's time rounded down to 10 ms,
+//! so a thousand forked children that used 5 ms each sum to nothing.
+//!
+//! The exact total comes after the run: once the server has exited and been
+//! waited for, [`children_cpu`] (`getrusage(RUSAGE_CHILDREN)`) holds the CPU
+//! of every process of its tree that was reaped, as the kernel counted it.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs;
@@ -18,39 +26,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use serde::{Deserialize, Serialize};
+pub use lab_schema::{Sample, ServerStats};
 
 use crate::sys;
 
-/// What the process tree cost over the sampled interval.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ServerStats {
-    pub peak_pss_bytes: u64,
-    pub peak_rss_bytes: u64,
-    pub peak_processes: u64,
-    pub peak_threads: u64,
-    /// CPU seconds in user mode, the whole tree, reaped children included.
-    pub cpu_user_s: f64,
-    pub cpu_sys_s: f64,
-    /// Context switches of every thread seen (exited threads keep their last count).
-    pub ctx_voluntary: u64,
-    pub ctx_involuntary: u64,
-    pub peak_fds: u64,
-    pub samples: Vec<Sample>,
-}
-
-/// One sample of the tree.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    /// Seconds since the sampler started.
-    pub t_s: f64,
-    pub pss_bytes: u64,
-    pub rss_bytes: u64,
-    pub processes: u64,
-    pub threads: u64,
-    pub cpu_user_s: f64,
-    pub cpu_sys_s: f64,
-    pub fds: u64,
+/// CPU (user, system) of this process's waited-for children and their
+/// waited-for descendants. Read it before and after waiting for a server:
+/// the difference is the server tree's exact CPU time.
+pub fn children_cpu() -> std::io::Result<(Duration, Duration)> {
+    sys::children_cpu()
 }
 
 /// Starts samplers. See [`Sampler::start`].
@@ -103,6 +87,8 @@ struct Stat {
     /// utime + cutime and stime + cstime, in clock ticks.
     user_ticks: u64,
     sys_ticks: u64,
+    /// cutime + cstime: the reaped children's part of the above.
+    child_ticks: u64,
     threads: u64,
     rss_pages: u64,
 }
@@ -119,6 +105,7 @@ fn read_stat(pid: u32) -> Option<Stat> {
         ppid: num(4)? as u32,
         user_ticks: num(14)? + num(16)?,
         sys_ticks: num(15)? + num(17)?,
+        child_ticks: num(16)? + num(17)?,
         threads: num(20)?,
         rss_pages: num(24)?,
     })
@@ -229,6 +216,7 @@ impl Tracker {
             ..Sample::default()
         };
         let (mut user, mut sys) = (0, 0);
+        let mut cpu_s = 0.0;
         for &pid in &pids {
             let stat = procs[&pid];
             let rss = stat.rss_pages * page;
@@ -240,8 +228,12 @@ impl Tracker {
             s.fds += count_fds(pid);
             user += stat.user_ticks;
             sys += stat.sys_ticks;
-            self.read_switches(pid);
+            let own_ticks = (stat.user_ticks + stat.sys_ticks).saturating_sub(stat.child_ticks);
+            let threads_ns = self.read_tasks(pid);
+            cpu_s += (threads_ns as f64 / 1e9).max(own_ticks as f64 / ticks)
+                + stat.child_ticks as f64 / ticks;
         }
+        s.cpu_s = cpu_s;
         s.cpu_user_s = user as f64 / ticks;
         s.cpu_sys_s = sys as f64 / ticks;
 
@@ -255,20 +247,30 @@ impl Tracker {
         // the tree: keep the highest seen.
         st.cpu_user_s = st.cpu_user_s.max(s.cpu_user_s);
         st.cpu_sys_s = st.cpu_sys_s.max(s.cpu_sys_s);
+        if st.cpu_source.is_empty() {
+            st.cpu_source = "proc".into();
+        }
         st.ctx_voluntary = self.switches.values().map(|v| v.0).sum();
         st.ctx_involuntary = self.switches.values().map(|v| v.1).sum();
         st.samples.push(s);
     }
 
-    /// Context switches are per thread in `/proc/<pid>/task/<tid>/status`.
-    fn read_switches(&mut self, pid: u32) {
+    /// Per thread, from `/proc/<pid>/task/<tid>/`: the context switches
+    /// (`status`, kept in `switches`) and the CPU time (the first field of
+    /// `schedstat`, nanoseconds). Returns the live threads' CPU, summed.
+    fn read_tasks(&mut self, pid: u32) -> u64 {
+        let mut cpu_ns = 0;
         let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-            return;
+            return 0;
         };
         for task in tasks.flatten() {
             let Some(tid) = task.file_name().to_str().and_then(|s| s.parse().ok()) else {
                 continue;
             };
+            cpu_ns += fs::read_to_string(task.path().join("schedstat"))
+                .ok()
+                .and_then(|t| t.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0);
             let Ok(text) = fs::read_to_string(task.path().join("status")) else {
                 continue;
             };
@@ -276,6 +278,7 @@ impl Tracker {
             let invol = field(&text, "nonvoluntary_ctxt_switches:").unwrap_or(0);
             self.switches.insert(tid, (vol, invol));
         }
+        cpu_ns
     }
 }
 

@@ -25,9 +25,18 @@ impl Request {
         one.extend_from_slice(config.method.as_bytes());
         one.push(b' ');
         one.extend_from_slice(config.path.as_bytes());
-        one.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-        one.extend_from_slice(config.host.as_bytes());
-        one.extend_from_slice(b"\r\n");
+        one.extend_from_slice(b" HTTP/1.1\r\n");
+        // A Host header given by the user replaces the URL's (as in wrk): two Host fields in one
+        // request are a 400 (RFC 9112 section 3.2).
+        if !config
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+        {
+            one.extend_from_slice(b"Host: ");
+            one.extend_from_slice(config.host.as_bytes());
+            one.extend_from_slice(b"\r\n");
+        }
         for (name, value) in &config.headers {
             one.extend_from_slice(name.as_bytes());
             one.extend_from_slice(b": ");
@@ -84,5 +93,16 @@ mod tests {
             r.pending(r.len + 4),
             &[&one[one.len() - 4..], &one[..]].concat()[..]
         );
+    }
+
+    #[test]
+    fn a_user_host_header_replaces_the_default() {
+        let config = Config {
+            host: "h:1".into(),
+            headers: vec![("A".into(), "b".into()), ("host".into(), "x".into())],
+            ..Config::default()
+        };
+        let r = Request::build(&config);
+        assert_eq!(&r.bytes[..], b"GET / HTTP/1.1\r\nA: b\r\nhost: x\r\n\r\n");
     }
 }

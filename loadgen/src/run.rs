@@ -2,21 +2,26 @@
 //! progress while they run, merge what they measured into a [`Report`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::error::Error;
 use crate::preflight::preflight;
 use crate::progress::Progress;
-use crate::report::{encode_histogram, Connections, Errors, Host, Latency, Report};
 use crate::request::Request;
 use crate::stats::{histogram, Live, ThreadStats, Timeline};
 use crate::worker::{Plan, Shared, Worker};
+use lab_schema::{
+    encode_histogram, Connections, Errors, Host, Latency, LoadReport as Report, Service,
+    SCHEMA_VERSION,
+};
 
 /// Longest wait for responses still in flight when the time is up.
 const MAX_DRAIN: Duration = Duration::from_secs(2);
 /// How much later than planned the workers are told to stop regardless.
 const GRACE: Duration = Duration::from_secs(5);
+/// Seconds after `--start-at` past which a start is reported as late.
+const LATE_START: f64 = 0.5;
 
 /// Run the load test described by `config` and return what was measured.
 /// Blocks for the warm-up plus the duration (plus a short drain).
@@ -27,7 +32,10 @@ pub fn run(config: &Config) -> Result<Report, Error> {
 /// Like [`run`], but ends early (with a report of what was measured so
 /// far) once `stop` becomes true, e.g. from a Ctrl-C handler.
 pub fn run_until(config: &Config, stop: &AtomicBool) -> Result<Report, Error> {
-    let warnings = preflight(config)?;
+    let mut warnings = preflight(config)?;
+    if let Some(at) = config.start_at {
+        warnings.extend(wait_until(at, stop));
+    }
     let threads = config.effective_threads();
     let request = Request::build(config);
     let shared = Shared {
@@ -107,9 +115,36 @@ pub fn run_until(config: &Config, stop: &AtomicBool) -> Result<Report, Error> {
         Ok(results)
     })?;
 
-    Ok(merge(
+    let mut report = merge(
         config, threads, measure_us, results, timeline, &shared, warnings,
-    ))
+    );
+    // Stopped by the caller (Ctrl-C), not by the clock or the budget.
+    report.interrupted = stop.load(Ordering::Relaxed)
+        && report.duration_s + 0.01 < config.duration.as_secs_f64()
+        && config.requests.is_none_or(|n| report.requests < n);
+    Ok(report)
+}
+
+/// Sleeps until `at` (or `stop`). Starting late is allowed, with a warning: loaders that are
+/// to be merged should start within a second of each other.
+fn wait_until(at: SystemTime, stop: &AtomicBool) -> Option<String> {
+    loop {
+        let now = SystemTime::now();
+        match at.duration_since(now) {
+            Ok(left) if !left.is_zero() && !stop.load(Ordering::Relaxed) => {
+                std::thread::sleep(left.min(Duration::from_millis(50)));
+            }
+            Ok(_) => return None,
+            Err(late) => {
+                let late = late.duration().as_secs_f64();
+                return (late > LATE_START).then(|| {
+                    format!(
+                        "started {late:.1} s after --start-at (was the clock or the command late?)"
+                    )
+                });
+            }
+        }
+    }
 }
 
 /// Combine the workers' measurements into one report.
@@ -124,15 +159,23 @@ fn merge(
 ) -> Report {
     let mut latency = histogram();
     let mut uncorrected = config.rate.map(|_| histogram());
+    let mut send_lag = config.rate.map(|_| histogram());
     let mut connect = histogram();
     let mut errors = Errors::default();
     let mut requests = 0;
     let mut established = 0;
     let mut finished_us = measure_us;
+    let mut per_conn = Vec::with_capacity(config.conns);
+    let mut first_response_us = Vec::with_capacity(config.conns);
     for r in &results {
+        per_conn.extend_from_slice(&r.per_conn);
+        first_response_us.extend_from_slice(&r.first_response_us);
         // Same bounds everywhere, so adding cannot fail.
         let _ = latency.add(&r.latency);
         if let (Some(all), Some(one)) = (&mut uncorrected, &r.uncorrected) {
+            let _ = all.add(one);
+        }
+        if let (Some(all), Some(one)) = (&mut send_lag, &r.send_lag) {
             let _ = all.add(one);
         }
         let _ = connect.add(&r.connect);
@@ -143,11 +186,15 @@ fn merge(
     }
     let duration_s = (finished_us - measure_us) as f64 / 1e6;
     Report {
+        schema_version: SCHEMA_VERSION,
         url: format!("http://{}{}", config.host, config.path),
         conns: config.conns,
         threads,
         rate: config.rate,
         duration_s,
+        planned_s: config.duration.as_secs_f64(),
+        interrupted: false,
+        send_lag_us: send_lag.as_ref().map(Latency::from_histogram),
         requests,
         throughput_rps: if duration_s > 0.0 {
             requests as f64 / duration_s
@@ -158,6 +205,7 @@ fn merge(
         latency_uncorrected_us: uncorrected.as_ref().map(Latency::from_histogram),
         connect_us: Latency::from_histogram(&connect),
         errors,
+        service: Service::from_counts(&per_conn, &mut first_response_us),
         connections: Connections {
             target: config.conns as u64,
             established,
@@ -165,6 +213,13 @@ fn merge(
         },
         timeline: timeline.finish(),
         histogram: encode_histogram(&latency),
+        uncorrected_histogram: uncorrected.as_ref().map(encode_histogram),
+        connect_histogram: encode_histogram(&connect),
+        tag: config.tag.clone(),
+        start_at: config
+            .start_at
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64()),
         host: Host::current(),
         warnings,
     }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hdrhistogram::Histogram;
 
-use crate::report::{Errors, Second};
+use lab_schema::{Errors, Second};
 
 /// Highest latency recorded: one hour, in microseconds.
 pub(crate) const MAX_US: u64 = 3_600_000_000;
@@ -55,31 +55,30 @@ impl ErrorKind {
     }
 }
 
-impl Errors {
-    pub(crate) fn count(&mut self, kind: ErrorKind, n: u64) {
-        use ErrorKind::*;
-        match kind {
-            ConnectRefused | ConnectTimeout | ConnectFdLimit | ConnectPortLimit | ConnectOther => {
-                self.connect += n
-            }
-            Status4xx | Status5xx => self.status += n,
-            _ => {}
+/// Count `n` errors of `kind` in `errors` (in its kind's total too).
+pub(crate) fn count(errors: &mut Errors, kind: ErrorKind, n: u64) {
+    use ErrorKind::*;
+    match kind {
+        ConnectRefused | ConnectTimeout | ConnectFdLimit | ConnectPortLimit | ConnectOther => {
+            errors.connect += n
         }
-        let field = match kind {
-            ConnectRefused => &mut self.connect_refused,
-            ConnectTimeout => &mut self.connect_timeout,
-            ConnectFdLimit => &mut self.connect_fd_limit,
-            ConnectPortLimit => &mut self.connect_port_limit,
-            ConnectOther => &mut self.connect_other,
-            Read => &mut self.read,
-            Write => &mut self.write,
-            Timeout => &mut self.timeout,
-            Status4xx => &mut self.status_4xx,
-            Status5xx => &mut self.status_5xx,
-            Closed => &mut self.closed,
-        };
-        *field += n;
+        Status4xx | Status5xx => errors.status += n,
+        _ => {}
     }
+    let field = match kind {
+        ConnectRefused => &mut errors.connect_refused,
+        ConnectTimeout => &mut errors.connect_timeout,
+        ConnectFdLimit => &mut errors.connect_fd_limit,
+        ConnectPortLimit => &mut errors.connect_port_limit,
+        ConnectOther => &mut errors.connect_other,
+        Read => &mut errors.read,
+        Write => &mut errors.write,
+        Timeout => &mut errors.timeout,
+        Status4xx => &mut errors.status_4xx,
+        Status5xx => &mut errors.status_5xx,
+        Closed => &mut errors.closed,
+    };
+    *field += n;
 }
 
 /// Counters shared by all threads for the live progress line and the
@@ -116,12 +115,18 @@ pub(crate) struct SecondRow {
 pub(crate) struct ThreadStats {
     pub latency: Histogram<u64>,
     pub uncorrected: Option<Histogram<u64>>,
+    /// Open loop: due time to write, for requests sent when their time came.
+    pub send_lag: Option<Histogram<u64>>,
     pub connect: Histogram<u64>,
     pub errors: Errors,
     pub requests: u64,
     pub established: u64,
     /// When this thread stopped sending, microseconds since the run's epoch.
     pub finished_us: u64,
+    /// Measured responses of each connection slot, and the time from each
+    /// slot's first connect to its first response (slots that got one).
+    pub per_conn: Vec<u64>,
+    pub first_response_us: Vec<u64>,
     /// The second being accumulated.
     pub row: SecondRow,
 }
@@ -131,11 +136,14 @@ impl ThreadStats {
         ThreadStats {
             latency: histogram(),
             uncorrected: open_loop.then(histogram),
+            send_lag: open_loop.then(histogram),
             connect: histogram(),
             errors: Errors::default(),
             requests: 0,
             established: 0,
             finished_us: 0,
+            per_conn: Vec::new(),
+            first_response_us: Vec::new(),
             row: SecondRow {
                 second: 0,
                 requests: 0,
@@ -157,8 +165,16 @@ impl ThreadStats {
         self.row.requests += 1;
     }
 
+    /// Record how late one request left (open loop).
+    pub fn send_lag(&mut self, us: u64) {
+        if let Some(h) = &mut self.send_lag {
+            // Zero is a valid lag; the histogram starts at 1 us.
+            h.saturating_record(us.max(1));
+        }
+    }
+
     pub fn error(&mut self, kind: ErrorKind, n: u64) {
-        self.errors.count(kind, n);
+        count(&mut self.errors, kind, n);
         self.row.errors += n;
     }
 

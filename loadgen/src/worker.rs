@@ -21,6 +21,7 @@ use mio::{Events, Poll, Token};
 use crate::conn::{Conn, State};
 use crate::request::Request;
 use crate::stats::{Live, SecondRow, ThreadStats};
+use crate::sys::Timer;
 
 /// The shared read buffer. wrk uses 8 KiB; 64 KiB drains a pipelined burst
 /// in one call. Per thread, not per connection.
@@ -29,6 +30,11 @@ const READ_BUF: usize = 64 * 1024;
 const SCAN_US: u64 = 50_000;
 /// How many events one `poll` returns at most.
 const EVENTS: usize = 1024;
+/// The timer's token, beside the connections' `Token(index)`.
+const TIMER: Token = Token(usize::MAX);
+/// The last stretch before a deadline is waited out by polling without
+/// sleeping, because waking from a sleep takes tens of microseconds.
+const SPIN_US: u64 = 30;
 
 /// State shared by every worker and the calling thread.
 pub(crate) struct Shared {
@@ -101,14 +107,27 @@ pub(crate) struct Worker<'a> {
     /// The ramp has opened connections `0..ramped`.
     ramped: usize,
     next_scan: u64,
+    /// Wakes `poll` at the next deadline to the microsecond, and the
+    /// deadline it is set for.
+    timer: Timer,
+    timer_at: u64,
 }
 
 impl<'a> Worker<'a> {
     pub fn new(plan: Plan, shared: &'a Shared, rows: Sender<SecondRow>) -> io::Result<Self> {
         let open_loop = plan.request_every_us.is_some();
         let conns = (0..plan.conns).map(|_| Conn::new(plan.depth)).collect();
+        let poll = Poll::new()?;
+        let timer = Timer::new()?;
+        poll.registry().register(
+            &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&timer)),
+            TIMER,
+            mio::Interest::READABLE,
+        )?;
         Ok(Worker {
-            poll: Poll::new()?,
+            poll,
+            timer,
+            timer_at: u64::MAX,
             conns,
             buf: vec![0; READ_BUF],
             stats: ThreadStats::new(open_loop),
@@ -183,17 +202,19 @@ impl<'a> Worker<'a> {
                 self.expire();
             }
 
-            let timeout = self.next_deadline().saturating_sub(self.now);
-            match self
-                .poll
-                .poll(&mut events, Some(Duration::from_micros(timeout)))
-            {
+            let timeout = self.wait_for(self.next_deadline())?;
+            match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
             self.tick();
             for event in events.iter() {
+                if event.token() == TIMER {
+                    self.timer.clear();
+                    self.timer_at = u64::MAX;
+                    continue;
+                }
                 let Token(i) = event.token();
                 // An error or hang-up is reported to both callbacks: the
                 // next read or write returns it (or the EOF) and counts it.
@@ -217,6 +238,12 @@ impl<'a> Worker<'a> {
         }
         if self.measuring() {
             self.send_row();
+        }
+        for c in &self.conns {
+            self.stats.per_conn.push(c.responses);
+            if let (Some(a), Some(b)) = (c.first_connect, c.first_response) {
+                self.stats.first_response_us.push(b.saturating_sub(a));
+            }
         }
         Ok(self.stats)
     }
@@ -271,6 +298,8 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// Send the open-loop requests whose time has come. The clock is read
+    /// again for each, so `sent` (and the send lag) is the moment of the write.
     fn due_requests(&mut self) {
         while let Some(&Reverse((due, i))) = self.schedule.peek() {
             if due > self.now {
@@ -278,8 +307,26 @@ impl<'a> Worker<'a> {
             }
             self.schedule.pop();
             self.conns[i].scheduled = false;
-            self.pump(i);
+            self.tick();
+            self.pump_due(i);
         }
+    }
+
+    /// How `poll` waits for `deadline`: a deadline within `SPIN_US` is
+    /// polled for without sleeping; a later one sets the timer for
+    /// `SPIN_US` before it, and `poll` sleeps until the timer or an event.
+    fn wait_for(&mut self, deadline: u64) -> io::Result<Option<Duration>> {
+        let left = deadline.saturating_sub(self.now);
+        if left <= SPIN_US {
+            return Ok(Some(Duration::ZERO));
+        }
+        let wake = deadline - SPIN_US;
+        if wake != self.timer_at {
+            self.timer.set(Duration::from_micros(wake - self.now))?;
+            self.timer_at = wake;
+        }
+        // The timer wakes us; this bound only guards against a lost wake-up.
+        Ok(Some(Duration::from_micros(left + 1000)))
     }
 
     /// Close connections whose connect or oldest request has taken longer

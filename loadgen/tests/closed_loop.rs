@@ -188,3 +188,31 @@ fn warmup_is_not_recorded() {
         report.duration_s
     );
 }
+
+#[test]
+fn starved_connections_are_counted_and_said() {
+    // One connection is served; the other four sit in the listen backlog:
+    // established at the TCP level, never answered.
+    let server = TestServer::start(Behavior::OneAtATime);
+    let mut c = config(&server);
+    c.conns = 5;
+    c.duration = Duration::from_millis(800);
+    c.timeout = Duration::from_secs(10);
+    let report = loadgen::run(&c).unwrap();
+    let v = report.service;
+    assert_eq!((v.served, v.starved), (1, 4), "{v:?}");
+    assert_eq!(v.per_conn_min, 0);
+    assert_eq!(v.per_conn_median, 0);
+    assert_eq!(v.per_conn_max, report.requests);
+    assert!((v.fairness - 0.2).abs() < 1e-9, "{v:?}");
+    assert!(v.first_response_us.p50 > 0);
+    assert_eq!(
+        report.connections.established, 5,
+        "the backlog counts as established"
+    );
+    let summary = report.summary();
+    assert!(
+        summary.contains("4 of 5 connections got no response in"),
+        "{summary}"
+    );
+}

@@ -31,10 +31,20 @@ fn report_json_has_every_key_and_roundtrips() {
         "timeline",
         "histogram",
         "host",
+        "schema_version",
+        "service",
+        "send_lag_us",
+        "interrupted",
+        "planned_s",
     ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
-    for group in ["latency_us", "latency_uncorrected_us", "connect_us"] {
+    for group in [
+        "latency_us",
+        "latency_uncorrected_us",
+        "connect_us",
+        "send_lag_us",
+    ] {
         for key in ["p50", "p90", "p99", "p999", "p9999", "max", "mean"] {
             assert!(v[group].get(key).is_some(), "missing {group}.{key}");
         }
@@ -66,6 +76,21 @@ fn report_json_has_every_key_and_roundtrips() {
         assert!(row.get(key).is_some(), "missing timeline[0].{key}");
     }
     assert_eq!(v["timeline"].as_array().unwrap().len(), 2);
+    // Every request left on schedule: its send lag was recorded.
+    assert!(v["send_lag_us"]["max"].as_u64().unwrap() >= 1);
+    for key in [
+        "served",
+        "starved",
+        "per_conn_min",
+        "per_conn_median",
+        "per_conn_max",
+        "fairness",
+        "first_response_us",
+    ] {
+        assert!(v["service"].get(key).is_some(), "missing service.{key}");
+    }
+    assert_eq!(v["service"]["served"], 2);
+    assert_eq!(v["interrupted"], false);
     assert!(v["host"]["cores"].as_u64().unwrap() >= 1);
     assert!(v["host"].get("kernel").is_some());
 
@@ -95,6 +120,7 @@ fn closed_loop_json_omits_uncorrected() {
     let report = loadgen::run(&c).unwrap();
     let v = serde_json::to_value(&report).unwrap();
     assert!(v.get("latency_uncorrected_us").is_none());
+    assert!(v.get("send_lag_us").is_none());
     let back: loadgen::Report = serde_json::from_value(v).unwrap();
     assert_eq!(back, report);
 }

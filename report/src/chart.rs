@@ -27,7 +27,7 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(180, 180, 180),
 ];
 
-/// The colour of a series: its place in [`crate::SERIES_ORDER`], else the rest of the palette.
+/// The colour of a series: its place in the plan's series, round the palette.
 pub fn color(series_index: usize) -> RGBColor {
     PALETTE[series_index % PALETTE.len()]
 }
@@ -42,6 +42,8 @@ pub fn color_hex(series_index: usize) -> String {
 pub struct Line {
     pub color: usize,
     pub points: Vec<(f64, f64)>,
+    /// Error bars: (x, low, high), the min–max of repeated runs.
+    pub bars: Vec<(f64, f64, f64)>,
     pub dashed: bool,
 }
 
@@ -243,6 +245,15 @@ fn finish<X, Y>(
             .filter(|p| p.0.is_finite() && p.1.is_finite() && (!y_log || p.1 > 0.0))
             .collect();
         let style = color(line.color).stroke_width(2);
+        for &(x, lo, hi) in &line.bars {
+            let ok = |v: f64| v.is_finite() && (!y_log || v > 0.0);
+            if x.is_finite() && ok(lo) && ok(hi) {
+                let _ = chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(x, lo), (x, hi)],
+                    color(line.color).mix(0.6).stroke_width(1),
+                )));
+            }
+        }
         if line.dashed {
             let _ = chart.draw_series(DashedLineSeries::new(points.clone(), 6, 4, style));
         } else {

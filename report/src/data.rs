@@ -9,7 +9,6 @@
 //! Everything the report shows comes from these files, so `lab report DIR` renders the same bytes
 //! as the `lab compare` that wrote them.
 
-use loadgen::{Report, ServerStats};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -17,7 +16,7 @@ use std::path::Path;
 pub const PLAN_FILE: &str = "compare.json";
 
 /// `compare.json`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     /// The `lab compare` command line that made this folder.
     pub command: Vec<String>,
@@ -25,6 +24,20 @@ pub struct Plan {
     pub date: String,
     #[serde(default)]
     pub finished: Option<String>,
+    /// The comparison was stopped early (Ctrl-C, SIGTERM), after `elapsed_s` of about
+    /// `planned_s` seconds.
+    #[serde(default)]
+    pub interrupted: bool,
+    #[serde(default)]
+    pub elapsed_s: f64,
+    #[serde(default)]
+    pub planned_s: f64,
+    /// Runs of each cell (`--repeat`; files before it: 1).
+    #[serde(default = "one")]
+    pub repeat: u32,
+    /// Seed of the shuffled order in which the cells ran (`--seed`).
+    #[serde(default)]
+    pub seed: u64,
     /// The measured duration of every cell, seconds.
     pub duration_s: f64,
     /// The pause between cells, seconds.
@@ -32,8 +45,12 @@ pub struct Plan {
     pub pause_s: f64,
     /// Models asked for (`--models`, `all` expanded).
     pub models: Vec<String>,
-    /// What is compared: the models, plus `epoll+offload` where it was run.
+    /// What is compared: the models, plus their variants (e.g. `epoll+offload`) where run.
     pub series: Vec<String>,
+    /// Each variant series and the flags that make it from its model (`epoll+offload`:
+    /// `--offload on`), from the model's own description.
+    #[serde(default)]
+    pub variants: std::collections::BTreeMap<String, Vec<String>>,
     pub conns: Vec<u64>,
     pub workloads: Vec<Workload>,
     pub environment: Environment,
@@ -41,7 +58,7 @@ pub struct Plan {
 }
 
 /// One workload: a request path and the server flags it needs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Workload {
     pub name: String,
     pub path: String,
@@ -51,7 +68,7 @@ pub struct Workload {
 }
 
 /// The machine and its limits, as found when the run started.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct Environment {
     pub cpu_model: String,
@@ -78,7 +95,9 @@ pub struct Environment {
 }
 
 /// How one cell of the matrix went.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CellStatus {
     /// Not run (yet): an interrupted comparison.
@@ -89,7 +108,7 @@ pub enum CellStatus {
 }
 
 /// One cell: a series (model) at one size on one workload.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CellRecord {
     /// `<workload>-<series>-c<conns>`, also the file name under `cells/`.
     pub id: String,
@@ -106,6 +125,13 @@ pub struct CellRecord {
     /// Wall time the cell took, warm-up and server start included.
     #[serde(default)]
     pub wall_s: f64,
+    /// Which run of the cell this is, from 1 (`--repeat`).
+    #[serde(default = "one")]
+    pub run: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl CellRecord {
@@ -115,19 +141,14 @@ impl CellRecord {
     }
 }
 
-/// A `lab run --json` report (see the README's "JSON report format").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CellRun {
-    pub model: String,
-    #[serde(default)]
-    pub server_command: Vec<String>,
-    #[serde(default)]
-    pub date: String,
-    #[serde(flatten)]
-    pub load: Report,
-    pub server: ServerStats,
-    #[serde(default)]
-    pub leftover_processes: u64,
+/// A `lab run --json` report: the one schema, from `lab-schema`.
+pub type CellRun = lab_schema::RunReport;
+
+/// The run of median throughput.
+fn representative<'a>(runs: &[&'a CellRun]) -> Option<&'a CellRun> {
+    let mut sorted = runs.to_vec();
+    sorted.sort_by(|a, b| a.load.throughput_rps.total_cmp(&b.load.throughput_rps));
+    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }
 
 /// A comparison read back: the plan and each cell's report (if it has one).
@@ -160,27 +181,54 @@ impl Study {
         Ok(Study { plan, runs })
     }
 
-    /// The cell of `series` at `conns` on `workload`, with its report if it has one.
+    /// The cell of `series` at `conns` on `workload`, with its report if it has one. With
+    /// repetitions: the run [`Study::ok`] picks if any run succeeded, else the first run.
     pub fn cell(
         &self,
         workload: &str,
         series: &str,
         conns: u64,
     ) -> Option<(&CellRecord, Option<&CellRun>)> {
+        let runs: Vec<(&CellRecord, Option<&CellRun>)> = self.records(workload, series, conns);
+        let ok = self.runs_of(workload, series, conns);
+        if let Some(pick) = representative(&ok) {
+            return runs
+                .into_iter()
+                .find(|(_, r)| r.is_some_and(|r| std::ptr::eq(r, pick)));
+        }
+        runs.into_iter().next()
+    }
+
+    /// Every run of a cell (one per `--repeat`), in plan order.
+    pub fn records(
+        &self,
+        workload: &str,
+        series: &str,
+        conns: u64,
+    ) -> Vec<(&CellRecord, Option<&CellRun>)> {
         self.plan
             .cells
             .iter()
             .zip(&self.runs)
-            .find(|(c, _)| c.workload == workload && c.series == series && c.conns == conns)
+            .filter(|(c, _)| c.workload == workload && c.series == series && c.conns == conns)
             .map(|(c, r)| (c, r.as_ref()))
+            .collect()
     }
 
-    /// The successful measurement of a cell, if any.
+    /// The successful runs of a cell, in plan order.
+    pub fn runs_of(&self, workload: &str, series: &str, conns: u64) -> Vec<&CellRun> {
+        self.records(workload, series, conns)
+            .into_iter()
+            .filter(|(c, _)| c.status == CellStatus::Ok)
+            .filter_map(|(_, r)| r)
+            .collect()
+    }
+
+    /// The successful measurement of a cell, if any; with repetitions, the run of median
+    /// throughput (the lower of the middle two for an even count), so that one run's figures are
+    /// shown together. Tables and readings take each figure's own median through `measure`.
     pub fn ok(&self, workload: &str, series: &str, conns: u64) -> Option<&CellRun> {
-        match self.cell(workload, series, conns) {
-            Some((c, Some(run))) if c.status == CellStatus::Ok => Some(run),
-            _ => None,
-        }
+        representative(&self.runs_of(workload, series, conns))
     }
 
     /// The series measured on `workload`, in plan order.

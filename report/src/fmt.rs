@@ -58,9 +58,11 @@ pub fn bytes(b: f64) -> String {
     }
 }
 
-/// A ratio such as `2.3x`.
+/// A ratio such as `2.3x`; `n/a` when it has no meaning (a zero or missing denominator).
 pub fn times(r: f64) -> String {
-    if r >= 10.0 {
+    if !r.is_finite() {
+        "n/a".into()
+    } else if r >= 10.0 {
         format!("{r:.0}x")
     } else {
         format!("{r:.1}x")
@@ -78,6 +80,26 @@ pub fn percent(share: f64) -> String {
         format!("{p:.1}%")
     } else {
         format!("{p:.0}%")
+    }
+}
+
+/// `a / b` as [`times`] would print it, `n/a` when `b` is zero.
+pub fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        times(a / b)
+    } else {
+        "n/a".into()
+    }
+}
+
+/// A figure with its spread over repeated runs: `1,234 (1,200–1,260)`, or just the value when
+/// there was one run or every run gave the same.
+pub fn spread(s: &crate::stats::Spread, f: impl Fn(f64) -> String) -> String {
+    let (lo, hi) = (f(s.min), f(s.max));
+    if s.n < 2 || lo == hi {
+        f(s.median)
+    } else {
+        format!("{} ({lo}–{hi})", f(s.median))
     }
 }
 

@@ -9,8 +9,8 @@
 //! - `report.md`: the same tables and readings, with the charts as `charts/*.svg` beside it;
 //! - `results.csv`: one row per cell.
 //!
-//! The render is a pure function of the JSON: no clock, no randomness, no hash-map order, floats
-//! through fixed formats. So `lab report DIR` rewrites every file byte for byte as `lab compare`
+//! The render is a pure function of the JSON: no clock, no unseeded randomness (the bootstrap's
+//! generator is seeded from each cell's name), no hash-map order, floats through fixed formats. So `lab report DIR` rewrites every file byte for byte as `lab compare`
 //! wrote it, and a grader can check a hand-in by regenerating it.
 //!
 //! Every chart and table comes with a *reading*, sentences computed from the numbers (which model
@@ -20,6 +20,7 @@
 //! # Layout
 //! - [`data`]: the folder's files: [`Plan`] (`compare.json`), [`CellRun`] (a `lab run` report).
 //! - `measure`: numbers derived from cells: per-request costs, error share, least squares.
+//! - [`stats`]: repetitions: median and spread, the bootstrap interval, the seeded shuffle.
 //! - `sections`: the seven sections, their charts, tables and readings (`speed`: 1 and 2,
 //!   `resources`: 3 and 4, `failures`: 5 and 6, `environment`: 7).
 //! - `chart`: line charts as SVG with plotters.
@@ -39,9 +40,10 @@ mod doc;
 mod fmt;
 mod measure;
 mod sections;
+pub mod stats;
 
 pub use data::{CellRecord, CellRun, CellStatus, Environment, Plan, Study, Workload, PLAN_FILE};
-pub use sections::SERIES_ORDER;
+pub use stats::shuffled;
 
 use std::path::Path;
 
@@ -145,6 +147,12 @@ fn csv(study: &Study) -> String {
         "ctx_involuntary",
         "peak_fds",
         "leftover_processes",
+        "served",
+        "starved",
+        "fairness",
+        "first_response_p99_us",
+        "cpu_source",
+        "run",
         "cell_wall_s",
     ];
     let mut out = head.join(",");
@@ -181,17 +189,30 @@ fn csv(study: &Study) -> String {
                 let l = &r.load.latency_us;
                 let e = &r.load.errors;
                 let s = &r.server;
+                // No response, no latency: empty fields, never 0.
+                let answered = r.load.requests > 0;
+                let lat = |v: u64| {
+                    if answered {
+                        v.to_string()
+                    } else {
+                        String::new()
+                    }
+                };
                 row.extend([
                     fixed(r.load.duration_s, 3),
                     r.load.requests.to_string(),
                     fixed(r.load.throughput_rps, 1),
-                    l.p50.to_string(),
-                    l.p90.to_string(),
-                    l.p99.to_string(),
-                    l.p999.to_string(),
-                    l.p9999.to_string(),
-                    l.max.to_string(),
-                    fixed(l.mean, 1),
+                    lat(l.p50),
+                    lat(l.p90),
+                    lat(l.p99),
+                    lat(l.p999),
+                    lat(l.p9999),
+                    lat(l.max),
+                    if answered {
+                        fixed(l.mean, 1)
+                    } else {
+                        String::new()
+                    },
                     e.total().to_string(),
                     e.connect.to_string(),
                     e.read.to_string(),
@@ -211,10 +232,20 @@ fn csv(study: &Study) -> String {
                     s.ctx_involuntary.to_string(),
                     s.peak_fds.to_string(),
                     r.leftover_processes.to_string(),
+                    r.load.service.served.to_string(),
+                    r.load.service.starved.to_string(),
+                    fixed(r.load.service.fairness, 4),
+                    if r.load.service.served > 0 {
+                        r.load.service.first_response_us.p99.to_string()
+                    } else {
+                        String::new()
+                    },
+                    q(&s.cpu_source),
                 ]);
             }
-            None => row.extend(std::iter::repeat_n(String::new(), head.len() - 8)),
+            None => row.extend(std::iter::repeat_n(String::new(), head.len() - 9)),
         }
+        row.push(cell.run.to_string());
         row.push(fixed(cell.wall_s, 1));
         out.push_str(&row.join(","));
         out.push('\n');

@@ -1,6 +1,14 @@
 //! Numbers derived from a cell's report, and small statistics over cells.
 
 use crate::data::{CellRun, Study};
+use crate::fmt;
+use crate::stats::{seed_of, Spread};
+
+/// With one run per cell there is no measured noise: results closer than this share are called
+/// a tie (run-to-run differences of a few percent are common on a shared machine).
+pub const SINGLE_RUN_NOISE: f64 = 0.05;
+/// A cell whose errors exceed this share of attempts is never named a leader.
+pub const ERROR_LIMIT: f64 = 0.01;
 
 /// Requests the whole sampled interval saw, estimated as the measured rate times the time the
 /// server was sampled (warm-up included), so that totals over that interval (CPU time, context
@@ -13,6 +21,11 @@ pub fn sampled_requests(run: &CellRun) -> f64 {
         run.load.duration_s
     };
     run.load.throughput_rps * span
+}
+
+/// Latency figures exist only for cells that got responses.
+pub fn answered(run: &CellRun) -> Option<&CellRun> {
+    (run.load.requests > 0).then_some(run)
 }
 
 /// CPU time (user + system) per request, microseconds.
@@ -60,38 +73,102 @@ pub fn fit(points: &[(f64, f64)]) -> Option<(f64, f64)> {
     Some((slope, my - slope * mx))
 }
 
-/// `(conns, value)` for every successful cell of `series` on `workload`, by size.
+/// One figure of a cell over its successful runs: median, min–max and (3 runs or more) a
+/// bootstrap 95% interval. `None` when no run has the figure.
+pub fn spread(
+    study: &Study,
+    workload: &str,
+    series: &str,
+    conns: u64,
+    value: impl Fn(&CellRun) -> Option<f64>,
+) -> Option<Spread> {
+    let values: Vec<f64> = study
+        .runs_of(workload, series, conns)
+        .into_iter()
+        .filter_map(&value)
+        .collect();
+    Spread::of(&values, seed_of(&format!("{workload}/{series}/{conns}")))
+}
+
+/// What a cell failed to do, in words, if it starved connections or failed more than 1% of
+/// attempts (medians over its runs): such a cell is never named a leader.
+pub fn trouble(study: &Study, workload: &str, series: &str, conns: u64) -> Option<String> {
+    let starved = spread(study, workload, series, conns, |r| {
+        Some(r.load.service.starved as f64)
+    })?;
+    let errors = spread(study, workload, series, conns, |r| Some(error_share(r)))?;
+    let mut what = Vec::new();
+    if starved.median >= 1.0 {
+        what.push(format!(
+            "left {} of {} connections without a response",
+            fmt::thousands(starved.median),
+            fmt::thousands(conns as f64)
+        ));
+    }
+    if errors.median > ERROR_LIMIT {
+        what.push(format!(
+            "{} of its attempts failed",
+            fmt::percent(errors.median)
+        ));
+    }
+    (!what.is_empty()).then(|| what.join(" and "))
+}
+
+/// `(conns, median)` for every size where `series` has a successful run on `workload`, by size.
 pub fn curve(
     study: &Study,
     workload: &str,
     series: &str,
     value: impl Fn(&CellRun) -> Option<f64>,
 ) -> Vec<(f64, f64)> {
+    bands(study, workload, series, value)
+        .into_iter()
+        .map(|(c, s)| (c, s.median))
+        .collect()
+}
+
+/// `(conns, spread)` for every size where `series` has a successful run on `workload`.
+pub fn bands(
+    study: &Study,
+    workload: &str,
+    series: &str,
+    value: impl Fn(&CellRun) -> Option<f64>,
+) -> Vec<(f64, Spread)> {
     study
         .plan
         .conns
         .iter()
-        .filter_map(|&c| {
-            let run = study.ok(workload, series, c)?;
-            Some((c as f64, value(run)?))
-        })
+        .filter_map(|&c| Some((c as f64, spread(study, workload, series, c, &value)?)))
         .collect()
 }
 
-/// The series ranked by `value` at `conns` on `workload`, best (largest) first.
+/// The series ranked by the median of `value` at `conns` on `workload`, best (largest) first.
 pub fn ranking(
     study: &Study,
     workload: &str,
     conns: u64,
     value: impl Fn(&CellRun) -> f64,
 ) -> Vec<(String, f64)> {
-    let mut out: Vec<(String, f64)> = study
+    ranked(study, workload, conns, |r| Some(value(r)))
+        .into_iter()
+        .map(|(s, v)| (s, v.median))
+        .collect()
+}
+
+/// As [`ranking`], with each figure's spread.
+pub fn ranked(
+    study: &Study,
+    workload: &str,
+    conns: u64,
+    value: impl Fn(&CellRun) -> Option<f64>,
+) -> Vec<(String, Spread)> {
+    let mut out: Vec<(String, Spread)> = study
         .series_of(workload)
         .into_iter()
-        .filter_map(|s| Some((s.to_string(), value(study.ok(workload, s, conns)?))))
+        .filter_map(|s| Some((s.to_string(), spread(study, workload, s, conns, &value)?)))
         .collect();
     // Stable sort: ties keep plan order, so the text is the same on every render.
-    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out.sort_by(|a, b| b.1.median.total_cmp(&a.1.median));
     out
 }
 

@@ -24,13 +24,23 @@ impl Server {
     /// Starts `lab serve --model <model> --addr 127.0.0.1:0 <args>` and waits for its
     /// `listening on` line.
     pub fn start(model: &str, args: &[&str]) -> Server {
-        Server::start_with_env(model, args, &[])
+        Server::start_on(model, "127.0.0.1:0", args)
+    }
+
+    /// Like [`Server::start`] with `--addr addr`. A server on every interface (`0.0.0.0`) is
+    /// reached through 127.0.0.1.
+    pub fn start_on(model: &str, addr: &str, args: &[&str]) -> Server {
+        Server::start_full(model, addr, args, &[])
     }
 
     /// [`Server::start`] with extra environment variables for the server.
     pub fn start_with_env(model: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_full(model, "127.0.0.1:0", args, env)
+    }
+
+    fn start_full(model: &str, addr: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
-            .args(["serve", "--model", model, "--addr", "127.0.0.1:0"])
+            .args(["serve", "--model", model, "--addr", addr])
             .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -54,12 +64,15 @@ impl Server {
         let line = rx
             .recv_timeout(TIMEOUT)
             .expect("lab serve printed no `listening on` line");
-        let addr = line
+        let mut addr: SocketAddr = line
             .trim()
             .strip_prefix("listening on http://")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .parse()
             .expect("address");
+        if addr.ip().is_unspecified() {
+            addr.set_ip([127, 0, 0, 1].into());
+        }
         Server {
             addr,
             model: model.to_string(),

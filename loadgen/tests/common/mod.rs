@@ -12,7 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 /// How the server answers.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Behavior {
     /// `200 OK` with a small body, keep-alive (closing when asked to).
     Ok,
@@ -25,6 +25,9 @@ pub enum Behavior {
     /// Like `Ok`, but the connection that receives request number `at`
     /// (counting from 1, all connections) waits `pause` before answering it.
     StallOnce { at: u64, pause: Duration },
+    /// Like `Ok`, but one connection at a time, as `single_thread`: the
+    /// others wait in the listen backlog until it closes.
+    OneAtATime,
 }
 
 pub struct TestServer {
@@ -74,6 +77,9 @@ fn accept_loop(
 ) {
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
+            Ok((stream, _)) if behavior == Behavior::OneAtATime => {
+                serve(stream, Behavior::Ok, count.clone(), stop.clone())
+            }
             Ok((stream, _)) => {
                 let (c, s) = (count.clone(), stop.clone());
                 thread::spawn(move || serve(stream, behavior, c, s));
@@ -103,7 +109,7 @@ fn serve(mut stream: TcpStream, behavior: Behavior, count: Arc<AtomicU64>, stop:
             close |= head.contains("connection: close");
             let n = count.fetch_add(1, Ordering::SeqCst) + 1;
             match behavior {
-                Behavior::Ok => {
+                Behavior::Ok | Behavior::OneAtATime => {
                     out.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
                 }
                 Behavior::Chunked => out.extend_from_slice(

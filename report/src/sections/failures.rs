@@ -10,8 +10,13 @@ impl Ctx<'_> {
              descriptors or ports), read and write errors, request timeouts (no answer within the \
              request timeout, 2 s by default), non-2xx/3xx statuses, and connections the server \
              closed with a request outstanding. The share is errors / (responses + errors). \
-             *Held* is the most connections open at once against the target. A failed cell is one \
-             that produced no measurement at all: its reason is the tail of `lab run`'s output.",
+             *Held* is the most connections open at once against the target, counted at the TCP \
+             level: a connection waiting in the server's listen backlog is open but unserved. \
+             *Served* counts the connections that got at least one response, *starved* those that \
+             got none; *fairness* is Jain's index over responses per connection (1: all alike). \
+             A failed cell is one that produced no measurement at all: its reason is the tail of \
+             `lab run`'s output. With repeated runs, the share, served, starved and fairness are \
+             medians (min–max); the counts by kind are those of the run of median throughput.",
         );
         let mut panels = Vec::new();
         let all = self.all_series();
@@ -74,22 +79,39 @@ impl Ctx<'_> {
                 ];
                 let (kind, n) = kinds.iter().copied().max_by_key(|k| k.1).unwrap_or(("", 0));
                 lines.push(format!(
-                    "`{s}` first had errors on {w} at {} connections: {} of attempts, mostly {kind} ({}), holding {} of {} connections.",
+                    "`{s}` first had errors on {w} at {} connections: {} of attempts, mostly {kind} ({}), holding {} of {} connections open and serving {}.",
                     fmt::thousands(c as f64),
                     fmt::percent(measure::error_share(run)),
                     fmt::thousands(n as f64),
                     fmt::thousands(run.load.connections.peak_open as f64),
-                    fmt::thousands(run.load.connections.target as f64)
+                    fmt::thousands(run.load.connections.target as f64),
+                    fmt::thousands(run.load.service.served as f64)
                 ));
             }
-            for cell in failed {
+            // One line per failed cell, however many of its runs failed.
+            let mut seen: Vec<(&str, u64)> = Vec::new();
+            for cell in &failed {
+                if seen.contains(&(cell.workload.as_str(), cell.conns)) {
+                    continue;
+                }
+                seen.push((cell.workload.as_str(), cell.conns));
                 let reason = cell
                     .reason
                     .as_deref()
                     .and_then(|r| r.lines().rev().find(|l| !l.trim().is_empty()))
                     .unwrap_or("no reason recorded");
+                let runs = self.s.records(&cell.workload, s, cell.conns).len();
+                let bad = failed
+                    .iter()
+                    .filter(|c| c.workload == cell.workload && c.conns == cell.conns)
+                    .count();
+                let of = if runs > 1 {
+                    format!(" ({bad} of {runs} runs)")
+                } else {
+                    String::new()
+                };
                 lines.push(format!(
-                    "`{s}` failed on {} at {} connections: {}",
+                    "`{s}` failed on {} at {} connections{of}: {}",
                     cell.workload,
                     fmt::thousands(cell.conns as f64),
                     reason.trim()
@@ -102,6 +124,11 @@ impl Ctx<'_> {
         self.reading(lines);
         let mut rows = Vec::new();
         for cell in &self.s.plan.cells {
+            // One row per cell: the run `Study::cell` picks (median throughput, or a failed one).
+            let picked = self.s.cell(&cell.workload, &cell.series, cell.conns);
+            if !picked.is_some_and(|(c, _)| std::ptr::eq(c, cell)) {
+                continue;
+            }
             let run = self.s.ok(&cell.workload, &cell.series, cell.conns);
             let row_base = vec![
                 cell.workload.clone(),
@@ -115,8 +142,12 @@ impl Ctx<'_> {
                         continue;
                     }
                     let mut row = row_base;
+                    let (w, sr, c) = (&cell.workload, &cell.series, cell.conns);
+                    let fig = |value: fn(&CellRun) -> Option<f64>, f: fn(f64) -> String| {
+                        self.fig(w, sr, c, value, f)
+                    };
                     row.extend([
-                        fmt::percent(measure::error_share(run)),
+                        fig(|r| Some(measure::error_share(r)), fmt::percent),
                         format!(
                             "{} ({}/{}/{}/{})",
                             e.connect,
@@ -134,6 +165,12 @@ impl Ctx<'_> {
                             "{} / {}",
                             run.load.connections.peak_open, run.load.connections.target
                         ),
+                        format!(
+                            "{} / {}",
+                            fig(|r| Some(r.load.service.served as f64), fmt::thousands),
+                            fig(|r| Some(r.load.service.starved as f64), fmt::thousands)
+                        ),
+                        fig(|r| Some(r.load.service.fairness), |v| fmt::fixed(v, 3)),
                     ]);
                     rows.push(row);
                 }
@@ -149,6 +186,8 @@ impl Ctx<'_> {
                     row.extend([
                         "failed".to_string(),
                         reason,
+                        String::new(),
+                        String::new(),
                         String::new(),
                         String::new(),
                         String::new(),
@@ -177,6 +216,8 @@ impl Ctx<'_> {
                     "status (4xx/5xx)",
                     "closed",
                     "held",
+                    "served / starved",
+                    "fairness",
                 ]
                 .map(String::from)
                 .to_vec(),
@@ -210,12 +251,7 @@ impl Ctx<'_> {
         let mut shown: Vec<&str> = Vec::new();
         let mut lines = Vec::new();
         for (w, path) in &targets {
-            let series: Vec<&str> = self
-                .s
-                .series_of(w)
-                .into_iter()
-                .filter(|s| HANDLER_SERIES.contains(s))
-                .collect();
+            let series: Vec<&str> = self.s.series_of(w).into_iter().collect();
             for s in &series {
                 if !shown.contains(s) {
                     shown.push(s);
@@ -233,43 +269,74 @@ impl Ctx<'_> {
                 ("ms", true, fmt::axis_ms),
                 w,
                 &series,
-                |r| Some(ms(r.load.latency_us.p99 as f64)),
+                |r| measure::answered(r).map(|r| ms(r.load.latency_us.p99 as f64)),
             ));
-            for &c in &self.sizes {
-                let off = self.s.ok(w, "epoll", c);
-                let on = self.s.ok(w, "epoll+offload", c);
-                if let (Some(off), Some(on)) = (off, on) {
-                    let (a, b) = (off.load.throughput_rps, on.load.throughput_rps);
-                    let verdict = if b > a {
-                        format!(
-                            "{} more throughput with offload",
-                            fmt::times(b / a.max(1e-9))
-                        )
-                    } else {
-                        format!(
-                            "offload cost {} of the throughput",
-                            fmt::percent(1.0 - b / a.max(1e-9))
-                        )
-                    };
-                    lines.push(format!(
-                        "**{w}** at {} connections: `epoll` inline {} req/s (p99 {}), with offload {} req/s (p99 {}): {verdict}.",
+            // A model's variant (`epoll+offload`) against the model run its default way.
+            let pairs: Vec<(String, String)> = series
+                .iter()
+                .filter_map(|v| {
+                    let (base, _) = v.split_once('+')?;
+                    series
+                        .contains(&base)
+                        .then(|| (base.to_string(), v.to_string()))
+                })
+                .collect();
+            for (base, variant) in &pairs {
+                for &c in &self.sizes {
+                    let off = self.s.ok(w, base, c);
+                    let on = self.s.ok(w, variant, c);
+                    if let (Some(off), Some(on)) = (off, on) {
+                        let (a, b) = (off.load.throughput_rps, on.load.throughput_rps);
+                        let sa =
+                            measure::spread(self.s, w, base, c, |r| Some(r.load.throughput_rps));
+                        let sb =
+                            measure::spread(self.s, w, variant, c, |r| Some(r.load.throughput_rps));
+                        let tie = matches!((&sa, &sb), (Some(x), Some(y)) if x.ties(y, measure::SINGLE_RUN_NOISE));
+                        let verdict = if a <= 0.0 && b <= 0.0 {
+                            "neither answered".to_string()
+                        } else if a <= 0.0 {
+                            format!("only `{variant}` answered")
+                        } else if b <= 0.0 {
+                            format!("only `{base}` answered")
+                        } else if tie {
+                            "a tie within the run-to-run noise".to_string()
+                        } else if b > a {
+                            format!("{} more throughput as `{variant}`", fmt::ratio(b, a))
+                        } else {
+                            format!(
+                                "`{variant}` cost {} of the throughput",
+                                fmt::percent(1.0 - b / a)
+                            )
+                        };
+                        let p99 = |r: &CellRun| {
+                            measure::answered(r).map_or("n/a".into(), |r| {
+                                fmt::latency_us(r.load.latency_us.p99 as f64)
+                            })
+                        };
+                        lines.push(format!(
+                        "**{w}** at {} connections: `{base}` {} req/s (p99 {}), `{variant}` {} req/s (p99 {}): {verdict}.",
                         fmt::thousands(c as f64),
                         fmt::thousands(a),
-                        fmt::latency_us(off.load.latency_us.p99 as f64),
+                        p99(off),
                         fmt::thousands(b),
-                        fmt::latency_us(on.load.latency_us.p99 as f64),
+                        p99(on),
                     ));
+                    }
                 }
             }
             if let Some(top) = largest_measured(self.s, w) {
                 let rank: Vec<_> = ranking(self.s, w, top, |r| r.load.throughput_rps)
                     .into_iter()
-                    .filter(|(s, _)| HANDLER_SERIES.contains(&s.as_str()))
                     .collect();
                 if rank.len() > 1 {
                     let list: Vec<String> = rank
                         .iter()
-                        .map(|(s, v)| format!("`{s}` {}", fmt::thousands(*v)))
+                        .map(|(s, v)| match measure::trouble(self.s, w, s, top) {
+                            None => format!("`{s}` {}", fmt::thousands(*v)),
+                            Some(what) => {
+                                format!("`{s}` {} (but it {what})", fmt::thousands(*v))
+                            }
+                        })
                         .collect();
                     lines.push(format!(
                         "**{w}** at {} connections, requests/s from best to worst: {}.",

@@ -5,26 +5,13 @@ use crate::chart::{self, Key, Line, Panel, XAxis};
 use crate::data::{CellRun, CellStatus, Study};
 use crate::doc::{Block, Document};
 use crate::fmt;
-use crate::measure::{self, curve, fit, largest_measured, ranking};
+use crate::measure::{self, bands, curve, fit, largest_measured, ranking};
+use crate::stats::Spread;
 
 mod environment;
 mod failures;
 mod resources;
 mod speed;
-
-/// Series in the order the lecture presents them; the colour of each is fixed by this order.
-pub const SERIES_ORDER: [&str; 7] = [
-    "single_thread",
-    "fork_per_request",
-    "process_pool",
-    "thread_per_request",
-    "hybrid_pool",
-    "epoll",
-    "epoll+offload",
-];
-
-/// The series compared in section 6 (blocking and CPU-heavy handlers).
-const HANDLER_SERIES: [&str; 4] = ["epoll", "epoll+offload", "process_pool", "hybrid_pool"];
 
 struct Ctx<'a> {
     s: &'a Study,
@@ -61,11 +48,16 @@ pub fn build(study: &Study) -> Document {
     Document {
         title: "http-lab: server models compared".into(),
         subtitle: format!(
-            "{} models, {} workloads, {} connection counts, {} s per cell: {} of {} cells measured. Run started {}.",
+            "{} models, {} workloads, {} connection counts, {} s per cell{}: {} of {} runs measured. Run started {}.",
             p.models.len(),
             p.workloads.len(),
             cx.sizes.len(),
             fmt::fixed(p.duration_s, 1),
+            if p.repeat > 1 {
+                format!(", {} runs each (median and min–max shown)", p.repeat)
+            } else {
+                String::new()
+            },
             ok,
             p.cells.len(),
             p.date
@@ -74,13 +66,10 @@ pub fn build(study: &Study) -> Document {
     }
 }
 
+/// A series' colour: its place in the plan's series, which `lab compare` lists in the lab's
+/// registry order (the report names no model itself).
 fn series_color(name: &str, plan_series: &[String]) -> usize {
-    SERIES_ORDER
-        .iter()
-        .position(|s| *s == name)
-        .unwrap_or_else(|| {
-            SERIES_ORDER.len() + plan_series.iter().position(|s| s == name).unwrap_or(0)
-        })
+    plan_series.iter().position(|s| s == name).unwrap_or(0)
 }
 
 /// `a`, `a` and `b`, `a`, `b` and `c`.
@@ -178,17 +167,118 @@ impl Ctx<'_> {
             x: XAxis::Conns(self.sizes.clone()),
             lines: series
                 .iter()
-                .map(|s| Line {
-                    color: self.color(s),
-                    points: curve(self.s, workload, s, value),
-                    dashed: false,
+                .map(|s| {
+                    let b = bands(self.s, workload, s, value);
+                    Line {
+                        color: self.color(s),
+                        points: b.iter().map(|(c, v)| (*c, v.median)).collect(),
+                        bars: b
+                            .iter()
+                            .filter(|(_, v)| v.n > 1)
+                            .map(|(c, v)| (*c, v.min, v.max))
+                            .collect(),
+                        dashed: false,
+                    }
                 })
                 .collect(),
         }
     }
 
-    /// A table: a row per (workload, series), a column per size, `value` in each cell.
-    fn size_table(&self, first: &str, value: impl Fn(&CellRun) -> String) -> Block {
+    /// One figure of a cell as a table shows it: the median, with the min–max of the runs when
+    /// there were several; `n/a` when no run has it (no response: no latency).
+    fn fig(
+        &self,
+        w: &str,
+        s: &str,
+        c: u64,
+        value: impl Fn(&CellRun) -> Option<f64>,
+        f: impl Fn(f64) -> String,
+    ) -> String {
+        match measure::spread(self.s, w, s, c, value) {
+            Some(v) => fmt::spread(&v, f),
+            None => "n/a".into(),
+        }
+    }
+
+    /// Who led on `value` (larger is better) at `conns` on `w`, in sentences. Only cells that
+    /// served every connection with at most 1% errors are ranked; a leader is named only when it
+    /// is clear of the runner-up's run-to-run noise, else the top results tie; every other cell
+    /// is named with what it failed to do.
+    fn leaders(
+        &self,
+        w: &str,
+        conns: u64,
+        value: impl Fn(&CellRun) -> Option<f64>,
+        unit: &str,
+    ) -> Vec<String> {
+        let at = fmt::thousands(conns as f64);
+        let num = |v: &Spread| format!("{} {unit}", fmt::thousands(v.median));
+        let ranked = measure::ranked(self.s, w, conns, value);
+        let (ok, troubled): (Vec<_>, Vec<_>) = ranked
+            .into_iter()
+            .partition(|(s, _)| measure::trouble(self.s, w, s, conns).is_none());
+        let mut lines = Vec::new();
+        match ok.as_slice() {
+            [] => lines.push(format!(
+                "**{w}**: at {at} connections no model served every connection with at most {} errors.",
+                fmt::percent(measure::ERROR_LIMIT)
+            )),
+            [(only, v)] => lines.push(format!(
+                "**{w}**: at {at} connections only `{only}` served every connection with at most {} errors: {}.",
+                fmt::percent(measure::ERROR_LIMIT),
+                num(v)
+            )),
+            [(a, va), rest @ ..] => {
+                let tied: Vec<&(String, Spread)> = rest
+                    .iter()
+                    .filter(|(_, v)| va.ties(v, measure::SINGLE_RUN_NOISE))
+                    .collect();
+                if tied.is_empty() {
+                    let (b, vb) = &rest[0];
+                    lines.push(format!(
+                        "**{w}**: at {at} connections `{a}` led with {}, {} the next, `{b}` ({}).",
+                        num(va),
+                        fmt::ratio(va.median, vb.median),
+                        num(vb)
+                    ));
+                } else {
+                    let mut names = vec![format!("`{a}` ({})", num(va))];
+                    names.extend(tied.iter().map(|(s, v)| format!("`{s}` ({})", num(v))));
+                    lines.push(format!(
+                        "**{w}**: at {at} connections {} tied at the top: their difference is within the run-to-run noise{}.",
+                        and_list(&names),
+                        if va.n >= 3 {
+                            " (their 95% intervals overlap)".to_string()
+                        } else if va.n == 2 {
+                            " (their min–max bands overlap)".to_string()
+                        } else {
+                            format!(
+                                " (one run each: closer than {}; `--repeat 3` measures the noise)",
+                                fmt::percent(measure::SINGLE_RUN_NOISE)
+                            )
+                        }
+                    ));
+                }
+            }
+        }
+        for (s, v) in troubled {
+            if let Some(what) = measure::trouble(self.s, w, &s, conns) {
+                let served = if v.median > 0.0 {
+                    format!(" ({} for the ones it served)", num(&v))
+                } else {
+                    String::new()
+                };
+                lines.push(format!(
+                    "`{s}` is not ranked at {at} connections: it {what}{served}."
+                ));
+            }
+        }
+        lines
+    }
+
+    /// A table: a row per (workload, series), a column per size, `value(workload, series,
+    /// conns)` in each cell that has a successful run.
+    fn size_table(&self, first: &str, value: impl Fn(&str, &str, u64) -> String) -> Block {
         let mut head = vec!["workload".to_string(), "model".to_string()];
         head.extend(
             self.sizes
@@ -203,7 +293,7 @@ impl Ctx<'_> {
                     row.push(match self.s.cell(&w, s, c) {
                         None => String::new(),
                         Some((cell, run)) => match (cell.status, run) {
-                            (CellStatus::Ok, Some(run)) => value(run),
+                            (CellStatus::Ok, Some(_)) => value(&w, s, c),
                             (CellStatus::Failed, _) => "failed".into(),
                             _ => "not run".into(),
                         },
@@ -234,14 +324,45 @@ impl Ctx<'_> {
             .iter()
             .map(|c| fmt::thousands(*c as f64))
             .collect();
+        let repeats = if p.repeat > 1 {
+            format!(
+                " Each cell ran {} times, all runs interleaved in an order shuffled with seed {} \
+                 (`lab compare --seed {}` repeats it); every figure is the median of the runs, with \
+                 their min–max in brackets and as bars on the charts, and readings compare {}.",
+                p.repeat,
+                p.seed,
+                p.seed,
+                if p.repeat >= 3 {
+                    "bootstrap 95% intervals of the medians (2,000 resamples, seeded from the cell's name)"
+                } else {
+                    "the min–max bands"
+                }
+            )
+        } else {
+            format!(
+                " Each cell ran once, so run-to-run noise is not measured: results closer than {} \
+                 are called a tie (`--repeat 3` measures it).",
+                fmt::percent(measure::SINGLE_RUN_NOISE)
+            )
+        };
         let text = format!(
             "Every cell of the matrix is one `lab run`: the model is started as a child process \
              (`lab serve --addr 127.0.0.1:0`), loaded by the closed-loop load generator (one thread, \
              keep-alive, like `wrk -t1`) with a fixed number of connections for {d} s after a warm-up \
              in which every connection opens, while the server's whole process tree is sampled from \
              `/proc` every 200 ms. Cells run one at a time with a {pause} s pause between them. \
-             Workloads: {wl}. Connections: {sizes}. Series: {series}; `epoll+offload` is `epoll` \
-             with `--offload on` (blocking and CPU-heavy routes on helper threads).",
+             Workloads: {wl}. Connections: {sizes}. Series: {series}{variants}.{repeats} \
+             A model is named a leader only if it served every connection (none starved) with at \
+             most {limit} of attempts failing.",
+            limit = fmt::percent(measure::ERROR_LIMIT),
+            variants = p
+                .variants
+                .iter()
+                .filter_map(|(label, flags)| {
+                    let (base, _) = label.split_once('+')?;
+                    Some(format!("; `{label}` is `{base}` with `{}`", flags.join(" ")))
+                })
+                .collect::<String>(),
             d = fmt::fixed(p.duration_s, 1),
             pause = fmt::fixed(p.pause_s, 1),
             wl = and_list(&wl),
@@ -261,24 +382,16 @@ impl Ctx<'_> {
                 lines.push(format!("**{w}**: no cell was measured."));
                 continue;
             };
-            let rank = ranking(self.s, &w, top, |r| r.load.throughput_rps);
-            if let Some((leader, v)) = rank.first() {
-                let mut worst_p99 = ranking(self.s, &w, top, |r| r.load.latency_us.p99 as f64);
-                worst_p99
-                    .retain(|(s, _)| self.s.ok(&w, s, top).is_some_and(|r| r.load.requests > 0));
-                let mut line = format!(
-                    "**{w}**: at {} connections `{leader}` served the most, {} req/s",
+            lines.extend(self.leaders(&w, top, |r| Some(r.load.throughput_rps), "req/s"));
+            let worst_p99 = measure::ranked(self.s, &w, top, |r| {
+                measure::answered(r).map(|r| r.load.latency_us.p99 as f64)
+            });
+            if let Some((slow, p99)) = worst_p99.first() {
+                lines.push(format!(
+                    "The worst p99 at {} connections was `{slow}`'s, {}.",
                     fmt::thousands(top as f64),
-                    fmt::thousands(*v)
-                );
-                if let Some((slow, p99)) = worst_p99.first() {
-                    line.push_str(&format!(
-                        "; the worst p99 was `{slow}`'s, {}",
-                        fmt::latency_us(*p99)
-                    ));
-                }
-                line.push('.');
-                lines.push(line);
+                    fmt::latency_us(p99.median)
+                ));
             }
         }
         let failed = p
@@ -302,6 +415,13 @@ impl Ctx<'_> {
                 "{pending} cells were not run (the comparison was interrupted)."
             ));
         }
+        if p.interrupted {
+            lines.push(format!(
+                "The comparison was interrupted after {} s of about {} s.",
+                fmt::fixed(p.elapsed_s, 1),
+                fmt::fixed(p.planned_s, 0)
+            ));
+        }
         self.reading(lines);
     }
 
@@ -315,16 +435,27 @@ impl Ctx<'_> {
         for m in models {
             let doc = crate::model_doc(&m);
             let mut results = Vec::new();
-            for series in [m.clone(), format!("{m}+offload")] {
+            let mut own: Vec<String> = vec![m.clone()];
+            own.extend(
+                self.s
+                    .plan
+                    .series
+                    .iter()
+                    .filter(|s| {
+                        s.strip_prefix(m.as_str())
+                            .is_some_and(|r| r.starts_with('+'))
+                    })
+                    .cloned(),
+            );
+            for series in own {
                 for (w, _) in self.workloads() {
                     let pts = curve(self.s, &w, &series, |r| Some(r.load.throughput_rps));
                     let Some(best) = pts.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)) else {
                         continue;
                     };
-                    let name = if series == m {
-                        w.clone()
-                    } else {
-                        format!("{w}, offload on")
+                    let name = match series.split_once('+') {
+                        Some((_, variant)) => format!("{w}, {variant}"),
+                        None => w.clone(),
                     };
                     let mut line = format!(
                         "**{name}**: best {} req/s (at {} connections)",
@@ -341,6 +472,8 @@ impl Ctx<'_> {
                         })
                         .map(|c| fmt::thousands(c.conns as f64))
                         .collect();
+                    let mut failed = failed;
+                    failed.dedup();
                     if !failed.is_empty() {
                         line.push_str(&format!("; failed at {}", and_list(&failed)));
                     }

@@ -25,52 +25,63 @@ impl Ctx<'_> {
                 |r| Some(r.server.peak_pss_bytes as f64 / 1048576.0),
             ));
             let mut slopes = Vec::new();
+            let mut too_small = Vec::new();
             // A model that did not hold every connection open (the rest waited in the listen
             // backlog, or failed) did not pay for them: its slope is not memory per connection.
             let mut not_held = Vec::new();
             for s in &series {
-                let pts = curve(self.s, &w, s, |r| Some(r.server.peak_pss_bytes as f64));
-                let top = pts.last().copied();
+                let pss = bands(self.s, &w, s, |r| Some(r.server.peak_pss_bytes as f64));
+                let pts: Vec<(f64, f64)> = pss.iter().map(|(c, v)| (*c, v.median)).collect();
+                let top = pss.last();
                 let fitted = fit(&pts);
+                // The fit's growth over the measured range is real only if it is positive and
+                // larger than the noise: the spread of repeated runs, and at least 2% of the peak
+                // (a single run's scatter), whichever is more.
+                let noise = pss
+                    .iter()
+                    .map(|(_, v)| (v.max - v.min).max(0.02 * v.median))
+                    .fold(0.0, f64::max);
+                let span = pts.last().map_or(0.0, |p| p.0) - pts.first().map_or(0.0, |p| p.0);
+                let measurable = fitted.filter(|f| f.0 > 0.0 && f.0 * span > noise);
                 rows.push(vec![
                     w.clone(),
                     format!("`{s}`"),
-                    fitted.map_or("n/a".into(), |f| fmt::bytes(f.0)),
+                    match (fitted, measurable) {
+                        (None, _) => "n/a".into(),
+                        (Some(_), None) => "too small to measure at this scale".into(),
+                        (_, Some(f)) => fmt::bytes(f.0),
+                    },
                     fitted.map_or("n/a".into(), |f| fmt::bytes(f.1.max(0.0))),
-                    top.map_or("n/a".into(), |t| {
-                        format!("{} at {}", fmt::bytes(t.1), fmt::thousands(t.0))
+                    top.map_or("n/a".into(), |(c, v)| {
+                        format!("{} at {}", fmt::spread(v, fmt::bytes), fmt::thousands(*c))
                     }),
                     pts.len().to_string(),
                 ]);
+                // Held every connection open *and* served each one: a connection in the listen
+                // backlog is open at the TCP level but costs the server nothing.
                 let held = curve(self.s, &w, s, |r| {
                     Some(f64::from(u8::from(
-                        r.load.connections.peak_open >= r.load.conns as u64,
+                        r.load.connections.peak_open >= r.load.conns as u64
+                            && r.load.service.starved == 0,
                     )))
                 });
                 let held_all = !held.is_empty() && held.iter().all(|&(_, h)| h >= 1.0);
-                match fitted {
-                    Some((slope, _)) if held_all => slopes.push((s.to_string(), slope)),
+                match (fitted, measurable) {
+                    (Some(_), Some((slope, _))) if held_all => slopes.push((s.to_string(), slope)),
+                    (Some(_), None) if held_all => too_small.push(format!("`{s}`")),
                     _ => not_held.push(format!("`{s}`")),
                 }
             }
             slopes.sort_by(|a, b| b.1.total_cmp(&a.1));
             if let (Some(hi), Some(lo)) = (slopes.first(), slopes.last()) {
-                if slopes.len() > 1 && lo.1 > 0.0 {
+                if slopes.len() > 1 {
                     lines.push(format!(
                         "**{w}**: `{}` cost the most per connection, {} (fitted), and `{}` the least, {}: {} as much.",
                         hi.0,
                         fmt::bytes(hi.1),
                         lo.0,
                         fmt::bytes(lo.1),
-                        fmt::times(hi.1 / lo.1)
-                    ));
-                } else if slopes.len() > 1 {
-                    lines.push(format!(
-                        "**{w}**: `{}` cost the most per connection, {} (fitted); `{}` did not grow with connections ({}).",
-                        hi.0,
-                        fmt::bytes(hi.1),
-                        lo.0,
-                        fmt::bytes(lo.1)
+                        fmt::ratio(hi.1, lo.1)
                     ));
                 } else {
                     lines.push(format!(
@@ -80,9 +91,15 @@ impl Ctx<'_> {
                     ));
                 }
             }
+            if !too_small.is_empty() {
+                lines.push(format!(
+                    "**{w}**: memory per connection too small to measure at this scale (the fitted growth was negative or within the noise of peak PSS): {}.",
+                    too_small.join(", ")
+                ));
+            }
             if !not_held.is_empty() {
                 lines.push(format!(
-                    "**{w}**: not compared per connection, because they did not hold every connection open (the others waited in the backlog or failed, costing the server nothing): {}.",
+                    "**{w}**: not compared per connection, because they did not serve every connection (the others waited in the backlog or failed, costing the server nothing): {}.",
                     not_held.join(", ")
                 ));
             }
@@ -119,8 +136,10 @@ impl Ctx<'_> {
         );
         self.para(
             "Peaks of processes and threads in the server's tree, and its CPU time (user + \
-             system) and context switches per request. Totals cover the whole sampled run (warm-up \
-             included), so they are divided by the measured rate times the sampled time.",
+             system) and context switches per request. CPU time is the kernel's own total for the \
+             whole tree (`getrusage(RUSAGE_CHILDREN)` after `lab run` waited for the server, which \
+             reaped every child it forked), exact to the microsecond. Totals cover the whole run \
+             (warm-up included), so they are divided by the measured rate times the sampled time.",
         );
         let mut panels = Vec::new();
         let all = self.all_series();
@@ -147,6 +166,7 @@ impl Ctx<'_> {
                 threads.lines.push(Line {
                     color: self.color(s),
                     points: curve(self.s, w, s, |r| Some(r.server.peak_processes as f64)),
+                    bars: Vec::new(),
                     dashed: true,
                 });
             }
@@ -179,18 +199,23 @@ impl Ctx<'_> {
                     ));
                 }
             }
-            let cpu = ranking(self.s, &w, top, |r| {
-                measure::cpu_us_per_request(r).unwrap_or(f64::NAN)
-            });
-            let cpu: Vec<_> = cpu.into_iter().filter(|c| c.1.is_finite()).collect();
+            let cpu: Vec<_> = measure::ranked(self.s, &w, top, measure::cpu_us_per_request)
+                .into_iter()
+                .filter(|(s, _)| measure::trouble(self.s, &w, s, top).is_none())
+                .collect();
             if let (Some(hi), Some(lo)) = (cpu.first(), cpu.last()) {
                 if cpu.len() > 1 {
                     lines.push(format!(
-                        "CPU per request ranged from {} µs (`{}`) to {} µs (`{}`).",
-                        fmt::fixed(lo.1, 1),
+                        "CPU per request, among the models that served every connection, ranged from {} µs (`{}`) to {} µs (`{}`){}.",
+                        fmt::fixed(lo.1.median, 1),
                         lo.0,
-                        fmt::fixed(hi.1, 1),
-                        hi.0
+                        fmt::fixed(hi.1.median, 1),
+                        hi.0,
+                        if lo.1.ties(&hi.1, measure::SINGLE_RUN_NOISE) {
+                            ", within the run-to-run noise"
+                        } else {
+                            ""
+                        }
                     ));
                 }
             }
@@ -215,26 +240,33 @@ impl Ctx<'_> {
         for (w, _) in self.workloads() {
             for s in self.s.series_of(&w) {
                 for &c in &self.sizes {
-                    let Some(run) = self.s.ok(&w, s, c) else {
+                    if self.s.ok(&w, s, c).is_none() {
                         continue;
+                    }
+                    let f = |value: fn(&CellRun) -> Option<f64>, f: fn(f64) -> String| {
+                        self.fig(&w, s, c, value, f)
                     };
-                    let sv = &run.server;
-                    let ctx = measure::ctx_per_request(run);
                     rows.push(vec![
                         w.clone(),
                         format!("`{s}`"),
                         fmt::thousands(c as f64),
-                        sv.peak_processes.to_string(),
-                        fmt::thousands(sv.peak_threads as f64),
+                        f(|r| Some(r.server.peak_processes as f64), fmt::thousands),
+                        f(|r| Some(r.server.peak_threads as f64), fmt::thousands),
                         format!(
                             "{} / {}",
-                            fmt::fixed(sv.cpu_user_s, 2),
-                            fmt::fixed(sv.cpu_sys_s, 2)
+                            f(|r| Some(r.server.cpu_user_s), |v| fmt::fixed(v, 3)),
+                            f(|r| Some(r.server.cpu_sys_s), |v| fmt::fixed(v, 3))
                         ),
-                        measure::cpu_us_per_request(run).map_or("n/a".into(), |v| fmt::fixed(v, 1)),
-                        ctx.map_or("n/a".into(), |c| fmt::fixed(c.0, 3)),
-                        ctx.map_or("n/a".into(), |c| fmt::fixed(c.1, 3)),
-                        fmt::thousands(sv.peak_fds as f64),
+                        f(measure::cpu_us_per_request, |v| fmt::fixed(v, 1)),
+                        f(
+                            |r| measure::ctx_per_request(r).map(|c| c.0),
+                            |v| fmt::fixed(v, 3),
+                        ),
+                        f(
+                            |r| measure::ctx_per_request(r).map(|c| c.1),
+                            |v| fmt::fixed(v, 3),
+                        ),
+                        f(|r| Some(r.server.peak_fds as f64), fmt::thousands),
                     ]);
                 }
             }

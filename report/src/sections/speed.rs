@@ -33,7 +33,43 @@ impl Ctx<'_> {
             &legend,
         );
         self.reading(lines);
-        let table = self.size_table("conns", |r| fmt::thousands(r.load.throughput_rps));
+        let table = self.size_table("conns", |w, s, c| {
+            self.fig(w, s, c, |r| Some(r.load.throughput_rps), fmt::thousands)
+        });
+        self.push(table);
+        self.intervals(
+            "requests/s",
+            |r| Some(r.load.throughput_rps),
+            fmt::thousands,
+        );
+    }
+
+    /// With 3 runs or more per cell: a table of each cell's bootstrap 95% interval of the median
+    /// of `value`, the interval the readings compare to call a lead or a tie.
+    fn intervals(
+        &mut self,
+        what: &str,
+        value: impl Fn(&CellRun) -> Option<f64> + Copy,
+        f: fn(f64) -> String,
+    ) {
+        if self.s.plan.repeat < 3 {
+            return;
+        }
+        self.para(format!(
+            "Bootstrap 95% intervals of the median {what} (2,000 resamples of the runs, seeded \
+             from each cell's name): two results whose intervals overlap are a tie. With three runs \
+             the interval is nearly the min–max of the runs; more runs (`--repeat`) narrow it."
+        ));
+        let table = self.size_table(
+            "conns: median [95% interval]",
+            |w, s, c| match measure::spread(self.s, w, s, c, value) {
+                Some(v) => match v.ci {
+                    Some((lo, hi)) => format!("{} [{}, {}]", f(v.median), f(lo), f(hi)),
+                    None => format!("{} (runs: {})", f(v.median), v.n),
+                },
+                None => "n/a".into(),
+            },
+        );
         self.push(table);
     }
 
@@ -42,45 +78,11 @@ impl Ctx<'_> {
         let Some(top) = largest_measured(self.s, w) else {
             return lines;
         };
+        lines.extend(self.leaders(w, top, |r| Some(r.load.throughput_rps), "req/s"));
         let rank = ranking(self.s, w, top, |r| r.load.throughput_rps);
-        match rank.as_slice() {
-            [] => {}
-            [(only, v)] => lines.push(format!(
-                "**{w}**: only `{only}` was measured at {} connections: {} req/s.",
-                fmt::thousands(top as f64),
-                fmt::thousands(*v)
-            )),
-            [(a, va), (b, vb), ..] => {
-                let mut line = format!(
-                    "**{w}**: at {} connections `{a}` led with {} req/s, {} the next, `{b}` ({} req/s)",
-                    fmt::thousands(top as f64),
-                    fmt::thousands(*va),
-                    fmt::times(va / vb.max(1e-9)),
-                    fmt::thousands(*vb)
-                );
-                if rank.len() > 2 {
-                    let (z, vz) = &rank[rank.len() - 1];
-                    line.push_str(&format!(
-                        "; the slowest was `{z}` with {} req/s",
-                        fmt::thousands(*vz)
-                    ));
-                }
-                line.push('.');
-                lines.push(line);
-            }
-        }
         if let Some(&small) = self.sizes.first() {
-            if small != top {
-                let r0 = ranking(self.s, w, small, |r| r.load.throughput_rps);
-                if let (Some((l0, v0)), Some((l1, _))) = (r0.first(), rank.first()) {
-                    if l0 != l1 {
-                        lines.push(format!(
-                            "At {} connections the leader was `{l0}` instead ({} req/s).",
-                            fmt::thousands(small as f64),
-                            fmt::thousands(*v0)
-                        ));
-                    }
-                }
+            if small != top && !rank.is_empty() {
+                lines.extend(self.leaders(w, small, |r| Some(r.load.throughput_rps), "req/s"));
             }
         }
         for s in self.s.series_of(w) {
@@ -88,7 +90,8 @@ impl Ctx<'_> {
             // Where the curve broke: the largest fall from one size to the next.
             let worst = pts
                 .windows(2)
-                .map(|p| (p[0], p[1], p[1].1 / p[0].1.max(1e-9)))
+                .filter(|p| p[0].1 > 0.0)
+                .map(|p| (p[0], p[1], p[1].1 / p[0].1))
                 .min_by(|a, b| a.2.total_cmp(&b.2));
             if let Some((a, b, ratio)) = worst {
                 if ratio < 0.75 {
@@ -134,9 +137,15 @@ impl Ctx<'_> {
             let series = self.s.series_of(w);
             type Pick = fn(&CellRun) -> Option<f64>;
             let picks: [(&str, Pick); 3] = [
-                ("p50", |r| Some(ms(r.load.latency_us.p50 as f64))),
-                ("p99", |r| Some(ms(r.load.latency_us.p99 as f64))),
-                ("p99.9", |r| Some(ms(r.load.latency_us.p999 as f64))),
+                ("p50", |r| {
+                    measure::answered(r).map(|r| ms(r.load.latency_us.p50 as f64))
+                }),
+                ("p99", |r| {
+                    measure::answered(r).map(|r| ms(r.load.latency_us.p99 as f64))
+                }),
+                ("p99.9", |r| {
+                    measure::answered(r).map(|r| ms(r.load.latency_us.p999 as f64))
+                }),
             ];
             let panels: Vec<Panel> = picks
                 .iter()
@@ -162,16 +171,33 @@ impl Ctx<'_> {
             let lines = self.latency_reading(w);
             self.reading(lines);
         }
-        let table = self.size_table("conns p50 / p99 / p99.9", |r| {
-            let l = &r.load.latency_us;
-            format!(
-                "{} / {} / {}",
-                fmt::latency_us(l.p50 as f64),
-                fmt::latency_us(l.p99 as f64),
-                fmt::latency_us(l.p999 as f64)
-            )
+        let table = self.size_table("conns p50 / p99 / p99.9", |w, s, c| {
+            type Pick = fn(&CellRun) -> u64;
+            let picks: [Pick; 3] = [
+                |r| r.load.latency_us.p50,
+                |r| r.load.latency_us.p99,
+                |r| r.load.latency_us.p999,
+            ];
+            picks
+                .iter()
+                .map(|pick| {
+                    self.fig(
+                        w,
+                        s,
+                        c,
+                        |r| measure::answered(r).map(|r| pick(r) as f64),
+                        fmt::latency_us,
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" / ")
         });
         self.push(table);
+        self.intervals(
+            "p99",
+            |r| measure::answered(r).map(|r| r.load.latency_us.p99 as f64),
+            fmt::latency_us,
+        );
         self.spectrum();
     }
 
@@ -180,44 +206,46 @@ impl Ctx<'_> {
         let Some(top) = largest_measured(self.s, w) else {
             return lines;
         };
-        let mut rank = ranking(self.s, w, top, |r| r.load.latency_us.p99 as f64);
-        // A cell with no answer has no latency to compare.
-        rank.retain(|(s, _)| self.s.ok(w, s, top).is_some_and(|r| r.load.requests > 0));
-        // A fast p99 over a few answered requests, with the rest timed out, is no win: say so.
-        let caveat = |series: &str| {
-            self.s
-                .ok(w, series, top)
-                .map(measure::error_share)
-                .filter(|share| *share > 0.01)
-                .map(|share| {
-                    format!(
-                        ", but {} of its attempts were errors, which are not timed",
-                        fmt::percent(share)
-                    )
-                })
-                .unwrap_or_default()
-        };
-        if let (Some((worst, vw)), Some((best, vb))) = (rank.first(), rank.last()) {
-            if rank.len() > 1 {
+        let at = fmt::thousands(top as f64);
+        let rank = measure::ranked(self.s, w, top, |r| {
+            measure::answered(r).map(|r| r.load.latency_us.p99 as f64)
+        });
+        // A fast p99 over the few requests that were answered, with the rest starved or timed
+        // out, is no win: such cells are named with what they failed to do, never as the best.
+        let (ok, troubled): (Vec<_>, Vec<_>) = rank
+            .into_iter()
+            .partition(|(s, _)| measure::trouble(self.s, w, s, top).is_none());
+        if let (Some((worst, vw)), Some((best, vb))) = (ok.first(), ok.last()) {
+            if ok.len() > 1 {
+                let spread = if vb.ties(vw, measure::SINGLE_RUN_NOISE) {
+                    "within the run-to-run noise of each other".to_string()
+                } else {
+                    format!("{} apart", fmt::ratio(vw.median, vb.median))
+                };
                 lines.push(format!(
-                    "At {} connections p99 ranged from {} (`{best}`{}) to {} (`{worst}`{}), {} apart.",
-                    fmt::thousands(top as f64),
-                    fmt::latency_us(*vb),
-                    caveat(best),
-                    fmt::latency_us(*vw),
-                    caveat(worst),
-                    fmt::times(vw / vb.max(1.0))
+                    "At {at} connections, among the models that served every connection, p99 ranged from {} (`{best}`) to {} (`{worst}`), {spread}.",
+                    fmt::latency_us(vb.median),
+                    fmt::latency_us(vw.median),
                 ));
             } else {
                 lines.push(format!(
-                    "At {} connections `{best}`'s p99 was {}.",
-                    fmt::thousands(top as f64),
-                    fmt::latency_us(*vb)
+                    "At {at} connections `{best}` was the only model to serve every connection; its p99 was {}.",
+                    fmt::latency_us(vb.median)
+                ));
+            }
+        }
+        for (s, v) in troubled {
+            if let Some(what) = measure::trouble(self.s, w, &s, top) {
+                lines.push(format!(
+                    "`{s}`'s p99 at {at} connections, {}, times only the requests it answered: it {what}.",
+                    fmt::latency_us(v.median)
                 ));
             }
         }
         for s in self.s.series_of(w) {
-            let pts = curve(self.s, w, s, |r| Some(r.load.latency_us.p99 as f64));
+            let pts = curve(self.s, w, s, |r| {
+                measure::answered(r).map(|r| r.load.latency_us.p99 as f64)
+            });
             let jump = pts
                 .windows(2)
                 .map(|p| (p[0], p[1], p[1].1 / p[0].1.max(1.0)))
@@ -260,7 +288,7 @@ impl Ctx<'_> {
                 let Some(run) = self.s.ok(&w, s, top) else {
                     continue;
                 };
-                let Some(h) = loadgen::decode_histogram(&run.load.histogram) else {
+                let Some(h) = lab_schema::decode_histogram(&run.load.histogram) else {
                     continue;
                 };
                 if h.is_empty() {
@@ -278,10 +306,14 @@ impl Ctx<'_> {
                     .collect();
                 let p50 = h.value_at_quantile(0.5) as f64;
                 let p999 = h.value_at_quantile(0.999) as f64;
-                tails.push((s.to_string(), p999 / p50.max(1.0), p50, p999));
+                // The flattest tail is a win only for a model that served every connection.
+                if measure::trouble(self.s, &w, s, top).is_none() {
+                    tails.push((s.to_string(), p999 / p50.max(1.0), p50, p999));
+                }
                 panel_lines.push(Line {
                     color: self.color(s),
                     points,
+                    bars: Vec::new(),
                     dashed: false,
                 });
             }

@@ -1,6 +1,8 @@
 //! The blocking connection loop: serve one connection until it closes. Every blocking model
 //! (single_thread, thread_per_request, the process models) calls [`serve_connection`]; only what
-//! surrounds the call differs between them.
+//! surrounds the call differs between them. The pools with `--park on` call
+//! [`serve_until_idle`] instead, which gives an idle keep-alive connection back to their front
+//! ([`crate::park`]) rather than waiting on it.
 //!
 //! ```text
 //! loop {
@@ -38,7 +40,7 @@ const READ_CHUNK: usize = 4 * 1024;
 
 /// After an error response, how long we keep reading (and discarding) before closing, so that the
 /// client reads our answer instead of a connection reset (Apache's "lingering close").
-const LINGER: Duration = Duration::from_secs(2);
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
 /// Queued output above which the loop writes before answering the next pipelined request. A
 /// production server picks about a socket buffer: enough to batch many small responses into one
@@ -68,10 +70,37 @@ pub struct ConnStats {
 /// Serves one connection until the client closes it, a timeout expires, the server shuts down,
 /// or an error response ends it. Never panics on I/O errors; a handler's panic becomes a 500.
 pub fn serve_connection(
+    stream: TcpStream,
+    handler: &dyn Handler,
+    limits: &Limits,
+    shutdown: &Shutdown,
+) -> ConnStats {
+    serve(stream, handler, limits, shutdown, None)
+}
+
+/// Like [`serve_connection`], but a keep-alive connection is given back (`Some`) instead of
+/// waited on once it is idle: every request it sent has been answered and nothing more is
+/// buffered. The pools with `--park on` call this and hand the connection back to their front
+/// ([`crate::park`]), which waits for its next request without holding a worker. `None`: the
+/// connection is closed (by either side, a timeout, an error, or shutdown).
+pub fn serve_until_idle(
+    stream: TcpStream,
+    handler: &dyn Handler,
+    limits: &Limits,
+    shutdown: &Shutdown,
+) -> (ConnStats, Option<TcpStream>) {
+    let mut idle = None;
+    let stats = serve(stream, handler, limits, shutdown, Some(&mut idle));
+    (stats, idle)
+}
+
+/// The loop. With `give_back`, an idle keep-alive connection is moved there instead of waited on.
+fn serve(
     mut stream: TcpStream,
     handler: &dyn Handler,
     limits: &Limits,
     shutdown: &Shutdown,
+    mut give_back: Option<&mut Option<TcpStream>>,
 ) -> ConnStats {
     let mut stats = ConnStats::default();
     // Nagle would hold back a small response waiting for the ACK of the previous one.
@@ -141,6 +170,12 @@ pub fn serve_connection(
         }
         // 3. Read more, within the deadline that applies now.
         let idle = buf.is_empty() && !reader.in_body();
+        if idle && stats.requests > 0 && !shutdown.is_triggered() {
+            if let Some(back) = give_back.as_mut() {
+                **back = Some(stream);
+                return stats;
+            }
+        }
         // At shutdown, an idle connection is not closed at once: its next request may be on
         // the wire already (a keep-alive client sends it as soon as it has read our last
         // answer; a pool worker told to leave may accept one last connection as the signal

@@ -34,6 +34,9 @@
 //! - [`handler`]: the [`Handler`] trait, route costs, panic isolation.
 //! - [`app`]: [`LabApp`], the routes every model serves; [`static_files`]: the docroot.
 //! - [`conn`]: the blocking connection loop every blocking model calls.
+//! - [`park`]: `--park on`: an event-driven front holds connections until a whole request head
+//!   has arrived, then hands them to a pool's workers (threads, or processes via [`handoff`]).
+//! - [`handoff`]: passing a connection's file descriptor to another process over a Unix socket.
 //! - [`net`]: binding with a real backlog; an accept loop that checks shutdown and names limits.
 //! - [`shutdown`]: the shutdown flag and the live-connection tracker.
 //! - [`memory`]: giving the heap's free pages back to the kernel after a wave of connections.
@@ -42,7 +45,7 @@
 //! - [`scoreboard`]: a pool's shared-memory table of workers (pid, state, counts), Apache style.
 //! - [`supervisor`]: a pool's parent: spare-worker regulation, recycling, respawn, SIGTERM drain,
 //!   SIGHUP reload. process_pool and hybrid_pool differ only in what a worker runs.
-//! - [`sys`]: every raw `libc` call (fork, waitpid, kill, mmap, sigaction, prctl), each with its
+//! - [`sys`]: every raw `libc` call (fork, waitpid, kill, mmap, sigaction, prctl, sendmsg), each with its
 //!   safety argument.
 
 #![deny(unsafe_code)]
@@ -53,10 +56,12 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod handler;
+pub mod handoff;
 pub mod limits;
 pub mod memory;
 pub mod model;
 pub mod net;
+pub mod park;
 pub mod parse;
 pub mod process;
 pub mod reader;
@@ -72,7 +77,7 @@ pub mod sys;
 
 pub use app::LabApp;
 pub use config::Config;
-pub use conn::{serve_connection, ConnStats};
+pub use conn::{serve_connection, serve_until_idle, ConnStats};
 pub use error::Rejection;
 pub use handler::{call, install_panic_hook, Cost, Handler};
 pub use limits::Limits;

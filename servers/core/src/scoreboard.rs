@@ -12,6 +12,10 @@
 //! `kill -9`) cannot leave a lock held. The parent reads the table on each maintenance tick to
 //! count idle workers; any worker reads it to answer `GET /_status`.
 //!
+//! With `--park on`, connections waiting for a request head are held by a front, not a worker:
+//! the parent's (process_pool, `parked` in the header) or each worker's (hybrid_pool, `parked` in
+//! its slot); `/_status` shows both, and the total.
+//!
 //! A worker has `capacity` serving threads (1 in process_pool, `--threads-per-worker` in hybrid_pool) and
 //! `busy` of them serving a connection; it is *idle* while `busy < capacity`.
 
@@ -68,6 +72,8 @@ pub struct Slot {
     busy: AtomicU32,
     connections: AtomicU64,
     requests: AtomicU64,
+    /// Connections this worker's own front holds (hybrid_pool with `--park on`).
+    parked: AtomicU64,
 }
 
 /// The parent's counters, in the same shared memory so that `/_status` can show them.
@@ -78,6 +84,8 @@ pub struct Header {
     spawned: AtomicU64,
     retired: AtomicU64,
     replaced: AtomicU64,
+    /// Connections the parent's front holds (process_pool with `--park on`).
+    parked: AtomicU64,
 }
 
 /// A snapshot of one slot.
@@ -91,6 +99,7 @@ pub struct SlotView {
     pub busy: u32,
     pub connections: u64,
     pub requests: u64,
+    pub parked: u64,
 }
 
 impl Slot {
@@ -129,6 +138,7 @@ impl Slot {
         self.busy.store(0, Relaxed);
         self.connections.store(0, Relaxed);
         self.requests.store(0, Relaxed);
+        self.parked.store(0, Relaxed);
         self.life.store(STARTING, Relaxed);
     }
 
@@ -140,6 +150,7 @@ impl Slot {
     /// After reaping.
     pub fn mark_dead(&self) {
         self.busy.store(0, Relaxed);
+        self.parked.store(0, Relaxed);
         self.life.store(DEAD, Relaxed);
     }
 
@@ -161,6 +172,11 @@ impl Slot {
     pub fn end_connection(&self, requests: u64) {
         self.requests.fetch_add(requests, Relaxed);
         self.busy.fetch_sub(1, Relaxed);
+    }
+
+    /// How many connections the worker's front holds, waiting for a request head.
+    pub fn set_parked(&self, parked: usize) {
+        self.parked.store(parked as u64, Relaxed);
     }
 
     /// The worker accepts nothing more and will exit after its connections.
@@ -218,6 +234,16 @@ impl Scoreboard {
         self.header().replaced.fetch_add(1, Relaxed);
     }
 
+    /// How many connections the parent's front holds, waiting for a request head.
+    pub fn set_parked(&self, parked: usize) {
+        self.header().parked.store(parked as u64, Relaxed);
+    }
+
+    /// Connections parked in every front (the parent's and the workers').
+    pub fn parked(&self) -> u64 {
+        self.header().parked.load(Relaxed) + self.view().iter().map(|w| w.parked).sum::<u64>()
+    }
+
     /// Every slot that was ever used.
     pub fn view(&self) -> Vec<SlotView> {
         self.slots()
@@ -232,6 +258,7 @@ impl Scoreboard {
                 busy: s.busy.load(Relaxed),
                 connections: s.connections.load(Relaxed),
                 requests: s.requests.load(Relaxed),
+                parked: s.parked.load(Relaxed),
             })
             .filter(|v| v.state != State::Empty)
             .collect()
@@ -248,7 +275,7 @@ impl Scoreboard {
             let _ = write!(
                 out,
                 "{{\"slot\":{},\"pid\":{},\"generation\":{},\"state\":\"{}\",\"threads\":{},\
-                 \"busy\":{},\"connections\":{},\"requests\":{}}}",
+                 \"busy\":{},\"connections\":{},\"requests\":{},\"parked\":{}}}",
                 w.slot,
                 w.pid,
                 w.generation,
@@ -256,7 +283,8 @@ impl Scoreboard {
                 w.capacity,
                 w.busy,
                 w.connections,
-                w.requests
+                w.requests,
+                w.parked
             );
         }
         let count = |s: State| view.iter().filter(|w| w.state == s).count();
@@ -265,7 +293,7 @@ impl Scoreboard {
             out,
             "],\"totals\":{{\"workers\":{},\"starting\":{},\"idle\":{},\"busy\":{},\"exiting\":{},\
              \"dead\":{},\"connections\":{},\"requests\":{},\"spawned\":{},\"retired\":{},\
-             \"replaced\":{}}}}}",
+             \"replaced\":{},\"parked\":{}}}}}",
             view.iter().filter(|w| w.state != State::Dead).count(),
             count(State::Starting),
             count(State::Idle),
@@ -277,6 +305,7 @@ impl Scoreboard {
             h.spawned.load(Relaxed),
             h.retired.load(Relaxed),
             h.replaced.load(Relaxed),
+            h.parked.load(Relaxed) + view.iter().map(|w| w.parked).sum::<u64>(),
         );
         out
     }

@@ -28,6 +28,7 @@
 //! The parent never serves a request and never starts a thread: it may fork at any time.
 
 use crate::config::Config;
+use crate::model::OnOff;
 use crate::net;
 use crate::process::{self, Children};
 use crate::scoreboard::{Scoreboard, Slot, State};
@@ -74,6 +75,11 @@ pub struct SupervisorOptions {
     /// Workers share one listening socket, or each has its own SO_REUSEPORT socket.
     #[arg(long, value_enum, default_value_t = AcceptMode::Shared)]
     pub accept: AcceptMode,
+    /// An event-driven front holds every connection until a whole request head has arrived,
+    /// then hands it to a worker (Apache's event MPM), so slow or idle clients do not pin
+    /// workers (see `lab_core::park`).
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    pub park: OnOff,
 }
 
 impl Default for SupervisorOptions {
@@ -82,6 +88,7 @@ impl Default for SupervisorOptions {
             maintenance_interval: Duration::from_secs(1),
             max_requests_per_worker: 0,
             accept: AcceptMode::Shared,
+            park: OnOff::Off,
         }
     }
 }
@@ -168,6 +175,33 @@ impl WorkerContext<'_> {
 /// The function a worker runs; its return value is the worker's exit code.
 pub type WorkerFn<'a> = &'a dyn Fn(WorkerContext<'_>) -> i32;
 
+/// What the parent does while it waits between its looks at the workers. Without parking it
+/// sleeps; with `--park on`, process_pool's parent runs its front here
+/// ([`crate::park::HandoffFront`]): the front is an event loop that never blocks for long, and
+/// the parent stays single-threaded, so it may still fork at any time.
+pub trait ParentFront {
+    /// Does its work for about `timeout`; returns how many connections it holds (for the
+    /// scoreboard).
+    fn run_for(&mut self, timeout: Duration) -> usize;
+    /// In a newly forked worker, before it runs: close this process's copies of whatever the
+    /// front holds (connections), which belong to the parent.
+    fn forget_in_child(&mut self);
+    /// At shutdown, before the workers are stopped.
+    fn stop(&mut self);
+}
+
+/// The parent without a front: it sleeps.
+struct Sleep;
+
+impl ParentFront for Sleep {
+    fn run_for(&mut self, timeout: Duration) -> usize {
+        std::thread::sleep(timeout);
+        0
+    }
+    fn forget_in_child(&mut self) {}
+    fn stop(&mut self) {}
+}
+
 /// Runs the pool until `shutdown`: forks workers that run `worker`, regulates, reaps, replaces,
 /// reloads on SIGHUP, and at the end stops every worker (bounded by `config.drain_timeout`).
 /// `name` prefixes log lines. Must be called from a single-threaded process.
@@ -179,6 +213,23 @@ pub fn supervise(
     config: &Config,
     shutdown: Shutdown,
     worker: WorkerFn<'_>,
+) -> io::Result<()> {
+    supervise_with_front(
+        name, listener, sizing, options, config, shutdown, worker, &mut Sleep,
+    )
+}
+
+/// [`supervise`], with `front` run by the parent between its looks at the workers.
+#[allow(clippy::too_many_arguments)]
+pub fn supervise_with_front(
+    name: &'static str,
+    listener: TcpListener,
+    sizing: Sizing,
+    options: &SupervisorOptions,
+    config: &Config,
+    shutdown: Shutdown,
+    worker: WorkerFn<'_>,
+    front: &mut dyn ParentFront,
 ) -> io::Result<()> {
     process::ensure_single_threaded(name)?;
     let board = Arc::new(Scoreboard::new(sizing.slots())?);
@@ -203,6 +254,7 @@ pub fn supervise(
         tick: TickCounts::default(),
         warned_full: false,
         worker,
+        front,
     };
     let result = pool.run(config.drain_timeout);
     crate::status::clear_source();
@@ -314,6 +366,7 @@ struct Supervisor<'w> {
     tick: TickCounts,
     warned_full: bool,
     worker: WorkerFn<'w>,
+    front: &'w mut dyn ParentFront,
 }
 
 impl Supervisor<'_> {
@@ -323,9 +376,12 @@ impl Supervisor<'_> {
         }
         let mut next_tick = Instant::now() + self.options.maintenance_interval;
         loop {
-            std::thread::sleep(WAKE);
+            let parked = self.front.run_for(WAKE);
+            self.board.set_parked(parked);
             self.reap();
             if self.shutdown.is_triggered() {
+                self.front.stop();
+                self.board.set_parked(0);
                 break;
             }
             if sys::take_signal(libc::SIGHUP) {
@@ -381,11 +437,13 @@ impl Supervisor<'_> {
         let slot = self.board.slot(i);
         slot.claim(self.generation, self.sizing.threads as u32);
         let listeners = &mut self.listeners;
+        let front = &mut *self.front;
         let worker = self.worker;
         let context_shutdown = self.shutdown.clone();
         let max_connections = self.options.max_requests_per_worker;
         let spawned = self.children.spawn(|| {
             // In the worker: from here on, this process only serves.
+            front.forget_in_child();
             let listener = listeners.keep_only(i);
             worker(WorkerContext {
                 slot,
@@ -581,7 +639,7 @@ impl Supervisor<'_> {
         let per_worker: Vec<String> = live.iter().map(|w| w.connections.to_string()).collect();
         eprintln!(
             "{}: gen {}: {} workers ({} starting, {} idle, {} busy, {} exiting); \
-             tick: {} spawned, {} retired, {} replaced; connections per worker: [{}]",
+             tick: {} spawned, {} retired, {} replaced; {} parked; connections per worker: [{}]",
             self.name,
             self.generation,
             live.len(),
@@ -592,6 +650,7 @@ impl Supervisor<'_> {
             self.tick.spawned,
             self.tick.retired,
             self.tick.replaced,
+            self.board.parked(),
             per_worker.join(" ")
         );
     }

@@ -10,11 +10,14 @@
 //! - Signals: [`catch_signal`] and [`take_signal`], a flag per signal set by a minimal handler.
 //! - Shared memory: [`SharedMem`], an anonymous `MAP_SHARED` mapping that survives `fork` as the
 //!   *same* physical pages in parent and children (a scoreboard lives in one).
+//! - Passing a file descriptor to another process: [`send_fd`] and [`recv_fd`] (`SCM_RIGHTS`
+//!   over a Unix socket), how process_pool's front hands a connection to a worker.
 
 use std::ffi::CStr;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The soft and hard limits on open file descriptors (RLIMIT_NOFILE).
@@ -382,4 +385,101 @@ pub fn trim_heap() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Room for one `SCM_RIGHTS` control message carrying one descriptor (CMSG_SPACE(4) is 24 on
+/// 64-bit Linux), as u64s so that the buffer is aligned for `cmsghdr`.
+type FdControl = [u64; 4];
+
+/// Sends `fd` to the process at the other end of `socket`, as one datagram (one byte of data,
+/// one descriptor in an `SCM_RIGHTS` control message). The receiver gets its own descriptor for
+/// the same open file (the same TCP connection); ours stays open until we close it. Blocks, or
+/// fails with `WouldBlock`, as `socket` is set.
+pub fn send_fd(socket: &UnixDatagram, fd: BorrowedFd<'_>) -> io::Result<()> {
+    let byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_ptr() as *mut libc::c_void,
+        iov_len: byte.len(),
+    };
+    let mut control: FdControl = [0; 4];
+    // SAFETY: msghdr is a plain C struct for which all zeros is valid (no name, no iovecs, no
+    // control); we then point it at `iov` and `control`, both alive until sendmsg returns.
+    // CMSG_SPACE/CMSG_LEN are arithmetic. CMSG_FIRSTHDR returns a pointer into `control` (which
+    // is large enough for one header and one c_int, and u64-aligned), through which we write the
+    // header, and CMSG_DATA points just after it, where we write the descriptor unaligned.
+    // sendmsg only reads these buffers.
+    let sent = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as _;
+        debug_assert!(msg.msg_controllen as usize <= std::mem::size_of::<FdControl>());
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd.as_raw_fd());
+        libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Receives one descriptor sent with [`send_fd`] (close-on-exec). Blocks, or fails with
+/// `WouldBlock` (no message, or the socket's read timeout passed), as `socket` is set.
+pub fn recv_fd(socket: &UnixDatagram) -> io::Result<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: byte.len(),
+    };
+    let mut control: FdControl = [0; 4];
+    // SAFETY: as in send_fd, `msg` points at `iov` and `control`, alive and writable until
+    // recvmsg returns, and msg_controllen is the buffer's real size. recvmsg writes at most that
+    // much; the kernel installs received descriptors in our table (close-on-exec).
+    let (received, msg) = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of::<FdControl>() as _;
+        let n = libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC);
+        (n, msg)
+    };
+    if received < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    // SAFETY: `msg` is the header recvmsg filled in, its control pointer still points at
+    // `control` (alive), and msg_controllen says how much of it the kernel wrote; the CMSG_*
+    // macros walk only within that. Every descriptor in an SCM_RIGHTS message is a fresh one
+    // the kernel installed for us and nobody else owns, so wrapping each in an OwnedFd (closed
+    // on drop) is sound; we read them unaligned, as they may be.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                let header = libc::CMSG_LEN(0) as usize;
+                let count = ((*cmsg).cmsg_len as usize).saturating_sub(header)
+                    / std::mem::size_of::<RawFd>();
+                for k in 0..count {
+                    let fd = std::ptr::read_unaligned(data.add(k));
+                    fds.push(OwnedFd::from_raw_fd(fd));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 || fds.len() != 1 {
+        // Not what send_fd sends: close whatever came (dropping `fds`) and say so.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "expected exactly one descriptor in the message",
+        ));
+    }
+    Ok(fds.pop().expect("one descriptor"))
 }

@@ -28,6 +28,34 @@
 //! sockets and hand keep-alive connections around (event MPM); with one socket, T acceptors are
 //! simpler and as fast.
 //!
+//! **Parking** (`--park on`, Apache's event MPM proper): a serving thread is pinned by whatever
+//! its connection does, so P x T slowloris connections (heads that never end) or idle keep-alive
+//! clients stop the server. With parking, each worker process also runs a front thread
+//! ([`lab_core::park`]): a mio event loop that accepts and holds every connection until a whole
+//! request head has arrived (it peeks; nothing is consumed), applying `--header-timeout` (408)
+//! and `--idle-timeout` itself, then hands it to the process's serving threads over a channel. A
+//! thread answers what was sent and gives an idle keep-alive connection back (a channel and a
+//! `mio::Waker`) instead of waiting on it. A front accepts only while no head of its own waits
+//! for a thread, so a busy process leaves new connections to the others.
+//!
+//! ```text
+//! worker process: start the front thread and T serving threads; mark my slot ready
+//!     front: loop { poll; accept; peek; whole head? send to the threads; timeouts }
+//!     each thread: loop { conn = from the front; busy += 1; serve until idle;
+//!                         kept alive? give it back; busy -= 1 }
+//! ```
+//!
+//! Measured (release build, 2 cores, other builds running, load average 10 to 80):
+//! `slowhttptest -c 4000 -H -i 10 -r 400 -l 40` with a control `curl` every 0.5 s (2 s timeout)
+//! during the attack, two runs each: **4 and 12 of 77** answered with `--park off`, **77 of 77**
+//! both times with `--park on`, the fronts holding 1,701 and 2,088 connections mid-attack (with `--header-timeout 60s`, all 4,000, and
+//! still 77 of 77). `lab load -c 1000` (keep-alive, 4 s): 1,900 timeouts without parking, none
+//! with it (33,000 to 34,700 requests/s); `lab load -c 40`: 65,600 to 67,800 requests/s off,
+//! 68,000 to 72,900 on (alternating runs: the hop through the front costs little here). The
+//! price is in fault isolation: an abort also loses the connections its process's front held.
+//! Under 50 clients opening a connection per request, 10 aborts failed 23 to 47 requests with
+//! parking, 4 to 12 without. A slow request *body* still pins a thread (`slowhttptest -B`).
+//!
 //! **Scoreboard:** one slot per process, with `threads` (T) and `busy` (threads serving); the
 //! process is idle while a thread is free. Apache's worker MPM regulates spare *threads* across
 //! processes (MinSpareThreads, MaxSpareThreads); here the pool is a fixed P, replaced as they die
@@ -51,6 +79,8 @@
 //! - Wins: concurrency of threads (hundreds of connections in a few processes, little memory);
 //!   no thread or process created per connection; a crash costs one process's connections, and
 //!   the process is replaced; recycling and graceful reload as in process_pool.
+//! - With `--park on`: slow and idle clients cost a parked socket, not a thread; an abort also
+//!   loses the connections the process's front holds.
 //! - Loses: a panic that escapes, an abort, memory corruption or a `kill -9` takes down the
 //!   process's connections, up to T (about 25 measured), not one; the application must be
 //!   thread-safe; still a thread per connection in service, so
@@ -59,8 +89,9 @@
 #![deny(unsafe_code)]
 
 use lab_core::model::{self, ModelInfo, ModelOptions};
+use lab_core::park::{self, ThreadDoor};
 use lab_core::supervisor::{self, Sizing, SupervisorOptions, WorkerContext};
-use lab_core::{serve_connection, Acceptor, Config, Handler, Shutdown};
+use lab_core::{serve_connection, serve_until_idle, Acceptor, Config, Handler, Shutdown};
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -74,7 +105,7 @@ pub const MODEL: ModelInfo = ModelInfo {
     available: model::always_available,
     start: |flags| model::start(flags, run),
     variants: &[],
-    conformance: &[],
+    conformance: &[&["--park", "on"]],
 };
 
 /// hybrid_pool's flags: Apache worker's sizes, plus the supervisor's and thread_per_request's
@@ -127,7 +158,7 @@ impl ModelOptions for Options {
     }
 }
 
-/// Runs `--workers` processes of `config.hybrid.threads` threads until `shutdown` is
+/// Runs `--workers` processes of `--threads-per-worker` threads until `shutdown` is
 /// triggered, then stops them (bounded by `config.drain_timeout`). Must be called from a
 /// single-threaded process: the threads are started in the workers, after fork.
 pub fn run(
@@ -158,6 +189,9 @@ fn worker(
     config: &Config,
     options: &Options,
 ) -> i32 {
+    if options.supervisor.park.is_on() {
+        return parked_worker(ctx, handler, config, options);
+    }
     let threads = options.threads_per_worker;
     let ctx = &ctx;
     let started = thread::scope(|scope| {
@@ -202,5 +236,82 @@ fn serve_thread(ctx: &WorkerContext<'_>, handler: &dyn Handler, config: &Config)
         }
         let stats = serve_connection(conn, handler, &config.limits, &ctx.shutdown);
         ctx.slot.end_connection(stats.requests);
+    }
+}
+
+/// A worker process with `--park on`: a front thread (the process's event loop, which accepts
+/// and holds connections until their head has arrived) and `--threads-per-worker` serving
+/// threads that take connections from it and give idle keep-alive ones back.
+fn parked_worker(
+    ctx: WorkerContext<'_>,
+    handler: &Arc<dyn Handler>,
+    config: &Config,
+    options: &Options,
+) -> i32 {
+    let (front, door) = match park::thread_front(ctx.listener, &config.limits, &ctx.shutdown) {
+        Ok(pair) => pair,
+        Err(e) => {
+            eprintln!(
+                "hybrid_pool: worker {}: cannot start the front: {e}",
+                lab_core::sys::pid()
+            );
+            return 1;
+        }
+    };
+    let ctx = &ctx;
+    let started = thread::scope(|scope| {
+        let front = thread::Builder::new()
+            .name("front".into())
+            .spawn_scoped(scope, move || front.run(ctx.slot));
+        if front.is_err() {
+            ctx.shutdown.trigger();
+            return 0;
+        }
+        let mut started = 0;
+        for _ in 0..options.threads_per_worker {
+            let door = door.clone();
+            let spawned = thread::Builder::new()
+                .name("serve".into())
+                .stack_size(options.stack_size)
+                .spawn_scoped(scope, move || {
+                    serve_parked(ctx, &door, handler.as_ref(), config)
+                });
+            if spawned.is_ok() {
+                started += 1;
+            }
+        }
+        drop(door);
+        if started > 0 {
+            ctx.slot.ready();
+        } else {
+            ctx.shutdown.trigger();
+        }
+        started
+    });
+    ctx.slot.exiting();
+    if started == 0 {
+        1
+    } else {
+        0
+    }
+}
+
+/// One serving thread with `--park on`: take, serve until idle, give back, repeat.
+fn serve_parked(
+    ctx: &WorkerContext<'_>,
+    door: &ThreadDoor,
+    handler: &dyn Handler,
+    config: &Config,
+) {
+    while let Some(conn) = door.next() {
+        ctx.slot.begin_connection();
+        if ctx.recycle_due() {
+            ctx.shutdown.trigger();
+        }
+        let (stats, idle) = serve_until_idle(conn, handler, &config.limits, &ctx.shutdown);
+        ctx.slot.end_connection(stats.requests);
+        if let Some(conn) = idle {
+            door.give_back(conn);
+        }
     }
 }

@@ -46,7 +46,38 @@
 //! are idle (`lab load -c50` against 60 workers: 33 requests timed out in 10 s; shared: none).
 //!
 //! **Keep-alive** is prefork's weak spot: an idle keep-alive client holds a whole worker for up
-//! to `--idle-timeout`, so N such clients need N processes.
+//! to `--idle-timeout`, so N such clients need N processes. Slow clients are worse: a slowloris
+//! attack (thousands of connections, each trickling a request head that never ends) pins every
+//! worker, and `--header-timeout` only frees one to be pinned again at once.
+//!
+//! **Parking** (`--park on`, what Apache's event MPM and nginx do): the parent also runs a front
+//! ([`lab_core::park`]), a mio event loop that accepts every connection and holds it until a
+//! whole request head has arrived (it peeks with `MSG_PEEK` and runs the parser on what it sees;
+//! nothing is consumed), applying `--header-timeout` (408) and `--idle-timeout` itself. Only then
+//! does it pass the connection's file descriptor over a Unix socket to whichever idle worker
+//! takes it (`SCM_RIGHTS`, [`lab_core::handoff`]: several workers wait on one socket, as they
+//! would on a listener). A worker answers what was sent and, when the connection is idle and
+//! kept alive, passes it back to the front instead of waiting on it.
+//!
+//! ```text
+//! parent: as above, but between its looks at the workers it runs the front (20 ms at a time)
+//!         instead of sleeping; it stays one thread, so it may still fork (a new worker first
+//!         closes its copies of the connections the front holds)
+//! worker: loop { conn = receive from the front; mark busy; serve until idle;
+//!                kept alive? send it back; mark idle }
+//! ```
+//!
+//! Measured (release build, 2 cores, other builds running, load average 10 to 80):
+//! `slowhttptest -c 4000 -H -i 10 -r 400 -l 40` with a control `curl` every 0.5 s (2 s timeout)
+//! during the attack, two runs each: **6 and 9 of 77** answered with `--park off`, **77 of 77**
+//! both times with `--park on`, the front holding 1,823 and 2,231 connections mid-attack (with `--header-timeout 60s`, all 4,000, and still
+//! 77 of 77). `lab load -c 1000` (keep-alive, 4 s): 1,972 timeouts with parking off (only as
+//! many connections as workers get served), none with it on (15,700 to 27,600 requests/s). The
+//! price is two descriptor passes, a peek and a parse per keep-alive request, all through one
+//! parent: `lab load -c 8`, 37,500 to 42,000 requests/s with parking, 71,000 to 74,000 without
+//! (alternating runs). Re-measure with `lab serve --model process_pool --park on|off` and the
+//! commands above. A slow request *body* still pins a worker (`slowhttptest -B`), as in Apache's
+//! event MPM; `--accept reuseport` does not combine with parking (the front does the accepting).
 //!
 //! **Graceful reload** (SIGHUP) fails no request, keep-alive clients included: the new
 //! generation starts as large as the old one, so every client has a worker when it reconnects; an
@@ -72,6 +103,8 @@
 //!   connection, as measured, and one replacement fork); no locks or shared mutable state in the
 //!   application; recycling bounds the damage of slow leaks; graceful reload without a failed
 //!   request.
+//! - With `--park on`: slow and idle clients cost a parked socket, not a worker; each keep-alive
+//!   request costs two descriptor passes, and the parent's front is one thread for all.
 //! - Loses: concurrency is the number of processes, and each idle keep-alive client pins one; a
 //!   process per connection in memory (page tables, kernel stacks) and in context switches; the
 //!   pool follows load only at the tick's pace (1, 2, 4, … per second); no in-memory state shared
@@ -80,8 +113,11 @@
 #![deny(unsafe_code)]
 
 use lab_core::model::{self, ModelInfo, ModelOptions};
+use lab_core::park::{self, HandoffDoor};
 use lab_core::supervisor::{self, Sizing, SupervisorOptions, WorkerContext};
-use lab_core::{serve_connection, Acceptor, Config, Handler, Shutdown};
+use lab_core::{
+    serve_connection, serve_until_idle, AcceptMode, Acceptor, Config, Handler, Shutdown,
+};
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -94,7 +130,7 @@ pub const MODEL: ModelInfo = ModelInfo {
     available: model::always_available,
     start: |flags| model::start(flags, run),
     variants: &[],
-    conformance: &[&["--accept", "reuseport"]],
+    conformance: &[&["--accept", "reuseport"], &["--park", "on"]],
 };
 
 /// process_pool's flags: Apache prefork's, with its defaults.
@@ -143,6 +179,9 @@ impl ModelOptions for Options {
         if self.max_spare < self.min_spare {
             return Err("--max-spare must be at least --min-spare".into());
         }
+        if self.supervisor.park.is_on() && self.supervisor.accept == AcceptMode::ReusePort {
+            return Err("--park on: the front accepts on one socket; use --accept shared".into());
+        }
         self.supervisor.validate()
     }
 }
@@ -158,6 +197,9 @@ pub fn run(
 ) -> io::Result<()> {
     let o = options;
     let sizing = Sizing::prefork(o.start_workers, o.min_spare, o.max_spare, o.max_workers);
+    if o.supervisor.park.is_on() {
+        return run_parked(listener, handler, config, options, shutdown);
+    }
     let worker = |ctx: WorkerContext<'_>| worker(ctx, handler.as_ref(), config);
     supervisor::supervise(
         "process_pool",
@@ -167,6 +209,30 @@ pub fn run(
         config,
         shutdown,
         &worker,
+    )
+}
+
+/// `--park on`: the parent runs the front, and workers take connections from it.
+fn run_parked(
+    listener: TcpListener,
+    handler: Arc<dyn Handler>,
+    config: &Config,
+    options: &Options,
+    shutdown: Shutdown,
+) -> io::Result<()> {
+    let o = options;
+    let sizing = Sizing::prefork(o.start_workers, o.min_spare, o.max_spare, o.max_workers);
+    let (mut front, door) = park::handoff_front(&listener, &config.limits)?;
+    let worker = |ctx: WorkerContext<'_>| parked_worker(ctx, &door, handler.as_ref(), config);
+    supervisor::supervise_with_front(
+        "process_pool",
+        listener,
+        sizing,
+        &o.supervisor,
+        config,
+        shutdown,
+        &worker,
+        &mut front,
     )
 }
 
@@ -180,6 +246,30 @@ fn worker(ctx: WorkerContext<'_>, handler: &dyn Handler, config: &Config) -> i32
         ctx.slot.begin_connection();
         let stats = serve_connection(conn, handler, &config.limits, &ctx.shutdown);
         ctx.slot.end_connection(stats.requests);
+        if ctx.recycle_due() {
+            break;
+        }
+    }
+    ctx.slot.exiting();
+    0
+}
+
+/// A worker with `--park on`: take a connection whose head has arrived, answer what it sent,
+/// give it back to the front while it is idle; one connection at a time.
+fn parked_worker(
+    ctx: WorkerContext<'_>,
+    door: &HandoffDoor,
+    handler: &dyn Handler,
+    config: &Config,
+) -> i32 {
+    ctx.slot.ready();
+    while let Some(conn) = door.next(&ctx.shutdown) {
+        ctx.slot.begin_connection();
+        let (stats, idle) = serve_until_idle(conn, handler, &config.limits, &ctx.shutdown);
+        ctx.slot.end_connection(stats.requests);
+        if let Some(conn) = idle {
+            door.give_back(conn);
+        }
         if ctx.recycle_due() {
             break;
         }

@@ -1,0 +1,233 @@
+//! The readings cannot crown a starving or noisy result: built from synthetic cells, the report
+//! names a starving model with what it failed to do, calls results within noise a tie, says "too
+//! small to measure" for a negative slope, and "n/a" where a ratio or a latency has no meaning.
+
+use lab_schema::{
+    Connections, Errors, Host, Latency, LoadReport, RunReport, Sample, ServerStats, Service,
+    SCHEMA_VERSION,
+};
+use report::{CellRecord, CellStatus, Plan, Study, Workload};
+
+struct Cell {
+    workload: &'static str,
+    series: &'static str,
+    conns: u64,
+    rps: f64,
+    starved: u64,
+    pss: u64,
+}
+
+fn run(c: &Cell) -> RunReport {
+    let requests = (c.rps * 2.0) as u64;
+    let latency = Latency {
+        p50: 100,
+        p90: 200,
+        p99: 300,
+        p999: 400,
+        p9999: 500,
+        max: 600,
+        mean: 120.0,
+        stdev: 10.0,
+    };
+    let served = c.conns - c.starved;
+    RunReport {
+        model: c.series.split('+').next().unwrap().to_string(),
+        server_command: Vec::new(),
+        date: String::new(),
+        load: LoadReport {
+            schema_version: SCHEMA_VERSION,
+            url: String::new(),
+            conns: c.conns as usize,
+            threads: 1,
+            rate: None,
+            duration_s: 2.0,
+            planned_s: 2.0,
+            interrupted: false,
+            requests,
+            throughput_rps: c.rps,
+            latency_us: if requests > 0 {
+                latency
+            } else {
+                Latency::default()
+            },
+            latency_uncorrected_us: None,
+            send_lag_us: None,
+            connect_us: latency,
+            errors: Errors::default(),
+            connections: Connections {
+                target: c.conns,
+                established: c.conns,
+                peak_open: c.conns,
+            },
+            service: Service {
+                served: if requests > 0 { served } else { 0 },
+                starved: if requests > 0 { c.starved } else { c.conns },
+                ..Service::default()
+            },
+            timeline: Vec::new(),
+            histogram: String::new(),
+            uncorrected_histogram: None,
+            connect_histogram: String::new(),
+            tag: None,
+            start_at: None,
+            host: Host::default(),
+            warnings: Vec::new(),
+        },
+        server: ServerStats {
+            peak_pss_bytes: c.pss,
+            peak_processes: 1,
+            peak_threads: 1,
+            cpu_user_s: 1.0,
+            cpu_sys_s: 1.0,
+            cpu_source: "rusage".into(),
+            samples: vec![Sample {
+                t_s: 3.0,
+                ..Sample::default()
+            }],
+            ..ServerStats::default()
+        },
+        leftover_processes: 0,
+    }
+}
+
+fn study(cells: &[Cell]) -> Study {
+    let mut series: Vec<String> = Vec::new();
+    for c in cells {
+        if !series.contains(&c.series.to_string()) {
+            series.push(c.series.to_string());
+        }
+    }
+    let plan = Plan {
+        repeat: 1,
+        duration_s: 2.0,
+        models: vec![
+            "single_thread".into(),
+            "process_pool".into(),
+            "epoll".into(),
+        ],
+        series,
+        variants: [(
+            "epoll+offload".to_string(),
+            vec!["--offload".to_string(), "on".to_string()],
+        )]
+        .into_iter()
+        .collect(),
+        conns: vec![10, 1000],
+        workloads: vec![
+            Workload {
+                name: "hello".into(),
+                path: "/".into(),
+                about: String::new(),
+            },
+            Workload {
+                name: "sleep".into(),
+                path: "/sleep/10".into(),
+                about: String::new(),
+            },
+        ],
+        cells: cells
+            .iter()
+            .map(|c| CellRecord {
+                id: format!("{}-{}-c{}", c.workload, c.series, c.conns),
+                workload: c.workload.into(),
+                series: c.series.into(),
+                model: c.series.into(),
+                conns: c.conns,
+                status: CellStatus::Ok,
+                run: 1,
+                ..CellRecord::default()
+            })
+            .collect(),
+        ..Plan::default()
+    };
+    Study {
+        plan,
+        runs: cells.iter().map(|c| Some(run(c))).collect(),
+    }
+}
+
+fn markdown(study: &Study) -> String {
+    let files = report::render(study);
+    let (_, md) = files.iter().find(|(n, _)| n == "report.md").unwrap();
+    String::from_utf8(md.clone()).unwrap()
+}
+
+#[test]
+fn a_starving_or_noisy_result_is_never_crowned() {
+    let cell = |workload, series, conns, rps, starved, pss| Cell {
+        workload,
+        series,
+        conns,
+        rps,
+        starved,
+        pss,
+    };
+    let s = study(&[
+        cell("hello", "single_thread", 10, 30_000.0, 0, 1_000_000),
+        cell("hello", "single_thread", 1000, 120_000.0, 999, 1_000_000),
+        cell("hello", "process_pool", 10, 50_000.0, 0, 10_000_000),
+        cell("hello", "process_pool", 1000, 98_914.0, 0, 30_000_000),
+        cell("hello", "epoll", 10, 60_000.0, 0, 4_000_000),
+        // Less memory at 1,000 connections than at 10: a negative slope.
+        cell("hello", "epoll", 1000, 97_478.0, 0, 3_900_000),
+        cell("sleep", "epoll", 10, 0.0, 0, 4_000_000),
+        cell("sleep", "epoll", 1000, 0.0, 0, 4_000_000),
+        cell("sleep", "epoll+offload", 10, 790.0, 0, 4_000_000),
+        cell("sleep", "epoll+offload", 1000, 800.0, 0, 4_000_000),
+    ]);
+    let md = markdown(&s);
+    // The starving model served the most requests per second, and is not named the leader.
+    assert!(!md.contains("`single_thread` led"), "{md}");
+    assert!(!md.contains("`single_thread` served the most"), "{md}");
+    assert!(
+        md.contains("`single_thread` is not ranked at 1,000 connections: it left 999 of 1,000 connections without a response"),
+        "{md}"
+    );
+    // 98,914 against 97,478 in one run each: a tie, not "1.0x the next".
+    assert!(md.contains("tied at the top"), "{md}");
+    assert!(!md.contains("1.0x the next"), "{md}");
+    // A negative memory slope is too small to measure, never a negative size.
+    assert!(md.contains("too small to measure at this scale"), "{md}");
+    assert!(!md.contains("| -"), "a negative figure in a table: {md}");
+    // Zero inline answers: no ratio, and no latency for the cell without responses.
+    assert!(md.contains("only `epoll+offload` answered"), "{md}");
+    assert!(!md.contains("more throughput as"), "{md}");
+    assert!(md.contains("n/a / n/a / n/a"), "{md}");
+    for zero in [" 0 µs", "(0 µs", "|0 µs"] {
+        assert!(!md.contains(zero), "{md}");
+    }
+}
+
+#[test]
+fn repeated_runs_show_median_and_spread_and_render_the_same_bytes_twice() {
+    let cell = |series, conns, rps| Cell {
+        workload: "hello",
+        series,
+        conns,
+        rps,
+        starved: 0,
+        pss: 1_000_000 + conns * 10_000,
+    };
+    let mut cells = Vec::new();
+    for rps in [100_000.0, 104_000.0, 98_000.0] {
+        cells.push(cell("epoll", 10, rps));
+        cells.push(cell("epoll", 1000, rps));
+        cells.push(cell("process_pool", 10, rps / 2.0));
+        cells.push(cell("process_pool", 1000, rps / 2.0));
+    }
+    let mut s = study(&cells);
+    s.plan.repeat = 3;
+    for (i, c) in s.plan.cells.iter_mut().enumerate() {
+        c.run = 1 + (i / 4) as u32;
+        c.id = format!("{}-r{}", c.id, c.run);
+    }
+    let md = markdown(&s);
+    assert!(md.contains("| 100,000 (98,000–104,000) |"), "{md}");
+    assert!(
+        md.contains("`epoll` led with 100,000 req/s, 2.0x the next"),
+        "{md}"
+    );
+    assert!(md.contains("bootstrap 95% intervals"), "{md}");
+    // Seeded bootstrap on rayon: the same bytes every time.
+    assert_eq!(report::render(&s), report::render(&s));
+}
