@@ -13,12 +13,13 @@ pub const READ_CHUNK: usize = 4 * 1024;
 
 /// Buffers larger than this are freed instead of pooled (after a large response, say), so that
 /// one big request does not pin memory for good: the pool holds at most
-/// `MAX_POOLED × MAX_POOLED_CAPACITY` (4 MiB) per loop, whatever the traffic was.
+/// `MAX_POOLED × MAX_POOLED_CAPACITY` (1 MiB) per loop, whatever the traffic was.
 pub const MAX_POOLED_CAPACITY: usize = 16 * 1024;
 
-/// Spare buffers kept per loop. Enough for the connections that are mid-request at once in a
-/// busy loop; beyond it, buffers are freed.
-pub const MAX_POOLED: usize = 256;
+/// Spare buffers kept per loop. A spare saves one malloc and one free, which are cheap, and a
+/// loop gives most buffers back within the event that took them: a few dozen cover a burst, and
+/// more would only be memory kept after it.
+pub const MAX_POOLED: usize = 64;
 
 /// Capacity of a fresh pooled buffer.
 const INITIAL_CAPACITY: usize = 4 * 1024;

@@ -56,7 +56,7 @@
 //! socket is writable. While a file streams, or more than 64 KiB of output waits, the connection
 //! answers nothing more and reads nothing more (the pipelined requests wait in the kernel's
 //! receive buffer, not ours). And what the connections freed goes back to the kernel: the pool
-//! keeps at most 256 buffers of at most 16 KiB per loop, and a loop trims the heap
+//! keeps at most 64 buffers of at most 16 KiB per loop, and a loop trims the heap
 //! (`lab_core::memory`) when its open count falls to a quarter of its peak. Before, each
 //! connection built a whole file's response in memory: 2,000 slow readers took the server to
 //! 1.4 GiB, and it stayed at 1.33 GiB after every one had gone (freed 1 MiB buffers that the
