@@ -147,7 +147,13 @@ fn hybrid_pool() {
 
 #[test]
 fn process_pool_parked() {
-    bounded("process_pool", &["--max-workers", "8", "--park", "on"], 8, 8, MIB);
+    bounded(
+        "process_pool",
+        &["--max-workers", "8", "--park", "on"],
+        8,
+        8,
+        MIB,
+    );
 }
 
 #[test]
