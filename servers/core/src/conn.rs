@@ -103,9 +103,12 @@ fn serve(
     mut give_back: Option<&mut Option<TcpStream>>,
 ) -> ConnStats {
     let mut stats = ConnStats::default();
-    // Nagle would hold back a small response waiting for the ACK of the previous one.
+    // Nagle would hold back a small response waiting for the ACK of the previous one. The loop
+    // needs a blocking socket (with timeouts): one handed over by an event-driven front may
+    // still be non-blocking, and would then fail a large write half-way and spin on reads.
     let setup = stream
         .set_nodelay(true)
+        .and_then(|_| stream.set_nonblocking(false))
         .and_then(|_| stream.set_read_timeout(Some(POLL_INTERVAL)))
         .and_then(|_| stream.set_write_timeout(Some(limits.write_timeout)));
     if setup.is_err() {
