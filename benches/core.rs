@@ -1,5 +1,6 @@
 //! Benchmarks of the shared core (`lab-core`): the parser on small, typical and large request
-//! heads, chunked body decoding, response writing, and each route's handler.
+//! heads, the lab's request path against bare httparse on the same bytes, chunked body
+//! decoding, response writing, and each route's handler.
 //!
 //! `cargo bench --bench core` measures; `cargo bench --bench '*' -- --test` (CI) runs each once.
 
@@ -70,6 +71,70 @@ fn parser(c: &mut Criterion) {
                 },
                 BatchSize::SmallInput,
             )
+        });
+    }
+    group.finish();
+}
+
+/// The request wrk sends in the TechEmpower plaintext test, 16 of which make one pipelined write.
+const PLAINTEXT: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: server\r\n\
+Accept: text/plain,text/html;q=0.9,application/xhtml+xml;q=0.9,application/xml;q=0.8,*/*;q=0.7\r\n\
+Connection: keep-alive\r\n\r\n";
+
+/// The lab's request path (`RequestReader::advance`: parse, check, build a `Request`, consume
+/// the buffer) against bare httparse (parse into a borrowed header array, nothing else) on the
+/// same bytes: what the lab's checks, owned `Request` and buffer handling cost per byte.
+/// Each iteration takes every request out of the bytes (16 for the pipelined batch).
+fn parser_vs_httparse(c: &mut Criterion) {
+    let limits = Limits::default();
+    let pipelined = PLAINTEXT.repeat(16);
+    let cases: [(&str, &[u8], usize); 3] = [
+        ("curl", SMALL, 1),
+        ("browser", TYPICAL, 1),
+        ("pipelined_16", &pipelined, 16),
+    ];
+    let mut group = c.benchmark_group("parser_vs_httparse");
+    for (name, bytes, count) in cases {
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(format!("lab/{name}"), |b| {
+            let mut reader = RequestReader::new();
+            b.iter_batched_ref(
+                || bytes.to_vec(),
+                |buf| {
+                    let mut n = 0;
+                    loop {
+                        match reader.advance(buf, &limits) {
+                            Ok(Progress::Complete(req)) => {
+                                black_box(req);
+                                n += 1;
+                            }
+                            Ok(Progress::Partial) => break,
+                            other => panic!("not a complete request: {other:?}"),
+                        }
+                    }
+                    assert_eq!(n, count);
+                },
+                BatchSize::SmallInput,
+            )
+        });
+        group.bench_function(format!("httparse/{name}"), |b| {
+            b.iter(|| {
+                let mut at = 0;
+                let mut n = 0;
+                while at < bytes.len() {
+                    let mut headers = [httparse::EMPTY_HEADER; 64];
+                    let mut req = httparse::Request::new(&mut headers);
+                    match req.parse(black_box(&bytes[at..])) {
+                        Ok(httparse::Status::Complete(len)) => {
+                            black_box(&req);
+                            at += len;
+                            n += 1;
+                        }
+                        other => panic!("not a complete request: {other:?}"),
+                    }
+                }
+                assert_eq!(n, count);
+            })
         });
     }
     group.finish();
@@ -215,5 +280,12 @@ fn handlers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parser, chunked, responses, handlers);
+criterion_group!(
+    benches,
+    parser,
+    parser_vs_httparse,
+    chunked,
+    responses,
+    handlers
+);
 criterion_main!(benches);

@@ -1,5 +1,5 @@
 //! Embeds each model's own description in the report: for every `servers/<model>/src/lib.rs`
-//! (except `core`), the `//!` doc's title, its first prose paragraph and its `# Trade-offs` list
+//! (except `core` and `evloop`), the `//!` doc's title, its first prose paragraph and its `# Trade-offs` list
 //! are written to `$OUT_DIR/model_docs.rs` as a static table. A model crate added later appears
 //! in the report at the next build with no edit here; a missing `servers/` gives an empty table.
 //! Only source text is read: the report depends on no server crate.
@@ -20,7 +20,8 @@ fn main() {
             continue;
         };
         let lib = dir.join("src/lib.rs");
-        if model == "core" || !lib.is_file() {
+        // core and evloop are shared machinery, not models.
+        if model == "core" || model == "evloop" || !lib.is_file() {
             continue;
         }
         println!("cargo:rerun-if-changed={}", lib.display());

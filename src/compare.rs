@@ -78,6 +78,8 @@ pub struct CompareArgs {
     /// Folder for the cells and the report (default: results/compare-<unix time>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub pin: crate::run::PinFlags,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -161,7 +163,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     let mut conns = args.conns.clone();
     conns.sort_unstable();
     conns.dedup();
-    let jobs = plan_jobs(
+    let mut jobs = plan_jobs(
         &models,
         &workloads,
         &conns,
@@ -169,6 +171,11 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         args.repeat,
         &out,
     );
+    // --server-cpus and --load-cpus go to every cell's `lab run` as they were given.
+    for job in &mut jobs {
+        job.args.extend(args.pin.args());
+        job.record.command.extend(args.pin.args());
+    }
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -16,6 +16,7 @@ pub static ALL: &[Model] = &[
     Model(&lab_thread_per_request::MODEL),
     Model(&lab_hybrid_pool::MODEL),
     Model(&lab_epoll::MODEL),
+    Model(&lab_io_uring::MODEL),
     Model(&lab_thread_pool::MODEL),
 ];
 

@@ -11,6 +11,10 @@
 //! CPU of the server and of every descendant the server reaped (the forking models reap all of
 //! theirs before they exit). The `/proc` samples keep the per-second curve.
 //!
+//! `--server-cpus` and `--load-cpus` pin the two sides apart (`sched_setaffinity`): the server is
+//! pinned between fork and exec, so its every thread and forked worker inherits the set; the load
+//! generator pins each of its threads. Both lists are recorded in the report.
+//!
 //! The server runs in a process group of its own, so a terminal's Ctrl-C reaches only `lab`,
 //! which stops the load (counting nothing after the signal as an error), then the server, and
 //! writes its report marked `interrupted`.
@@ -48,6 +52,46 @@ pub struct RunArgs {
     pub load: LoadFlags,
     #[command(flatten)]
     pub server: ServerFlags,
+    #[command(flatten)]
+    pub pin: PinFlags,
+}
+
+/// Which CPUs each side may run on (`lab run`, and `lab compare`, which passes them on).
+#[derive(Args, Debug, Clone, Default)]
+pub struct PinFlags {
+    /// Pin the server (every process and thread of it) to these CPUs: `0`, `1`, `0-1`, `0,2-3`.
+    #[arg(long, value_parser = CpuList::parse, value_name = "LIST")]
+    pub server_cpus: Option<CpuList>,
+    /// Pin the load generator's threads to these CPUs (as --server-cpus). `--server-cpus 0
+    /// --load-cpus 1` gives each side a core of its own on a 2-core machine.
+    #[arg(long, value_parser = CpuList::parse, value_name = "LIST")]
+    pub load_cpus: Option<CpuList>,
+}
+
+impl PinFlags {
+    /// The flags as `lab run` takes them, for a command line (`lab compare`'s cells).
+    pub fn args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (flag, list) in [
+            ("--server-cpus", &self.server_cpus),
+            ("--load-cpus", &self.load_cpus),
+        ] {
+            if let Some(list) = list {
+                out.extend([flag.to_string(), loadgen::affinity::format_cpus(&list.0)]);
+            }
+        }
+        out
+    }
+}
+
+/// A checked CPU list: every CPU in it is one this process may run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+impl CpuList {
+    fn parse(text: &str) -> Result<CpuList, String> {
+        loadgen::affinity::parse_cpus(text).map(CpuList)
+    }
 }
 
 pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
@@ -80,9 +124,17 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
 
     // The CPU of children reaped before this server (none, in `lab run`), to subtract.
     let cpu_before = procmon::children_cpu().unwrap_or_default();
-    let mut server = Server::start(&exe, &serve_args)?;
+    let server_cpus = args
+        .pin
+        .server_cpus
+        .clone()
+        .map(|l| l.0)
+        .unwrap_or_default();
+    let load_cpus = args.pin.load_cpus.clone().map(|l| l.0).unwrap_or_default();
+    let mut server = Server::start(&exe, &serve_args, &server_cpus)?;
     let url = format!("http://{}{}", server.addr, args.path);
     let mut config = args.load.config(&url)?;
+    config.cpus = load_cpus.clone();
     if args.load.warmup.is_none() {
         // Let every connection open before measuring: the ramp at --connect-rate, plus half a second.
         config.warmup = Duration::from_secs_f64(config.conns as f64 / config.connect_rate + 0.5);
@@ -110,6 +162,8 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         load: report,
         server: stats,
         leftover_processes: leftover as u64,
+        server_cpus,
+        load_cpus,
     };
     let path = args
         .load
@@ -227,8 +281,14 @@ struct Server {
 }
 
 impl Server {
-    fn start(exe: &std::path::Path, args: &[String]) -> Result<Server, String> {
-        let mut child = Command::new(exe)
+    /// Starts `lab serve` with `args`, pinned to `cpus` unless it is empty.
+    fn start(exe: &std::path::Path, args: &[String], cpus: &[usize]) -> Result<Server, String> {
+        let mut command = Command::new(exe);
+        if !cpus.is_empty() {
+            loadgen::affinity::pin_command(&mut command, cpus)
+                .map_err(|e| format!("--server-cpus: {e}"))?;
+        }
+        let mut child = command
             .args(args)
             // A process group of its own: a terminal's Ctrl-C goes to `lab` only, which stops
             // the load first and then the server, so the shutdown is not measured as errors.

@@ -386,3 +386,40 @@ fn lab_run_json_dash_is_stdout() {
         "--json - wrote a file named '-'"
     );
 }
+
+/// Where io_uring cannot run (simulated with HTTP_LAB_DISABLE_IO_URING, as a seccomp profile
+/// cannot be applied from a test), `lab models` marks it unavailable with the reason and
+/// `lab serve --model io_uring` fails with one line saying why and what to do.
+#[test]
+fn io_uring_unavailable_is_reported_in_one_line() {
+    let lab_env = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args(args)
+            .env("HTTP_LAB_DISABLE_IO_URING", "1")
+            .output()
+            .expect("run lab");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, _) = lab_env(&["models"]);
+    assert!(ok);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("io_uring"))
+        .expect("io_uring listed");
+    assert!(
+        line.contains("(unavailable here: disabled by HTTP_LAB_DISABLE_IO_URING"),
+        "{line}"
+    );
+    let (ok, stdout, stderr) = lab_env(&["serve", "--model", "io_uring", "--addr", "127.0.0.1:0"]);
+    assert!(!ok, "serve must fail");
+    assert!(stdout.is_empty(), "nothing listened: {stdout}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with("lab: --model io_uring: disabled by HTTP_LAB_DISABLE_IO_URING"),
+        "{stderr}"
+    );
+}

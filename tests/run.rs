@@ -329,3 +329,99 @@ fn server_cpu_matches_the_kernels_rusage_for_forking_and_pool_models() {
         );
     }
 }
+
+/// `Cpus_allowed_list` of every thread of `pid` (`/proc/PID/task/*/status`), with the thread's name.
+fn threads_cpus(pid: u32) -> Vec<(String, String)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+        if let Some(list) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        {
+            out.push((name.trim().to_string(), list.trim().to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn lab_run_pins_the_server_and_the_load_generator_and_records_it() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("pinned.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args([
+            "run",
+            "--model",
+            "epoll",
+            "--loops",
+            "2",
+            "--server-cpus",
+            "0",
+            "--load-cpus",
+            "0",
+            "--conns",
+            "4",
+            "--duration",
+            "3s",
+            "--warmup",
+            "200ms",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // While the load runs: every thread of the server, and the load generator's worker, on CPU 0.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (mut server, mut loader) = (Vec::new(), Vec::new());
+    while Instant::now() < deadline && (server.len() < 3 || loader.is_empty()) {
+        std::thread::sleep(Duration::from_millis(100));
+        if let Some(&spid) = common::descendants(pid).first() {
+            server = threads_cpus(spid);
+        }
+        loader = threads_cpus(pid)
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("loadgen-"))
+            .collect();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The main thread and two event loops.
+    assert!(server.len() >= 3, "server threads seen: {server:?}");
+    for (name, list) in server.iter().chain(&loader) {
+        assert_eq!(list, "0", "thread {name}");
+    }
+    assert_eq!(loader.len(), 1, "{loader:?}");
+    let v = check_report(&json, "epoll", 4);
+    assert_eq!(v["server_cpus"], serde_json::json!([0]));
+    assert_eq!(v["load_cpus"], serde_json::json!([0]));
+
+    // A CPU that does not exist: one line naming the flag, nothing started.
+    let (ok, _, stderr) = lab(&[
+        "run",
+        "--model",
+        "epoll",
+        "--server-cpus",
+        "0,4000",
+        "--duration",
+        "1s",
+    ]);
+    assert!(!ok);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--server-cpus") && stderr.contains("no CPU 4000"),
+        "{stderr}"
+    );
+}

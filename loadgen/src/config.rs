@@ -57,6 +57,8 @@ pub struct Config {
     pub start_at: Option<SystemTime>,
     /// A name for this loader, recorded in the report (`lab merge` lists loaders by it).
     pub tag: Option<String>,
+    /// CPUs each worker thread is pinned to (`--load-cpus`); empty: not pinned.
+    pub cpus: Vec<usize>,
 }
 
 impl Default for Config {
@@ -81,6 +83,7 @@ impl Default for Config {
             quiet: false,
             start_at: None,
             tag: None,
+            cpus: Vec::new(),
         }
     }
 }

@@ -83,7 +83,9 @@
 //! - [`error`]: [`Error`], the reasons a run cannot start.
 //! - `preflight`: fd and port limits checked before starting.
 //! - `sys`: the only `unsafe`: `getrlimit`/`setrlimit`, `sysconf`, the
-//!   `timerfd` of the event loops, `getrusage` for reaped children's CPU.
+//!   `timerfd` of the event loops, `getrusage` for reaped children's CPU,
+//!   `sched_setaffinity`.
+//! - [`affinity`]: CPU lists (`--server-cpus`, `--load-cpus`) and pinning.
 //! - `request`: the request bytes, built once and shared by every connection.
 //! - `response`: the incremental response parser, one small one per connection.
 //! - `conn`: a connection's life: connected, writable, readable, and errors.
@@ -105,6 +107,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod affinity;
 pub mod config;
 mod conn;
 pub mod error;

@@ -75,7 +75,12 @@ pub fn run_until(config: &Config, stop: &AtomicBool) -> Result<Report, Error> {
         for (t, worker) in workers.into_iter().enumerate() {
             let spawned = std::thread::Builder::new()
                 .name(format!("loadgen-{t}"))
-                .spawn_scoped(scope, move || worker.run());
+                .spawn_scoped(scope, move || {
+                    if !config.cpus.is_empty() {
+                        crate::affinity::pin_current_thread(&config.cpus)?;
+                    }
+                    worker.run()
+                });
             match spawned {
                 Ok(handle) => handles.push(handle),
                 Err(e) => {

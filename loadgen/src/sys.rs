@@ -1,7 +1,8 @@
 //! The only `unsafe` in the crate: reading and raising `RLIMIT_NOFILE`, two
 //! `sysconf` numbers the `/proc` sampler needs, a `timerfd` for the event
-//! loop's sub-millisecond deadlines, and `getrusage` for the CPU of reaped
-//! children.
+//! loop's sub-millisecond deadlines, `getrusage` for the CPU of reaped
+//! children, and `sched_getaffinity`/`sched_setaffinity` for pinning
+//! (`--server-cpus`, `--load-cpus`).
 //!
 //! Every connection is a file descriptor, so 10,000 connections need a soft
 //! limit above 10,000. The soft limit may be raised by any process up to the
@@ -161,8 +162,85 @@ pub fn children_cpu() -> io::Result<(Duration, Duration)> {
     Ok((tv(usage.ru_utime), tv(usage.ru_stime)))
 }
 
+/// A CPU set holding `cpus`; `EINVAL` for a CPU the set cannot hold.
+fn cpu_set(cpus: &[usize]) -> io::Result<libc::cpu_set_t> {
+    // SAFETY: an all-zero cpu_set_t (a plain bit array) is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in cpus {
+        if cpu >= libc::CPU_SETSIZE as usize {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // SAFETY: `cpu` < CPU_SETSIZE (checked above), so the bit is inside `set`.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    Ok(set)
+}
+
+/// The CPUs this thread may run on, in order (`sched_getaffinity`).
+pub fn allowed_cpus() -> io::Result<Vec<usize>> {
+    let mut set = cpu_set(&[])?;
+    // SAFETY: the kernel writes at most `size_of::<cpu_set_t>()` bytes into
+    // `set`, a valid local of that size; pid 0 is the calling thread.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((0..libc::CPU_SETSIZE as usize)
+        // SAFETY: every `cpu` here is < CPU_SETSIZE, so the bit read is inside `set`.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect())
+}
+
+/// Pin the calling thread to `cpus` (`sched_setaffinity` on thread 0 = self).
+pub fn pin_current_thread(cpus: &[usize]) -> io::Result<()> {
+    let set = cpu_set(cpus)?;
+    // SAFETY: the kernel only reads `set`, a valid cpu_set_t of the size given.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Make `command`'s child pin itself to `cpus` between fork and exec, so that
+/// the program, and every thread and process it starts, runs only there
+/// (what `taskset` does).
+pub fn pin_on_exec(command: &mut std::process::Command, cpus: &[usize]) -> io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let set = cpu_set(cpus)?;
+    let closure = move || {
+        // SAFETY: as in `pin_current_thread`; `set` was built before the fork.
+        let rc =
+            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    // SAFETY: the closure runs in the forked child before exec, where only
+    // async-signal-safe work is allowed: it makes one system call on a value
+    // copied in before the fork, and neither allocates nor takes a lock.
+    unsafe {
+        command.pre_exec(closure);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn this_thread_can_be_pinned_to_a_cpu_it_may_use() {
+        let allowed = super::allowed_cpus().unwrap();
+        assert!(!allowed.is_empty());
+        std::thread::spawn(move || {
+            super::pin_current_thread(&allowed[..1]).unwrap();
+            assert_eq!(super::allowed_cpus().unwrap(), allowed[..1]);
+        })
+        .join()
+        .unwrap();
+    }
+
     #[test]
     fn limits_read_and_raise() {
         let (soft, hard) = super::nofile_limit().unwrap();

@@ -87,6 +87,8 @@ fn run(c: &Cell) -> RunReport {
             ..ServerStats::default()
         },
         leftover_processes: 0,
+        server_cpus: Vec::new(),
+        load_cpus: Vec::new(),
     }
 }
 

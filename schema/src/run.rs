@@ -20,6 +20,13 @@ pub struct RunReport {
     /// Server processes still alive after SIGTERM and the drain timeout (must be 0).
     #[serde(default)]
     pub leftover_processes: u64,
+    /// `--server-cpus`: the CPUs the server was pinned to (every process and thread of it);
+    /// empty when it was not pinned.
+    #[serde(default)]
+    pub server_cpus: Vec<usize>,
+    /// `--load-cpus`: the CPUs the load generator's threads were pinned to; empty when not.
+    #[serde(default)]
+    pub load_cpus: Vec<usize>,
 }
 
 impl RunReport {

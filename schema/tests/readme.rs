@@ -48,6 +48,8 @@ fn full_report() -> RunReport {
             ..ServerStats::default()
         },
         leftover_processes: 0,
+        server_cpus: vec![0],
+        load_cpus: vec![1],
     }
 }
 

@@ -184,11 +184,19 @@ impl FileBody {
     /// Appends the rest to `out` (a small file: see [`INLINE_FILE_BYTES`]). On an error `out` is
     /// left as it was, and so is the file.
     fn append_to(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        self.append_chunk(out, usize::MAX)
+    }
+
+    /// Appends the next `max` bytes at most to `out` (with `pread`), for a transport that cannot
+    /// `sendfile` (io_uring's sends from our buffers): the file goes out a bounded chunk at a
+    /// time. On an error `out` is left as it was, and so is the file.
+    pub fn append_chunk(&mut self, out: &mut Vec<u8>, max: usize) -> io::Result<()> {
+        let n = self.remaining().min(max as u64) as usize;
         let start = out.len();
-        out.resize(start + self.remaining() as usize, 0);
+        out.resize(start + n, 0);
         match self.file.read_exact_at(&mut out[start..], self.offset) {
             Ok(()) => {
-                self.offset = self.end;
+                self.offset += n as u64;
                 Ok(())
             }
             Err(e) => {

@@ -16,74 +16,28 @@
 //! ```
 
 use crate::buffers::{Buffers, READ_CHUNK};
-use crate::offload::{Job, Reply};
-use crossbeam_channel::Sender;
+use crate::offload::Job;
 use lab_core::conn::read_append;
 use lab_core::response::FileBody;
 use lab_core::{
-    call, respond, write_rejection, Cost, Handler, Limits, Progress, Rejection, Request,
-    RequestReader, Response, Shutdown, CONTINUE_100,
+    call, respond, write_rejection, Cost, Limits, Progress, Rejection, Request, RequestReader,
+    Response, CONTINUE_100,
+};
+// The pieces that do not depend on epoll live in the toolkit, shared with io_uring.
+pub use lab_evloop::connection::{
+    cost, interrupted, would_block, Env, Flow, State, Wait, LINGER, LINGER_MAX_BYTES,
+    OUTPUT_HIGH_WATER,
 };
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 use std::io::{self, Write};
 use std::net::Shutdown as Direction;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// Above this much unwritten output (a file being streamed counts with what is left of it), a
-/// connection stops answering (and so stops reading) until the client reads: back-pressure
-/// against a client that pipelines without reading. The blocking loop uses the same bound.
-const OUTPUT_HIGH_WATER: usize = lab_core::conn::OUTPUT_HIGH_WATER;
-
-/// After the last response of a connection, how long we keep reading (and discarding) before
-/// closing, so that unread request bytes do not make the kernel answer with RST and destroy
-/// our response (Apache's "lingering close"; the blocking loop does the same).
-const LINGER: Duration = Duration::from_secs(2);
+use std::time::Instant;
 
 /// Reads per [`Connection::advance`] before the connection yields to the others: a client that
 /// pipelines without pause (and reads its answers) would otherwise keep the loop to itself.
 const MAX_READS_PER_TURN: usize = 16;
-
-/// The most bytes discarded while lingering.
-const LINGER_MAX_BYTES: usize = 1024 * 1024;
-
-/// What a loop lends its connections while it drives them: everything that is per loop, not
-/// per connection.
-pub struct Env {
-    pub handler: Arc<dyn Handler>,
-    pub limits: Limits,
-    pub shutdown: Shutdown,
-    pub buffers: Buffers,
-    /// Present when offload is on: where Cpu and Blocking requests go, and how they come back.
-    pub offload: Option<(Sender<Job>, Reply)>,
-    pub counters: Arc<crate::LoopCounters>,
-}
-
-/// Where a connection is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Reading requests and answering them.
-    Reading,
-    /// A request is with the offload pool. Nothing more is parsed (pipelined bytes wait in
-    /// `input`) so that responses stay in request order.
-    Offloaded,
-    /// The last response is queued; once written, the write side is shut down.
-    Closing { linger: bool },
-    /// Write side shut down; discarding what the client still sends until it closes.
-    Lingering,
-}
-
-/// What the loop should do with a connection after driving it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    Open,
-    /// Open, and it stopped reading to give the others a turn: drive it again next turn,
-    /// without waiting for an event (none will come for bytes already queued).
-    Again,
-    Close,
-}
 
 /// One connection. Kept small: 144 bytes, buffers not included (see the `size_of` test; they
 /// are empty and unallocated while idle), which is most of what an idle keep-alive connection costs in user space.
@@ -116,21 +70,6 @@ pub struct Connection {
     last_io: Instant,
     /// The deadline this connection has in the loop's timer set, if any.
     pub deadline: Option<Instant>,
-}
-
-/// Which clock runs for a connection now, and so what its deadline is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wait {
-    /// Nothing: a request is with the offload pool.
-    Handler,
-    /// Keep-alive, between requests. Expiry: close quietly.
-    Idle,
-    /// Receiving a head or a body. Expiry: 408, then close.
-    Request,
-    /// Waiting for the client to read our output. Expiry: close.
-    Write,
-    /// Lingering. Expiry: close.
-    Linger,
 }
 
 impl Connection {
@@ -419,7 +358,7 @@ impl Connection {
             return Some(request);
         }
         let job = Job {
-            token,
+            key: token.0,
             id: self.id,
             request,
             reply: reply.clone(),
@@ -512,12 +451,4 @@ impl Connection {
             Interest::READABLE
         }
     }
-}
-
-pub fn would_block(err: &io::Error) -> bool {
-    err.kind() == io::ErrorKind::WouldBlock
-}
-
-pub fn interrupted(err: &io::Error) -> bool {
-    err.kind() == io::ErrorKind::Interrupted
 }

@@ -4,13 +4,12 @@
 
 use crate::connection::{interrupted, would_block, Connection, Env, Flow, State, Wait};
 use crate::offload::Done;
-use crate::LoopCounters;
 use crossbeam_channel::Receiver;
 use lab_core::memory::Trimmer;
 use lab_core::net::fd_limit_message;
+use lab_evloop::{Deadlines, Report};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use std::collections::BTreeSet;
 use std::io;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -42,7 +41,7 @@ pub struct EventLoop {
     /// Connections that yielded with bytes possibly left unread: driven again next turn.
     again: Vec<Token>,
     /// Every connection's deadline, ordered: the first entry is the next to expire.
-    timers: BTreeSet<(Instant, Token)>,
+    timers: Deadlines,
     /// Answers from the offload pool (with offload off, nobody ever sends on it).
     results: Receiver<Done>,
     env: Env,
@@ -74,7 +73,7 @@ impl EventLoop {
             free: Vec::new(),
             next_id: 0,
             again: Vec::new(),
-            timers: BTreeSet::new(),
+            timers: Deadlines::new(),
             results,
             env,
             accept_paused_until: None,
@@ -97,7 +96,7 @@ impl EventLoop {
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         let mut drain_deadline = None;
-        let mut report = Report::new(self.index);
+        let mut report = Report::new("epoll", self.index);
         loop {
             if let Err(err) = self.poll.poll(&mut events, Some(self.wait_time())) {
                 if interrupted(&err) {
@@ -164,15 +163,8 @@ impl EventLoop {
         if !self.again.is_empty() {
             return Duration::ZERO;
         }
-        let now = Instant::now();
-        let mut next = now + MAX_WAIT;
-        if let Some(&(deadline, _)) = self.timers.first() {
-            next = next.min(deadline);
-        }
-        if let Some(resume) = self.accept_paused_until {
-            next = next.min(resume);
-        }
-        next.saturating_duration_since(now)
+        self.timers
+            .wait_time(Instant::now(), self.accept_paused_until, MAX_WAIT)
     }
 
     fn open(&self) -> usize {
@@ -281,15 +273,8 @@ impl EventLoop {
             return;
         }
         let deadline = conn.next_deadline(&self.env.limits);
-        if deadline != conn.deadline {
-            if let Some(old) = conn.deadline {
-                self.timers.remove(&(old, token));
-            }
-            if let Some(new) = deadline {
-                self.timers.insert((new, token));
-            }
-            conn.deadline = deadline;
-        }
+        self.timers.update(token.0, conn.deadline, deadline);
+        conn.deadline = deadline;
     }
 
     fn close(&mut self, token: Token) {
@@ -297,9 +282,7 @@ impl EventLoop {
             return;
         };
         let Some(mut conn) = slot.take() else { return };
-        if let Some(deadline) = conn.deadline {
-            self.timers.remove(&(deadline, token));
-        }
+        self.timers.update(token.0, conn.deadline, None);
         let _ = self.poll.registry().deregister(&mut conn.stream);
         self.free.push(token.0);
         self.env.counters.open.fetch_sub(1, Ordering::Relaxed);
@@ -311,11 +294,12 @@ impl EventLoop {
     fn collect_answers(&mut self) {
         while let Ok(done) = self.results.try_recv() {
             let Done {
-                token,
+                key,
                 id,
                 request,
                 response,
             } = done;
+            let token = Token(key);
             let current = matches!(
                 self.connections.get(token.0),
                 Some(Some(conn)) if conn.id == id && conn.state == State::Offloaded
@@ -335,11 +319,8 @@ impl EventLoop {
             self.accept_paused_until = None;
             self.accept_all();
         }
-        while let Some(&(deadline, token)) = self.timers.first() {
-            if deadline > now {
-                break;
-            }
-            self.timers.pop_first();
+        while let Some(key) = self.timers.pop_expired(now) {
+            let token = Token(key);
             let Some(Some(conn)) = self.connections.get_mut(token.0) else {
                 continue;
             };
@@ -386,44 +367,5 @@ impl EventLoop {
             eprintln!("epoll loop {}: {msg}", self.index);
             self.last_warning = Some(now);
         }
-    }
-}
-
-/// With `--verbose`, one line per second per loop: how the connections spread across loops.
-struct Report {
-    index: usize,
-    last: Instant,
-    accepted: u64,
-    requests: u64,
-}
-
-impl Report {
-    fn new(index: usize) -> Self {
-        Report {
-            index,
-            last: Instant::now(),
-            accepted: 0,
-            requests: 0,
-        }
-    }
-
-    fn maybe_print(&mut self, counters: &LoopCounters) {
-        if self.last.elapsed() < Duration::from_secs(1) {
-            return;
-        }
-        self.last = Instant::now();
-        let open = counters.open.load(Ordering::Relaxed);
-        let accepted = counters.accepted.load(Ordering::Relaxed);
-        let requests = counters.requests.load(Ordering::Relaxed);
-        if open > 0 || accepted != self.accepted || requests != self.requests {
-            eprintln!(
-                "epoll loop {}: {open} open, {} accepted, {} requests in the last second",
-                self.index,
-                accepted - self.accepted,
-                requests - self.requests
-            );
-        }
-        self.accepted = accepted;
-        self.requests = requests;
     }
 }

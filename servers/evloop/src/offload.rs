@@ -1,11 +1,12 @@
 //! The offload pool: helper threads that run the requests a loop must not run itself (Flash's
 //! AMPED design). A loop sends a [`Job`]; a helper runs the handler and sends the [`Done`] back
-//! to that loop's channel, then wakes the loop through its [`mio::Waker`].
+//! to that loop's channel, then wakes the loop through its [`Waker`] (a `mio::Waker` for epoll,
+//! an eventfd the ring reads for io_uring).
 //!
 //! ```text
-//! loop ──Job{token, id, request, reply}──▶ jobs channel ──▶ helper: call(handler, request)
-//!   ▲                                                          │
-//!   └──── Waker::wake() ◀── results channel ◀── Done{token, id, request, response}
+//! loop ──Job{key, id, request, reply}──▶ jobs channel ──▶ helper: call(handler, request)
+//!   ▲                                                        │
+//!   └──── (reply.waker)() ◀── results channel ◀── Done{key, id, request, response}
 //! ```
 //!
 //! The jobs channel is unbounded on purpose: a connection parks while its job is out, so there
@@ -13,24 +14,27 @@
 
 use crossbeam_channel::{Receiver, Sender};
 use lab_core::{call, Handler, Request, Response};
-use mio::{Token, Waker};
 use std::io;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-/// Where a finished job goes: its loop's results channel, and the waker of that loop's `Poll`.
+/// Wakes a loop that may be asleep in its wait (`poll`, `io_uring_enter`): each model brings its
+/// own mechanism. Called once per finished job, from a helper thread.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Where a finished job goes: its loop's results channel, and that loop's waker.
 #[derive(Clone)]
 pub struct Reply {
     pub results: Sender<Done>,
-    pub waker: Arc<Waker>,
+    pub waker: Waker,
 }
 
 /// A request handed to the pool.
 pub struct Job {
-    /// The connection it came from. A token is reused after its connection closes, so `id`
-    /// tells a stale answer from a current one.
-    pub token: Token,
+    /// The connection it came from (its slot in the loop's slab: epoll's `Token`). A slot is
+    /// reused after its connection closes, so `id` tells a stale answer from a current one.
+    pub key: usize,
     pub id: u32,
     pub request: Request,
     pub reply: Reply,
@@ -38,7 +42,7 @@ pub struct Job {
 
 /// A request served by the pool, on its way back to its loop.
 pub struct Done {
-    pub token: Token,
+    pub key: usize,
     pub id: u32,
     /// Given back because writing the response needs the request's head (HEAD, version,
     /// keep-alive).
@@ -55,7 +59,8 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn start(handler: Arc<dyn Handler>, threads: usize) -> io::Result<Pool> {
+    /// Starts `threads` helpers, named `{name}-offload-{i}`.
+    pub fn start(name: &str, handler: Arc<dyn Handler>, threads: usize) -> io::Result<Pool> {
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
         let (alive, exited) = crossbeam_channel::bounded::<()>(0);
         let mut workers = Vec::with_capacity(threads);
@@ -64,14 +69,14 @@ impl Pool {
             let handler = Arc::clone(&handler);
             let alive = alive.clone();
             let worker = thread::Builder::new()
-                .name(format!("epoll-offload-{i}"))
+                .name(format!("{name}-offload-{i}"))
                 .spawn(move || {
                     let _alive = alive;
                     // Ends when every loop has dropped its sender.
                     for job in queue.iter() {
                         let response = call(handler.as_ref(), &job.request);
                         let Job {
-                            token,
+                            key,
                             id,
                             request,
                             reply,
@@ -80,14 +85,14 @@ impl Pool {
                         if reply
                             .results
                             .send(Done {
-                                token,
+                                key,
                                 id,
                                 request,
                                 response,
                             })
                             .is_ok()
                         {
-                            let _ = reply.waker.wake();
+                            (reply.waker)();
                         }
                     }
                 });
@@ -97,7 +102,7 @@ impl Pool {
                     // Dropping `jobs` (below, with the partial pool) stops the started helpers.
                     return Err(io::Error::new(
                         e.kind(),
-                        format!("epoll: cannot start offload thread {i} of {threads}: {e}"),
+                        format!("{name}: cannot start offload thread {i} of {threads}: {e}"),
                     ));
                 }
             }
