@@ -150,6 +150,9 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot install the signal handler: {e}"))?;
     }
 
+    // Handler panics (`GET /crash`) cost one line with -v, never a backtrace capture.
+    lab_core::install_panic_hook(config.verbose);
+
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on http://{local}");
     let _ = stdout.flush();

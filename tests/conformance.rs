@@ -124,6 +124,52 @@ pub mod cases {
         finish(server);
     }
 
+    /// Files larger than the output bound (64 KiB), pipelined with HEAD and small answers: every
+    /// byte arrives, in order, and HEAD sends no body. (epoll once answered only the first: after
+    /// writing a large response it waited for an event that never came, then sent 408.)
+    pub fn pipelined_large_files(model: &str, extra: &[&str]) {
+        let site = tempfile::tempdir().expect("tempdir");
+        let big: Vec<u8> = (0..300 * 1024).map(|i| (i % 253) as u8).collect();
+        std::fs::write(site.path().join("big.bin"), &big).expect("big file");
+        std::fs::write(site.path().join("small.txt"), "small\n").expect("small file");
+        let docroot = site.path().to_str().expect("utf-8 path");
+        let args: Vec<&str> = ["--docroot", docroot]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect();
+        let server = start(model, &args);
+        let mut c = server.connect();
+        let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
+        let mut batch = String::new();
+        for path in ["/static/big.bin", "/static/small.txt"] {
+            batch += &get(path);
+        }
+        batch += "HEAD /static/big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
+        for path in ["/static/big.bin", "/static/big.bin", "/hello"] {
+            batch += &get(path);
+        }
+        c.send(batch.as_bytes());
+        let read_big = |c: &mut Client, n: usize| {
+            let r = c.read_response();
+            assert_eq!(r.status, 200, "{model}: response {n}");
+            assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+            assert!(
+                r.body == big,
+                "{model}: response {n}: the file's bytes differ"
+            );
+        };
+        read_big(&mut c, 1);
+        assert_eq!(c.read_response().text(), "small\n");
+        let r = c.read_head_response();
+        assert_eq!(r.header("content-length"), Some("307200"));
+        read_big(&mut c, 4);
+        read_big(&mut c, 5);
+        assert_hello(&c.read_response());
+        drop(c);
+        finish(server);
+    }
+
     pub fn bodies(model: &str, extra: &[&str]) {
         let server = start(model, extra);
         let mut c = server.connect();
@@ -530,6 +576,7 @@ const CASES: &[(&str, Case)] = &[
         cases::pipelined_ten_in_one_write,
     ),
     ("split_at_every_byte", cases::split_at_every_byte),
+    ("pipelined_large_files", cases::pipelined_large_files),
     ("bodies", cases::bodies),
     ("head", cases::head),
     ("connection_close", cases::connection_close),

@@ -30,9 +30,19 @@ impl Server {
     /// Like [`Server::start`] with `--addr addr`. A server on every interface (`0.0.0.0`) is
     /// reached through 127.0.0.1.
     pub fn start_on(model: &str, addr: &str, args: &[&str]) -> Server {
+        Server::start_full(model, addr, args, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables for the server.
+    pub fn start_with_env(model: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_full(model, "127.0.0.1:0", args, env)
+    }
+
+    fn start_full(model: &str, addr: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
             .args(["serve", "--model", model, "--addr", addr])
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -40,6 +40,7 @@
 //! - [`handoff`]: passing a connection's file descriptor to another process over a Unix socket.
 //! - [`net`]: binding with a real backlog; an accept loop that checks shutdown and names limits.
 //! - [`shutdown`]: the shutdown flag and the live-connection tracker.
+//! - [`memory`]: giving the heap's free pages back to the kernel after a wave of connections.
 //! - [`status`]: what a model adds to `GET /_status` (loop counters, a scoreboard).
 //! - [`process`]: forking children, reaping them, stopping them (bounded) at shutdown.
 //! - [`scoreboard`]: a pool's shared-memory table of workers (pid, state, counts), Apache style.
@@ -60,6 +61,7 @@ pub mod fuzzing;
 pub mod handler;
 pub mod handoff;
 pub mod limits;
+pub mod memory;
 pub mod model;
 pub mod net;
 pub mod park;
@@ -80,7 +82,7 @@ pub use app::LabApp;
 pub use config::Config;
 pub use conn::{serve_connection, serve_until_idle, ConnStats};
 pub use error::Rejection;
-pub use handler::{call, Cost, Handler};
+pub use handler::{call, install_panic_hook, Cost, Handler};
 pub use limits::Limits;
 pub use model::{ModelInfo, ModelOptions, NoOptions, OnOff, Runner};
 pub use net::{bind_listener, Acceptor, Next};

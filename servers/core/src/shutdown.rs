@@ -2,8 +2,10 @@
 //!
 //! [`Shutdown`] is a flag that a signal handler (or a test) sets; every loop checks it at least
 //! every [`crate::net::POLL_INTERVAL`]. [`Tracker`] counts live connections so that a model can cap
-//! them and, at shutdown, wait (bounded) for in-flight ones to finish.
+//! them and, at shutdown, wait (bounded) for in-flight ones to finish, and gives the heap's free
+//! pages back after a wave of them ends ([`crate::memory`]).
 
+use crate::memory::Trimmer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -34,7 +36,13 @@ impl Shutdown {
 
 /// Counts live connections (or threads). Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct Tracker(Arc<(Mutex<usize>, Condvar)>);
+pub struct Tracker(Arc<(Mutex<Counts>, Condvar)>);
+
+#[derive(Debug, Default)]
+struct Counts {
+    live: usize,
+    trimmer: Trimmer,
+}
 
 /// Held for as long as a connection lives; dropping it decrements the count.
 #[derive(Debug)]
@@ -47,25 +55,25 @@ impl Tracker {
 
     /// Counts one more live connection.
     pub fn enter(&self) -> TrackerGuard {
-        *self.lock() += 1;
+        self.lock().live += 1;
         TrackerGuard(self.clone())
     }
 
     /// Live connections now.
     pub fn live(&self) -> usize {
-        *self.lock()
+        self.lock().live
     }
 
     /// Waits until fewer than `max` are live. Returns false if shutdown was triggered first.
     pub fn wait_below(&self, max: usize, shutdown: &Shutdown) -> bool {
         let (_, cv) = &*self.0;
-        let mut live = self.lock();
-        while *live >= max {
+        let mut counts = self.lock();
+        while counts.live >= max {
             if shutdown.is_triggered() {
                 return false;
             }
-            live = cv
-                .wait_timeout(live, crate::net::POLL_INTERVAL)
+            counts = cv
+                .wait_timeout(counts, crate::net::POLL_INTERVAL)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
@@ -76,21 +84,21 @@ impl Tracker {
     pub fn wait_idle(&self, timeout: Duration) -> usize {
         let deadline = Instant::now() + timeout;
         let (_, cv) = &*self.0;
-        let mut live = self.lock();
-        while *live > 0 {
+        let mut counts = self.lock();
+        while counts.live > 0 {
             let now = Instant::now();
             if now >= deadline {
                 break;
             }
-            live = cv
-                .wait_timeout(live, deadline - now)
+            counts = cv
+                .wait_timeout(counts, deadline - now)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        *live
+        counts.live
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
         // A panic while holding this lock cannot leave the count inconsistent: use it anyway.
         self.0 .0.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -98,8 +106,15 @@ impl Tracker {
 
 impl Drop for TrackerGuard {
     fn drop(&mut self) {
-        let mut live = self.0.lock();
-        *live -= 1;
+        let mut counts = self.0.lock();
+        counts.live -= 1;
+        let live = counts.live;
+        let trim = counts.trimmer.observe(live);
+        drop(counts);
         self.0 .0 .1.notify_all();
+        if trim {
+            // The heap walk happens outside the lock, in the thread that is leaving anyway.
+            crate::sys::trim_heap();
+        }
     }
 }

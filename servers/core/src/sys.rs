@@ -4,6 +4,8 @@
 //! - Limits: [`fd_limits`].
 //! - Files: [`open_beneath`] (`openat2` with `RESOLVE_BENEATH`) and [`open_at`] (`openat`), the
 //!   docroot's kernel-enforced containment.
+//! - Sockets: [`sendfile`], a file to a socket without a copy through user memory.
+//! - Memory: [`trim_heap`], the allocator's free pages back to the kernel.
 //! - Processes: [`fork`], [`reap_any`], [`kill`], [`die_with_parent`], [`exit_now`], [`pid`].
 //! - Signals: [`catch_signal`] and [`take_signal`], a flag per signal set by a minimal handler.
 //! - Shared memory: [`SharedMem`], an anonymous `MAP_SHARED` mapping that survives `fork` as the
@@ -346,6 +348,42 @@ impl<T: SharedSafe> Drop for SharedMem<T> {
         unsafe {
             libc::munmap(self.ptr.cast(), bytes);
         }
+    }
+}
+
+/// Copies up to `count` bytes of `file`, from `*offset` on, to the socket `socket` inside the
+/// kernel (`sendfile(2)`: the bytes go from the page cache to the socket without passing through
+/// user memory), and advances `*offset` by what was sent. A non-blocking socket answers
+/// `WouldBlock` when its buffer is full; a blocking one waits, at most its `SO_SNDTIMEO`.
+/// `Ok(0)` with `count > 0` means the file ends before `*offset + count`.
+pub fn sendfile(
+    socket: std::os::fd::BorrowedFd<'_>,
+    file: std::os::fd::BorrowedFd<'_>,
+    offset: &mut u64,
+    count: usize,
+) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut off = libc::off_t::try_from(*offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
+    // SAFETY: both descriptors are borrowed, so they stay open for the call; sendfile reads and
+    // writes one `off_t` through a valid pointer to a local and touches no other memory of ours.
+    let sent = unsafe { libc::sendfile(socket.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    *offset = off as u64;
+    Ok(sent as usize)
+}
+
+/// Gives the allocator's free memory back to the kernel: glibc's `malloc_trim(0)` returns the
+/// free pages inside every arena, not only at the top of each heap (which is all that glibc does
+/// on its own). Elsewhere (musl) a no-op.
+pub fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers of ours; it releases free pages of the allocator's
+    // own heaps, under the allocator's locks, and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

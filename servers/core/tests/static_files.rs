@@ -47,7 +47,7 @@ fn status(r: &Response) -> u16 {
 }
 
 fn body(r: &Response) -> String {
-    String::from_utf8_lossy(&r.body).into_owned()
+    String::from_utf8_lossy(&r.body.to_bytes().expect("readable body")).into_owned()
 }
 
 fn check(root: &Path, resolve: Resolve) {

@@ -18,6 +18,7 @@
 use crate::buffers::{Buffers, READ_CHUNK};
 use crate::offload::Job;
 use lab_core::conn::read_append;
+use lab_core::response::FileBody;
 use lab_core::{
     call, respond, write_rejection, Cost, Limits, Progress, Rejection, Request, RequestReader,
     Response, CONTINUE_100,
@@ -38,7 +39,7 @@ use std::time::Instant;
 /// pipelines without pause (and reads its answers) would otherwise keep the loop to itself.
 const MAX_READS_PER_TURN: usize = 16;
 
-/// One connection. Kept small: 136 bytes, buffers not included (see the `size_of` test; they
+/// One connection. Kept small: 144 bytes, buffers not included (see the `size_of` test; they
 /// are empty and unallocated while idle), which is most of what an idle keep-alive connection costs in user space.
 #[derive(Debug)]
 pub struct Connection {
@@ -59,6 +60,9 @@ pub struct Connection {
     /// Bytes to write, from `written` on: empty and unallocated once written.
     output: Vec<u8>,
     written: usize,
+    /// A file body to stream once `output` is written (boxed: most connections have none). While
+    /// it is here nothing more is answered, so responses stay in order.
+    file: Option<Box<FileBody>>,
     /// When the current request's first byte arrived (header and body clocks).
     request_start: Instant,
     /// When the last response was queued or the last write made progress (idle, write and
@@ -82,15 +86,27 @@ impl Connection {
             input: Vec::new(),
             output: Vec::new(),
             written: 0,
+            file: None,
             request_start: now,
             last_io: now,
             deadline: None,
         }
     }
 
-    /// Output queued but not yet accepted by the kernel.
+    /// Output queued but not yet accepted by the kernel, the rest of a streamed file included.
     pub fn pending_output(&self) -> usize {
-        self.output.len() - self.written
+        let file = self.file.as_ref().map_or(0, |f| f.remaining());
+        (self.output.len() - self.written)
+            .saturating_add(usize::try_from(file).unwrap_or(usize::MAX))
+    }
+
+    /// Whether the next buffered request may be answered (and more bytes read) now: not while
+    /// a request is offloaded or the connection is closing, not while a file is being streamed
+    /// (its response must end before the next begins), not while the output is over the bound.
+    fn can_answer(&self) -> bool {
+        self.state == State::Reading
+            && self.file.is_none()
+            && self.pending_output() < OUTPUT_HIGH_WATER
     }
 
     /// Idle keep-alive: nothing buffered, nothing being received, written, or computed.
@@ -179,8 +195,7 @@ impl Connection {
             }
         } else {
             if !input.is_empty() {
-                self.input = env.buffers.take();
-                self.input.extend_from_slice(&input);
+                self.input = env.buffers.take_copy(&input);
                 input.clear();
             }
             env.buffers.scratch = input;
@@ -191,8 +206,7 @@ impl Connection {
     fn pump_from(&mut self, token: Token, input: &mut Vec<u8>, env: &mut Env) -> io::Result<bool> {
         let mut drained = false;
         for _ in 0..MAX_READS_PER_TURN {
-            self.answer_buffered(token, input, env);
-            self.flush(&mut env.buffers)?;
+            self.answer_and_flush(token, input, env)?;
             if drained {
                 // The last read was short: it took everything the socket had. Data that arrives
                 // from now on raises a new edge-triggered event, so a read now would only answer
@@ -200,10 +214,9 @@ impl Connection {
                 // which is why a FIN makes us read on until EOF, see `eof_pending`).
                 return Ok(false);
             }
-            let can_read =
-                self.state == State::Reading && self.pending_output() < OUTPUT_HIGH_WATER;
-            if !can_read {
-                // Back-pressure or a parked request. We stop before `WouldBlock`, so readiness
+            if !self.can_answer() {
+                // Back-pressure or a parked request: reading on would only pile up requests
+                // we cannot answer yet (in memory). We stop before `WouldBlock`, so readiness
                 // may be left unconsumed: with edge-triggered notification no new event comes
                 // for bytes already queued. That is why the loop drives the connection again
                 // when it is writable or its answer comes back, and this read is retried then.
@@ -231,47 +244,76 @@ impl Connection {
             }
         }
         // Answer what the last read brought before yielding.
-        self.answer_buffered(token, input, env);
-        self.flush(&mut env.buffers)?;
+        self.answer_and_flush(token, input, env)?;
         Ok(self.state == State::Reading)
     }
 
+    /// Answers buffered requests and writes, for as long as writing makes room for more
+    /// answers. Returns when the socket is full (a WRITABLE event brings us back), when no
+    /// whole request is buffered, or when one is parked with the offload pool.
+    fn answer_and_flush(
+        &mut self,
+        token: Token,
+        input: &mut Vec<u8>,
+        env: &mut Env,
+    ) -> io::Result<()> {
+        loop {
+            let blocked = self.answer_buffered(token, input, env);
+            self.flush(&mut env.buffers)?;
+            // Only back-pressure can be relieved by the write just made; after a partial or
+            // parked request, answering again would change nothing.
+            if !blocked || !self.can_answer() {
+                return Ok(());
+            }
+        }
+    }
+
     /// Answers every complete request in `input`, in order (pipelining), until one must wait.
-    fn answer_buffered(&mut self, token: Token, input: &mut Vec<u8>, env: &mut Env) {
-        while self.state == State::Reading && self.pending_output() < OUTPUT_HIGH_WATER {
+    /// Returns true if it stopped for back-pressure (output over the bound, or a file to
+    /// stream) with requests possibly still buffered.
+    fn answer_buffered(&mut self, token: Token, input: &mut Vec<u8>, env: &mut Env) -> bool {
+        loop {
+            if !self.can_answer() {
+                return self.state == State::Reading && !input.is_empty();
+            }
             match self.reader.advance(input, &env.limits) {
                 Ok(Progress::Complete(request)) => {
                     // Pipelined bytes after it are the next request, arriving now.
                     self.request_start = Instant::now();
                     let request = match self.offload(token, request, env) {
-                        None => return, // parked until the pool answers
+                        None => return false, // parked until the pool answers
                         Some(request) => request,
                     };
                     let response = call(env.handler.as_ref(), &request);
-                    self.queue_response(&request, &response, env);
+                    self.queue_response(&request, response, env);
                 }
                 Ok(Progress::Continue) => {
                     self.output_buffer(&mut env.buffers)
                         .extend_from_slice(CONTINUE_100);
                 }
-                Ok(Progress::Partial) => return,
-                Err(rejection) => return self.reject(rejection, input, env),
+                Ok(Progress::Partial) => return false,
+                Err(rejection) => {
+                    self.reject(rejection, input, env);
+                    return false;
+                }
             }
         }
     }
 
     /// Writes the answer to `request` and decides whether the connection stays open.
-    pub fn queue_response(&mut self, request: &Request, response: &Response, env: &mut Env) {
+    /// A file body is kept open and streamed by `flush` once the head is out.
+    pub fn queue_response(&mut self, request: &Request, response: Response, env: &mut Env) {
         let shutting_down = env.shutdown.is_triggered();
-        let keep_alive = respond(
+        let queued = respond(
             request,
             response,
             shutting_down,
             self.output_buffer(&mut env.buffers),
         );
+        self.file = queued.file.map(Box::new);
         env.counters.requests.fetch_add(1, Ordering::Relaxed);
         self.last_io = Instant::now();
-        if !keep_alive {
+        if !queued.keep_alive {
             self.state = State::Closing { linger: true };
         }
     }
@@ -298,7 +340,7 @@ impl Connection {
         &mut self,
         token: Token,
         request: &Request,
-        response: &Response,
+        response: Response,
         env: &mut Env,
     ) -> Flow {
         self.state = State::Reading;
@@ -312,7 +354,7 @@ impl Connection {
         let Some((jobs, reply)) = &env.offload else {
             return Some(request);
         };
-        if cost(env.handler.as_ref(), &request) == Cost::Quick {
+        if lab_core::handler::cost(env.handler.as_ref(), &request) == Cost::Quick {
             return Some(request);
         }
         let job = Job {
@@ -340,7 +382,8 @@ impl Connection {
         &mut self.output
     }
 
-    /// Writes queued output until it is all written or the socket would block.
+    /// Writes queued output, then streams the file body if there is one, until it is all
+    /// written or the socket would block.
     fn flush(&mut self, buffers: &mut Buffers) -> io::Result<()> {
         while self.written < self.output.len() {
             match self.stream.write(&self.output[self.written..]) {
@@ -357,6 +400,20 @@ impl Connection {
         if self.output.capacity() > 0 {
             self.written = 0;
             buffers.give(&mut self.output);
+        }
+        // The head is out: now the file, from the page cache to the socket (sendfile), as much
+        // as the socket buffer takes. A slow reader holds an open file here, not its bytes.
+        while let Some(file) = &mut self.file {
+            if file.remaining() == 0 {
+                self.file = None;
+                break;
+            }
+            match file.send_to(&self.stream) {
+                Ok(_) => self.last_io = Instant::now(),
+                Err(e) if would_block(&e) => return Ok(()),
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }

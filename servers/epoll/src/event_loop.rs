@@ -5,6 +5,7 @@
 use crate::connection::{interrupted, would_block, Connection, Env, Flow, State, Wait};
 use crate::offload::Done;
 use crossbeam_channel::Receiver;
+use lab_core::memory::Trimmer;
 use lab_core::net::fd_limit_message;
 use lab_evloop::{Deadlines, Report};
 use mio::net::{TcpListener, TcpStream};
@@ -45,6 +46,8 @@ pub struct EventLoop {
     results: Receiver<Done>,
     env: Env,
     accept_paused_until: Option<Instant>,
+    /// Gives the heap's free pages back when the open count falls after a wave.
+    trimmer: Trimmer,
     last_warning: Option<Instant>,
     verbose: bool,
     drain_timeout: Duration,
@@ -74,6 +77,7 @@ impl EventLoop {
             results,
             env,
             accept_paused_until: None,
+            trimmer: Trimmer::new(),
             last_warning: None,
             verbose,
             drain_timeout,
@@ -282,7 +286,8 @@ impl EventLoop {
         let _ = self.poll.registry().deregister(&mut conn.stream);
         self.free.push(token.0);
         self.env.counters.open.fetch_sub(1, Ordering::Relaxed);
-        // Dropping `conn` closes the socket.
+        drop(conn); // closes the socket and frees its buffers
+        self.trimmer.observe_and_trim(self.open());
     }
 
     /// Takes every answer the offload pool has sent back, and resumes its connection.
@@ -301,7 +306,7 @@ impl EventLoop {
             );
             if current {
                 self.drive(token, |conn, env| {
-                    conn.resume(token, &request, &response, env)
+                    conn.resume(token, &request, response, env)
                 });
             }
         }

@@ -19,13 +19,13 @@ use crate::offload::{Job, Reply};
 use crossbeam_channel::Sender;
 use lab_core::{Cost, Handler, Limits, Request, Shutdown};
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Above this much unwritten output, a connection stops answering (and so stops reading) until
-/// the client reads: back-pressure against a client that pipelines without reading.
-pub const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+/// Above this much unwritten output (a file being streamed counts with what is left of it), a
+/// connection stops answering (and so stops reading) until the client reads: back-pressure
+/// against a client that pipelines without reading. The blocking loop uses the same bound.
+pub const OUTPUT_HIGH_WATER: usize = lab_core::conn::OUTPUT_HIGH_WATER;
 
 /// After the last response of a connection, how long we keep reading (and discarding) before
 /// closing, so that unread request bytes do not make the kernel answer with RST and destroy
@@ -89,7 +89,7 @@ pub enum Wait {
 /// The handler's cost class; a panicking `cost` counts as Quick (and `call` then catches the
 /// handler's own panic), so that one bad request cannot take the loop down.
 pub fn cost(handler: &dyn Handler, request: &Request) -> Cost {
-    catch_unwind(AssertUnwindSafe(|| handler.cost(request))).unwrap_or(Cost::Quick)
+    lab_core::handler::cost(handler, request)
 }
 
 pub fn would_block(err: &io::Error) -> bool {

@@ -16,10 +16,16 @@
 
 use crate::connection::{cost, Env, State, Wait, LINGER, OUTPUT_HIGH_WATER};
 use crate::offload::Job;
+use lab_core::response::FileBody;
 use lab_core::{
     call, respond, write_rejection, Cost, Limits, Progress, Rejection, Request, RequestReader,
     Response, CONTINUE_100,
 };
+
+/// How much of a file body is read into the output at a time: the transport sends from our
+/// buffers, so a file goes out in chunks, each read when the previous one has been taken. A slow
+/// reader holds one chunk, never the file.
+pub const FILE_CHUNK: usize = 64 * 1024;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -35,6 +41,9 @@ pub struct Session {
     input: Vec<u8>,
     /// Responses queued and not yet taken by the transport: empty and unallocated when idle.
     output: Vec<u8>,
+    /// A file body still to send after `output` (boxed: most sessions have none). While it is
+    /// here nothing more is answered, so responses stay in order.
+    file: Option<Box<FileBody>>,
     /// When the current request's first byte arrived (header and body clocks).
     request_start: Instant,
     /// When the last response was queued or the last send made progress (idle, write and
@@ -54,6 +63,7 @@ impl Session {
             reader: RequestReader::new(),
             input: Vec::new(),
             output: Vec::new(),
+            file: None,
             request_start: now,
             last_io: now,
             deadline: None,
@@ -65,9 +75,20 @@ impl Session {
         self.input.len()
     }
 
-    /// Bytes queued for the transport to take.
+    /// Bytes queued for the transport to take, the rest of a file body included.
     pub fn queued_output(&self) -> usize {
-        self.output.len()
+        let file = self.file.as_ref().map_or(0, |f| f.remaining());
+        self.output
+            .len()
+            .saturating_add(usize::try_from(file).unwrap_or(usize::MAX))
+    }
+
+    /// Whether the next buffered request may be answered now: not while offloaded or closing,
+    /// not while a file body is still going out, not while the output is over the bound.
+    fn can_answer(&self, unsent: usize) -> bool {
+        self.state == State::Reading
+            && self.file.is_none()
+            && unsent + self.queued_output() < OUTPUT_HIGH_WATER
     }
 
     /// Which clock runs, given the bytes the transport has taken but not yet sent.
@@ -75,7 +96,7 @@ impl Session {
         match self.state {
             State::Offloaded => Wait::Handler,
             State::Lingering => Wait::Linger,
-            _ if unsent + self.output.len() > 0 => Wait::Write,
+            _ if unsent + self.queued_output() > 0 => Wait::Write,
             State::Closing { .. } => Wait::Write,
             State::Reading if self.reader.in_body() || !self.input.is_empty() => Wait::Request,
             State::Reading => Wait::Idle,
@@ -116,16 +137,27 @@ impl Session {
 
     /// After the client's EOF, once nothing more can be answered: close after writing.
     fn check_peer(&mut self, unsent: usize) {
-        if self.peer_closed
-            && self.state == State::Reading
-            && unsent + self.output.len() < OUTPUT_HIGH_WATER
-        {
+        if self.peer_closed && self.can_answer(unsent) {
             self.state = State::Closing { linger: false };
         }
     }
 
-    /// Takes the queued output (to send it); leaves none.
+    /// Takes the queued output (to send it); leaves none. Once the responses are out, each call
+    /// takes the next chunk of a file body. A file that cannot be read any more cannot keep the
+    /// length its head promised: the connection closes.
     pub fn take_output(&mut self) -> Vec<u8> {
+        if self.output.is_empty() {
+            if let Some(file) = &mut self.file {
+                let mut chunk = Vec::with_capacity(FILE_CHUNK.min(file.remaining() as usize));
+                if file.append_chunk(&mut chunk, FILE_CHUNK).is_err() {
+                    self.state = State::Closing { linger: false };
+                    self.file = None;
+                } else if file.remaining() == 0 {
+                    self.file = None;
+                }
+                return chunk;
+            }
+        }
         std::mem::take(&mut self.output)
     }
 
@@ -189,7 +221,7 @@ impl Session {
         now: Instant,
         env: &mut Env,
     ) {
-        while self.state == State::Reading && unsent + self.output.len() < OUTPUT_HIGH_WATER {
+        while self.can_answer(unsent) {
             match self.reader.advance(input, &env.limits) {
                 Ok(Progress::Complete(request)) => {
                     // Pipelined bytes after it are the next request, arriving now.
@@ -199,7 +231,7 @@ impl Session {
                         Some(request) => request,
                     };
                     let response = call(env.handler.as_ref(), &request);
-                    self.queue_response(&request, &response, now, env);
+                    self.queue_response(&request, response, now, env);
                 }
                 Ok(Progress::Continue) => {
                     self.output_buffer(env).extend_from_slice(CONTINUE_100);
@@ -214,18 +246,20 @@ impl Session {
     }
 
     /// Writes the answer to `request` and decides whether the connection stays open.
+    /// A file body is kept open and read a chunk at a time by `take_output`.
     fn queue_response(
         &mut self,
         request: &Request,
-        response: &Response,
+        response: Response,
         now: Instant,
         env: &mut Env,
     ) {
         let shutting_down = env.shutdown.is_triggered();
-        let keep_alive = respond(request, response, shutting_down, self.output_buffer(env));
+        let queued = respond(request, response, shutting_down, self.output_buffer(env));
+        self.file = queued.file.map(Box::new);
         env.counters.requests.fetch_add(1, Ordering::Relaxed);
         self.last_io = now;
-        if !keep_alive {
+        if !queued.keep_alive {
             self.state = State::Closing { linger: true };
         }
     }
@@ -250,7 +284,7 @@ impl Session {
         &mut self,
         key: usize,
         request: &Request,
-        response: &Response,
+        response: Response,
         unsent: usize,
         now: Instant,
         env: &mut Env,

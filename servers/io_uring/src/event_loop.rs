@@ -20,6 +20,7 @@
 use crate::connection::{Connection, Recv};
 use crate::sys::{self, Completion, EventFd, Ring};
 use crossbeam_channel::Receiver;
+use lab_core::memory::Trimmer;
 use lab_core::net::fd_limit_message;
 use lab_evloop::connection::{LINGER_MAX_BYTES, OUTPUT_HIGH_WATER};
 use lab_evloop::offload::Done;
@@ -68,6 +69,8 @@ pub struct EventLoop {
     free: Vec<usize>,
     /// Connections that are open (not closed and waiting for their last completions).
     open: usize,
+    /// Gives the heap's free pages back when the open count falls after a wave.
+    trimmer: Trimmer,
     next_id: u32,
     timers: Deadlines,
     /// Connections touched by this round's completions, settled once at its end.
@@ -103,6 +106,7 @@ impl EventLoop {
             connections: Vec::new(),
             free: Vec::new(),
             open: 0,
+            trimmer: Trimmer::new(),
             next_id: 0,
             timers: Deadlines::new(),
             dirty: Vec::new(),
@@ -346,7 +350,7 @@ impl EventLoop {
             }
             let unsent = conn.unsent();
             conn.session
-                .resume(key, &request, &response, unsent, self.now, &mut self.env);
+                .resume(key, &request, response, unsent, self.now, &mut self.env);
             self.mark(key);
         }
     }
@@ -477,6 +481,7 @@ impl EventLoop {
         }
         self.open -= 1;
         self.env.counters.open.fetch_sub(1, Ordering::Relaxed);
+        self.trimmer.observe_and_trim(self.open);
         if conn.released() {
             self.release(key);
         } else {
