@@ -216,6 +216,38 @@ fn every_crate_root_denies_unsafe_code() {
     }
 }
 
+/// lab-core's protocol layer does no I/O: it is handed bytes and answers Complete, Partial or a
+/// rejection, so that every model (blocking or event-driven) and the fuzz targets drive the same
+/// code.
+#[test]
+fn the_protocol_layer_does_no_io() {
+    let dir = root().join("servers/core/src/protocol");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    assert!(files.len() >= 6, "{files:?}");
+    for f in files {
+        let text = code(&std::fs::read_to_string(&f).unwrap());
+        for io in [
+            "std::net",
+            "std::fs",
+            "std::os",
+            "TcpStream",
+            "File",
+            "io::Read",
+            "io::Write",
+            "crate::sys",
+            "sys::",
+            "libc::",
+        ] {
+            assert!(
+                !text.contains(io),
+                "{} uses {io}: the protocol layer does no I/O",
+                f.display()
+            );
+        }
+    }
+}
+
 /// A flag two models share (`--loops`, the supervisor's) is registered once, so its two
 /// declarations must agree on everything a user sees.
 #[test]

@@ -21,60 +21,56 @@
 //! The parser never reads a socket: it is handed bytes and answers `Complete` or `Partial`, so the
 //! blocking loop in [`conn`] and a non-blocking event loop drive the same code.
 //!
-//! # Layout
-//! - [`limits`]: sizes and timeouts, each a `lab serve` flag.
-//! - [`config`]: what every model's `run` is told (limits, drain timeout, verbosity).
-//! - [`model`]: what a model tells the lab about itself ([`ModelInfo`]: name, flags, entry point).
-//! - [`error`]: [`Rejection`], why a request is refused, each mapped to one status code.
-//! - [`parse`]: the request head: httparse, then Host, Content-Length, Transfer-Encoding, ….
-//! - [`body`]: body decoders for Content-Length and chunked framing.
-//! - [`reader`]: per-connection state that turns buffered bytes into whole requests.
-//! - `fuzzing` (hidden): the properties the fuzz targets in `fuzz/` and `tests/fuzz_corpus.rs` check.
-//! - [`request`]: [`Request`], [`Head`], [`Method`].
-//! - [`response`]: [`Response`], [`Status`], writing a response with Date, Server and framing.
-//! - [`handler`]: the [`Handler`] trait, route costs, panic isolation.
-//! - [`app`]: [`LabApp`], the routes every model serves; [`static_files`]: the docroot.
-//! - [`conn`]: the blocking connection loop every blocking model calls.
-//! - [`park`]: `--park on`: an event-driven front holds connections until a whole request head
-//!   has arrived, then hands them to a pool's workers (threads, or processes via [`handoff`]).
-//! - [`handoff`]: passing a connection's file descriptor to another process over a Unix socket.
-//! - [`net`]: binding with a real backlog; an accept loop that checks shutdown and names limits.
-//! - [`shutdown`]: the shutdown flag and the live-connection tracker.
-//! - [`memory`]: giving the heap's free pages back to the kernel after a wave of connections.
-//! - [`status`]: what a model adds to `GET /_status` (loop counters, a scoreboard).
-//! - [`process`]: forking children, reaping them, stopping them (bounded) at shutdown.
-//! - [`scoreboard`]: a pool's shared-memory table of workers (pid, state, counts), Apache style.
-//! - [`supervisor`]: a pool's parent: spare-worker regulation, recycling, respawn, SIGTERM drain,
-//!   SIGHUP reload. process_pool and hybrid_pool differ only in what a worker runs.
-//! - [`sys`]: every raw `libc` call (fork, waitpid, kill, mmap, sigaction, prctl, sendmsg), each with its
-//!   safety argument.
+//! # Layout: four layers, a folder each
+//! 1. [`protocol`], HTTP/1.1 without I/O (a test checks that nothing in it reads or writes):
+//!    - [`limits`]: sizes and timeouts, each a `lab serve` flag.
+//!    - [`error`]: [`Rejection`], why a request is refused, each mapped to one status code.
+//!    - [`parse`]: the request head: httparse, then Host, Content-Length, Transfer-Encoding, ….
+//!    - [`body`]: body decoders for Content-Length and chunked framing.
+//!    - [`reader`]: per-connection state that turns buffered bytes into whole requests.
+//!    - [`request`]: [`Request`], [`Head`], [`Method`].
+//! 2. [`blocking`], I/O:
+//!    - [`response`]: [`Response`], [`Status`], writing a response with Date, Server and framing
+//!      (a body of bytes, or a file sent with `sendfile`).
+//!    - [`conn`]: the blocking connection loop every blocking model calls.
+//!    - [`net`]: binding with a real backlog; an accept loop that checks shutdown and names limits.
+//!    - [`shutdown`]: the shutdown flag and the live-connection tracker.
+//!    - [`memory`]: giving the heap's free pages back to the kernel after a wave of connections.
+//! 3. [`prefork`], the pools' machinery:
+//!    - [`process`]: forking children, reaping them, stopping them (bounded) at shutdown.
+//!    - [`scoreboard`]: a pool's shared-memory table of workers (pid, state, counts), Apache style.
+//!    - [`supervisor`]: a pool's parent: spare-worker regulation, recycling, respawn, SIGTERM drain,
+//!      SIGHUP reload. process_pool and hybrid_pool differ only in what a worker runs.
+//!    - [`park`]: `--park on`: an event-driven front holds connections until a whole request head
+//!      has arrived, then hands them to a pool's workers (threads, or processes via [`handoff`]).
+//!    - [`handoff`]: passing a connection's file descriptor to another process over a Unix socket.
+//! 4. [`application`], the app and the model description:
+//!    - [`handler`]: the [`Handler`] trait, route costs, panic isolation.
+//!    - [`app`]: [`LabApp`], the routes every model serves; [`static_files`]: the docroot.
+//!    - [`status`]: what a model adds to `GET /_status` (loop counters, a scoreboard).
+//!    - [`config`]: what every model's `run` is told (limits, drain timeout, verbosity).
+//!    - [`model`]: what a model tells the lab about itself ([`ModelInfo`]: name, flags, entry point).
+//!
+//! Beside them: [`sys`], every raw `libc` call (fork, waitpid, kill, mmap, sigaction, prctl,
+//! sendmsg, openat2, sendfile), each with its safety argument; and `fuzzing` (hidden), the
+//! properties the fuzz targets in `fuzz/` and `tests/fuzz_corpus.rs` check.
 
 #![deny(unsafe_code)]
 
-pub mod app;
-pub mod body;
-pub mod config;
-pub mod conn;
-pub mod error;
+// The four layers, one folder each (see each folder's `mod.rs`); their modules are re-exported
+// here, so `lab_core::parse` and `lab_core::supervisor` name the same things as before.
+pub mod application;
+pub mod blocking;
+pub mod prefork;
+pub mod protocol;
+
+pub use application::{app, config, handler, model, static_files, status};
+pub use blocking::{conn, memory, net, response, shutdown};
+pub use prefork::{handoff, park, process, scoreboard, supervisor};
+pub use protocol::{body, error, limits, parse, reader, request};
+
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod handler;
-pub mod handoff;
-pub mod limits;
-pub mod memory;
-pub mod model;
-pub mod net;
-pub mod park;
-pub mod parse;
-pub mod process;
-pub mod reader;
-pub mod request;
-pub mod response;
-pub mod scoreboard;
-pub mod shutdown;
-pub mod static_files;
-pub mod status;
-pub mod supervisor;
 #[allow(unsafe_code)] // the one module that may: each block has its SAFETY comment
 pub mod sys;
 
