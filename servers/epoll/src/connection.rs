@@ -16,16 +16,15 @@
 //! ```
 
 use crate::buffers::{Buffers, READ_CHUNK};
-use crate::offload::Job;
 use lab_core::conn::read_append;
 use lab_core::response::FileBody;
 use lab_core::{
-    call, respond, write_rejection, Cost, Limits, Progress, Rejection, Request, RequestReader,
-    Response, CONTINUE_100,
+    call, respond, write_rejection, Limits, Progress, Rejection, Request, RequestReader, Response,
+    CONTINUE_100,
 };
 // The pieces that do not depend on epoll live in the toolkit, shared with io_uring.
 pub use lab_evloop::connection::{
-    cost, interrupted, would_block, Env, Flow, State, Wait, LINGER, LINGER_MAX_BYTES,
+    cost, interrupted, offload, would_block, Env, Flow, State, Wait, LINGER, LINGER_MAX_BYTES,
     OUTPUT_HIGH_WATER,
 };
 use mio::net::TcpStream;
@@ -351,27 +350,11 @@ impl Connection {
     /// With offload on, hands a Cpu or Blocking request to the pool and parks the connection
     /// (returns `None`); gives a Quick request back to be answered inline.
     fn offload(&mut self, token: Token, request: Request, env: &mut Env) -> Option<Request> {
-        let Some((jobs, reply)) = &env.offload else {
-            return Some(request);
-        };
-        if lab_core::handler::cost(env.handler.as_ref(), &request) == Cost::Quick {
-            return Some(request);
+        let back = offload(env, token.0, self.id, request);
+        if back.is_none() {
+            self.state = State::Offloaded;
         }
-        let job = Job {
-            key: token.0,
-            id: self.id,
-            request,
-            reply: reply.clone(),
-        };
-        match jobs.send(job) {
-            Ok(()) => {
-                self.state = State::Offloaded;
-                env.counters.offloaded.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-            // The pool is gone (it outlives the loops, so this is a bug): answer inline.
-            Err(failed) => Some(failed.into_inner().request),
-        }
+        back
     }
 
     /// The output buffer, borrowed from the pool if the connection holds none.

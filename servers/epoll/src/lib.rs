@@ -142,10 +142,10 @@ pub mod connection;
 pub mod event_loop;
 // The buffer pool, the offload pool, the counters and the flags are the event-loop toolkit's
 // (lab-evloop), shared with the io_uring model; re-exported under their old paths.
+use lab_evloop::lifecycle;
 pub use lab_evloop::{buffers, offload};
 pub use lab_evloop::{Counters, LoopCounters, Options};
 
-use connection::Env;
 use event_loop::{EventLoop, WAKER};
 use lab_core::model::{self, ModelInfo, Variant};
 use lab_core::{Config, Handler, Shutdown};
@@ -153,10 +153,6 @@ use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
-
-/// How long `run` waits for the offload helpers to exit after the loops have returned.
-const POOL_STOP_GRACE: Duration = Duration::from_millis(200);
 
 /// What the lab knows about this model.
 pub const MODEL: ModelInfo = ModelInfo {
@@ -182,12 +178,9 @@ pub fn run(
     options: &Options,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let counters = Arc::new(Counters::new(options.loops));
-    let shown = Arc::clone(&counters);
-    lab_core::status::set_source(move || shown.to_json());
-    let result = run_with_counters(listener, handler, config, options, shutdown, counters);
-    lab_core::status::clear_source();
-    result
+    lifecycle::with_status(options.loops, |counters| {
+        run_with_counters(listener, handler, config, options, shutdown, counters)
+    })
 }
 
 /// [`run`], with counters the caller can read while it runs (`counters.loops.len()` must be
@@ -200,56 +193,28 @@ pub fn run_with_counters(
     shutdown: Shutdown,
     counters: Arc<Counters>,
 ) -> io::Result<()> {
-    let loops = options.loops.max(1);
-    if counters.loops.len() != loops {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "epoll: one LoopCounters per loop",
-        ));
-    }
+    let loops = lifecycle::loops("epoll", options, &counters)?;
     // The clones share the file description, so this makes every one non-blocking.
     listener.set_nonblocking(true)?;
-    let pool = match options.offload.is_on() {
-        true => Some(offload::Pool::start(
-            "epoll",
-            Arc::clone(&handler),
-            options.offload_threads,
-        )?),
-        false => None,
-    };
-    if config.verbose {
-        let offload = match options.offload.is_on() {
-            true => format!("offload on ({} helper threads)", options.offload_threads),
-            false => "offload off (handlers run inline)".into(),
-        };
-        eprintln!("epoll: {loops} event loops sharing one listening socket, {offload}");
-    }
+    let pool = lifecycle::start_offload(
+        "epoll",
+        &handler,
+        options,
+        loops,
+        "event loops",
+        config.verbose,
+    )?;
 
     let mut event_loops = Vec::with_capacity(loops);
     for (index, counters) in counters.loops.iter().enumerate() {
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
-        let waker: offload::Waker = Arc::new(move || {
-            let _ = waker.wake();
-        });
-        let (results_tx, results) = crossbeam_channel::unbounded();
-        let offload = pool.as_ref().map(|pool| {
-            (
-                pool.sender(),
-                offload::Reply {
-                    results: results_tx,
-                    waker,
-                },
-            )
-        });
-        let env = Env {
-            handler: Arc::clone(&handler),
-            limits: config.limits,
-            shutdown: shutdown.clone(),
-            buffers: buffers::Buffers::new(),
-            offload,
-            counters: Arc::clone(counters),
-        };
+        let (env, results) =
+            lifecycle::loop_env(&handler, config, &shutdown, counters, pool.as_ref(), || {
+                Arc::new(move || {
+                    let _ = waker.wake();
+                })
+            });
         let listener = mio::net::TcpListener::from_std(listener.try_clone()?);
         event_loops.push(EventLoop::new(
             index,
@@ -281,28 +246,7 @@ pub fn run_with_counters(
             }
         }
     }
-    for thread in threads {
-        let outcome = match thread.join() {
-            Ok(outcome) => outcome,
-            Err(_) => Err(io::Error::other("epoll: an event loop panicked")),
-        };
-        if let Err(e) = outcome {
-            eprintln!("epoll: {e}");
-            if result.is_ok() {
-                result = Err(e);
-            }
-        }
-    }
-    if let Some(pool) = pool {
-        // The loops are gone, and with them every sender of jobs: idle helpers exit at once.
-        // A loop that drained cleanly has no job out, so a helper still busy now is running a
-        // request whose connection the drain timeout already closed: waiting for it is useless.
-        let left = pool.stop(Instant::now() + POOL_STOP_GRACE);
-        if left > 0 {
-            eprintln!(
-                "epoll: {left} offload threads still busy after the drain; not waiting for them"
-            );
-        }
-    }
+    let result = lifecycle::join_loops("epoll", threads, result);
+    lifecycle::stop_offload("epoll", pool);
     result
 }

@@ -92,6 +92,35 @@ pub fn cost(handler: &dyn Handler, request: &Request) -> Cost {
     lab_core::handler::cost(handler, request)
 }
 
+/// With offload on, hands a Cpu or Blocking request to the pool, as connection `key` (its slot,
+/// and `id` to tell a reused slot's answers apart), and returns `None`: the caller parks the
+/// connection ([`State::Offloaded`]). A Quick request, or any request with offload off, comes
+/// back to be answered inline.
+pub fn offload(env: &Env, key: usize, id: u32, request: Request) -> Option<Request> {
+    let Some((jobs, reply)) = &env.offload else {
+        return Some(request);
+    };
+    if cost(env.handler.as_ref(), &request) == Cost::Quick {
+        return Some(request);
+    }
+    let job = Job {
+        key,
+        id,
+        request,
+        reply: reply.clone(),
+    };
+    match jobs.send(job) {
+        Ok(()) => {
+            env.counters
+                .offloaded
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            None
+        }
+        // The pool is gone (it outlives the loops, so this is a bug): answer inline.
+        Err(failed) => Some(failed.into_inner().request),
+    }
+}
+
 pub fn would_block(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::WouldBlock
 }

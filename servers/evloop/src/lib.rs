@@ -18,6 +18,8 @@
 //! - [`offload`]: the helper threads for Cpu and Blocking requests.
 //! - [`counters`]: per-loop counters, their `/_status` JSON and the `--verbose` line.
 //! - [`connection`]: what a loop lends its connections, their states and clocks, shared limits.
+//! - [`lifecycle`]: what a model's `run` does around its loops: `/_status`, the offload pool,
+//!   each loop's `Env`, joining the loops.
 //! - [`options`]: the flags both models take (`--loops`, `--offload`, `--offload-threads`).
 //! - [`session`]: one connection's requests and responses, pushed bytes instead of reading them
 //!   (the io_uring model's; the epoll model still interleaves this with its reads and writes).
@@ -28,6 +30,7 @@ pub mod buffers;
 pub mod connection;
 pub mod counters;
 pub mod deadlines;
+pub mod lifecycle;
 pub mod offload;
 pub mod options;
 pub mod session;

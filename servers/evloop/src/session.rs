@@ -14,12 +14,11 @@
 //! and writes (readiness: it pulls bytes when the kernel says they are there); a session is
 //! pushed bytes instead (completion: the kernel already read them into a buffer of ours).
 
-use crate::connection::{cost, Env, State, Wait, LINGER, OUTPUT_HIGH_WATER};
-use crate::offload::Job;
+use crate::connection::{offload, Env, State, Wait, LINGER, OUTPUT_HIGH_WATER};
 use lab_core::response::FileBody;
 use lab_core::{
-    call, respond, write_rejection, Cost, Limits, Progress, Rejection, Request, RequestReader,
-    Response, CONTINUE_100,
+    call, respond, write_rejection, Limits, Progress, Rejection, Request, RequestReader, Response,
+    CONTINUE_100,
 };
 
 /// How much of a file body is read into the output at a time: the transport sends from our
@@ -297,27 +296,11 @@ impl Session {
     /// With offload on, hands a Cpu or Blocking request to the pool and parks the connection
     /// (returns `None`); gives a Quick request back to be answered inline.
     fn offload(&mut self, key: usize, request: Request, env: &mut Env) -> Option<Request> {
-        let Some((jobs, reply)) = &env.offload else {
-            return Some(request);
-        };
-        if cost(env.handler.as_ref(), &request) == Cost::Quick {
-            return Some(request);
+        let back = offload(env, key, self.id, request);
+        if back.is_none() {
+            self.state = State::Offloaded;
         }
-        let job = Job {
-            key,
-            id: self.id,
-            request,
-            reply: reply.clone(),
-        };
-        match jobs.send(job) {
-            Ok(()) => {
-                self.state = State::Offloaded;
-                env.counters.offloaded.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-            // The pool is gone (it outlives the loops, so this is a bug): answer inline.
-            Err(failed) => Some(failed.into_inner().request),
-        }
+        back
     }
 
     /// The output buffer, borrowed from the pool if the session holds none.

@@ -111,13 +111,12 @@ pub mod sys;
 use event_loop::EventLoop;
 use lab_core::model::{self, ModelInfo, Variant};
 use lab_core::{Config, Handler, Shutdown};
-use lab_evloop::offload;
+use lab_evloop::lifecycle;
 pub use lab_evloop::{Counters, Env, LoopCounters, Options};
 use std::io;
 use std::net::TcpListener;
 use std::sync::{mpsc, Arc, OnceLock};
 use std::thread;
-use std::time::{Duration, Instant};
 
 /// Submission queue entries per ring (completions: four times as many). Each round queues at
 /// most a send and a re-arm per connection touched; a full queue is submitted early.
@@ -128,9 +127,6 @@ const RING_ENTRIES: u32 = 1024;
 /// so this bounds arrivals per round, not connections; when they run out, a receive ends with
 /// ENOBUFS and is re-armed.
 const RING_BUFFERS: u16 = 512;
-
-/// How long `run` waits for the offload helpers to exit after the loops have returned.
-const POOL_STOP_GRACE: Duration = Duration::from_millis(200);
 
 /// The kernel this model needs: multishot receive (6.0); multishot accept and provided buffer
 /// rings came in 5.19.
@@ -234,12 +230,9 @@ pub fn run(
     options: &Options,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let counters = Arc::new(Counters::new(options.loops.max(1)));
-    let shown = Arc::clone(&counters);
-    lab_core::status::set_source(move || shown.to_json());
-    let result = run_with_counters(listener, handler, config, options, shutdown, counters);
-    lab_core::status::clear_source();
-    result
+    lifecycle::with_status(options.loops.max(1), |counters| {
+        run_with_counters(listener, handler, config, options, shutdown, counters)
+    })
 }
 
 /// [`run`], with counters the caller can read while it runs (`counters.loops.len()` must be
@@ -253,28 +246,15 @@ pub fn run_with_counters(
     counters: Arc<Counters>,
 ) -> io::Result<()> {
     availability().map_err(|reason| io::Error::new(io::ErrorKind::Unsupported, reason))?;
-    let loops = options.loops.max(1);
-    if counters.loops.len() != loops {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "io_uring: one LoopCounters per loop",
-        ));
-    }
-    let pool = match options.offload.is_on() {
-        true => Some(offload::Pool::start(
-            "io_uring",
-            Arc::clone(&handler),
-            options.offload_threads,
-        )?),
-        false => None,
-    };
-    if config.verbose {
-        let offload = match options.offload.is_on() {
-            true => format!("offload on ({} helper threads)", options.offload_threads),
-            false => "offload off (handlers run inline)".into(),
-        };
-        eprintln!("io_uring: {loops} rings sharing one listening socket, {offload}");
-    }
+    let loops = lifecycle::loops("io_uring", options, &counters)?;
+    let pool = lifecycle::start_offload(
+        "io_uring",
+        &handler,
+        options,
+        loops,
+        "rings",
+        config.verbose,
+    )?;
 
     // Each ring is created on its loop's thread (a SINGLE_ISSUER ring belongs to the thread
     // that made it); each loop reports its setup before serving, so a failure stops `run`.
@@ -283,26 +263,17 @@ pub fn run_with_counters(
     let mut result = Ok(());
     for (index, loop_counters) in counters.loops.iter().enumerate() {
         let wake = Arc::new(sys::EventFd::new()?);
-        let (results_tx, results) = crossbeam_channel::unbounded();
-        let offload = pool.as_ref().map(|pool| {
-            let wake = Arc::clone(&wake);
-            let waker: offload::Waker = Arc::new(move || wake.wake());
-            (
-                pool.sender(),
-                offload::Reply {
-                    results: results_tx,
-                    waker,
-                },
-            )
-        });
-        let env = Env {
-            handler: Arc::clone(&handler),
-            limits: config.limits,
-            shutdown: shutdown.clone(),
-            buffers: lab_evloop::Buffers::new(),
-            offload,
-            counters: Arc::clone(loop_counters),
-        };
+        let (env, results) = lifecycle::loop_env(
+            &handler,
+            config,
+            &shutdown,
+            loop_counters,
+            pool.as_ref(),
+            || {
+                let wake = Arc::clone(&wake);
+                Arc::new(move || wake.wake())
+            },
+        );
         let listener = listener.try_clone()?;
         let ready_tx = ready_tx.clone();
         let (verbose, drain_timeout) = (config.verbose, config.drain_timeout);
@@ -356,26 +327,8 @@ pub fn run_with_counters(
         // Without all its loops the server cannot run as configured: stop the ones that started.
         shutdown.trigger();
     }
-    for thread in threads {
-        let outcome = match thread.join() {
-            Ok(outcome) => outcome,
-            Err(_) => Err(io::Error::other("io_uring: an event loop panicked")),
-        };
-        if let Err(e) = outcome {
-            if result.is_ok() {
-                eprintln!("io_uring: {e}");
-                result = Err(e);
-            }
-        }
-    }
-    if let Some(pool) = pool {
-        let left = pool.stop(Instant::now() + POOL_STOP_GRACE);
-        if left > 0 {
-            eprintln!(
-                "io_uring: {left} offload threads still busy after the drain; not waiting for them"
-            );
-        }
-    }
+    let result = lifecycle::join_loops("io_uring", threads, result);
+    lifecycle::stop_offload("io_uring", pool);
     result
 }
 
