@@ -7,6 +7,7 @@ use crate::offload::Done;
 use crossbeam_channel::Receiver;
 use lab_core::memory::Trimmer;
 use lab_core::net::fd_limit_message;
+use lab_core::net::Warnings;
 use lab_evloop::{Deadlines, Report};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
@@ -48,7 +49,7 @@ pub struct EventLoop {
     accept_paused_until: Option<Instant>,
     /// Gives the heap's free pages back when the open count falls after a wave.
     trimmer: Trimmer,
-    last_warning: Option<Instant>,
+    warnings: Warnings,
     verbose: bool,
     drain_timeout: Duration,
 }
@@ -78,7 +79,7 @@ impl EventLoop {
             env,
             accept_paused_until: None,
             trimmer: Trimmer::new(),
-            last_warning: None,
+            warnings: Warnings::default(),
             verbose,
             drain_timeout,
         })
@@ -359,13 +360,7 @@ impl EventLoop {
     }
 
     fn warn(&mut self, msg: &str) {
-        let now = Instant::now();
-        if self
-            .last_warning
-            .is_none_or(|t| now - t >= Duration::from_secs(1))
-        {
-            eprintln!("epoll loop {}: {msg}", self.index);
-            self.last_warning = Some(now);
-        }
+        self.warnings
+            .warn(format_args!("epoll loop {}: {msg}", self.index));
     }
 }

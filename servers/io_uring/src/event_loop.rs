@@ -22,6 +22,7 @@ use crate::sys::{self, Completion, EventFd, Ring};
 use crossbeam_channel::Receiver;
 use lab_core::memory::Trimmer;
 use lab_core::net::fd_limit_message;
+use lab_core::net::Warnings;
 use lab_evloop::connection::{LINGER_MAX_BYTES, OUTPUT_HIGH_WATER};
 use lab_evloop::offload::Done;
 use lab_evloop::{Deadlines, Env, Report, State, Wait};
@@ -78,7 +79,7 @@ pub struct EventLoop {
     /// The clock, read once per round (after each wait): what sessions stamp their clocks with.
     now: Instant,
     env: Env,
-    last_warning: Option<Instant>,
+    warnings: Warnings,
     verbose: bool,
     drain_timeout: Duration,
 }
@@ -112,7 +113,7 @@ impl EventLoop {
             dirty: Vec::new(),
             now: Instant::now(),
             env,
-            last_warning: None,
+            warnings: Warnings::default(),
             verbose,
             drain_timeout,
         };
@@ -577,13 +578,7 @@ impl EventLoop {
     }
 
     fn warn(&mut self, msg: &str) {
-        let now = Instant::now();
-        if self
-            .last_warning
-            .is_none_or(|t| now - t >= Duration::from_secs(1))
-        {
-            eprintln!("io_uring loop {}: {msg}", self.index);
-            self.last_warning = Some(now);
-        }
+        self.warnings
+            .warn(format_args!("io_uring loop {}: {msg}", self.index));
     }
 }

@@ -78,7 +78,7 @@ pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
 pub struct Acceptor<'a> {
     listener: &'a TcpListener,
     shutdown: Shutdown,
-    last_warning: Option<Instant>,
+    warnings: Warnings,
 }
 
 impl<'a> Acceptor<'a> {
@@ -87,7 +87,7 @@ impl<'a> Acceptor<'a> {
         Ok(Acceptor {
             listener,
             shutdown: shutdown.clone(),
-            last_warning: None,
+            warnings: Warnings::default(),
         })
     }
 
@@ -138,14 +138,7 @@ impl<'a> Acceptor<'a> {
     }
 
     fn warn(&mut self, msg: &str) {
-        let now = Instant::now();
-        if self
-            .last_warning
-            .is_none_or(|t| now - t >= Duration::from_secs(1))
-        {
-            eprintln!("{msg}");
-            self.last_warning = Some(now);
-        }
+        self.warnings.warn(msg);
     }
 }
 
@@ -157,5 +150,25 @@ pub fn fd_limit_message() -> String {
              raise it with `ulimit -n {hard}` or serve fewer connections; pausing accept"
         ),
         None => "accept: out of file descriptors; raise `ulimit -n`; pausing accept".into(),
+    }
+}
+
+/// A warning printed at most once a second: a server that keeps hitting a limit (EMFILE, an
+/// accept or register that fails) says so without flooding stderr. Every accept loop (the
+/// blocking acceptor, the event loops, the park front) holds one.
+#[derive(Debug, Default)]
+pub struct Warnings {
+    last: Option<Instant>,
+}
+
+impl Warnings {
+    /// Prints `msg` unless a warning was printed less than a second ago (it is formatted only
+    /// when printed).
+    pub fn warn(&mut self, msg: impl std::fmt::Display) {
+        let now = Instant::now();
+        if self.last.is_none_or(|t| now - t >= Duration::from_secs(1)) {
+            eprintln!("{msg}");
+            self.last = Some(now);
+        }
     }
 }

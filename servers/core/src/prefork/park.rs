@@ -37,6 +37,7 @@
 use crate::conn::LINGER;
 use crate::handoff::{ConnReceiver, ConnSender};
 use crate::limits::Limits;
+use crate::net::Warnings;
 use crate::net::POLL_INTERVAL;
 use crate::parse::{parse_head, HeadStatus};
 use crate::response::write_rejection;
@@ -103,7 +104,7 @@ pub struct ParkingLot {
     /// no new event comes until we have accepted everything).
     accept_pending: bool,
     accept_paused_until: Option<Instant>,
-    last_warning: Option<Instant>,
+    warnings: Warnings,
     parked: HashMap<Token, Parked>,
     next_token: usize,
     /// Whole heads, waiting for a worker.
@@ -131,7 +132,7 @@ impl ParkingLot {
             listener: Some(listener),
             accept_pending: true,
             accept_paused_until: None,
-            last_warning: None,
+            warnings: Warnings::default(),
             parked: HashMap::new(),
             next_token: FIRST_CONNECTION,
             ready: VecDeque::new(),
@@ -384,14 +385,7 @@ impl ParkingLot {
     }
 
     fn warn(&mut self, msg: &str) {
-        let now = Instant::now();
-        if self
-            .last_warning
-            .is_none_or(|t| now - t >= Duration::from_secs(1))
-        {
-            eprintln!("{msg}");
-            self.last_warning = Some(now);
-        }
+        self.warnings.warn(msg);
     }
 }
 
