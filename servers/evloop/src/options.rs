@@ -1,6 +1,7 @@
 //! The flags both event-loop models take (`--loops`, `--offload`, `--offload-threads`): one
 //! struct, so that the two declarations the lab registers once cannot drift apart.
 
+use lab_core::config::cores;
 use lab_core::model::{ModelOptions, OnOff};
 
 /// An event-loop model's flags.
@@ -15,12 +16,6 @@ pub struct Options {
     /// Helper threads for offloaded requests (default: four per core).
     #[arg(long, default_value_t = 4 * cores(), value_name = "N")]
     pub offload_threads: usize,
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
 }
 
 impl Default for Options {

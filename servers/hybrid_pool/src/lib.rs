@@ -88,6 +88,7 @@
 
 #![deny(unsafe_code)]
 
+use lab_core::config::cores;
 use lab_core::model::{self, ModelInfo, ModelOptions};
 use lab_core::park::{self, ThreadDoor};
 use lab_core::supervisor::{self, Sizing, SupervisorOptions, WorkerContext};
@@ -124,12 +125,6 @@ pub struct Options {
     pub stack_size: usize,
     #[command(flatten)]
     pub supervisor: SupervisorOptions,
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
 }
 
 impl Default for Options {

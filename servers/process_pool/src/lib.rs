@@ -198,7 +198,19 @@ pub fn run(
     let o = options;
     let sizing = Sizing::prefork(o.start_workers, o.min_spare, o.max_spare, o.max_workers);
     if o.supervisor.park.is_on() {
-        return run_parked(listener, handler, config, options, shutdown);
+        // `--park on`: the parent runs the front, and workers take connections from it.
+        let (mut front, door) = park::handoff_front(&listener, &config.limits)?;
+        let worker = |ctx: WorkerContext<'_>| parked_worker(ctx, &door, handler.as_ref(), config);
+        return supervisor::supervise_with_front(
+            "process_pool",
+            listener,
+            sizing,
+            &o.supervisor,
+            config,
+            shutdown,
+            &worker,
+            &mut front,
+        );
     }
     let worker = |ctx: WorkerContext<'_>| worker(ctx, handler.as_ref(), config);
     supervisor::supervise(
@@ -209,30 +221,6 @@ pub fn run(
         config,
         shutdown,
         &worker,
-    )
-}
-
-/// `--park on`: the parent runs the front, and workers take connections from it.
-fn run_parked(
-    listener: TcpListener,
-    handler: Arc<dyn Handler>,
-    config: &Config,
-    options: &Options,
-    shutdown: Shutdown,
-) -> io::Result<()> {
-    let o = options;
-    let sizing = Sizing::prefork(o.start_workers, o.min_spare, o.max_spare, o.max_workers);
-    let (mut front, door) = park::handoff_front(&listener, &config.limits)?;
-    let worker = |ctx: WorkerContext<'_>| parked_worker(ctx, &door, handler.as_ref(), config);
-    supervisor::supervise_with_front(
-        "process_pool",
-        listener,
-        sizing,
-        &o.supervisor,
-        config,
-        shutdown,
-        &worker,
-        &mut front,
     )
 }
 

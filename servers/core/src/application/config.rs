@@ -30,3 +30,11 @@ impl Config {
         self.limits.validate()
     }
 }
+
+/// The CPUs this process may use: the default for "one per core" settings (`--loops`,
+/// hybrid_pool's `--workers`).
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
