@@ -196,6 +196,13 @@ fn one() -> u32 {
 }
 
 impl CellRecord {
+    /// The last non-empty line of why the cell failed (the `lab run` error that ended it).
+    pub fn reason_line(&self) -> Option<&str> {
+        self.reason
+            .as_deref()
+            .and_then(|r| r.lines().rev().find(|l| !l.trim().is_empty()))
+    }
+
     /// The cell's report, relative to the folder.
     pub fn file(&self) -> String {
         format!("cells/{}.json", self.id)

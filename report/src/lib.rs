@@ -183,12 +183,7 @@ fn csv(study: &Study) -> String {
             q(&path),
             cell.conns.to_string(),
             status.to_string(),
-            q(cell
-                .reason
-                .as_deref()
-                .and_then(|r| r.lines().rev().find(|l| !l.trim().is_empty()))
-                .unwrap_or("")
-                .trim()),
+            q(cell.reason_line().unwrap_or("").trim()),
         ];
         match run.as_ref().filter(|_| cell.status == CellStatus::Ok) {
             Some(r) => {

@@ -141,13 +141,7 @@ impl Ctx<'_> {
                             ceiling(run, &env, top)
                         }
                         (CellStatus::Failed, _) => {
-                            let reason = cell
-                                .reason
-                                .as_deref()
-                                .and_then(|r| r.lines().rev().find(|l| !l.trim().is_empty()))
-                                .unwrap_or("")
-                                .trim()
-                                .to_string();
+                            let reason = cell.reason_line().unwrap_or("").trim().to_string();
                             let what = if reason.contains("descriptor") || reason.contains("NOFILE")
                             {
                                 format!("file descriptors (RLIMIT_NOFILE {})", env.open_files_soft)

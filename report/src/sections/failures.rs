@@ -97,11 +97,7 @@ impl Ctx<'_> {
                     continue;
                 }
                 seen.push((cell.workload.as_str(), cell.conns));
-                let reason = cell
-                    .reason
-                    .as_deref()
-                    .and_then(|r| r.lines().rev().find(|l| !l.trim().is_empty()))
-                    .unwrap_or("no reason recorded");
+                let reason = cell.reason_line().unwrap_or("no reason recorded");
                 let runs = self.s.records(&cell.workload, s, cell.conns).len();
                 let bad = failed
                     .iter()
@@ -178,13 +174,7 @@ impl Ctx<'_> {
                 }
                 (CellStatus::Failed, _) => {
                     let mut row = row_base;
-                    let reason = cell
-                        .reason
-                        .as_deref()
-                        .and_then(|r| r.lines().rev().find(|l| !l.trim().is_empty()))
-                        .unwrap_or("")
-                        .trim()
-                        .to_string();
+                    let reason = cell.reason_line().unwrap_or("").trim().to_string();
                     row.extend([
                         "failed".to_string(),
                         reason,
