@@ -93,6 +93,23 @@ fn ms(us: f64) -> f64 {
     us / 1000.0
 }
 
+/// Reads one figure from a run (`None` when it has none to give, e.g. no response).
+type Pick = fn(&CellRun) -> Option<f64>;
+
+/// The latency percentiles charted side by side, in milliseconds; a run without a response has
+/// none.
+const LATENCY_PICKS: [(&str, Pick); 3] = [
+    ("p50", |r| {
+        measure::answered(r).map(|r| ms(r.load.latency_us.p50 as f64))
+    }),
+    ("p99", |r| {
+        measure::answered(r).map(|r| ms(r.load.latency_us.p99 as f64))
+    }),
+    ("p99.9", |r| {
+        measure::answered(r).map(|r| ms(r.load.latency_us.p999 as f64))
+    }),
+];
+
 impl Ctx<'_> {
     fn color(&self, series: &str) -> usize {
         series_color(series, &self.s.plan.series)

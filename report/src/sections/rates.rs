@@ -1,13 +1,12 @@
 //! Latency against offered load (`lab compare --rates`): the hockey stick of every queueing
 //! system, and each series' knee, judged again here from each cell's JSON ([`knee::verdict`]).
 
-use super::{and_list, ms, Ctx};
+use super::{and_list, ms, Ctx, LATENCY_PICKS};
 use crate::chart::{Key, Line, Panel, XAxis};
 use crate::data::{CellRun, CellStatus, RatesPlan};
 use crate::doc::Block;
 use crate::fmt;
 use crate::knee;
-use crate::measure;
 
 /// The grey of the objective's line (the palette's first grey).
 const SLO_COLOR: usize = 8;
@@ -116,18 +115,7 @@ impl Ctx<'_> {
         ));
         let knees = self.knees(&rp);
         let names: Vec<&str> = knees.iter().map(|k| k.series.as_str()).collect();
-        type Pick = fn(&CellRun) -> Option<f64>;
-        let picks: [(&str, Pick); 3] = [
-            ("p50", |r| {
-                measure::answered(r).map(|r| ms(r.load.latency_us.p50 as f64))
-            }),
-            ("p99", |r| {
-                measure::answered(r).map(|r| ms(r.load.latency_us.p99 as f64))
-            }),
-            ("p99.9", |r| {
-                measure::answered(r).map(|r| ms(r.load.latency_us.p999 as f64))
-            }),
-        ];
+        let picks = LATENCY_PICKS;
         let max_x = knees
             .iter()
             .flat_map(|k| k.steps.iter().map(|s| s.1.load.throughput_rps))

@@ -135,18 +135,7 @@ impl Ctx<'_> {
         let workloads = self.workloads();
         for (w, path) in &workloads {
             let series = self.s.series_of(w);
-            type Pick = fn(&CellRun) -> Option<f64>;
-            let picks: [(&str, Pick); 3] = [
-                ("p50", |r| {
-                    measure::answered(r).map(|r| ms(r.load.latency_us.p50 as f64))
-                }),
-                ("p99", |r| {
-                    measure::answered(r).map(|r| ms(r.load.latency_us.p99 as f64))
-                }),
-                ("p99.9", |r| {
-                    measure::answered(r).map(|r| ms(r.load.latency_us.p999 as f64))
-                }),
-            ];
+            let picks = LATENCY_PICKS;
             let panels: Vec<Panel> = picks
                 .iter()
                 .map(|(name, pick)| {
