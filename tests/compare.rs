@@ -263,13 +263,6 @@ fn compare_exits_non_zero_when_every_cell_failed() {
     );
 }
 
-/// The process group of `pid`, from `/proc/PID/stat` (field 5).
-fn process_group(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(2)?.parse().ok()
-}
-
 #[test]
 fn ctrl_c_interrupts_compare_which_says_so_and_exits_130() {
     use std::os::unix::process::CommandExt;
@@ -304,25 +297,12 @@ fn ctrl_c_interrupts_compare_which_says_so_and_exits_130() {
     }
     std::thread::sleep(Duration::from_millis(1500));
     // A terminal's Ctrl-C: SIGINT to every process of the foreground group.
-    let group = process_group(pid).unwrap();
-    let mut tree = vec![pid];
-    tree.extend(common::descendants(pid));
-    for p in tree {
-        if process_group(p) == Some(group) {
-            common::signal(p, libc::SIGINT);
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "lab compare did not stop after Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    common::terminal_ctrl_c(pid);
+    let status = common::wait_exit(
+        &mut child,
+        Duration::from_secs(60),
+        "lab compare after Ctrl-C",
+    );
     let out_text = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out_text.stdout);
     assert_eq!(status.code(), Some(130), "{stdout}");

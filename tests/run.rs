@@ -209,13 +209,6 @@ fn lab_load_against_a_server() {
     assert!(status.success());
 }
 
-/// The process group of `pid`, from `/proc/PID/stat` (field 5).
-fn process_group(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(2)?.parse().ok()
-}
-
 #[test]
 fn ctrl_c_stops_lab_run_cleanly_exits_130_and_says_so() {
     use std::process::{Command, Stdio};
@@ -251,25 +244,8 @@ fn ctrl_c_stops_lab_run_cleanly_exits_130_and_says_so() {
     }
     std::thread::sleep(Duration::from_millis(1500));
     // A terminal's Ctrl-C: SIGINT to every process of the foreground group.
-    let group = process_group(pid).unwrap();
-    let mut tree = vec![pid];
-    tree.extend(common::descendants(pid));
-    for p in tree {
-        if process_group(p) == Some(group) {
-            common::signal(p, libc::SIGINT);
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "lab run did not stop after Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    common::terminal_ctrl_c(pid);
+    let status = common::wait_exit(&mut child, Duration::from_secs(30), "lab run after Ctrl-C");
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(status.code(), Some(130), "{stdout}");

@@ -378,3 +378,35 @@ pub fn docroot() -> Docroot {
     std::os::unix::net::UnixListener::bind(root.join("sock")).expect("unix socket");
     Docroot { dir, root }
 }
+
+/// The process group `pid` is in, from /proc.
+pub fn process_group(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// A terminal's Ctrl-C: SIGINT to every process of `pid`'s tree that is in `pid`'s process
+/// group (a child that made a group of its own is not reached, as in a terminal).
+pub fn terminal_ctrl_c(pid: u32) {
+    let group = process_group(pid).expect("process group");
+    let mut tree = vec![pid];
+    tree.extend(descendants(pid));
+    for p in tree {
+        if process_group(p) == Some(group) {
+            signal(p, libc::SIGINT);
+        }
+    }
+}
+
+/// Waits up to `within` for `child` to exit; fails the test, naming `what`, if it does not.
+pub fn wait_exit(child: &mut Child, within: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "{what} did not stop in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
