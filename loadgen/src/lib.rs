@@ -123,7 +123,9 @@ mod stats;
 mod sys;
 mod worker;
 
-pub use config::{parse_count, parse_duration, parse_rate, parse_start_at, parse_url, Config};
+pub use config::{
+    parse_count, parse_duration, parse_rate, parse_start_at, parse_url, Config, Target,
+};
 pub use error::Error;
 pub use lab_schema as report;
 /// The report types live in `lab-schema`, shared with the report crate.

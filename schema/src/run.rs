@@ -27,6 +27,14 @@ pub struct RunReport {
     /// `--load-cpus`: the CPUs the load generator's threads were pinned to; empty when not.
     #[serde(default)]
     pub load_cpus: Vec<usize>,
+    /// `--transport`: `tcp` (loopback TCP) or `unix` (a Unix domain socket); reports from
+    /// before the flag: `tcp`.
+    #[serde(default = "tcp")]
+    pub transport: String,
+}
+
+fn tcp() -> String {
+    "tcp".into()
 }
 
 impl RunReport {

@@ -127,10 +127,13 @@ pub struct CompareArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub pin: crate::run::PinFlags,
+    #[command(flatten)]
+    pub transport: crate::run::TransportFlag,
 }
 
 pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
-    let _ = plan::PIN_ARGS.set(args.pin.args());
+    let run_args = [args.pin.args(), args.transport.args()].concat();
+    let _ = plan::RUN_ARGS.set(run_args);
     let models = select_models(&args.models)?;
     if args.conns.is_empty() || args.conns.contains(&0) {
         return Err("--conns: give one or more counts above 0, e.g. 10,100,1000".into());
@@ -257,6 +260,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
             Vec::new()
         },
         environment: environment::environment(),
+        transport: args.transport.transport.name().to_string(),
         cells: jobs.iter().map(|j| j.record.clone()).collect(),
         rates: rates.as_ref().map(|r| r.record()),
     };

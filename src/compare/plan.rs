@@ -90,9 +90,9 @@ pub struct CellSpec<'a> {
 
 /// The `lab run` of one cell: `lab run --model M --conns C --path P --duration D [extra]
 /// --quiet --json cells/<id>.json [the series' flags]`.
-/// `--server-cpus`/`--load-cpus` as given to `lab compare`, passed on to every cell's `lab run`
-/// (set once, before any cell is planned).
-pub static PIN_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+/// `--server-cpus`/`--load-cpus` and `--transport` as given to `lab compare`, passed on to every
+/// cell's `lab run` (set once, before any cell is planned).
+pub static RUN_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
 pub fn job(out: &Path, series: &Series, spec: CellSpec) -> Job {
     let json = out.join("cells").join(format!("{}.json", spec.id));
@@ -114,7 +114,7 @@ pub fn job(out: &Path, series: &Series, spec: CellSpec) -> Job {
         json.display().to_string(),
     ]);
     args.extend(series.flags.iter().map(|f| f.to_string()));
-    args.extend(PIN_ARGS.get().into_iter().flatten().cloned());
+    args.extend(RUN_ARGS.get().into_iter().flatten().cloned());
     let record = CellRecord {
         id: spec.id,
         workload: spec.workload.name.clone(),
