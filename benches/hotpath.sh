@@ -325,6 +325,9 @@ if has_step pipeline; then
     done
     row "pipelined plaintext (wrk -t1 -c$CONNS, 16 deep): epoll --loops 1 / may_minihttp (1 worker), req/s" \
         "$(fmt "$(median pipeline epoll)")" "$(fmt "$(median pipeline may_minihttp)")" "$(ratio pipeline epoll may_minihttp)" "≥ 1.1"
+    row "pipelined plaintext (wrk -t1 -c$CONNS, 16 deep): epoll --loops 1 / may_minihttp (1 worker), req per server CPU-s" \
+        "$(fmt "$(median pipeline epoll 7)")" "$(fmt "$(median pipeline may_minihttp 7)")" "$(ratio pipeline epoll may_minihttp 7)" ""
+    NOTES+=("Pipelined: server CPU-s per ${DURATION} s run (medians): epoll $(median pipeline epoll 5), may_minihttp $(median pipeline may_minihttp 5).")
 fi
 
 if has_step keepalive; then
@@ -354,7 +357,7 @@ if has_step keepalive; then
         "$(fmt "$(median keepalive epoll 7)")" "$(fmt "$(median keepalive nginx 7)")" "$(ratio keepalive epoll nginx 7)" "≥ 1.10"
     row "keep-alive plaintext (wrk -t1 -c$CONNS): epoll --loops 1 / no-HTTP ceiling, req per server CPU-s" \
         "$(fmt "$(median keepalive epoll 7)")" "$(fmt "$(median keepalive ceiling 7)")" "$(ratio keepalive epoll ceiling 7)" ""
-    NOTES+=("Server CPU over the measured runs (median CPU-s per ${DURATION} s run): epoll $(median keepalive epoll 5), ceiling $(median keepalive ceiling 5), nginx $(median keepalive nginx 5).")
+    NOTES+=("Keep-alive: server CPU-s per ${DURATION} s run (medians): epoll $(median keepalive epoll 5), ceiling $(median keepalive ceiling 5), nginx $(median keepalive nginx 5).")
 fi
 
 if has_step unix; then
@@ -394,6 +397,7 @@ if has_step unix; then
             "$(fmt "$(median unix unix)")" "$(fmt "$(median unix tcp)")" "$(ratio unix unix tcp)" "≥ 1.3"
         row "plaintext over a Unix socket / over TCP, epoll --loops 1, req per server CPU-s" \
             "$(fmt "$(median unix unix 7)")" "$(fmt "$(median unix tcp 7)")" "$(ratio unix unix tcp 7)" ""
+        NOTES+=("Unix/TCP: server CPU-s per ${DURATION} s run (medians): unix $(median unix unix 5), tcp $(median unix tcp 5).")
     fi
 fi
 
@@ -431,7 +435,7 @@ if has_step models; then
                 note="cannot run here: $(tail -1 "$TMP/$m-after.log" 2>/dev/null | cut -c1-80)"
             fi
             e="$(errors_of "model:$m" before) / $(errors_of "model:$m" after)"
-            MODEL_ROWS+=("| \`$m\` | $(fmt "$b") | $(fmt "$a") | $(ratio "model:$m" after before) | $e | $note |")
+            MODEL_ROWS+=("| \`$m\` | $(fmt "$b") | $(fmt "$a") | $(ratio "model:$m" after before) | $(ratio "model:$m" after before 7) | $e | $note |")
         done
     fi
 fi
@@ -444,6 +448,7 @@ END_T=$(date -u +%s)
     echo "${DURATION} s measured runs, each after a ${WARMUP} s unmeasured one, a fresh server per run, A and B alternating; $ROUNDS rounds ($MODEL_ROUNDS per model);"
     echo "load average $LOAD_BEFORE at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $((END_T - START)) s in all. lab: \`$("$LAB" --version 2>/dev/null | head -1)\`."
     echo "Ratios are the median of the pairs' ratios A/B (each pair measured back to back), with their min–max; A and B are medians of the runs."
+    echo "Where the servers got much less than ${DURATION} CPU-s per run (other work on the CPU), throughput follows the share each got; requests per server CPU-second hold steadier."
     echo
     if [ ${#ROWS[@]} -gt 0 ]; then
         echo "| what (A / B) | A | B | A/B | goal |"
@@ -454,8 +459,8 @@ END_T=$(date -u +%s)
     if [ ${#MODEL_ROWS[@]} -gt 0 ]; then
         echo "Every model, plaintext \`GET /\`, wrk -t1 -c$CONNS keep-alive, default flags: before \`$("$BEFORE" --version 2>/dev/null | head -1)\`, after \`$("$AFTER" --version 2>/dev/null | head -1)\`"
         echo
-        echo "| model | before req/s | after req/s | after/before | errors before / after | |"
-        echo "|---|---|---|---|---|---|"
+        echo "| model | before req/s | after req/s | after/before | after/before, per server CPU-s | errors before / after | |"
+        echo "|---|---|---|---|---|---|---|"
         printf '%s\n' "${MODEL_ROWS[@]}"
         echo
     fi
