@@ -30,9 +30,9 @@
 #   --steps LIST       comma-separated subset of pipeline,keepalive,unix,models
 #   --server-cpu N, --load-cpu N  taskset CPUs (default 0 and 1)
 #   --out DIR          where table.md and runs.tsv go (default results/hotpath-<UTC time>)
-#   --nice N           run servers and load generators at this nice value (e.g. -10, as root):
-#                      on a machine shared with builds, the measured pair then gets the CPUs
-#                      (default 0: no change)
+#   --nice N           run servers and load generators at this nice value, and their
+#                      autogroups too (e.g. -10, as root): on a machine busy with builds the
+#                      measured pair then gets most of its CPUs (default 0: no change)
 #   --no-build         use the binaries as they are (default: cargo builds lab, the ceiling
 #                      example and the may_minihttp peer, a no-op when up to date)
 #
@@ -136,6 +136,15 @@ RUNS=$OUT/runs.tsv
 printf 'step\tround\tsubject\treq_per_s\tserver_cpu_s\terrors\n' >"$RUNS"
 TICK=$(getconf CLK_TCK)
 
+# Servers and load generators each run in a session of their own (setsid), which with the
+# kernel's autogroup scheduling is a scheduling group of their own: `nice` only ranks tasks within
+# a group, so --nice sets the group's nice too (/proc/self/autogroup), then the process's.
+PRIO=()
+if [ "$NICE" != 0 ]; then
+    # shellcheck disable=SC2016 # expanded by that sh
+    PRIO=(sh -c 'echo "$0" >/proc/self/autogroup 2>/dev/null || true; exec nice -n "$0" "$@"' "$NICE")
+fi
+
 # --- servers ----------------------------------------------------------------------------------
 SERVER_PID=""
 
@@ -181,7 +190,7 @@ free_port() {
 start_server() {
     local name=$1 ready=$2
     shift 2
-    setsid nice -n "$NICE" taskset -c "$SCPU" "$@" >"$TMP/$name.log" 2>&1 &
+    setsid "${PRIO[@]}" taskset -c "$SCPU" "$@" >"$TMP/$name.log" 2>&1 &
     SERVER_PID=$!
     local i
     for i in $(seq 1 100); do
@@ -220,20 +229,20 @@ wrk_run() { # URL [LUA]
     local url=$1 lua=${2:-} args=()
     [ -n "$lua" ] && args=(-s "$lua")
     if [ "$WARMUP" -gt 0 ]; then
-        timeout $((WARMUP + 15)) nice -n "$NICE" taskset -c "$LCPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" "${args[@]}" "$url" >/dev/null 2>&1 || true
+        timeout $((WARMUP + 15)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" "${args[@]}" "$url" >/dev/null 2>&1 || true
     fi
     T0=$(tree_ticks "$SERVER_PID")
-    timeout $((DURATION + 15)) nice -n "$NICE" taskset -c "$LCPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" "${args[@]}" "$url" >"$TMP/last.out" 2>&1 || true
+    timeout $((DURATION + 15)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" "${args[@]}" "$url" >"$TMP/last.out" 2>&1 || true
     T1=$(tree_ticks "$SERVER_PID")
     parse_load
 }
 labload_run() { # TARGET (http://... or unix:PATH:/route)
     local target=$1
     if [ "$WARMUP" -gt 0 ]; then
-        timeout $((WARMUP + 15)) nice -n "$NICE" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" -d"${WARMUP}s" -q "$target" >/dev/null 2>&1 || true
+        timeout $((WARMUP + 15)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" -d"${WARMUP}s" -q "$target" >/dev/null 2>&1 || true
     fi
     T0=$(tree_ticks "$SERVER_PID")
-    timeout $((DURATION + 20)) nice -n "$NICE" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" -d"${DURATION}s" -q "$target" >"$TMP/last.out" 2>&1 || true
+    timeout $((DURATION + 20)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" -d"${DURATION}s" -q "$target" >"$TMP/last.out" 2>&1 || true
     T1=$(tree_ticks "$SERVER_PID")
     parse_load
 }
