@@ -266,11 +266,12 @@ record() { # STEP ROUND SUBJECT RPS CPU ERRORS
 }
 
 # --- summaries --------------------------------------------------------------------------------
-# median STEP SUBJECT [COLUMN]: the median of a column (4: req/s, 5: CPU s, 7: req per CPU-s).
+# median STEP SUBJECT [COLUMN]: the median of a column (4: req/s, 5: CPU s; 7: requests per
+# server CPU-second, req/s x duration / CPU s).
 median() {
-    awk -F'\t' -v s="$1" -v subj="$2" -v c="${3:-4}" '
+    awk -F'\t' -v s="$1" -v subj="$2" -v c="${3:-4}" -v d="$DURATION" '
         NR > 1 && $1 == s && $3 == subj && $4 != "NA" {
-            v = (c == 7) ? ($5 > 0 ? $4 / $5 : "NA") : $c
+            v = (c == 7) ? ($5 > 0 ? $4 * d / $5 : "NA") : $c
             if (v != "NA") x[n++] = v
         }
         END {
@@ -282,8 +283,8 @@ median() {
 # ratio STEP A B [COLUMN]: "median (min–max)" of A/B taken round by round (each pair measured
 # back to back), over the rounds where both have a figure.
 ratio() {
-    awk -F'\t' -v s="$1" -v a="$2" -v b="$3" -v c="${4:-4}" '
-        function val() { return (c == 7) ? ($5 > 0 ? $4 / $5 : "NA") : $c }
+    awk -F'\t' -v s="$1" -v a="$2" -v b="$3" -v c="${4:-4}" -v d="$DURATION" '
+        function val() { return (c == 7) ? ($5 > 0 ? $4 * d / $5 : "NA") : $c }
         NR > 1 && $1 == s && $4 != "NA" {
             if ($3 == a) A[$2] = val(); else if ($3 == b) B[$2] = val()
         }
