@@ -11,10 +11,10 @@
 #              `lab serve --model epoll --loops 1` vs may_minihttp with one worker
 #              (benches/peers/may_minihttp, built here from crates.io)
 #   keepalive  wrk -t1 -c100 keep-alive: epoll --loops 1 vs the no-HTTP ceiling
-#              (examples/ceiling.rs) in throughput, and vs nginx (benches/wrk/nginx.conf: one
-#              worker, `return 200`, no access log) in requests per server CPU-second
+#              (examples/ceiling.rs) and vs nginx (benches/wrk/nginx.conf: one worker,
+#              `return 200`, no access log), in throughput and in requests per server CPU-second
 #   unix       `lab load -t1 -c100` over a Unix socket vs over TCP, epoll --loops 1 (skipped when
-#              the lab binary has no `--addr unix:PATH`)
+#              the lab binary's serve has no `--addr unix:PATH` or its load no `unix:PATH:/route`)
 #   models     every model's plaintext throughput, wrk -t1 -c100 keep-alive, default flags,
 #              the --before binary vs the --after binary (skipped without --before)
 #
@@ -111,7 +111,7 @@ ncpu=$(nproc --all)
 CEILING=$ROOT/target/release/examples/ceiling
 PEER=$ROOT/target/peers/release/may-minihttp-peer
 if [ "$BUILD" = 1 ]; then
-    if [ -z "$LAB" ]; then
+    if [ -z "$LAB" ] || [ "$(realpath -m "$LAB")" = "$(realpath -m "$ROOT/target/release/lab")" ]; then
         say "building lab and the ceiling example (cargo build --release)"
         (cd "$ROOT" && cargo build --release --quiet --bin lab --example ceiling)
     elif has_step keepalive; then
