@@ -62,6 +62,8 @@ table{border-collapse:collapse;margin:10px 0;font-size:13px;font-variant-numeric
 th,td{border:1px solid #dcdfe3;padding:3px 8px;text-align:right;vertical-align:top}
 th{background:#f0f2f4}
 td:first-child,th:first-child,td.t{text-align:left}
+td{white-space:nowrap}
+td.t{white-space:normal}
 .models{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:12px}
 .model{border:1px solid #dcdfe3;border-radius:6px;padding:10px 14px;font-size:14px}
 .model h3{margin:0 0 4px}
