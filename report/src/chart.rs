@@ -271,13 +271,14 @@ fn marker<DB: DrawingBackend>(
     }
 }
 
-/// Which points of a line get a marker: all of a short line; on a long one about ten, starting
-/// at the series' own phase so that coinciding series put theirs at different points.
+/// Which points of a line get a marker: all of a short line (a size sweep); on a longer one
+/// about eight, every other point at least, starting at the series' own phase so that
+/// coinciding series put theirs at different points.
 fn marked(n: usize, color_index: usize) -> Vec<usize> {
-    if n <= 12 {
+    if n <= 6 {
         return (0..n).collect();
     }
-    let step = n.div_ceil(10);
+    let step = n.div_ceil(8).max(2);
     (color_index % step..n).step_by(step).collect()
 }
 
