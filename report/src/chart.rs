@@ -589,3 +589,80 @@ fn fmt_percentile(v: &f64) -> String {
         _ => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_ticks_are_one_two_five_over_two_decades_and_thinner_beyond() {
+        assert_eq!(
+            log_ticks(&(8.0..700.0)),
+            [10.0, 20.0, 50.0, 100.0, 200.0, 500.0]
+        );
+        assert_eq!(
+            log_ticks(&(0.5..400.0)),
+            [1.0, 3.0, 10.0, 30.0, 100.0, 300.0]
+        );
+        assert_eq!(
+            log_ticks(&(1.0..200_000.0)),
+            [1.0, 10.0, 100.0, 1e3, 1e4, 1e5]
+        );
+    }
+
+    #[test]
+    fn coinciding_long_lines_put_their_markers_at_different_points() {
+        assert_eq!(marked(4, 3), [0, 1, 2, 3]);
+        let (a, b) = (marked(11, 0), marked(11, 1));
+        assert!(!a.is_empty() && !b.is_empty());
+        assert!(a.iter().all(|i| !b.contains(i)), "{a:?} {b:?}");
+    }
+
+    #[test]
+    fn an_overlaid_chart_names_both_runs_and_draws_the_baseline_dashed() {
+        let panel = Panel {
+            title: "t".into(),
+            y_desc: "ms".into(),
+            y_log: true,
+            y_fmt: crate::fmt::axis_ms,
+            x: XAxis::Conns(vec![1, 10, 100]),
+            lines: vec![Line {
+                color: 0,
+                points: vec![(1.0, 1.0), (10.0, 10.0), (100.0, 100.0)],
+                bars: Vec::new(),
+                dashed: false,
+            }],
+        };
+        let mut base = panel.lines.clone();
+        base[0].points[2].1 = 200.0;
+        let plain = draw(std::slice::from_ref(&panel), 1, &[("a".into(), 0, false)]);
+        let svg = draw_overlaid(
+            std::slice::from_ref(&panel),
+            &[base],
+            1,
+            &[("a".into(), 0, false)],
+            Some(("new", "old")),
+        );
+        assert!(svg.contains("this run: new") && svg.contains("baseline: old"));
+        assert!(
+            svg.contains("ms (log scale)"),
+            "a y axis over two decades is log"
+        );
+        assert!(svg.len() > plain.len());
+        assert_eq!(
+            svg,
+            draw_overlaid(
+                std::slice::from_ref(&panel),
+                &[{
+                    let mut b = panel.lines.clone();
+                    b[0].points[2].1 = 200.0;
+                    b
+                }],
+                1,
+                &[("a".into(), 0, false)],
+                Some(("new", "old")),
+            ),
+            "same input, same bytes"
+        );
+    }
+}
