@@ -257,8 +257,10 @@ fn comparison(this: &Study, base: &Study, (a, b): (&str, &str)) -> Vec<Block> {
                 _ => None,
             };
             let (x, y) = (get(this, st_this), get(base, st_base));
+            // Medians only: the runs' spread is in each run's own report, and the ratio's
+            // call (changed or noise) says what it means here.
             let show = |v: &Option<Spread>, st: &str| match v {
-                Some(v) => fmt::spread(v, f.show),
+                Some(v) => (f.show)(v.median),
                 None if st == "measured" => "n/a".into(),
                 None => st.to_string(),
             };
