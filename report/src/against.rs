@@ -447,14 +447,22 @@ fn reading(ratios: &[Vec<(&Key, Ratio)>], this: &Study, base: &Study) -> Vec<Str
     if untested > 0 {
         let few = |s: &Study| s.plan.repeat < RUNS_FOR_NOISE as u32;
         let who = match (few(this), few(base)) {
-            (true, true) => "neither run",
-            (true, false) => "this run did not",
-            (false, true) => "the baseline did not",
-            (false, false) => "some cells did not",
+            (true, true) => {
+                format!("neither run measured each cell {RUNS_FOR_NOISE} times or more")
+            }
+            (true, false) => {
+                format!("this run did not measure each cell {RUNS_FOR_NOISE} times or more")
+            }
+            (false, true) => {
+                format!("the baseline did not measure each cell {RUNS_FOR_NOISE} times or more")
+            }
+            (false, false) => format!(
+                "some cells have fewer than {RUNS_FOR_NOISE} successful runs in one of them"
+            ),
         };
         lines.push(format!(
-            "{untested} of the ratios cannot be called a change or noise: {who} measure each cell \
-             {RUNS_FOR_NOISE} times or more, and one run each cannot separate a change from \
+            "{untested} of the ratios cannot be called a change or noise: {who}, and \
+             one run each cannot separate a change from \
              run-to-run noise (on a shared machine a few percent either way is common). \
              `lab compare --repeat {RUNS_FOR_NOISE}` for both runs separates them."
         ));
@@ -512,7 +520,7 @@ fn differences(this: &Study, base: &Study) -> Vec<String> {
     let mut differ = |what: &str, a: String, b: String| {
         if a != b {
             let show = |v: &str| {
-                if v.is_empty() {
+                if v.is_empty() || v == "none" {
                     "none".to_string()
                 } else {
                     format!("`{v}`")
@@ -537,8 +545,6 @@ fn differences(this: &Study, base: &Study) -> Vec<String> {
     differ("build of lab", e.build.clone(), f.build.clone());
     for (flag, what) in [
         ("--transport", "transport"),
-        ("--server-cpus", "server CPU pinning"),
-        ("--load-cpus", "load generator CPU pinning"),
         ("--threads", "load generator threads"),
         ("--pipeline", "pipelining"),
     ] {
@@ -548,11 +554,25 @@ fn differences(this: &Study, base: &Study) -> Vec<String> {
             flag_value(&base.plan.command, flag),
         );
     }
-    differ(
-        "pinning recorded by the cells (server CPUs)",
-        pinned(this, |r| &r.server_cpus),
-        pinned(base, |r| &r.server_cpus),
-    );
+    // Pinning: what the cells' runs recorded, or where they agree, the flags given.
+    let cpus: [(&str, &str, fn(&CellRun) -> &Vec<usize>); 2] = [
+        ("--server-cpus", "server CPU pinning", |r| &r.server_cpus),
+        ("--load-cpus", "load generator CPU pinning", |r| {
+            &r.load_cpus
+        }),
+    ];
+    for (flag, what, recorded) in cpus {
+        let (a, b) = (pinned(this, recorded), pinned(base, recorded));
+        if a != b {
+            differ(what, a, b);
+        } else {
+            let given = |s: &Study| match flag_value(&s.plan.command, flag) {
+                v if v.is_empty() => "none".to_string(),
+                v => v,
+            };
+            differ(what, given(this), given(base));
+        }
+    }
     differ(
         "measured seconds per cell",
         fmt::fixed(this.plan.duration_s, 1),
