@@ -555,7 +555,7 @@ fn differences(this: &Study, base: &Study) -> Vec<String> {
         );
     }
     // Pinning: what the cells' runs recorded, or where they agree, the flags given.
-    let cpus: [(&str, &str, fn(&CellRun) -> &Vec<usize>); 2] = [
+    let cpus: [(&str, &str, Cpus); 2] = [
         ("--server-cpus", "server CPU pinning", |r| &r.server_cpus),
         ("--load-cpus", "load generator CPU pinning", |r| {
             &r.load_cpus
@@ -606,9 +606,12 @@ fn flag_value(command: &[String], flag: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Reads the CPUs a run was pinned to.
+type Cpus = fn(&CellRun) -> &Vec<usize>;
+
 /// The CPU sets the cells' runs recorded, distinct, in plan order (`0,1`; `none` when not
 /// pinned; `0 | 1` if the cells differ).
-fn pinned(s: &Study, cpus: fn(&CellRun) -> &Vec<usize>) -> String {
+fn pinned(s: &Study, cpus: Cpus) -> String {
     let mut seen: Vec<String> = Vec::new();
     for r in s.runs.iter().flatten() {
         let set = cpus(r)
