@@ -878,4 +878,17 @@ fn compare_over_unix_sockets_records_the_transport() {
         "the environment section says so"
     );
     assert_report_reproduces(&out);
+    // Against the shared loopback-TCP comparison: the difference in transport is named.
+    let (ok, stdout, stderr) = lab(&[
+        "report",
+        out.to_str().unwrap(),
+        "--against",
+        compared().to_str().unwrap(),
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let md = std::fs::read_to_string(out.join("against").join("report.md")).unwrap();
+    assert!(
+        md.contains("transport: `unix` here, `tcp` in the baseline"),
+        "{md}"
+    );
 }
