@@ -462,6 +462,10 @@ fn lab_run_over_a_unix_socket_records_it_and_leaves_no_socket() {
         json.to_str().unwrap(),
     ]);
     assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("connections over a Unix socket"),
+        "{stdout}"
+    );
     let v = check_report(&json, "process_pool", 8);
     assert_eq!(v["transport"], "unix");
     assert_eq!(v["errors"]["status"], 0);
