@@ -351,6 +351,26 @@ impl Study {
         representative(&self.runs_of(workload, series, conns))
     }
 
+    /// Whether the server of `series` was measured: always for the lab's models; for an
+    /// `--external` server only when its process was known (`--external-pid`/`--external-cmd`).
+    pub fn server_measured(&self, series: &str) -> bool {
+        !self
+            .plan
+            .externals
+            .iter()
+            .any(|e| e.name == series && !e.measured)
+    }
+
+    /// The `--external` servers whose memory and CPU were not measured, by name.
+    pub fn unmeasured(&self) -> Vec<&str> {
+        self.plan
+            .externals
+            .iter()
+            .filter(|e| !e.measured)
+            .map(|e| e.name.as_str())
+            .collect()
+    }
+
     /// The series measured on `workload`, in plan order.
     pub fn series_of(&self, workload: &str) -> Vec<&str> {
         self.plan
