@@ -21,9 +21,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// `NAME=URL`, checked: the name is a series label (letters, digits, `-`, `_`, `.`), the URL
 /// `http://host:port/path`.
 pub fn parse_spec(text: &str) -> Result<(String, String), String> {
-    let (name, url) = text
-        .split_once('=')
-        .ok_or_else(|| format!("--external {text}: expected NAME=URL, e.g. nginx=http://127.0.0.1:8090/"))?;
+    let (name, url) = text.split_once('=').ok_or_else(|| {
+        format!("--external {text}: expected NAME=URL, e.g. nginx=http://127.0.0.1:8090/")
+    })?;
     let name = name.trim();
     if name.is_empty()
         || !name
@@ -44,29 +44,29 @@ fn addr_of(url: &str) -> Result<SocketAddr, String> {
     Ok(config.addr)
 }
 
-/// One `GET` of `url`: `Ok` if an HTTP/1.x status line came back.
+/// One `GET` of `url`: `Ok` if an HTTP/1.x status line came back; else what happened.
 pub fn probe(url: &str) -> Result<(), String> {
-    let config = loadgen::Config::for_url(url).map_err(|e| format!("{url}: {e}"))?;
+    let config = loadgen::Config::for_url(url).map_err(|e| e.to_string())?;
     let mut stream = TcpStream::connect_timeout(&config.addr, PROBE_TIMEOUT)
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|e| format!("nothing answers there ({e})"))?;
     stream
         .set_read_timeout(Some(PROBE_TIMEOUT))
         .and_then(|()| stream.set_write_timeout(Some(PROBE_TIMEOUT)))
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|e| e.to_string())?;
     write!(
         stream,
         "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
         config.path, config.host
     )
-    .map_err(|e| format!("{url}: {e}"))?;
+    .map_err(|e| format!("cannot send a request ({e})"))?;
     let mut head = [0u8; 8];
     stream
         .read_exact(&mut head)
-        .map_err(|e| format!("{url}: no answer ({e})"))?;
+        .map_err(|e| format!("no answer ({e})"))?;
     if head.starts_with(b"HTTP/1.") {
         Ok(())
     } else {
-        Err(format!("{url}: the answer is not HTTP/1.x"))
+        Err("the answer is not HTTP/1.x".into())
     }
 }
 

@@ -70,7 +70,12 @@ pub struct ExternalFlags {
     #[arg(long, value_name = "NAME=URL", conflicts_with = "model")]
     pub external: Option<String>,
     /// The pid of the --external server, whose process tree is sampled like a model's.
-    #[arg(long, value_name = "PID", requires = "external", conflicts_with = "external_cmd")]
+    #[arg(
+        long,
+        value_name = "PID",
+        requires = "external",
+        conflicts_with = "external_cmd"
+    )]
     pub external_pid: Option<u32>,
     /// A command that starts the --external server in the foreground (`sh -c`); the lab starts
     /// it, waits for the URL to answer, measures its process tree and stops it (SIGTERM) after.
@@ -132,16 +137,10 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
     args.load
         .config(&format!("http://127.0.0.1:1{}", args.path))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;
-    let mut serve_args: Vec<String> = [
-        "serve",
-        "--model",
-        model.name(),
-        "--addr",
-        "127.0.0.1:0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut serve_args: Vec<String> = ["serve", "--model", model.name(), "--addr", "127.0.0.1:0"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     if let Some(dir) = &args.docroot {
         serve_args.extend(["--docroot".to_string(), dir.display().to_string()]);
     }
@@ -267,12 +266,16 @@ fn run_external(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String
         ));
     }
     if args.knee.find_max_rate {
-        return Err("--find-max-rate: not with --external (use `lab compare --rates auto \
+        return Err(
+            "--find-max-rate: not with --external (use `lab compare --rates auto \
                     --external NAME=URL`)"
-            .into());
+                .into(),
+        );
     }
     if args.faults.inject_faults.is_some() {
-        return Err("--inject-faults: not with --external (the faults need the lab's routes)".into());
+        return Err(
+            "--inject-faults: not with --external (the faults need the lab's routes)".into(),
+        );
     }
     let server_cpus = args
         .pin
@@ -282,7 +285,9 @@ fn run_external(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String
         .unwrap_or_default();
     let load_cpus = args.pin.load_cpus.clone().map(|l| l.0).unwrap_or_default();
     if !server_cpus.is_empty() && args.external.external_cmd.is_none() {
-        return Err("--server-cpus: only a server the lab starts can be pinned (--external-cmd)".into());
+        return Err(
+            "--server-cpus: only a server the lab starts can be pinned (--external-cmd)".into(),
+        );
     }
     let mut config = args.load.config(&url)?;
     config.cpus = load_cpus.clone();

@@ -193,7 +193,13 @@ fn csv(study: &Study) -> String {
                 // No response, no latency: empty fields, never 0.
                 let answered = r.load.requests > 0;
                 // An external server not measured: empty fields, never 0.
-                let server = |v: String| if r.server_measured() { v } else { String::new() };
+                let server = |v: String| {
+                    if r.server_measured() {
+                        v
+                    } else {
+                        String::new()
+                    }
+                };
                 let lat = |v: u64| {
                     if answered {
                         v.to_string()

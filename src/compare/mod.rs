@@ -215,12 +215,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         ));
     }
     check_externals(&lineup)?;
-    std::fs::create_dir_all(out.join("cells"))
-        .map_err(|e| format!("--out {}: {e}", out.display()))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;
-    if cfg!(debug_assertions) {
-        eprintln!("warning: this `lab` is a debug build; measure with `cargo run --release`");
-    }
 
     let mut conns = args.conns.clone();
     conns.sort_unstable();
@@ -337,7 +332,8 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         plan.command = old.command.clone();
         plan.date = old.date.clone();
         plan.resumed = old.resumed.clone();
-        plan.resumed.push(httpdate::fmt_http_date(std::time::SystemTime::now()));
+        plan.resumed
+            .push(httpdate::fmt_http_date(std::time::SystemTime::now()));
         plan.environment = old.environment.clone();
         earlier_s = old.elapsed_s;
         // Cells the earlier run added as it went (searches, faults) stay until met again.
@@ -345,7 +341,12 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
             plan.cells.push(c.clone());
         }
     }
+    std::fs::create_dir_all(out.join("cells"))
+        .map_err(|e| format!("--out {}: {e}", out.display()))?;
     write_plan(&out, &plan)?;
+    if cfg!(debug_assertions) {
+        eprintln!("warning: this `lab` is a debug build; measure with `cargo run --release`");
+    }
 
     let cell_s = |c: u64| warmup_s(c) + args.duration.as_secs_f64() + 1.0;
     let searched = rates.as_ref().map_or(0, |r| r.searched_cells(&lineup));
@@ -482,7 +483,9 @@ fn lineup(args: &CompareArgs) -> Result<Lineup, String> {
             || custom.iter().any(|s| s.name == name)
             || externals.iter().any(|e| e.name == name);
         if clash {
-            return Err(format!("--external {text}: the name `{name}` is already a series"));
+            return Err(format!(
+                "--external {text}: the name `{name}` is already a series"
+            ));
         }
         externals.push(plan::External {
             name,

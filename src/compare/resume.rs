@@ -15,10 +15,10 @@ use std::path::Path;
 /// The arguments to resume with, and the folder's plan.
 pub fn arguments(args: CompareArgs, dir: &Path) -> Result<(CompareArgs, Plan), String> {
     let path = dir.join(report::PLAN_FILE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("--resume {}: {e}", dir.display()))?;
-    let old: Plan = serde_json::from_str(&text)
-        .map_err(|e| format!("--resume {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("--resume {}: {e}", dir.display()))?;
+    let old: Plan =
+        serde_json::from_str(&text).map_err(|e| format!("--resume {}: {e}", path.display()))?;
     let mut args = if only_resume_given() {
         // `lab compare --resume DIR`: the plan as first typed (`lab compare ...`).
         let cmd = CompareArgs::augment_args(clap::Command::new("compare"));

@@ -37,7 +37,8 @@ pub fn run(
     let duration = duration.max(MIN_DURATION);
     let workload = WorkloadKind::Hello.workload();
     let out = runner.out().to_path_buf();
-    for (run, series) in (1..=repeat).flat_map(|r| series(lineup).into_iter().map(move |s| (r, s))) {
+    for (run, series) in (1..=repeat).flat_map(|r| series(lineup).into_iter().map(move |s| (r, s)))
+    {
         if runner.stopped() {
             return Ok(());
         }
