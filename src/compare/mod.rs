@@ -13,11 +13,21 @@
 //! one that fails (non-zero exit, no report, or out of time) is recorded with the reason and the
 //! comparison goes on: a model that cannot hold 10,000 connections is a result, not an abort.
 //!
+//! A series is a model (and each of its variants where they apply), a model with flags of its own
+//! (`--series 'epoll --loops 1'`), or a server outside the lab (`--external nginx=URL`, a
+//! baseline, run on the plaintext workload only). Every cell's load generator runs with the same
+//! `--threads`, `--pipeline` and `--timeout`, recorded in compare.json.
+//!
+//! compare.json is rewritten after every cell, so an interrupted comparison is resumable:
+//! `--resume DIR` plans the same cells, keeps those measured and runs the rest.
+//!
 //! # Layout
-//! - `plan`: the models, workloads and sizes asked for, and the cells they make.
-//! - `experiments`: one file per experiment, each turning the plan into cells (`matrix`: models ×
+//! - `plan`: the series (models, `--series`, `--external`), workloads and sizes asked for, and
+//!   the cells they make.
+//! - `experiments`: one file per experiment, each turning the plan into cells (`matrix`: series ×
 //!   connections × workloads, closed loop).
-//! - `cell`: runs one cell as a child `lab run`, bounded in time.
+//! - `cell`: runs one cell as a child `lab run`, bounded in time (or keeps it, resuming).
+//! - `resume`: `--resume DIR`: the arguments to resume with, and the check that the plan is DIR's.
 //! - `environment`: the machine and its limits, recorded in compare.json.
 //! - `output`: writing compare.json, and `lab report DIR`.
 
