@@ -50,7 +50,7 @@ impl Ctx<'_> {
                     NOT_MEASURED.into(),
                     NOT_MEASURED.into(),
                     NOT_MEASURED.into(),
-                    "0".into(),
+                    "—".into(),
                 ]);
             }
             panels.push(self.conns_panel(
