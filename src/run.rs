@@ -15,6 +15,11 @@
 //! pinned between fork and exec, so its every thread and forked worker inherits the set; the load
 //! generator pins each of its threads. Both lists are recorded in the report.
 //!
+//! `--external NAME=URL` loads a server outside the lab instead (nginx, say: a baseline) and
+//! measures it the same way when its process is known: `--external-cmd` starts it (the lab is its
+//! parent, so its CPU is the kernel's rusage again) and stops it after, `--external-pid` samples a
+//! running one. Without either the report's server figures are marked not measured.
+//!
 //! The server runs in a process group of its own, so a terminal's Ctrl-C reaches only `lab`,
 //! which stops the load (counting nothing after the signal as an error), then the server, and
 //! writes its report marked `interrupted`.

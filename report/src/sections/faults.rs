@@ -76,6 +76,20 @@ impl Ctx<'_> {
              half the median second before the first fault (single seconds vary that much on a \
              shared machine); the timeline has a resolution of one second.",
         );
+        let externals: Vec<String> = self
+            .s
+            .plan
+            .externals
+            .iter()
+            .map(|e| format!("`{}`", e.name))
+            .collect();
+        if !externals.is_empty() {
+            self.para(format!(
+                "Not in this experiment: {} (external servers have neither the lab's `/crash` \
+                 route nor workers the lab knows to kill).",
+                and_list(&externals)
+            ));
+        }
         let head = [
             "model",
             "outcome",
