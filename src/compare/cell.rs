@@ -91,8 +91,15 @@ impl Runner {
 
     /// `--resume`: keep the cells of `previous` that were measured (or failed for a reason of
     /// their own) instead of running them again; an interrupted or unrun cell runs.
-    pub fn resume_from(&mut self, previous: Vec<CellRecord>) {
+    pub fn resume_from(&mut self, previous: Vec<CellRecord>, jobs: &[Job]) {
         self.previous = previous;
+        // The progress counts the cells to run: those planned now and measured before are not.
+        let kept = jobs
+            .iter()
+            .filter(|j| self.measured_before(j).is_some())
+            .count();
+        self.total = self.total.saturating_sub(kept);
+        self.progress.set_length(self.total as u64);
     }
 
     /// The earlier record of `job`'s cell, if it was measured with the same command.
@@ -138,7 +145,6 @@ impl Runner {
             let ok = old.status == CellStatus::Ok;
             plan.cells[i] = old;
             self.kept += 1;
-            self.progress.inc(1);
             return Ok(ok);
         }
         if self.done > 0 {

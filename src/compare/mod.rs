@@ -395,7 +395,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     let total = jobs.len() + searched + fault_cells;
     let mut runner = Runner::new(exe, out.clone(), args.pause, total)?;
     if let Some(old) = previous {
-        runner.resume_from(old.cells);
+        runner.resume_from(old.cells, &jobs);
     }
     let started = Instant::now();
     for &i in &order {
