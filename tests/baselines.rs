@@ -45,7 +45,7 @@ fn free_port() -> u16 {
 /// and empty fields in the CSV, never 0.
 #[test]
 fn external_servers_run_beside_the_models_measured_only_when_their_process_is_known() {
-    let measured = Server::start("thread_pool", &[]);
+    let measured = Server::start("epoll", &[]);
     let unknown = Server::start("single_thread", &[]);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("cmp");
