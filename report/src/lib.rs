@@ -18,6 +18,8 @@
 //! opening of its own crate's `//!` doc, embedded at build time by `build.rs`.
 //!
 //! # Layout
+//! - [`against`]: `lab report DIR --against OTHER`: the report with a baseline run overlaid, and
+//!   the ratios of the two runs.
 //! - [`data`]: the folder's files: [`Plan`] (`compare.json`), [`CellRun`] (a `lab run` report).
 //! - [`knee`]: the highest sustained offered rate: the objective and the bracketing search.
 //! - `measure`: numbers derived from cells: per-request costs, error share, least squares.
@@ -35,6 +37,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod against;
 pub mod data;
 pub mod knee;
 
@@ -90,8 +93,12 @@ pub fn render(study: &Study) -> Vec<(String, Vec<u8>)> {
 /// Reads `dir`, renders the report and writes its files into `dir`. Returns the paths written.
 pub fn write_report(dir: &Path) -> Result<Vec<String>, String> {
     let study = Study::load(dir)?;
-    let files = render(&study);
-    // Charts of an earlier render that this one does not have would be stale: remove them.
+    write_files(dir, render(&study))
+}
+
+/// Writes `files` (path relative to `dir`, contents) into `dir`, first removing any chart under
+/// `dir/charts` that they do not have (a stale one from an earlier render). Returns their paths.
+fn write_files(dir: &Path, files: Vec<(String, Vec<u8>)>) -> Result<Vec<String>, String> {
     let charts = dir.join("charts");
     if let Ok(entries) = std::fs::read_dir(&charts) {
         for entry in entries.flatten() {

@@ -297,10 +297,7 @@ impl Ctx<'_> {
             .collect();
         if !shown.is_empty() {
             let names: Vec<&str> = shown.iter().map(|(s, _)| s.as_str()).collect();
-            let mut legend = self.legend(&names);
-            for (i, key) in legend.iter_mut().enumerate() {
-                key.2 = i % 2 == 1;
-            }
+            let legend = self.legend(&names);
             let panel = Panel {
                 title: "responses per second; faults at 1/4 (crash), 1/2 (abort), 3/4 (kill)"
                     .into(),
@@ -310,12 +307,11 @@ impl Ctx<'_> {
                 x: XAxis::Seconds,
                 lines: shown
                     .iter()
-                    .enumerate()
-                    .map(|(i, (s, points))| Line {
+                    .map(|(s, points)| Line {
                         color: self.color(s),
                         points: points.clone(),
                         bars: Vec::new(),
-                        dashed: i % 2 == 1,
+                        dashed: false,
                     })
                     .collect(),
             };

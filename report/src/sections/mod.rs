@@ -22,9 +22,42 @@ struct Ctx<'a> {
     sizes: Vec<u64>,
     blocks: Vec<Block>,
     chart_no: usize,
+    /// The series in colour order: the plan's, then (with `--against`) the baseline's others.
+    palette: &'a [String],
+    /// With `--against`: the baseline's charts, drawn under this run's.
+    overlay: Option<&'a Overlay>,
+    /// Every chart's name and panels, in order (what an overlay is made of).
+    drawn: Vec<(String, Vec<Panel>)>,
+}
+
+/// A baseline run's charts, to draw under this run's (`lab report DIR --against OTHER`).
+pub struct Overlay {
+    /// Names of the two runs, for the legends.
+    pub this: String,
+    pub base: String,
+    /// The baseline's charts: name and panels, in its order.
+    pub charts: Vec<(String, Vec<Panel>)>,
 }
 
 pub fn build(study: &Study) -> Document {
+    run(study, &study.plan.series, None).0
+}
+
+/// The charts `study` would draw, with series coloured by `palette` (a baseline's, to overlay).
+pub fn charts(study: &Study, palette: &[String]) -> Vec<(String, Vec<Panel>)> {
+    run(study, palette, None).1
+}
+
+/// The report of `study` with `overlay`'s lines drawn under each of its charts.
+pub fn build_overlaid(study: &Study, palette: &[String], overlay: &Overlay) -> Document {
+    run(study, palette, Some(overlay)).0
+}
+
+fn run<'a>(
+    study: &'a Study,
+    palette: &'a [String],
+    overlay: Option<&'a Overlay>,
+) -> (Document, Vec<(String, Vec<Panel>)>) {
     let mut sizes = study.plan.conns.clone();
     sizes.sort_unstable();
     sizes.dedup();
@@ -33,6 +66,9 @@ pub fn build(study: &Study) -> Document {
         sizes,
         blocks: Vec::new(),
         chart_no: 0,
+        palette,
+        overlay,
+        drawn: Vec::new(),
     };
     cx.summary();
     cx.models();
@@ -53,7 +89,7 @@ pub fn build(study: &Study) -> Document {
         .iter()
         .filter(|c| c.status == CellStatus::Ok)
         .count();
-    Document {
+    let document = Document {
         title: "http-lab: server models compared".into(),
         subtitle: format!(
             "{} models, {} workloads, {} connection counts, {} s per cell{}: {} of {} runs measured. Run started {}.",
@@ -71,7 +107,8 @@ pub fn build(study: &Study) -> Document {
             p.date
         ),
         blocks: cx.blocks,
-    }
+    };
+    (document, cx.drawn)
 }
 
 /// A series' colour: its place in the plan's series, which `lab compare` lists in the lab's
@@ -127,6 +164,49 @@ fn externals_words(externals: &[lab_schema::External]) -> String {
         .collect()
 }
 
+/// This run's panels with the baseline's lines of the panel of the same title (a horizontal
+/// reference such as an objective is not repeated), the connection sizes of both on the axis,
+/// and the legend with any series only the baseline has.
+fn overlaid(
+    panels: &[Panel],
+    base: &[Panel],
+    legend: &[Key],
+    palette: &[String],
+) -> (Vec<Panel>, Vec<Vec<Line>>, Vec<Key>) {
+    let mut legend = legend.to_vec();
+    let mut out = Vec::new();
+    let mut lines = Vec::new();
+    for panel in panels {
+        let mut panel = panel.clone();
+        let theirs: Vec<Line> = base
+            .iter()
+            .find(|b| b.title == panel.title)
+            .map(|b| {
+                if let (XAxis::Conns(ours), XAxis::Conns(other)) = (&mut panel.x, &b.x) {
+                    ours.extend(other);
+                    ours.sort_unstable();
+                    ours.dedup();
+                }
+                b.lines
+                    .iter()
+                    .filter(|l| !chart::is_reference(l))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for l in &theirs {
+            if !legend.iter().any(|k| k.1 == l.color) {
+                if let Some(name) = palette.get(l.color) {
+                    legend.push((name.clone(), l.color, false));
+                }
+            }
+        }
+        out.push(panel);
+        lines.push(theirs);
+    }
+    (out, lines, legend)
+}
+
 /// `a`, `a` and `b`, `a`, `b` and `c`.
 fn and_list(items: &[String]) -> String {
     match items {
@@ -159,7 +239,7 @@ const LATENCY_PICKS: [(&str, Pick); 3] = [
 
 impl Ctx<'_> {
     fn color(&self, series: &str) -> usize {
-        series_color(series, &self.s.plan.series)
+        series_color(series, self.palette)
     }
 
     fn legend(&self, series: &[&str]) -> Vec<Key> {
@@ -192,7 +272,23 @@ impl Ctx<'_> {
 
     fn chart(&mut self, name: &str, alt: String, panels: &[Panel], cols: usize, legend: &[Key]) {
         self.chart_no += 1;
-        let svg = chart::draw(panels, cols, legend);
+        // The same chart of the baseline: by name, the n-th of that name if there are several.
+        let nth = self.drawn.iter().filter(|(n, _)| n == name).count();
+        self.drawn.push((name.to_string(), panels.to_vec()));
+        let svg = match self.overlay {
+            None => chart::draw(panels, cols, legend),
+            Some(o) => {
+                let base = o
+                    .charts
+                    .iter()
+                    .filter(|(n, _)| n == name)
+                    .nth(nth)
+                    .map(|(_, p)| p.as_slice())
+                    .unwrap_or(&[]);
+                let (panels, lines, legend) = overlaid(panels, base, legend, self.palette);
+                chart::draw_overlaid(&panels, &lines, cols, &legend, Some((&o.this, &o.base)))
+            }
+        };
         self.push(Block::Chart {
             file: format!("{:02}-{name}.svg", self.chart_no),
             alt,
