@@ -9,12 +9,9 @@
 //! the end a fresh `GET /` says whether it still serves.
 
 use clap::Args;
-use lab_core::net::Stream;
 use loadgen::Target;
 use report::{FaultLog, Injection};
 use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -140,11 +137,7 @@ fn kill_a_worker(pid: u32, at_s: f64) -> Injection {
 /// One request on a connection of its own; what came back, in a few words (`200`, `500`,
 /// `reset`, `closed without a response`, `refused`, `timed out`).
 fn request(target: &Target, path: &str) -> String {
-    let connected = match target {
-        Target::Tcp(addr) => TcpStream::connect_timeout(addr, IO_TIMEOUT).map(Stream::Tcp),
-        Target::Unix(path) => UnixStream::connect(path).map(Stream::Unix),
-    };
-    let mut stream = match connected {
+    let mut stream = match crate::external::connect(target, IO_TIMEOUT) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return "refused".into(),
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return "timed out".into(),

@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 mod compare;
+mod external;
 mod faults;
 mod generate;
 mod knee;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::lab;
+use common::{all_files, assert_report_reproduces, lab};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -45,23 +45,6 @@ fn compared() -> &'static Path {
         (tmp, out)
     })
     .1
-}
-
-fn all_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).expect("prefix").to_path_buf());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]
@@ -374,30 +357,6 @@ fn ctrl_c_interrupts_compare_which_says_so_and_exits_130() {
         .any(|c| c["status"] == "pending"));
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("The comparison was interrupted after"), "{md}");
-}
-
-/// Copies a comparison's JSON to a new folder, runs `lab report` there, and asserts every file
-/// of the report comes out byte for byte the same.
-fn assert_report_reproduces(dir: &Path) {
-    let copy = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(copy.path().join("cells")).unwrap();
-    std::fs::copy(dir.join("compare.json"), copy.path().join("compare.json")).unwrap();
-    for f in all_files(dir) {
-        if f.starts_with("cells") && f.extension().is_some_and(|e| e == "json") {
-            std::fs::copy(dir.join(&f), copy.path().join(&f)).unwrap();
-        }
-    }
-    let (ok, _, stderr) = lab(&["report", copy.path().to_str().unwrap()]);
-    assert!(ok, "{stderr}");
-    for f in all_files(dir) {
-        if f.starts_with("cells") || f == Path::new("compare.json") {
-            continue;
-        }
-        let a = std::fs::read(dir.join(&f)).unwrap();
-        let b = std::fs::read(copy.path().join(&f))
-            .unwrap_or_else(|_| panic!("{} not regenerated", f.display()));
-        assert!(a == b, "{} differs after `lab report`", f.display());
-    }
 }
 
 /// `--rates auto`: each series' search runs as cells of the `rates` experiment, the report has

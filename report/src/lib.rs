@@ -49,8 +49,8 @@ mod sections;
 pub mod stats;
 
 pub use data::{
-    CellRecord, CellRun, CellStatus, Environment, FaultLog, Injection, Plan, RatesPlan, Study,
-    Workload, PLAN_FILE,
+    CellRecord, CellRun, CellStatus, Environment, FaultLog, Injection, LoadPlan, Plan, RatesPlan,
+    Study, Workload, PLAN_FILE,
 };
 pub use stats::shuffled;
 
@@ -199,6 +199,14 @@ fn csv(study: &Study) -> String {
                 let s = &r.server;
                 // No response, no latency: empty fields, never 0.
                 let answered = r.load.requests > 0;
+                // An external server not measured: empty fields, never 0.
+                let server = |v: String| {
+                    if r.server_measured() {
+                        v
+                    } else {
+                        String::new()
+                    }
+                };
                 let lat = |v: u64| {
                     if answered {
                         v.to_string()
@@ -230,15 +238,15 @@ fn csv(study: &Study) -> String {
                     e.closed.to_string(),
                     r.load.connections.established.to_string(),
                     r.load.connections.peak_open.to_string(),
-                    s.peak_pss_bytes.to_string(),
-                    s.peak_rss_bytes.to_string(),
-                    s.peak_processes.to_string(),
-                    s.peak_threads.to_string(),
-                    fixed(s.cpu_user_s, 3),
-                    fixed(s.cpu_sys_s, 3),
-                    s.ctx_voluntary.to_string(),
-                    s.ctx_involuntary.to_string(),
-                    s.peak_fds.to_string(),
+                    server(s.peak_pss_bytes.to_string()),
+                    server(s.peak_rss_bytes.to_string()),
+                    server(s.peak_processes.to_string()),
+                    server(s.peak_threads.to_string()),
+                    server(fixed(s.cpu_user_s, 3)),
+                    server(fixed(s.cpu_sys_s, 3)),
+                    server(s.ctx_voluntary.to_string()),
+                    server(s.ctx_involuntary.to_string()),
+                    server(s.peak_fds.to_string()),
                     r.leftover_processes.to_string(),
                     r.load.service.served.to_string(),
                     r.load.service.starved.to_string(),
@@ -248,7 +256,7 @@ fn csv(study: &Study) -> String {
                     } else {
                         String::new()
                     },
-                    q(&s.cpu_source),
+                    server(q(&s.cpu_source)),
                 ]);
             }
             None => row.extend(std::iter::repeat_n(String::new(), head.len() - 9)),

@@ -90,6 +90,7 @@ fn run(c: &Cell) -> RunReport {
         server_cpus: Vec::new(),
         load_cpus: Vec::new(),
         transport: "tcp".into(),
+        external: None,
     }
 }
 

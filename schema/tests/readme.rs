@@ -51,6 +51,13 @@ fn full_report() -> RunReport {
         server_cpus: vec![0],
         load_cpus: vec![1],
         transport: "unix".into(),
+        external: Some(lab_schema::External {
+            name: "nginx".into(),
+            url: "http://127.0.0.1:8090/".into(),
+            command: Some("nginx".into()),
+            pid: Some(1),
+            measured: true,
+        }),
     }
 }
 

@@ -117,6 +117,53 @@ fn series_color(name: &str, plan_series: &[String]) -> usize {
     plan_series.iter().position(|s| s == name).unwrap_or(0)
 }
 
+/// How the load generator ran every cell, in words: `one thread, keep-alive, like `wrk -t1``.
+fn load_words(l: &crate::data::LoadPlan) -> String {
+    let mut text = if l.threads == 1 {
+        "one thread, keep-alive".to_string()
+    } else {
+        format!("{} threads, keep-alive", l.threads)
+    };
+    if l.pipeline > 1 {
+        text.push_str(&format!(
+            ", {} requests pipelined on each connection",
+            l.pipeline
+        ));
+    }
+    text.push_str(&format!(
+        ", a {} timeout per request, like `wrk -t{}`; `lab compare --threads {} --pipeline {}`",
+        fmt::latency_us(l.timeout_s * 1e6),
+        l.threads,
+        l.threads,
+        l.pipeline
+    ));
+    text
+}
+
+/// The `--external` servers in words, for the setup paragraph (empty when there are none).
+fn externals_words(externals: &[lab_schema::External]) -> String {
+    externals
+        .iter()
+        .map(|e| {
+            let how = match (&e.command, e.pid) {
+                (Some(cmd), _) => format!(
+                    "started for each of its cells by `{cmd}` and measured like a model's server"
+                ),
+                (None, Some(pid)) => format!(
+                    "already running as process {pid}, whose tree was sampled (its CPU and context \
+                     switches counted from the start of each cell's load)"
+                ),
+                (None, None) => "its memory and CPU not measured (no pid or command given)".into(),
+            };
+            format!(
+                " `{}` is an external server at {}, {how}; it runs only the plaintext workload, \
+                 at that URL, and no fault experiment.",
+                e.name, e.url
+            )
+        })
+        .collect()
+}
+
 /// This run's panels with the baseline's lines of the panel of the same title (a horizontal
 /// reference such as an objective is not repeated), the connection sizes of both on the axis,
 /// and the legend with any series only the baseline has.
@@ -468,14 +515,16 @@ impl Ctx<'_> {
         };
         let text = format!(
             "Every cell of the matrix is one `lab run`: the model is started as a child process \
-             (`lab serve --addr 127.0.0.1:0`), loaded by the closed-loop load generator (one thread, \
-             keep-alive, like `wrk -t1`) with a fixed number of connections for {d} s after a warm-up \
+             (`lab serve --addr 127.0.0.1:0`), loaded by the closed-loop load generator ({load}) \
+             with a fixed number of connections for {d} s after a warm-up \
              in which every connection opens, while the server's whole process tree is sampled from \
              `/proc` every 200 ms. Cells run one at a time with a {pause} s pause between them. \
-             Workloads: {wl}. Connections: {sizes}. Series: {series}{variants}.{repeats} \
+             Workloads: {wl}. Connections: {sizes}. Series: {series}{variants}.{externals}{repeats} \
              A model is named a leader only if it served every connection (none starved) with at \
              most {limit} of attempts failing.",
             limit = fmt::percent(measure::ERROR_LIMIT),
+            load = load_words(&p.load),
+            externals = externals_words(&p.externals),
             variants = p
                 .variants
                 .iter()
@@ -565,7 +614,7 @@ impl Ctx<'_> {
                     .iter()
                     .filter(|s| {
                         s.strip_prefix(m.as_str())
-                            .is_some_and(|r| r.starts_with('+'))
+                            .is_some_and(|r| r.starts_with('+') || r.starts_with(' '))
                     })
                     .cloned(),
             );
@@ -575,9 +624,11 @@ impl Ctx<'_> {
                     let Some(best) = pts.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)) else {
                         continue;
                     };
-                    let name = match series.split_once('+') {
-                        Some((_, variant)) => format!("{w}, {variant}"),
-                        None => w.clone(),
+                    let name = match series.strip_prefix(m.as_str()) {
+                        Some(rest) if !rest.is_empty() => {
+                            format!("{w}, {}", rest.trim_start_matches('+').trim())
+                        }
+                        _ => w.clone(),
                     };
                     let mut line = format!(
                         "**{name}**: best {} req/s (at {} connections)",
@@ -616,6 +667,36 @@ impl Ctx<'_> {
                 title,
                 paragraph,
                 tradeoffs,
+                results,
+            });
+        }
+        for e in self.s.plan.externals.clone() {
+            let mut results = Vec::new();
+            for (w, _) in self.workloads() {
+                let pts = curve(self.s, &w, &e.name, |r| Some(r.load.throughput_rps));
+                if let Some(best) = pts.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)) {
+                    results.push(format!(
+                        "**{w}**: best {} req/s (at {} connections)",
+                        fmt::thousands(best.1),
+                        fmt::thousands(best.0)
+                    ));
+                }
+            }
+            let how = match (&e.command, e.pid) {
+                (Some(cmd), _) => format!("The lab started it for each cell with `{cmd}`, measured its process tree like a model's and stopped it after."),
+                (None, Some(pid)) => format!("It ran as process {pid}; the lab sampled its process tree during each cell."),
+                (None, None) => "Its memory and CPU were not measured: the lab did not know its process (`--external-pid` or `--external-cmd` measures it).".into(),
+            };
+            self.push(Block::Model {
+                color: chart::color_hex(self.color(&e.name)),
+                name: e.name.clone(),
+                title: "An external server, a baseline".into(),
+                paragraph: format!(
+                    "Not one of the lab's models: a server given by its URL, {}, loaded by the \
+                     same load generator in the plaintext workload. {how}",
+                    e.url
+                ),
+                tradeoffs: Vec::new(),
                 results,
             });
         }
