@@ -786,7 +786,7 @@ fn compare_over_unix_sockets_records_the_transport() {
     let (ok, stdout, stderr) = lab(&[
         "compare",
         "--models",
-        "epoll,thread_pool",
+        "epoll,thread_per_request",
         "--conns",
         "10",
         "--workloads",
