@@ -27,8 +27,9 @@
 //!    - [`error`]: [`Rejection`], why a request is refused, each mapped to one status code.
 //!    - [`parse`]: the request head: httparse, then Host, Content-Length, Transfer-Encoding, ….
 //!    - [`body`]: body decoders for Content-Length and chunked framing.
+//!    - [`input`]: [`Input`], a connection's received bytes, read into once and consumed by offset.
 //!    - [`reader`]: per-connection state that turns buffered bytes into whole requests.
-//!    - [`request`]: [`Request`], [`Head`], [`Method`].
+//!    - [`request`]: [`Request`], [`Head`], [`Method`], and the [`Spare`] storage heads reuse.
 //! 2. [`blocking`], I/O:
 //!    - [`response`]: [`Response`], [`Status`], writing a response with Date, Server and framing
 //!      (a body of bytes, or a file sent with `sendfile`).
@@ -67,7 +68,7 @@ pub mod protocol;
 pub use application::{app, config, handler, model, static_files, status};
 pub use blocking::{conn, memory, net, response, shutdown};
 pub use prefork::{handoff, park, process, scoreboard, supervisor};
-pub use protocol::{body, error, limits, parse, reader, request};
+pub use protocol::{body, error, input, limits, parse, reader, request};
 
 #[doc(hidden)]
 pub mod fuzzing;
@@ -83,7 +84,8 @@ pub use limits::Limits;
 pub use model::{ModelInfo, ModelOptions, NoOptions, OnOff, Runner};
 pub use net::{bind_listener, Acceptor, Next};
 pub use reader::{Progress, RequestReader};
-pub use request::{Framing, Head, Method, Request};
+pub use input::Input;
+pub use request::{Framing, Head, Method, Request, Spare};
 pub use response::{respond, write_rejection, Response, Status, CONTINUE_100};
 pub use shutdown::{Shutdown, Tracker, TrackerGuard};
 pub use supervisor::{AcceptMode, SupervisorOptions};
