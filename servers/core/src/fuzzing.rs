@@ -21,9 +21,9 @@
 
 use crate::body::BodyDecoder;
 use crate::error::Rejection;
+use crate::input::Input;
 use crate::limits::Limits;
 use crate::parse::{parse_head, HeadStatus};
-use crate::input::Input;
 use crate::reader::{Progress, RequestReader};
 use crate::request::Spare;
 use crate::request::{Framing, Head, Method};

@@ -9,13 +9,14 @@
 //! A request's path through this crate:
 //!
 //! ```text
-//! bytes from a socket ─▶ reader::RequestReader::advance ─▶ parse::parse_head (httparse + RFC rules)
-//!                                  │                         body::BodyDecoder (Content-Length, chunked)
-//!                                  ▼
+//! bytes from a socket ─▶ input::Input ─▶ reader::RequestReader::advance_with ─▶ parse::parse_head_into
+//!   (read into once,                             │                                (httparse + RFC rules)
+//!    consumed by offset)                         │                              body::BodyDecoder
+//!                                                ▼
 //!                        request::Request ─▶ handler::call(&dyn Handler) ─▶ response::Response
-//!                                                     │                        │ write_to(Vec<u8>)
-//!                                                  app::LabApp                 ▼
-//!                                                                          bytes to the socket
+//!                          │                          │                        │ write_to(Vec<u8>)
+//!                          └─▶ request::Spare      app::LabApp                 ▼
+//!                              (its storage takes the next head)           bytes to the socket
 //! ```
 //!
 //! The parser never reads a socket: it is handed bytes and answers `Complete` or `Partial`, so the
@@ -80,11 +81,11 @@ pub use config::Config;
 pub use conn::{serve_connection, serve_until_idle, ConnStats};
 pub use error::Rejection;
 pub use handler::{call, install_panic_hook, Cost, Handler};
+pub use input::Input;
 pub use limits::Limits;
 pub use model::{ModelInfo, ModelOptions, NoOptions, OnOff, Runner};
 pub use net::{bind_listener, Acceptor, Next};
 pub use reader::{Progress, RequestReader};
-pub use input::Input;
 pub use request::{Framing, Head, Method, Request, Spare};
 pub use response::{respond, write_rejection, Response, Status, CONTINUE_100};
 pub use shutdown::{Shutdown, Tracker, TrackerGuard};

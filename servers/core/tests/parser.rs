@@ -258,8 +258,9 @@ fn every_rejection_has_one_status() {
 
 #[test]
 fn head_accessors() {
-    let mut buf =
-        Input::from(b"GET http://h/p/q?x=1&y HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\n".to_vec());
+    let mut buf = Input::from(
+        b"GET http://h/p/q?x=1&y HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\n".to_vec(),
+    );
     let Progress::Complete(req) = RequestReader::new()
         .advance(&mut buf, &Limits::default())
         .unwrap()
@@ -313,9 +314,10 @@ fn query_string_cannot_choose_the_path() {
 fn expect_continue_only_before_body() {
     let limits = Limits::default();
     let mut reader = RequestReader::new();
-    let mut buf =
-        Input::from(b"POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
-            .to_vec());
+    let mut buf = Input::from(
+        b"POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
+            .to_vec(),
+    );
     assert!(matches!(
         reader.advance(&mut buf, &limits),
         Ok(Progress::Continue)
@@ -330,16 +332,19 @@ fn expect_continue_only_before_body() {
     );
     // Body already sent with the head: no 100.
     let mut reader = RequestReader::new();
-    let mut buf =
-        Input::from(b"POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\no"
-            .to_vec());
+    let mut buf = Input::from(
+        b"POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\no"
+            .to_vec(),
+    );
     assert!(matches!(
         reader.advance(&mut buf, &limits),
         Ok(Progress::Partial)
     ));
     // HTTP/1.0 ignores Expect.
     let mut reader = RequestReader::new();
-    let mut buf = Input::from(b"POST /e HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n".to_vec());
+    let mut buf = Input::from(
+        b"POST /e HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n".to_vec(),
+    );
     assert!(matches!(
         reader.advance(&mut buf, &limits),
         Ok(Progress::Partial)

@@ -26,8 +26,11 @@
 //! read and accept goes on until `WouldBlock` (or the loop remembers that it stopped early and
 //! comes back: back-pressure and yielding in [`connection`]), a spurious event is harmless (the read
 //! answers `WouldBlock`), and interest is re-registered only when it changes (WRITABLE is added
-//! while output waits, removed when it is written). The parser is the core's: the loop appends
-//! bytes to a buffer and `RequestReader::advance` answers Complete or Partial.
+//! while output waits, removed when it is written). The parser is the core's: the loop reads into
+//! a `lab_core::Input` and `RequestReader::advance_with` answers Complete or Partial, parsing in
+//! place and consuming by offset. In steady state a request costs no heap allocation: the head is
+//! copied into the loop's reused storage, the response appended to a pooled buffer, and each
+//! batch of pipelined answers written with one `write` (`tests/allocations.rs` counts them).
 //!
 //! **Several loops share one listening socket.** `run` is handed one bound listener; each loop
 //! registers a `try_clone()` of it in its own `Poll`. The alternative, a SO_REUSEPORT socket per
@@ -43,7 +46,7 @@
 //! EPOLLEXCLUSIVE; a production server here would add one of those.
 //!
 //! **Memory per connection.** An idle keep-alive connection is a [`connection::Connection`]
-//! (144 bytes, in its slab slot), and an entry in the timer set. It holds no buffers:
+//! (152 bytes, in its slab slot), and an entry in the timer set. It holds no buffers:
 //! every read lands in the loop's one 4 KiB scratch buffer and is parsed there; only the
 //! leftover of a partial request is copied into a buffer of its own (a spare one from the
 //! loop's pool, or one just big enough), and responses are written into a pooled buffer that
@@ -66,7 +69,7 @@
 //! `BTreeSet<(Instant, Token)>`: header (from a request's first byte), body (from the same
 //! start), idle (keep-alive), write (no progress for `--write-timeout`) and linger. The poll
 //! timeout is the time to the first one; each turn pops the expired ones. A slow client holds
-//! a 144-byte struct and a timer, nothing more, and loses it at its deadline.
+//! a 152-byte struct and a timer, nothing more, and loses it at its deadline.
 //!
 //! **Blocking and CPU-heavy handlers: SPED or AMPED.** With `--offload` off (Flash's SPED,
 //! single-process event-driven), every handler runs on the loop: a `/sleep/100` stalls every

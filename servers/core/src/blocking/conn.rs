@@ -25,9 +25,9 @@
 
 use crate::error::Rejection;
 use crate::handler::{call, Handler};
+use crate::input::Input;
 use crate::limits::Limits;
 use crate::net::POLL_INTERVAL;
-use crate::input::Input;
 use crate::reader::{Progress, RequestReader};
 use crate::request::Spare;
 use crate::response::{respond, write_rejection, FileBody, CONTINUE_100};

@@ -19,12 +19,15 @@
 use std::io::{self, Read};
 
 /// Received bytes, consumed from the front by offset. See the module doc.
+///
+/// The offsets are `u32` (an event loop keeps one `Input` per connection, and 8 bytes count
+/// there): a connection never buffers 4 GiB, its reads stop long before (limits, back-pressure).
 #[derive(Debug, Default, Clone)]
 pub struct Input {
     /// `buf.len()` is the initialized part: what a read may fill without zeroing first.
     buf: Vec<u8>,
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
 }
 
 impl Input {
@@ -49,7 +52,11 @@ impl Input {
     /// Empty, using `buf`'s allocation (its contents are dropped): for a pooled buffer.
     pub fn from_buffer(mut buf: Vec<u8>) -> Self {
         buf.clear();
-        Input { buf, start: 0, end: 0 }
+        Input {
+            buf,
+            start: 0,
+            end: 0,
+        }
     }
 
     /// Gives the allocation back (to a pool), leaving this input empty and unallocated.
@@ -61,11 +68,11 @@ impl Input {
 
     /// The bytes received and not yet consumed.
     pub fn bytes(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        &self.buf[self.start as usize..self.end as usize]
     }
 
     pub fn len(&self) -> usize {
-        self.end - self.start
+        (self.end - self.start) as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -80,7 +87,7 @@ impl Input {
     /// Consumes the first `n` unconsumed bytes: an offset moves, no byte does.
     pub fn consume(&mut self, n: usize) {
         assert!(n <= self.len(), "consumed more than was received");
-        self.start += n;
+        self.start += n as u32;
         if self.start == self.end {
             // Everything read was used: the next read lands at the front again.
             self.start = 0;
@@ -96,14 +103,16 @@ impl Input {
 
     /// Appends `bytes` (what a completion delivered, or a leftover copied from another buffer).
     pub fn extend_from_slice(&mut self, bytes: &[u8]) {
-        if self.compact_for(bytes.len()) {
-            self.buf[self.end..self.end + bytes.len()].copy_from_slice(bytes);
+        let fits = self.compact_for(bytes.len());
+        let end = self.end as usize;
+        if fits {
+            self.buf[end..end + bytes.len()].copy_from_slice(bytes);
         } else {
             // Growing by the bytes themselves: nothing to zero-fill.
-            self.buf.truncate(self.end);
+            self.buf.truncate(end);
             self.buf.extend_from_slice(bytes);
         }
-        self.end += bytes.len();
+        self.grow_end(bytes.len());
     }
 
     /// Reads once from `source` into the room behind the unconsumed bytes, offering at least
@@ -114,28 +123,34 @@ impl Input {
         if !self.compact_for(chunk) {
             // Grow to the capacity the allocator gave (at least `chunk` more): zeroing bytes that
             // are allocated anyway costs no page faults the reads would not cause.
-            self.buf.truncate(self.end);
+            self.buf.truncate(self.end as usize);
             self.buf.reserve(chunk);
             let capacity = self.buf.capacity();
             self.buf.resize(capacity, 0);
         }
-        let n = source.read(&mut self.buf[self.end..])?;
-        self.end += n;
+        let n = source.read(&mut self.buf[self.end as usize..])?;
+        self.grow_end(n);
         Ok(n)
+    }
+
+    /// `n` more bytes were appended after `end`.
+    fn grow_end(&mut self, n: usize) {
+        self.end = u32::try_from(self.end as usize + n).expect("a connection buffers under 4 GiB");
     }
 
     /// Whether `want` bytes of room follow the unconsumed bytes, after moving those to the
     /// front if that is what it takes (and some were consumed).
     fn compact_for(&mut self, want: usize) -> bool {
-        if self.buf.len() - self.end >= want {
+        if self.buf.len() - self.end as usize >= want {
             return true;
         }
         if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
+            self.buf
+                .copy_within(self.start as usize..self.end as usize, 0);
             self.end -= self.start;
             self.start = 0;
         }
-        self.buf.len() - self.end >= want
+        self.buf.len() - self.end as usize >= want
     }
 }
 
@@ -150,8 +165,10 @@ impl From<&[u8]> for Input {
 impl From<Vec<u8>> for Input {
     /// The bytes of `buf`, unconsumed.
     fn from(buf: Vec<u8>) -> Self {
-        let end = buf.len();
-        Input { buf, start: 0, end }
+        let mut input = Input::from_buffer(Vec::new());
+        input.buf = buf;
+        input.grow_end(input.buf.len());
+        input
     }
 }
 
@@ -168,7 +185,7 @@ mod tests {
         assert_eq!(input.bytes().as_ptr(), at.wrapping_add(4), "no byte moved");
         input.consume(4);
         let mut more: &[u8] = b"dd";
-        let room = input.buf.len() - input.end;
+        let room = input.buf.len() - input.end as usize;
         input.read_from(&mut more, room + 1).unwrap();
         assert_eq!(input.bytes(), b"ccdd");
         assert_eq!(input.start, 0, "compacted for the read");

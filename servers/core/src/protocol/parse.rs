@@ -218,7 +218,11 @@ fn higher_minor_version(buf: &[u8]) -> Option<usize> {
 
 /// Parses a copy of `buf` in which `HTTP/1.d` says `HTTP/1.1` (see [`higher_minor_version`]).
 /// The copy is the same length, so `consumed` holds for `buf` too. A rare path: it allocates.
-fn parse_as_http11(buf: &[u8], limits: &Limits, spare: &mut Spare) -> Result<HeadStatus, Rejection> {
+fn parse_as_http11(
+    buf: &[u8],
+    limits: &Limits,
+    spare: &mut Spare,
+) -> Result<HeadStatus, Rejection> {
     let digit = higher_minor_version(buf).ok_or(Rejection::UnsupportedVersion)?;
     // The whole buffer (the reader bounds it): the version digit may lie past the head limit,
     // and parsing the copy then refuses the head as the original would be refused.

@@ -14,8 +14,8 @@
 
 use crate::body::BodyDecoder;
 use crate::error::Rejection;
-use crate::limits::Limits;
 use crate::input::Input;
+use crate::limits::Limits;
 use crate::parse::{parse_head_into, HeadStatus};
 use crate::request::{Framing, Head, Request, Spare};
 
