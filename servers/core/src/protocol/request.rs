@@ -65,6 +65,9 @@ pub enum Framing {
     Chunked,
 }
 
+/// A header field: the ranges of its name and its value in the head's bytes.
+pub(crate) type Field = (Range<usize>, Range<usize>);
+
 /// A request head, as the parser accepted it.
 #[derive(Debug, Clone)]
 pub struct Head {
@@ -78,7 +81,7 @@ pub struct Head {
     pub framing: Framing,
     pub(crate) bytes: Vec<u8>,
     pub(crate) target: Range<usize>,
-    pub(crate) headers: Vec<(Range<usize>, Range<usize>)>,
+    pub(crate) headers: Vec<Field>,
 }
 
 impl Head {
@@ -162,7 +165,7 @@ impl std::ops::Deref for Request {
 #[derive(Debug, Default)]
 pub struct Spare {
     bytes: Vec<u8>,
-    headers: Vec<(Range<usize>, Range<usize>)>,
+    headers: Vec<Field>,
 }
 
 impl Spare {
@@ -185,7 +188,7 @@ impl Spare {
     }
 
     /// The storage for a head: empty vectors, with whatever capacity was kept.
-    pub(crate) fn take(&mut self) -> (Vec<u8>, Vec<(Range<usize>, Range<usize>)>) {
+    pub(crate) fn take(&mut self) -> (Vec<u8>, Vec<Field>) {
         let mut bytes = std::mem::take(&mut self.bytes);
         let mut headers = std::mem::take(&mut self.headers);
         bytes.clear();
