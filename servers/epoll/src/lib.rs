@@ -151,9 +151,9 @@ pub use lab_evloop::{Counters, LoopCounters, Options};
 
 use event_loop::{EventLoop, WAKER};
 use lab_core::model::{self, ModelInfo, Variant};
+use lab_core::net::Listener;
 use lab_core::{Config, Handler, Shutdown};
 use std::io;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread;
 
@@ -175,7 +175,7 @@ pub const MODEL: ModelInfo = ModelInfo {
 /// Serves `listener` with `options.loops` event loops until `shutdown` is triggered and
 /// the loops have drained.
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     handler: Arc<dyn Handler>,
     config: &Config,
     options: &Options,
@@ -189,7 +189,7 @@ pub fn run(
 /// [`run`], with counters the caller can read while it runs (`counters.loops.len()` must be
 /// `options.loops`).
 pub fn run_with_counters(
-    listener: TcpListener,
+    listener: Listener,
     handler: Arc<dyn Handler>,
     config: &Config,
     options: &Options,
@@ -218,7 +218,7 @@ pub fn run_with_counters(
                     let _ = waker.wake();
                 })
             });
-        let listener = mio::net::TcpListener::from_std(listener.try_clone()?);
+        let listener = listener.try_clone()?;
         event_loops.push(EventLoop::new(
             index,
             poll,

@@ -30,12 +30,13 @@
 use crate::config::Config;
 use crate::model::OnOff;
 use crate::net;
+use crate::net::Listener;
 use crate::process::{self, Children};
 use crate::scoreboard::{Scoreboard, Slot, State};
 use crate::shutdown::Shutdown;
 use crate::sys::{self, Ended, Pid};
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -157,7 +158,7 @@ pub struct WorkerContext<'a> {
     /// The worker's own scoreboard slot (the only one it writes).
     pub slot: &'a Slot,
     /// The socket it accepts on: the shared listener, or its own SO_REUSEPORT socket.
-    pub listener: &'a TcpListener,
+    pub listener: &'a Listener,
     /// Set when the worker should stop accepting and leave (SIGTERM from the parent); a worker
     /// may trigger it itself (to recycle).
     pub shutdown: Shutdown,
@@ -207,7 +208,7 @@ impl ParentFront for Sleep {
 /// `name` prefixes log lines. Must be called from a single-threaded process.
 pub fn supervise(
     name: &'static str,
-    listener: TcpListener,
+    listener: Listener,
     sizing: Sizing,
     options: &SupervisorOptions,
     config: &Config,
@@ -223,7 +224,7 @@ pub fn supervise(
 #[allow(clippy::too_many_arguments)]
 pub fn supervise_with_front(
     name: &'static str,
-    listener: TcpListener,
+    listener: Listener,
     sizing: Sizing,
     options: &SupervisorOptions,
     config: &Config,
@@ -280,22 +281,22 @@ struct TickCounts {
 
 /// The listening sockets: one shared by all workers, or one SO_REUSEPORT socket per slot.
 enum Listeners {
-    Shared(TcpListener),
+    Shared(Listener),
     PerSlot {
         addr: SocketAddr,
-        sockets: Vec<Option<TcpListener>>,
+        sockets: Vec<Option<Listener>>,
     },
 }
 
 impl Listeners {
-    fn new(listener: TcpListener, mode: AcceptMode, slots: usize) -> io::Result<Listeners> {
+    fn new(listener: Listener, mode: AcceptMode, slots: usize) -> io::Result<Listeners> {
         match mode {
             AcceptMode::Shared => Ok(Listeners::Shared(listener)),
             AcceptMode::ReusePort => {
                 // The socket `lab serve` bound becomes slot 0's; the others bind beside it.
-                net::enable_reuseport(&listener)?;
-                let addr = listener.local_addr()?;
-                let mut sockets: Vec<Option<TcpListener>> = (0..slots).map(|_| None).collect();
+                // Refused over a Unix socket, naming the flag.
+                let addr = net::enable_reuseport(&listener)?;
+                let mut sockets: Vec<Option<Listener>> = (0..slots).map(|_| None).collect();
                 sockets[0] = Some(listener);
                 Ok(Listeners::PerSlot { addr, sockets })
             }
@@ -314,7 +315,7 @@ impl Listeners {
 
     /// In a worker of slot `i`: closes every other slot's socket (so that closing one in the
     /// parent really removes it from the kernel's group) and returns this slot's.
-    fn keep_only(&mut self, i: usize) -> &TcpListener {
+    fn keep_only(&mut self, i: usize) -> &Listener {
         match self {
             Listeners::Shared(l) => l,
             Listeners::PerSlot { sockets, .. } => {
