@@ -21,7 +21,7 @@ fn the_blocking_loop_allocates_nothing_per_request() {
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
-        serve_connection(stream, &app, &Limits::default(), &Shutdown::new())
+        serve_connection(stream.into(), &app, &Limits::default(), &Shutdown::new())
     });
     let mut client = TcpStream::connect(addr).unwrap();
     let window = counting::measure(&mut client, 500, 50);

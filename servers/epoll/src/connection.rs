@@ -37,7 +37,7 @@ use std::time::Instant;
 /// pipelines without pause (and reads its answers) would otherwise keep the loop to itself.
 const MAX_READS_PER_TURN: usize = 16;
 
-/// One connection. Kept small: 152 bytes, buffers not included (see the `size_of` test; they
+/// One connection. Kept small: 144 bytes, buffers not included (see the `size_of` test; they
 /// are empty and unallocated while idle), which is most of what an idle keep-alive connection costs in user space.
 #[derive(Debug)]
 pub struct Connection {

@@ -46,7 +46,7 @@
 //! EPOLLEXCLUSIVE; a production server here would add one of those.
 //!
 //! **Memory per connection.** An idle keep-alive connection is a [`connection::Connection`]
-//! (152 bytes, in its slab slot), and an entry in the timer set. It holds no buffers:
+//! (144 bytes, in its slab slot), and an entry in the timer set. It holds no buffers:
 //! every read lands in the loop's one 4 KiB scratch buffer and is parsed there; only the
 //! leftover of a partial request is copied into a buffer of its own (a spare one from the
 //! loop's pool, or one just big enough), and responses are written into a pooled buffer that
@@ -69,7 +69,7 @@
 //! `BTreeSet<(Instant, Token)>`: header (from a request's first byte), body (from the same
 //! start), idle (keep-alive), write (no progress for `--write-timeout`) and linger. The poll
 //! timeout is the time to the first one; each turn pops the expired ones. A slow client holds
-//! a 152-byte struct and a timer, nothing more, and loses it at its deadline.
+//! a 144-byte struct and a timer, nothing more, and loses it at its deadline.
 //!
 //! **Blocking and CPU-heavy handlers: SPED or AMPED.** With `--offload` off (Flash's SPED,
 //! single-process event-driven), every handler runs on the loop: a `/sleep/100` stalls every
