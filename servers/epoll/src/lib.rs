@@ -101,8 +101,9 @@
 //!   terminators and writes a fixed response, one write per read), `wrk -t1 -c100 -d4s`,
 //!   alternating epoll, ceiling, nginx in one run with other builds on the machine, in requests
 //!   per server CPU-second: keep-alive, one request per read, **0.84–0.96 of the ceiling** (7 of
-//!   8 rounds at 0.94–0.96) and 1.04–1.15x nginx; 16 pipelined requests per write, **0.60–0.71
-//!   of the ceiling**: there the parser and the buffer handling, not the kernel, are the cost.
+//!   8 rounds at 0.94–0.96) and 1.04–1.15x nginx; 16 pipelined requests per write, **0.71–0.80
+//!   of the ceiling** (5 rounds, pinned, with the allocation-free request path; 0.64–0.72 before
+//!   it in the same run): there the parser and the buffer handling, not the kernel, are the cost.
 //!   The README's "What we measured" has the table and how to re-measure.
 //! - `wrk -t1 -c10000 -d10s` against one loop: 100,000 requests/s and no socket errors.
 //!   `lab run --model epoll --conns 10000`: all 10,000 established, zero errors, 102,000 requests/s,
