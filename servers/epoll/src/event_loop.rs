@@ -12,6 +12,7 @@ use lab_evloop::{Deadlines, Report};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use std::io;
+use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,8 @@ pub struct EventLoop {
     poll: Poll,
     /// `None` once draining: the loop accepts no more.
     listener: Option<TcpListener>,
+    /// The listener was registered with EPOLLEXCLUSIVE (`--accept exclusive`), by hand.
+    exclusive: bool,
     /// Connections by token; free slots are reused (a slab).
     connections: Vec<Option<Connection>>,
     free: Vec<usize>,
@@ -63,13 +66,19 @@ impl EventLoop {
         env: Env,
         verbose: bool,
         drain_timeout: Duration,
+        exclusive: bool,
     ) -> io::Result<EventLoop> {
-        poll.registry()
-            .register(&mut listener, SERVER, Interest::READABLE)?;
+        if exclusive {
+            crate::sys::register_exclusive(&poll, listener.as_fd(), SERVER)?;
+        } else {
+            poll.registry()
+                .register(&mut listener, SERVER, Interest::READABLE)?;
+        }
         Ok(EventLoop {
             index,
             poll,
             listener: Some(listener),
+            exclusive,
             connections: Vec::new(),
             free: Vec::new(),
             next_id: 0,
@@ -190,7 +199,8 @@ impl EventLoop {
             match listener.accept() {
                 Ok((stream, _addr)) => self.add(stream),
                 // The backlog is empty. Every loop is woken for every arrival on the shared
-                // socket, so most loops get here at once: that is the (small) thundering herd.
+                // socket, so most loops get here at once: that is the (small) thundering herd
+                // that `--accept exclusive` (EPOLLEXCLUSIVE) and `reuseport` avoid.
                 Err(e) if would_block(&e) => return,
                 Err(e) if interrupted(&e) => {}
                 // The client gave up before we accepted it: its problem, not ours.
@@ -339,7 +349,11 @@ impl EventLoop {
     /// response says `Connection: close`), bounded by the drain deadline.
     fn begin_drain(&mut self, deadline: Instant) -> Instant {
         if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+            if self.exclusive {
+                let _ = crate::sys::deregister(&self.poll, listener.as_fd());
+            } else {
+                let _ = self.poll.registry().deregister(&mut listener);
+            }
         }
         self.accept_paused_until = None;
         let idle: Vec<Token> = (0..self.connections.len())

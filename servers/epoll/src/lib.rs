@@ -140,6 +140,8 @@
 
 pub mod connection;
 pub mod event_loop;
+#[allow(unsafe_code)]
+pub mod sys;
 // The buffer pool, the offload pool, the counters and the flags are the event-loop toolkit's
 // (lab-evloop), shared with the io_uring model; re-exported under their old paths.
 use lab_evloop::lifecycle;
@@ -147,7 +149,7 @@ pub use lab_evloop::{buffers, offload};
 pub use lab_evloop::{Counters, LoopCounters, Options};
 
 use event_loop::{EventLoop, WAKER};
-use lab_core::model::{self, ModelInfo, Variant};
+use lab_core::model::{self, AcceptMode, ModelInfo, Variant};
 use lab_core::{Config, Handler, Shutdown};
 use std::io;
 use std::net::TcpListener;
@@ -166,7 +168,11 @@ pub const MODEL: ModelInfo = ModelInfo {
         flags: &["--offload", "on"],
         only_offloadable: true,
     }],
-    conformance: &[&["--offload", "on"], &["--loops", "1"]],
+    conformance: &[
+        &["--offload", "on"],
+        &["--loops", "1"],
+        &["--accept", "exclusive"],
+    ],
 };
 
 /// Serves `listener` with `options.loops` event loops until `shutdown` is triggered and
@@ -194,6 +200,20 @@ pub fn run_with_counters(
     counters: Arc<Counters>,
 ) -> io::Result<()> {
     let loops = lifecycle::loops("epoll", options, &counters)?;
+    let mode = options.accept.accept;
+    if !matches!(
+        mode,
+        AcceptMode::Shared | AcceptMode::ReusePort | AcceptMode::Exclusive
+    ) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "epoll: --accept takes shared, reuseport or exclusive",
+        ));
+    }
+    if mode == AcceptMode::ReusePort {
+        lab_core::net::enable_reuseport(&listener)?;
+    }
+    let addr = listener.local_addr()?;
     // The clones share the file description, so this makes every one non-blocking.
     listener.set_nonblocking(true)?;
     let pool = lifecycle::start_offload(
@@ -215,7 +235,16 @@ pub fn run_with_counters(
                     let _ = waker.wake();
                 })
             });
-        let listener = mio::net::TcpListener::from_std(listener.try_clone()?);
+        // reuseport: loop 0 keeps the socket `lab serve` bound, the others bind beside it.
+        let own = match mode {
+            AcceptMode::ReusePort if index > 0 => {
+                let socket = lab_core::net::bind_reuseport(addr)?;
+                socket.set_nonblocking(true)?;
+                socket
+            }
+            _ => listener.try_clone()?,
+        };
+        let listener = mio::net::TcpListener::from_std(own);
         event_loops.push(EventLoop::new(
             index,
             poll,
@@ -224,6 +253,7 @@ pub fn run_with_counters(
             env,
             config.verbose,
             config.drain_timeout,
+            mode == AcceptMode::Exclusive,
         )?);
     }
     drop(listener);

@@ -92,7 +92,7 @@ use lab_core::config::cores;
 use lab_core::model::{self, ModelInfo, ModelOptions};
 use lab_core::park::{self, ThreadDoor};
 use lab_core::supervisor::{self, Sizing, SupervisorOptions, WorkerContext};
-use lab_core::{serve_connection, serve_until_idle, Acceptor, Config, Handler, Shutdown};
+use lab_core::{serve_connection, serve_until_idle, Config, Handler, Shutdown};
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -106,7 +106,7 @@ pub const MODEL: ModelInfo = ModelInfo {
     available: model::always_available,
     start: |flags| model::start(flags, run),
     variants: &[],
-    conformance: &[&["--park", "on"]],
+    conformance: &[&["--park", "on"], &["--accept", "handoff"]],
 };
 
 /// hybrid_pool's flags: Apache worker's sizes, plus the supervisor's and thread_per_request's
@@ -217,12 +217,13 @@ fn worker(
     }
 }
 
-/// One serving thread: accept, serve, repeat.
+/// One serving thread: accept (or, with `--accept handoff`, receive from the parent), serve,
+/// repeat.
 fn serve_thread(ctx: &WorkerContext<'_>, handler: &dyn Handler, config: &Config) {
-    let Ok(mut acceptor) = Acceptor::new(ctx.listener, &ctx.shutdown) else {
+    let Ok(mut intake) = ctx.intake() else {
         return;
     };
-    while let Some(conn) = acceptor.accept() {
+    while let Some(conn) = intake.next() {
         ctx.slot.begin_connection();
         if ctx.recycle_due() {
             // This process has had its connections: every thread stops accepting, finishes

@@ -116,7 +116,7 @@ use lab_core::model::{self, ModelInfo, ModelOptions};
 use lab_core::park::{self, HandoffDoor};
 use lab_core::supervisor::{self, Sizing, SupervisorOptions, WorkerContext};
 use lab_core::{
-    serve_connection, serve_until_idle, AcceptMode, Acceptor, Config, Handler, Shutdown,
+    serve_connection, serve_until_idle, AcceptMode, Config, Handler, Shutdown,
 };
 use std::io;
 use std::net::TcpListener;
@@ -130,7 +130,11 @@ pub const MODEL: ModelInfo = ModelInfo {
     available: model::always_available,
     start: |flags| model::start(flags, run),
     variants: &[],
-    conformance: &[&["--accept", "reuseport"], &["--park", "on"]],
+    conformance: &[
+        &["--accept", "reuseport"],
+        &["--park", "on"],
+        &["--accept", "handoff"],
+    ],
 };
 
 /// process_pool's flags: Apache prefork's, with its defaults.
@@ -179,7 +183,7 @@ impl ModelOptions for Options {
         if self.max_spare < self.min_spare {
             return Err("--max-spare must be at least --min-spare".into());
         }
-        if self.supervisor.park.is_on() && self.supervisor.accept == AcceptMode::ReusePort {
+        if self.supervisor.park.is_on() && self.supervisor.accept.accept == AcceptMode::ReusePort {
             return Err("--park on: the front accepts on one socket; use --accept shared".into());
         }
         self.supervisor.validate()
@@ -224,13 +228,14 @@ pub fn run(
     )
 }
 
-/// A worker's whole life: accept, serve, repeat; one connection at a time.
+/// A worker's whole life: accept (or, with `--accept handoff`, receive from the parent), serve,
+/// repeat; one connection at a time.
 fn worker(ctx: WorkerContext<'_>, handler: &dyn Handler, config: &Config) -> i32 {
-    let Ok(mut acceptor) = Acceptor::new(ctx.listener, &ctx.shutdown) else {
+    let Ok(mut intake) = ctx.intake() else {
         return 1;
     };
     ctx.slot.ready();
-    while let Some(conn) = acceptor.accept() {
+    while let Some(conn) = intake.next() {
         ctx.slot.begin_connection();
         let stats = serve_connection(conn, handler, &config.limits, &ctx.shutdown);
         ctx.slot.end_connection(stats.requests);
