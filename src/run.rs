@@ -58,6 +58,10 @@ pub struct RunArgs {
     pub knee: crate::knee::KneeFlags,
     #[command(flatten)]
     pub faults: crate::faults::FaultFlags,
+    /// After the load, save the server's `GET /_status` (the pools' scoreboard, the event loops'
+    /// counters: connections per worker or loop) to FILE, before the server is stopped.
+    #[arg(long, value_name = "FILE")]
+    pub status_after: Option<PathBuf>,
 }
 
 /// Which CPUs each side may run on (`lab run`, and `lab compare`, which passes them on).
@@ -165,6 +169,10 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
             crate::faults::spawn(config.addr, server.pid(), config.warmup, config.duration)
         });
     let result = run_load(&config);
+    let status = args
+        .status_after
+        .as_ref()
+        .map(|path| fetch_status(&server.addr).and_then(|body| write_json(path, &body)));
     let mut stats = sampler.stop();
     if let (Some(path), Some(injector)) = (&args.faults.inject_faults, injector) {
         let log = injector
@@ -174,6 +182,9 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
     }
     let leftover = server.stop();
     let report = result?;
+    if let Some(Err(e)) = status {
+        return Err(format!("--status-after: {e}"));
+    }
     if leftover == 0 {
         // The server has exited and been waited for: its tree's CPU is in our children's rusage.
         if let Ok(after) = procmon::children_cpu() {
@@ -213,6 +224,33 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         ));
     }
     crate::load::exit_code(&run.load)
+}
+
+/// The body of one `GET /_status` on a fresh connection (bounded: 5 s).
+fn fetch_status(addr: &str) -> Result<String, String> {
+    use std::io::Write;
+    let sock: std::net::SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let timeout = Duration::from_secs(5);
+    let mut conn = std::net::TcpStream::connect_timeout(&sock, timeout)
+        .map_err(|e| format!("GET /_status: {e}"))?;
+    conn.set_read_timeout(Some(timeout)).ok();
+    conn.set_write_timeout(Some(timeout)).ok();
+    conn.write_all(b"GET /_status HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("GET /_status: {e}"))?;
+    let mut text = String::new();
+    conn.take(16 * 1024 * 1024)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("GET /_status: {e}"))?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or("GET /_status: no complete response")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!(
+            "GET /_status: {}",
+            head.lines().next().unwrap_or_default()
+        ));
+    }
+    Ok(body.to_string())
 }
 
 /// `results/<model>-c<conns>-<unix time>.json`

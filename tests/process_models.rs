@@ -1030,7 +1030,14 @@ fn connections_per_worker(addr: SocketAddr) -> Vec<u64> {
 
 #[test]
 fn handoff_deals_connections_round_robin() {
-    let flags = ["--start-workers", "4", "--min-spare", "1", "--max-spare", "8"];
+    let flags = [
+        "--start-workers",
+        "4",
+        "--min-spare",
+        "1",
+        "--max-spare",
+        "8",
+    ];
     let server = start("process_pool", &[&flags[..], HANDOFF].concat());
     assert!(eventually(Duration::from_secs(5), || workers(&server)
         .len()
@@ -1051,7 +1058,14 @@ fn handoff_deals_connections_round_robin() {
 
 #[test]
 fn handoff_deals_again_what_a_dead_worker_never_took() {
-    let flags = ["--start-workers", "2", "--min-spare", "1", "--max-spare", "4"];
+    let flags = [
+        "--start-workers",
+        "2",
+        "--min-spare",
+        "1",
+        "--max-spare",
+        "4",
+    ];
     let server = start("process_pool", &[&flags[..], HANDOFF].concat());
     assert!(eventually(Duration::from_secs(5), || workers(&server)
         .len()

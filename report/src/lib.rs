@@ -46,8 +46,8 @@ mod sections;
 pub mod stats;
 
 pub use data::{
-    CellRecord, CellRun, CellStatus, Environment, FaultLog, Injection, Plan, RatesPlan, Study,
-    Workload, PLAN_FILE,
+    AcceptSpread, CellRecord, CellRun, CellStatus, Environment, FaultLog, Injection, Plan,
+    RatesPlan, Study, Workload, PLAN_FILE,
 };
 pub use stats::shuffled;
 

@@ -47,6 +47,7 @@ pub enum Experiment {
     Matrix,
     Rates,
     Faults,
+    Accept,
 }
 
 #[derive(Args, Debug)]
@@ -90,7 +91,8 @@ pub struct CompareArgs {
     pub seed: Option<u64>,
     /// The experiments to run: `matrix` (models × --conns × --workloads, closed loop), `rates`
     /// (latency against offered load, see --rates), `faults` (fault isolation: /crash, /crash?abort
-    /// and kill -9 of a worker under steady load).
+    /// and kill -9 of a worker under steady load), `accept` (accept spread: connections per
+    /// worker or loop for each `--accept` strategy of process_pool, hybrid_pool and epoll).
     #[arg(
         long,
         value_enum,
@@ -117,6 +119,12 @@ pub struct CompareArgs {
     /// Connections of the steady load of `faults` (a new connection per request).
     #[arg(long, default_value = "4", value_parser = parse_count, value_name = "N")]
     pub fault_conns: u64,
+    /// Clients of every `accept` cell (a new connection per request).
+    #[arg(long, default_value = "200", value_parser = parse_count, value_name = "N")]
+    pub accept_conns: u64,
+    /// Workers (or loops) of every model in the `accept` experiment.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub accept_workers: usize,
     /// `--rates auto`: the first rate tried, req/s, and the most steps per series.
     #[arg(long, default_value = "1000", value_parser = loadgen::parse_rate, value_name = "REQ_PER_S")]
     pub start_rate: f64,
@@ -196,6 +204,10 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         return Err("--fault-conns must be above 0".into());
     }
     let faults = experiments.contains(&Experiment::Faults);
+    let accept = experiments.contains(&Experiment::Accept);
+    if accept && (args.accept_conns == 0 || !(1..=64).contains(&args.accept_workers)) {
+        return Err("--accept-conns must be above 0, --accept-workers between 1 and 64".into());
+    }
     let mut series: Vec<String> = Vec::new();
     for job in &jobs {
         if !series.contains(&job.record.series) {
@@ -215,6 +227,13 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         for s in experiments::faults::series(&models) {
             if !series.contains(&s.name) {
                 series.push(s.name);
+            }
+        }
+    }
+    if accept {
+        for s in experiments::accept::series(&models) {
+            if !series.contains(&s) {
+                series.push(s);
             }
         }
     }
@@ -269,6 +288,11 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     } else {
         0
     };
+    let accept_cells = if accept {
+        experiments::accept::cells(&models, args.repeat)
+    } else {
+        0
+    };
     let estimate: f64 = jobs.iter().map(|j| cell_s(j.record.conns)).sum::<f64>()
         + searched as f64 * cell_s(args.rate_conns)
         + fault_cells as f64
@@ -278,10 +302,12 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
                     .max(experiments::faults::MIN_DURATION)
                     .as_secs_f64()
                 + 1.0)
-        + args.pause.as_secs_f64() * (jobs.len() + searched + fault_cells).saturating_sub(1) as f64;
+        + accept_cells as f64 * cell_s(args.accept_conns)
+        + args.pause.as_secs_f64()
+            * (jobs.len() + searched + fault_cells + accept_cells).saturating_sub(1) as f64;
     println!(
         "lab compare: {} cells ({} models x {} sizes x {} workloads x {} runs, epoll twice where it can offload{}), about {:.0} min; writing {}",
-        jobs.len() + searched + fault_cells,
+        jobs.len() + searched + fault_cells + accept_cells,
         models.len(),
         conns.len(),
         workloads.len(),
@@ -296,7 +322,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     );
     println!("lab compare: cells run in an order shuffled with --seed {seed}");
 
-    let total = jobs.len() + searched + fault_cells;
+    let total = jobs.len() + searched + fault_cells + accept_cells;
     let mut runner = Runner::new(exe, out.clone(), args.pause, total)?;
     let started = Instant::now();
     for &i in &order {
@@ -315,6 +341,16 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
             &models,
             args.fault_conns,
             args.duration,
+            &mut runner,
+            &mut plan,
+        )?;
+    }
+    if accept && !runner.stopped() {
+        experiments::accept::run(
+            &models,
+            (args.accept_conns, args.accept_workers),
+            args.duration,
+            args.repeat,
             &mut runner,
             &mut plan,
         )?;

@@ -8,6 +8,7 @@ use crate::fmt;
 use crate::measure::{self, bands, curve, fit, largest_measured, ranking};
 use crate::stats::Spread;
 
+mod accept;
 mod ceilings;
 mod environment;
 mod failures;
@@ -45,6 +46,7 @@ pub fn build(study: &Study) -> Document {
     cx.errors();
     cx.ceilings();
     cx.faults();
+    cx.accept();
     cx.handlers();
     cx.environment();
     let p = &study.plan;

@@ -142,7 +142,8 @@ pub const MODEL: ModelInfo = ModelInfo {
     start: |flags| {
         // The toolkit's flags include epoll's `--accept`; the rings share one socket.
         if let Ok(o) = <Options as clap::FromArgMatches>::from_arg_matches(flags) {
-            o.accept.check("io_uring", &[lab_core::AcceptMode::Shared])?;
+            o.accept
+                .check("io_uring", &[lab_core::AcceptMode::Shared])?;
         }
         model::start(flags, run)
     },

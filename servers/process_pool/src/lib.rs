@@ -115,9 +115,7 @@
 use lab_core::model::{self, ModelInfo, ModelOptions};
 use lab_core::park::{self, HandoffDoor};
 use lab_core::supervisor::{self, Sizing, SupervisorOptions, WorkerContext};
-use lab_core::{
-    serve_connection, serve_until_idle, AcceptMode, Config, Handler, Shutdown,
-};
+use lab_core::{serve_connection, serve_until_idle, AcceptMode, Config, Handler, Shutdown};
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;

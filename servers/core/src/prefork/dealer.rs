@@ -283,8 +283,7 @@ impl Dealer {
                         return None;
                     }
                     _ => {
-                        self.warnings
-                            .warn(&format!("handoff: accept failed: {e}"));
+                        self.warnings.warn(&format!("handoff: accept failed: {e}"));
                         self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
                         return None;
                     }

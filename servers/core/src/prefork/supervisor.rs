@@ -31,8 +31,8 @@ use crate::config::Config;
 use crate::dealer::Dealer;
 use crate::handoff::ConnReceiver;
 use crate::model::{AcceptFlag, AcceptMode, OnOff};
-use crate::net::Acceptor;
 use crate::net;
+use crate::net::Acceptor;
 use crate::process::{self, Children};
 use crate::scoreboard::{Scoreboard, Slot, State};
 use crate::shutdown::Shutdown;
@@ -93,12 +93,18 @@ impl SupervisorOptions {
         {
             return Err("--maintenance-interval must be between 10ms and 60s".into());
         }
-        let pools = [AcceptMode::Shared, AcceptMode::ReusePort, AcceptMode::Handoff];
+        let pools = [
+            AcceptMode::Shared,
+            AcceptMode::ReusePort,
+            AcceptMode::Handoff,
+        ];
         self.accept.check("pool", &pools)?;
         if self.park.is_on() && self.accept.accept == AcceptMode::Handoff {
-            return Err("--park on: the front already hands connections to the workers; use \
+            return Err(
+                "--park on: the front already hands connections to the workers; use \
                         --accept shared"
-                .into());
+                    .into(),
+            );
         }
         Ok(())
     }
