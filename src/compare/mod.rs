@@ -16,7 +16,7 @@
 //! # Layout
 //! - `plan`: the models, workloads and sizes asked for, and the cells they make.
 //! - `experiments`: one file per experiment, each turning the plan into cells (`matrix`: models ×
-//!   connections × workloads, closed loop).
+//!   connections × workloads, closed loop; `rates`, `faults`, `accept`).
 //! - `cell`: runs one cell as a child `lab run`, bounded in time.
 //! - `environment`: the machine and its limits, recorded in compare.json.
 //! - `output`: writing compare.json, and `lab report DIR`.

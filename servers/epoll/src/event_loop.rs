@@ -31,6 +31,14 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Events handled per `poll` call. More are simply returned by the next call.
 const EVENTS_CAPACITY: usize = 1024;
 
+/// The socket a loop accepts on, and how it waits for it.
+pub struct Listening {
+    pub socket: TcpListener,
+    /// Register it with EPOLLEXCLUSIVE (`--accept exclusive`): one waiting loop is woken per
+    /// arrival, not all of them.
+    pub exclusive: bool,
+}
+
 pub struct EventLoop {
     pub index: usize,
     poll: Poll,
@@ -61,13 +69,16 @@ impl EventLoop {
     pub fn new(
         index: usize,
         poll: Poll,
-        mut listener: TcpListener,
+        listening: Listening,
         results: Receiver<Done>,
         env: Env,
         verbose: bool,
         drain_timeout: Duration,
-        exclusive: bool,
     ) -> io::Result<EventLoop> {
+        let Listening {
+            socket: mut listener,
+            exclusive,
+        } = listening;
         if exclusive {
             crate::sys::register_exclusive(&poll, listener.as_fd(), SERVER)?;
         } else {

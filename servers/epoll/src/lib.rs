@@ -29,18 +29,23 @@
 //! while output waits, removed when it is written). The parser is the core's: the loop appends
 //! bytes to a buffer and `RequestReader::advance` answers Complete or Partial.
 //!
-//! **Several loops share one listening socket.** `run` is handed one bound listener; each loop
-//! registers a `try_clone()` of it in its own `Poll`. The alternative, a SO_REUSEPORT socket per
-//! loop, would mean binding new sockets on the caller's address (the lab binds with
-//! SO_REUSEADDR only, and tests bind port 0), and the kernel's hash would then pin each
-//! connection to a loop even while that loop is stuck in a slow handler. With one shared
-//! socket, every loop is woken for each new connection (mio cannot ask for EPOLLEXCLUSIVE):
-//! a thundering herd, but of `--loops` threads (2 here), not thousands; the losers' `accept`
-//! answers `WouldBlock`. Because every loop sees every arrival, a loop that is busy (or paused at
-//! the fd limit) does not strand the backlog: another loop drains it. The spread is whoever
-//! wakes first; `--verbose` prints one line per loop per second (open, accepted, requests) and
-//! [`Counters`] keeps the same numbers for `/_status`. nginx balances with `accept_mutex` or
-//! EPOLLEXCLUSIVE; a production server here would add one of those.
+//! **How loops get connections (`--accept`).** `run` is handed one bound listener.
+//! - `shared` (the default): each loop registers a `try_clone()` of it in its own `Poll`. Every
+//!   loop is woken for each new connection: a thundering herd, but of `--loops` threads, not
+//!   thousands; the losers' `accept` answers `WouldBlock`. Because every loop sees every arrival,
+//!   a loop that is busy (or paused at the fd limit) does not strand the backlog: another loop
+//!   drains it. The spread is whoever wakes first.
+//! - `exclusive`: the same shared socket, registered with `EPOLLEXCLUSIVE` (Linux 4.5; nginx
+//!   uses it): the kernel wakes one waiting loop (or a few) per arrival instead of all. mio has
+//!   no way to ask for it, so [`sys`] registers the listener with a raw `epoll_ctl`, the way mio
+//!   would (edge-triggered, the token in the data word), plus the flag.
+//! - `reuseport`: loop 0 keeps the bound socket (with SO_REUSEPORT set), every other loop binds
+//!   one of its own on the same address; the kernel hashes each client's address and port to a
+//!   socket, and so to a loop, even while that loop is stuck in a slow handler.
+//!
+//! `--verbose` prints one line per loop per second (open, accepted, requests) and [`Counters`]
+//! keeps the same numbers for `/_status`; `lab compare --experiments accept` measures the spread
+//! and the cost of each strategy.
 //!
 //! **Memory per connection.** An idle keep-alive connection is a [`connection::Connection`]
 //! (144 bytes, in its slab slot), and an entry in the timer set. It holds no buffers:
@@ -135,6 +140,7 @@
 //! - [`connection`]: one connection's state machine: parse, answer, write, read, linger.
 //! - [`buffers`]: the per-loop scratch buffer and buffer pool.
 //! - [`offload`]: the helper threads for Cpu and Blocking requests.
+//! - [`sys`]: the one raw call, `epoll_ctl` with `EPOLLEXCLUSIVE` (`--accept exclusive`).
 
 #![deny(unsafe_code)]
 
@@ -148,7 +154,7 @@ use lab_evloop::lifecycle;
 pub use lab_evloop::{buffers, offload};
 pub use lab_evloop::{Counters, LoopCounters, Options};
 
-use event_loop::{EventLoop, WAKER};
+use event_loop::{EventLoop, Listening, WAKER};
 use lab_core::model::{self, AcceptMode, ModelInfo, Variant};
 use lab_core::{Config, Handler, Shutdown};
 use std::io;
@@ -244,16 +250,18 @@ pub fn run_with_counters(
             }
             _ => listener.try_clone()?,
         };
-        let listener = mio::net::TcpListener::from_std(own);
+        let listening = Listening {
+            socket: mio::net::TcpListener::from_std(own),
+            exclusive: mode == AcceptMode::Exclusive,
+        };
         event_loops.push(EventLoop::new(
             index,
             poll,
-            listener,
+            listening,
             results,
             env,
             config.verbose,
             config.drain_timeout,
-            mode == AcceptMode::Exclusive,
         )?);
     }
     drop(listener);

@@ -28,6 +28,12 @@
 //! sockets and hand keep-alive connections around (event MPM); with one socket, T acceptors are
 //! simpler and as fast.
 //!
+//! **Accept strategies** (`--accept`, the supervisor's): `shared` as above, `reuseport` (a socket
+//! per process, shared by its T threads), or `handoff`: the parent accepts and deals each
+//! connection to a process whose thread asked for one, round-robin, over that process's own Unix
+//! socket ([`lab_core::dealer`]); each free thread asks once, so a process is dealt at most as
+//! many connections as it has threads waiting.
+//!
 //! **Parking** (`--park on`, Apache's event MPM proper): a serving thread is pinned by whatever
 //! its connection does, so P x T slowloris connections (heads that never end) or idle keep-alive
 //! clients stop the server. With parking, each worker process also runs a front thread
@@ -223,7 +229,7 @@ fn serve_thread(ctx: &WorkerContext<'_>, handler: &dyn Handler, config: &Config)
     let Ok(mut intake) = ctx.intake() else {
         return;
     };
-    while let Some(conn) = intake.next() {
+    while let Some(conn) = intake.take() {
         ctx.slot.begin_connection();
         if ctx.recycle_due() {
             // This process has had its connections: every thread stops accepting, finishes

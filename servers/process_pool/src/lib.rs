@@ -45,6 +45,15 @@
 //! one socket, and so to one worker, even while a keep-alive client holds that worker and others
 //! are idle (`lab load -c50` against 60 workers: 33 requests timed out in 10 s; shared: none).
 //!
+//! **Accept: handoff** (`--accept handoff`, [`lab_core::dealer`]): the parent alone accepts, and
+//! passes each connection's descriptor (`SCM_RIGHTS`) to a worker round-robin over the worker's
+//! own Unix socket, as the Node.js cluster module does by default on Linux. A worker asks for a
+//! connection (a one-byte message) whenever it is free, and only a worker that asked is dealt
+//! one, so nothing waits behind a busy worker; while no worker has asked, connections wait in the
+//! kernel's backlog. A connection dealt to a worker that dies before taking it is taken back by
+//! the parent and dealt to another (the log says how many). The price: every connection passes
+//! through the parent, one process for the whole pool (see `lab compare --experiments accept`).
+//!
 //! **Keep-alive** is prefork's weak spot: an idle keep-alive client holds a whole worker for up
 //! to `--idle-timeout`, so N such clients need N processes. Slow clients are worse: a slowloris
 //! attack (thousands of connections, each trickling a request head that never ends) pins every
@@ -233,7 +242,7 @@ fn worker(ctx: WorkerContext<'_>, handler: &dyn Handler, config: &Config) -> i32
         return 1;
     };
     ctx.slot.ready();
-    while let Some(conn) = intake.next() {
+    while let Some(conn) = intake.take() {
         ctx.slot.begin_connection();
         let stats = serve_connection(conn, handler, &config.limits, &ctx.shutdown);
         ctx.slot.end_connection(stats.requests);

@@ -177,7 +177,7 @@ impl AcceptFlag {
         }
         let names: Vec<String> = allowed
             .iter()
-            .filter_map(|m| clap::ValueEnum::to_possible_value(m))
+            .filter_map(clap::ValueEnum::to_possible_value)
             .map(|v| v.get_name().to_string())
             .collect();
         let this = clap::ValueEnum::to_possible_value(&self.accept)

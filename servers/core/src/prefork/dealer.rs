@@ -187,7 +187,7 @@ impl Dealer {
             }
             if let Err(e) = self.poll.poll(&mut self.events, Some(wait)) {
                 if e.kind() != io::ErrorKind::Interrupted {
-                    self.warnings.warn(&format!("handoff: poll failed: {e}"));
+                    self.warnings.warn(format!("handoff: poll failed: {e}"));
                 }
             }
             for event in self.events.iter() {
@@ -230,7 +230,7 @@ impl Dealer {
                     // channel gone: this worker gets nothing more now; the others may.
                     if e.kind() != io::ErrorKind::WouldBlock {
                         self.warnings
-                            .warn(&format!("handoff: cannot pass a connection: {e}"));
+                            .warn(format!("handoff: cannot pass a connection: {e}"));
                     }
                     link.credits = 0;
                     self.waiting.push_front(conn);
@@ -278,12 +278,12 @@ impl Dealer {
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EINTR) | Some(libc::ECONNABORTED) | Some(libc::EPROTO) => {}
                     Some(libc::EMFILE) | Some(libc::ENFILE) => {
-                        self.warnings.warn(&fd_limit_message());
+                        self.warnings.warn(fd_limit_message());
                         self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
                         return None;
                     }
                     _ => {
-                        self.warnings.warn(&format!("handoff: accept failed: {e}"));
+                        self.warnings.warn(format!("handoff: accept failed: {e}"));
                         self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
                         return None;
                     }

@@ -208,7 +208,7 @@ pub enum Intake<'a> {
 
 impl Intake<'_> {
     /// The next connection (blocking), or `None` at shutdown.
-    pub fn next(&mut self) -> Option<std::net::TcpStream> {
+    pub fn take(&mut self) -> Option<std::net::TcpStream> {
         let (door, shutdown, asked, warnings) = match self {
             Intake::Accept(acceptor) => return acceptor.accept(),
             Intake::Handoff {
