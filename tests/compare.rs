@@ -594,6 +594,6 @@ fn accept_spread_counts_every_connection_per_worker_and_the_report_reproduces() 
         "{section}"
     );
     assert!(section.contains("**Reading.**"), "{section}");
-    assert!(section.contains("`handoff` cost"), "{section}");
+    assert!(section.contains("`handoff` took"), "{section}");
     assert_report_reproduces(&out);
 }

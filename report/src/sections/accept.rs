@@ -272,7 +272,7 @@ impl Ctx<'_> {
             let handoff = mine.iter().find(|g| g.strategy == "handoff");
             if let (Some(s), Some(h)) = (shared, handoff) {
                 line.push_str(&format!(
-                    "); `handoff` cost {} of `shared`'s CPU per connection and served {} of \
+                    "); `handoff` took {} `shared`'s server CPU per connection and served {} \
                      its requests per second",
                     fmt::ratio(cpu(h), cpu(s)),
                     fmt::ratio(h.median(|m| m.rps), s.median(|m| m.rps))

@@ -51,6 +51,8 @@ struct Link {
     credits: usize,
     /// False once the worker was asked to exit: it is dealt nothing more.
     dealing: bool,
+    /// Its queue was full at the last send: skipped until it asks again (it has taken one).
+    full: bool,
 }
 
 /// The parent's accept-and-deal loop.
@@ -108,12 +110,14 @@ impl Dealer {
                 rx,
                 credits: 0,
                 dealing: true,
+                full: false,
             });
         }
         let link = self.links[i].as_mut().expect("made above");
         link.tx.take_asks();
         link.credits = 0;
         link.dealing = true;
+        link.full = false;
         Ok(())
     }
 
@@ -196,8 +200,9 @@ impl Dealer {
                     Token(i) => {
                         if let Some(Some(link)) = self.links.get_mut(i) {
                             let asks = link.tx.take_asks();
-                            if link.dealing {
+                            if link.dealing && asks > 0 {
                                 link.credits += asks;
+                                link.full = false;
                             }
                         }
                     }
@@ -226,13 +231,14 @@ impl Dealer {
                     self.last = i;
                 }
                 Err(e) => {
-                    // A full queue (the worker asked for more than the socket holds) or a
-                    // channel gone: this worker gets nothing more now; the others may.
+                    // A full queue (the worker asked for more than the socket holds, and has
+                    // not taken them yet): this worker is skipped until it asks again; its
+                    // credits stand, for its threads still wait. The others may be dealt.
                     if e.kind() != io::ErrorKind::WouldBlock {
                         self.warnings
                             .warn(format!("handoff: cannot pass a connection: {e}"));
                     }
-                    link.credits = 0;
+                    link.full = true;
                     self.waiting.push_front(conn);
                 }
             }
@@ -245,7 +251,7 @@ impl Dealer {
         (1..=n).map(|k| (self.last + k) % n).find(|&j| {
             self.links[j]
                 .as_ref()
-                .is_some_and(|l| l.dealing && l.credits > 0)
+                .is_some_and(|l| l.dealing && !l.full && l.credits > 0)
         })
     }
 
