@@ -122,6 +122,20 @@ pub fn check_flags_apply(model: Model, matches: &clap::ArgMatches) -> Result<(),
     Ok(())
 }
 
+/// Refuses model flags that cannot work over the transport of `--addr`, before anything is
+/// bound: `--accept reuseport` spreads connections over several sockets bound to one TCP port,
+/// and a Unix socket's path is bound by one socket only.
+pub fn check_transport(matches: &clap::ArgMatches, addr: &lab_core::Address) -> Result<(), String> {
+    let reuseport = matches!(
+        matches.try_get_one::<lab_core::AcceptMode>("accept"),
+        Ok(Some(lab_core::AcceptMode::ReusePort))
+    );
+    if addr.is_unix() && reuseport {
+        return Err(lab_core::net::REUSEPORT_OVER_UNIX.to_string());
+    }
+    Ok(())
+}
+
 /// Every model's flag declarations, model by model (for the consistency test).
 pub fn declared_args() -> Vec<(&'static str, clap::Arg)> {
     let mut out = Vec::new();

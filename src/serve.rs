@@ -2,7 +2,7 @@
 
 use clap::Args;
 use http_lab::models::{self, Model, ModelFlags};
-use lab_core::{net, static_files, Config, LabApp, Limits, Shutdown};
+use lab_core::{net, net::Address, static_files, Config, LabApp, Limits, Shutdown};
 use loadgen::parse_duration;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -15,11 +15,12 @@ pub struct ServeArgs {
     /// The server model to run (see `lab models`).
     #[arg(long, value_enum)]
     pub model: Model,
-    /// Address to listen on: IP:PORT, HOST:PORT (its first IPv4 address) or :PORT (every IPv4
-    /// interface, for load from other machines). Port 0 picks a free port (printed on the
-    /// first line).
-    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen_addr)]
-    pub addr: SocketAddr,
+    /// Address to listen on: IP:PORT, HOST:PORT (its first IPv4 address), :PORT (every IPv4
+    /// interface, for load from other machines) or unix:PATH (a Unix domain socket; a stale
+    /// socket file there is replaced, any other file refused, and it is removed at exit). Port 0
+    /// picks a free port (printed on the first line).
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_address)]
+    pub addr: Address,
     /// Directory served under /static/ (default: a small sample site in a temporary directory).
     #[arg(long, value_name = "DIR")]
     pub docroot: Option<PathBuf>,
@@ -27,7 +28,12 @@ pub struct ServeArgs {
     pub server: ServerFlags,
 }
 
-/// `--addr`: `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080` (resolved; IPv4 preferred, so
+/// `--addr`: `unix:/path`, or a TCP address (below).
+fn parse_address(s: &str) -> Result<Address, String> {
+    Address::parse(s, parse_listen_addr)
+}
+
+/// A TCP `--addr`: `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080` (resolved; IPv4 preferred, so
 /// that `localhost` means 127.0.0.1 whatever the resolver's order) or `:8080` (0.0.0.0, as Go
 /// and nginx read a port alone).
 fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
@@ -117,6 +123,7 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
     let config = args.server.config()?;
     let run = (args.model.info().start)(&args.server.models.0)?;
     models::check_flags_apply(args.model, &args.server.models.0)?;
+    models::check_transport(&args.server.models.0, &args.addr)?;
 
     // The docroot: the user's, or a sample site in a temporary directory removed at exit.
     let _sample_site;
@@ -138,11 +145,14 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
     let app = LabApp::new(&docroot, args.model.name())
         .map_err(|e| format!("--docroot {}: {e}", docroot.display()))?;
 
-    let listener =
-        net::bind_listener(args.addr).map_err(|e| net::explain_bind_error(args.addr, &e))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let listener = net::bind(&args.addr).map_err(|e| net::explain_bind_error(&args.addr, &e))?;
+    let local = match listener.local_address() {
+        Ok(local) => local,
+        Err(e) => {
+            net::remove_socket_file(&args.addr);
+            return Err(format!("cannot read the bound address: {e}"));
+        }
+    };
 
     let shutdown = Shutdown::new();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -154,11 +164,16 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
     lab_core::install_panic_hook(config.verbose);
 
     let mut stdout = std::io::stdout();
-    let _ = writeln!(stdout, "listening on http://{local}");
+    // `listening on http://127.0.0.1:8080` or `listening on unix:/path`.
+    let _ = writeln!(stdout, "listening on {}", local.url());
     let _ = stdout.flush();
     if config.verbose {
         eprintln!("{}: docroot {}", args.model.name(), docroot.display());
     }
-    run(listener, Arc::new(app), &config, shutdown)
-        .map_err(|e| format!("{}: {e}", args.model.name()))
+    let result = run(listener, Arc::new(app), &config, shutdown)
+        .map_err(|e| format!("{}: {e}", args.model.name()));
+    // Only this process returns here (forked workers and children exit on their own), so the
+    // socket file is removed once, when the server stops.
+    net::remove_socket_file(&local);
+    result
 }

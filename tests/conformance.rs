@@ -1,9 +1,10 @@
 //! The conformance suite: the same HTTP/1.1 checks against every model, over real sockets, on the
-//! real `lab serve` binary. A model joins with one line in the table at the bottom.
+//! real `lab serve` binary, over TCP and again over a Unix socket (`--addr unix:PATH`). A model
+//! joins with one line in the table at the bottom.
 
 mod common;
 
-use common::{docroot, Client, Server};
+use common::{docroot, Client, Server, Transport};
 use std::io::Write;
 use std::time::Duration;
 
@@ -19,9 +20,24 @@ const SUITE_FLAGS: &[&str] = &[
     "5s",
 ];
 
-fn start(model: &str, extra: &[&str]) -> Server {
-    let args: Vec<&str> = SUITE_FLAGS.iter().chain(extra).copied().collect();
-    Server::start(model, &args)
+/// What a trial runs against: a model, one of its flag sets, a transport.
+pub struct Under {
+    pub model: &'static str,
+    pub flags: &'static [&'static str],
+    pub transport: Transport,
+}
+
+impl Under {
+    /// `lab serve --model <model>` with the suite's flags, `args`, then the trial's flags.
+    fn start(&self, args: &[&str]) -> Server {
+        let args: Vec<&str> = SUITE_FLAGS
+            .iter()
+            .chain(args)
+            .chain(self.flags)
+            .copied()
+            .collect();
+        Server::start_over(self.transport, self.model, &args)
+    }
 }
 
 /// Stops the server and checks it exited 0 with nothing left behind.
@@ -49,8 +65,8 @@ fn assert_hello(r: &common::Resp) {
 pub mod cases {
     use super::*;
 
-    pub fn keep_alive(model: &str, extra: &[&str]) {
-        let server = start(model, extra);
+    pub fn keep_alive(under: &Under) {
+        let server = under.start(&[]);
         let mut c = server.connect();
         for path in ["/", "/hello", "/hello?x=1"] {
             let r = c.get(path);
@@ -61,8 +77,8 @@ pub mod cases {
         finish(server);
     }
 
-    pub fn pipelined_ten_in_one_write(model: &str, extra: &[&str]) {
-        let server = start(model, extra);
+    pub fn pipelined_ten_in_one_write(under: &Under) {
+        let server = under.start(&[]);
         let mut c = server.connect();
         let mut batch = Vec::new();
         for i in 0..10 {
@@ -99,8 +115,8 @@ pub mod cases {
         finish(server);
     }
 
-    pub fn split_at_every_byte(model: &str, extra: &[&str]) {
-        let server = start(model, extra);
+    pub fn split_at_every_byte(under: &Under) {
+        let server = under.start(&[]);
         let request: &[u8] = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello";
         let chunked: &[u8] = b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: v\r\n\r\n";
         let mut c = server.connect();
@@ -127,18 +143,14 @@ pub mod cases {
     /// Files larger than the output bound (64 KiB), pipelined with HEAD and small answers: every
     /// byte arrives, in order, and HEAD sends no body. (epoll once answered only the first: after
     /// writing a large response it waited for an event that never came, then sent 408.)
-    pub fn pipelined_large_files(model: &str, extra: &[&str]) {
+    pub fn pipelined_large_files(under: &Under) {
         let site = tempfile::tempdir().expect("tempdir");
         let big: Vec<u8> = (0..300 * 1024).map(|i| (i % 253) as u8).collect();
         std::fs::write(site.path().join("big.bin"), &big).expect("big file");
         std::fs::write(site.path().join("small.txt"), "small\n").expect("small file");
         let docroot = site.path().to_str().expect("utf-8 path");
-        let args: Vec<&str> = ["--docroot", docroot]
-            .iter()
-            .chain(extra)
-            .copied()
-            .collect();
-        let server = start(model, &args);
+        let server = under.start(&["--docroot", docroot]);
+        let model = under.model;
         let mut c = server.connect();
         let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
         let mut batch = String::new();
@@ -170,8 +182,8 @@ pub mod cases {
         finish(server);
     }
 
-    pub fn bodies(model: &str, extra: &[&str]) {
-        let server = start(model, extra);
+    pub fn bodies(under: &Under) {
+        let server = under.start(&[]);
         let mut c = server.connect();
         let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let mut req = format!(
@@ -199,8 +211,8 @@ pub mod cases {
         finish(server);
     }
 
-    pub fn head(model: &str, extra: &[&str]) {
-        let server = start(model, extra);
+    pub fn head(under: &Under) {
+        let server = under.start(&[]);
         let mut c = server.connect();
         c.send(b"HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n");
         let r = c.read_head_response();
@@ -220,8 +232,8 @@ pub mod cases {
         finish(server);
     }
 
-    pub fn connection_close(model: &str, extra: &[&str]) {
-        let server = start(model, extra);
+    pub fn connection_close(under: &Under) {
+        let server = under.start(&[]);
         let mut c = server.connect();
         c.send(b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
         let r = c.read_response();
@@ -236,8 +248,8 @@ pub mod cases {
         finish(server);
     }
 
-    pub fn http10(model: &str, extra: &[&str]) {
-        let server = start(model, extra);
+    pub fn http10(under: &Under) {
+        let server = under.start(&[]);
         // No Host needed; closes by default.
         let mut c = server.connect();
         c.send(b"GET /hello HTTP/1.0\r\n\r\n");
@@ -257,8 +269,8 @@ pub mod cases {
         finish(server);
     }
 
-    pub fn expect_continue(model: &str, extra: &[&str]) {
-        let server = start(model, extra);
+    pub fn expect_continue(under: &Under) {
+        let server = under.start(&[]);
         let mut c = server.connect();
         c.send(
             b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
@@ -279,8 +291,9 @@ pub mod cases {
     }
 
     /// Every rejection: the right status, `Connection: close`, then the connection closes.
-    pub fn rejections(model: &str, extra: &[&str]) {
-        let server = start(model, extra);
+    pub fn rejections(under: &Under) {
+        let server = under.start(&[]);
+        let model = under.model;
         let long_target = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(5000));
         let big_head = format!(
             "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
@@ -349,12 +362,11 @@ pub mod cases {
         finish(server);
     }
 
-    pub fn routes(model: &str, extra: &[&str]) {
+    pub fn routes(under: &Under) {
         let root = docroot();
-        let mut args: Vec<&str> = extra.to_vec();
         let root_arg = root.root.to_str().unwrap().to_string();
-        args.extend(["--docroot", &root_arg]);
-        let server = start(model, &args);
+        let server = under.start(&["--docroot", &root_arg]);
+        let model = under.model;
         let mut c = server.connect();
         assert_hello(&c.get("/"));
         assert_hello(&c.get("/hello"));
@@ -461,8 +473,8 @@ pub mod cases {
         finish(server);
     }
 
-    pub fn handler_panic(model: &str, extra: &[&str]) {
-        let server = start(model, extra);
+    pub fn handler_panic(under: &Under) {
+        let server = under.start(&[]);
         let mut c = server.connect();
         assert_hello(&c.get("/hello"));
         let r = c.get("/crash");
@@ -477,13 +489,13 @@ pub mod cases {
         finish(server);
     }
 
-    pub fn hundred_clients(model: &str, extra: &[&str]) {
-        let server = start(model, extra);
-        let addr = server.addr;
+    pub fn hundred_clients(under: &Under) {
+        let server = under.start(&[]);
         let clients: Vec<_> = (0..100)
             .map(|i| {
+                let target = server.target.clone();
                 std::thread::spawn(move || {
-                    let mut c = Client::connect(addr);
+                    let mut c = Client::connect_to(&target);
                     let mut ok = 0;
                     for j in 0..20 {
                         let body = format!("client {i} request {j}");
@@ -504,8 +516,8 @@ pub mod cases {
         finish(server);
     }
 
-    pub fn timeouts(model: &str, extra: &[&str]) {
-        let server = start(model, extra);
+    pub fn timeouts(under: &Under) {
+        let server = under.start(&[]);
         // A head that never completes: 408 after --header-timeout (1 s), then close.
         let mut slow = server.connect();
         slow.send(b"GET / HTTP/1.1\r\nHost: t\r\n");
@@ -544,12 +556,12 @@ pub mod cases {
         finish(server);
     }
 
-    pub fn graceful_shutdown(model: &str, extra: &[&str]) {
-        let server = start(model, extra);
-        let addr = server.addr;
+    pub fn graceful_shutdown(under: &Under) {
+        let server = under.start(&[]);
+        let target = server.target.clone();
         // A request in flight at SIGTERM completes.
         let inflight = std::thread::spawn(move || {
-            let mut c = Client::connect(addr);
+            let mut c = Client::connect_to(&target);
             // Long enough that SIGTERM lands while it runs even on a loaded CI machine (it
             // must finish within the suite's 5 s drain timeout).
             c.get("/sleep/2500")
@@ -565,8 +577,8 @@ pub mod cases {
     }
 }
 
-/// A case: run it against `lab serve --model <model> <flags>`.
-type Case = fn(&str, &[&str]);
+/// A case: run it against `lab serve --model <model> <flags>` over a transport.
+type Case = fn(&Under);
 
 /// Every case, by name.
 const CASES: &[(&str, Case)] = &[
@@ -590,10 +602,43 @@ const CASES: &[(&str, Case)] = &[
     ("graceful_shutdown", cases::graceful_shutdown),
 ];
 
+/// A flag set that cannot work over a Unix socket, and why; over Unix such a set gets one trial
+/// instead of the cases: `lab serve` refuses it before binding, naming the flag.
+fn tcp_only(flags: &[&str]) -> Option<&'static str> {
+    flags
+        .windows(2)
+        .any(|w| w == ["--accept", "reuseport"])
+        .then_some("--accept reuseport")
+}
+
+/// Over a Unix socket, a TCP-only flag set is refused with one line naming the flag, and no
+/// socket file is left.
+fn refused_over_unix(under: &Under, flag: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("lab.sock");
+    let addr = format!("unix:{}", path.display());
+    let mut args = vec!["serve", "--model", under.model, "--addr", &addr];
+    args.extend(under.flags);
+    let (ok, stdout, stderr) = common::lab(&args);
+    assert!(
+        !ok,
+        "{}: {:?} was accepted over a Unix socket",
+        under.model, under.flags
+    );
+    assert!(
+        stdout.is_empty(),
+        "it must refuse before listening: {stdout}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(flag), "the error names {flag}: {stderr}");
+    assert!(!path.exists(), "no socket file is left");
+}
+
 /// Every case against every registered model (`http_lab::models::ALL`), once with its default
-/// flags and once with each flag set its crate lists in `ModelInfo::conformance`. A model that
-/// cannot run here is listed as ignored, with the reason printed. Filter as usual:
-/// `cargo test --test conformance -- epoll` or `... routes`.
+/// flags and once with each flag set its crate lists in `ModelInfo::conformance`, each over TCP
+/// and over a Unix socket (`::unix::` in the trial's name). A model that cannot run here is
+/// listed as ignored, with the reason printed. Filter as usual:
+/// `cargo test --test conformance -- epoll`, `... routes` or `... ::unix::`.
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
     let mut trials = Vec::new();
@@ -610,13 +655,35 @@ fn main() {
             } else {
                 format!("{} {}", info.name, flags.join(" "))
             };
-            for &(case, run) in CASES {
-                let name = info.name;
-                let trial = libtest_mimic::Trial::test(format!("{label}::{case}"), move || {
-                    run(name, flags);
-                    Ok(())
-                });
-                trials.push(trial.with_ignored_flag(unavailable.is_some()));
+            for transport in [Transport::Tcp, Transport::Unix] {
+                let under = Under {
+                    model: info.name,
+                    flags,
+                    transport,
+                };
+                let prefix = match transport {
+                    Transport::Tcp => label.clone(),
+                    Transport::Unix => format!("{label}::unix"),
+                };
+                if let (Transport::Unix, Some(flag)) = (transport, tcp_only(flags)) {
+                    let trial =
+                        libtest_mimic::Trial::test(format!("{prefix}::refused"), move || {
+                            refused_over_unix(&under, flag);
+                            Ok(())
+                        });
+                    trials.push(trial.with_ignored_flag(unavailable.is_some()));
+                    continue;
+                }
+                let under = std::sync::Arc::new(under);
+                for &(case, run) in CASES {
+                    let under = std::sync::Arc::clone(&under);
+                    let trial =
+                        libtest_mimic::Trial::test(format!("{prefix}::{case}"), move || {
+                            run(&under);
+                            Ok(())
+                        });
+                    trials.push(trial.with_ignored_flag(unavailable.is_some()));
+                }
             }
         }
     }

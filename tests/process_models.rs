@@ -1077,8 +1077,7 @@ fn handoff_deals_again_what_a_dead_worker_never_took() {
     signal(victim, libc::SIGSTOP);
     // Stopped for sure (state T) before any connection is dealt: a worker woken by the signal
     // but not yet stopped could still take one, and lose it when killed.
-    assert!(eventually(Duration::from_secs(5), || proc_state(victim)
-        == Some('T')));
+    assert!(eventually(Duration::from_secs(5), || proc_state(victim) == Some('T')));
     let clients: Vec<_> = (0..3)
         .map(|_| {
             let addr = server.addr;

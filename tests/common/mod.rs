@@ -1,9 +1,12 @@
-//! Test support: start the real `lab` binary on 127.0.0.1:0 and talk HTTP to it over real sockets.
+//! Test support: start the real `lab` binary on 127.0.0.1:0 (or on a Unix socket in a temp dir)
+//! and talk HTTP to it over real sockets.
 //! Every wait here is bounded: a hung server fails the test, it does not hang it.
 #![allow(dead_code)]
 
+use lab_core::net::Stream;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -12,12 +15,47 @@ use std::time::{Duration, Instant};
 /// How long any single read or wait in a test may take before the test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Which socket a test serves and loads over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Unix,
+}
+
+/// Where a started server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl Target {
+    /// A connected socket with the suite's timeouts (and TCP_NODELAY over TCP).
+    pub fn connect(&self) -> Stream {
+        let stream = match self {
+            Target::Tcp(addr) => {
+                Stream::Tcp(TcpStream::connect_timeout(addr, TIMEOUT).expect("connect"))
+            }
+            Target::Unix(path) => Stream::Unix(UnixStream::connect(path).expect("connect")),
+        };
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        stream.set_write_timeout(Some(TIMEOUT)).expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        stream
+    }
+}
+
 /// A `lab serve` process.
 pub struct Server {
+    /// The TCP address (for a server on a Unix socket, 127.0.0.1:0, where nothing listens: use
+    /// `target`).
     pub addr: SocketAddr,
+    pub target: Target,
     pub model: String,
     child: Option<Child>,
     stderr: Option<std::thread::JoinHandle<String>>,
+    /// The temporary directory holding a Unix server's socket.
+    _socket_dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
@@ -31,6 +69,24 @@ impl Server {
     /// reached through 127.0.0.1.
     pub fn start_on(model: &str, addr: &str, args: &[&str]) -> Server {
         Server::start_full(model, addr, args, &[])
+    }
+
+    /// Like [`Server::start`], over `transport`: a Unix server listens on `lab.sock` in a
+    /// temporary directory of its own.
+    pub fn start_over(transport: Transport, model: &str, args: &[&str]) -> Server {
+        match transport {
+            Transport::Tcp => Server::start(model, args),
+            Transport::Unix => {
+                let dir = tempfile::Builder::new()
+                    .prefix("lab-test-")
+                    .tempdir()
+                    .expect("tempdir");
+                let addr = format!("unix:{}", dir.path().join("lab.sock").display());
+                let mut server = Server::start_full(model, &addr, args, &[]);
+                server._socket_dir = Some(dir);
+                server
+            }
+        }
     }
 
     /// [`Server::start`] with extra environment variables for the server.
@@ -64,20 +120,28 @@ impl Server {
         let line = rx
             .recv_timeout(TIMEOUT)
             .expect("lab serve printed no `listening on` line");
-        let mut addr: SocketAddr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .parse()
-            .expect("address");
-        if addr.ip().is_unspecified() {
-            addr.set_ip([127, 0, 0, 1].into());
-        }
+        let line = line.trim();
+        let (addr, target) = if let Some(path) = line.strip_prefix("listening on unix:") {
+            let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+            (loopback, Target::Unix(PathBuf::from(path)))
+        } else {
+            let mut addr: SocketAddr = line
+                .strip_prefix("listening on http://")
+                .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+                .parse()
+                .expect("address");
+            if addr.ip().is_unspecified() {
+                addr.set_ip([127, 0, 0, 1].into());
+            }
+            (addr, Target::Tcp(addr))
+        };
         Server {
             addr,
+            target,
             model: model.to_string(),
             child: Some(child),
             stderr: Some(stderr),
+            _socket_dir: None,
         }
     }
 
@@ -86,7 +150,7 @@ impl Server {
     }
 
     pub fn connect(&self) -> Client {
-        Client::connect(self.addr)
+        Client::connect_to(&self.target)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -113,6 +177,14 @@ impl Server {
                 !alive(pid),
                 "{}: process {pid} outlived the server",
                 self.model
+            );
+        }
+        if let Target::Unix(path) = &self.target {
+            assert!(
+                !status.success() || !path.exists(),
+                "{}: the socket file {} was left behind after a clean exit",
+                self.model,
+                path.display()
             );
         }
         (status, stderr)
@@ -185,18 +257,19 @@ impl Resp {
 
 /// A raw HTTP/1.1 client connection with a buffer, so pipelined responses can be read one by one.
 pub struct Client {
-    pub stream: TcpStream,
+    /// TCP or Unix.
+    pub stream: Stream,
     buf: Vec<u8>,
 }
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
-        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-        stream.set_write_timeout(Some(TIMEOUT)).expect("timeout");
-        stream.set_nodelay(true).expect("nodelay");
+        Client::connect_to(&Target::Tcp(addr))
+    }
+
+    pub fn connect_to(target: &Target) -> Client {
         Client {
-            stream,
+            stream: target.connect(),
             buf: Vec::new(),
         }
     }

@@ -33,7 +33,8 @@
 //!    - [`response`]: [`Response`], [`Status`], writing a response with Date, Server and framing
 //!      (a body of bytes, or a file sent with `sendfile`).
 //!    - [`conn`]: the blocking connection loop every blocking model calls.
-//!    - [`net`]: binding with a real backlog; an accept loop that checks shutdown and names limits.
+//!    - [`net`]: [`Listener`] and [`Stream`], TCP or Unix (`--addr unix:/path`); binding with a real
+//!      backlog; an accept loop that checks shutdown and names limits.
 //!    - [`shutdown`]: the shutdown flag and the live-connection tracker.
 //!    - [`memory`]: giving the heap's free pages back to the kernel after a wave of connections.
 //! 3. [`prefork`], the pools' machinery:
@@ -81,7 +82,7 @@ pub use error::Rejection;
 pub use handler::{call, install_panic_hook, Cost, Handler};
 pub use limits::Limits;
 pub use model::{AcceptFlag, AcceptMode, ModelInfo, ModelOptions, NoOptions, OnOff, Runner};
-pub use net::{bind_listener, Acceptor, Next};
+pub use net::{bind_listener, Acceptor, Address, Listener, Next, Stream};
 pub use reader::{Progress, RequestReader};
 pub use request::{Framing, Head, Method, Request};
 pub use response::{respond, write_rejection, Response, Status, CONTINUE_100};

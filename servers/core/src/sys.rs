@@ -4,7 +4,9 @@
 //! - Limits: [`fd_limits`].
 //! - Files: [`open_beneath`] (`openat2` with `RESOLVE_BENEATH`) and [`open_at`] (`openat`), the
 //!   docroot's kernel-enforced containment.
-//! - Sockets: [`sendfile`], a file to a socket without a copy through user memory.
+//! - Sockets: [`sendfile`], a file to a socket without a copy through user memory;
+//!   [`accept_nonblocking`] (`accept4` with `SOCK_NONBLOCK`) and [`peek`] (`MSG_PEEK`), for TCP
+//!   and Unix sockets alike.
 //! - Memory: [`trim_heap`], the allocator's free pages back to the kernel.
 //! - Processes: [`fork`], [`reap_any`], [`kill`], [`die_with_parent`], [`exit_now`], [`pid`].
 //! - Signals: [`catch_signal`] and [`take_signal`], a flag per signal set by a minimal handler.
@@ -373,6 +375,46 @@ pub fn sendfile(
     }
     *offset = off as u64;
     Ok(sent as usize)
+}
+
+/// Accepts a connection on the listening socket `listener`, returning it non-blocking and
+/// close-on-exec in one system call (`accept4`), as an event loop wants it.
+pub fn accept_nonblocking(listener: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    // SAFETY: the listener is borrowed, so it stays open for the call; passing null address
+    // pointers asks accept4 not to write the peer's address anywhere.
+    let fd = unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: accept4 returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Copies what has arrived on `socket` into `buf` without consuming it (`recv` with
+/// `MSG_PEEK`), on a TCP or a Unix stream socket alike. Blocks, or fails with `WouldBlock`, as
+/// the socket is set.
+pub fn peek(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: the socket is borrowed and stays open for the call; recv writes at most
+    // `buf.len()` bytes into `buf`, which is valid and writable for that length.
+    let n = unsafe {
+        libc::recv(
+            socket.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
 }
 
 /// Gives the allocator's free memory back to the kernel: glibc's `malloc_trim(0)` returns the

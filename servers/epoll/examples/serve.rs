@@ -22,5 +22,5 @@ fn main() -> std::io::Result<()> {
     println!("{}", listener.local_addr()?.port());
     let docroot = std::env::current_dir()?;
     let handler = Arc::new(LabApp::new(&docroot, "epoll")?);
-    lab_epoll::run(listener, handler, &config, &options, Shutdown::new())
+    lab_epoll::run(listener.into(), handler, &config, &options, Shutdown::new())
 }

@@ -23,11 +23,11 @@ use lab_core::{
     CONTINUE_100,
 };
 // The pieces that do not depend on epoll live in the toolkit, shared with io_uring.
+use lab_core::net::Stream;
 pub use lab_evloop::connection::{
     cost, interrupted, offload, would_block, Env, Flow, State, Wait, LINGER, LINGER_MAX_BYTES,
     OUTPUT_HIGH_WATER,
 };
-use mio::net::TcpStream;
 use mio::{Interest, Token};
 use std::io::{self, Write};
 use std::net::Shutdown as Direction;
@@ -42,7 +42,7 @@ const MAX_READS_PER_TURN: usize = 16;
 /// are empty and unallocated while idle), which is most of what an idle keep-alive connection costs in user space.
 #[derive(Debug)]
 pub struct Connection {
-    pub stream: TcpStream,
+    pub stream: Stream,
     /// Tells this connection from an earlier one with the same token (for offload answers).
     pub id: u32,
     pub state: State,
@@ -72,7 +72,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream, id: u32) -> Self {
+    pub fn new(stream: Stream, id: u32) -> Self {
         let now = Instant::now();
         Connection {
             stream,

@@ -8,8 +8,8 @@ use crossbeam_channel::Receiver;
 use lab_core::memory::Trimmer;
 use lab_core::net::fd_limit_message;
 use lab_core::net::Warnings;
+use lab_core::net::{Listener, Stream};
 use lab_evloop::{Deadlines, Report};
-use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use std::io;
 use std::os::fd::AsFd;
@@ -33,7 +33,7 @@ const EVENTS_CAPACITY: usize = 1024;
 
 /// The socket a loop accepts on, and how it waits for it.
 pub struct Listening {
-    pub socket: TcpListener,
+    pub socket: Listener,
     /// Register it with EPOLLEXCLUSIVE (`--accept exclusive`): one waiting loop is woken per
     /// arrival, not all of them.
     pub exclusive: bool,
@@ -43,7 +43,7 @@ pub struct EventLoop {
     pub index: usize,
     poll: Poll,
     /// `None` once draining: the loop accepts no more.
-    listener: Option<TcpListener>,
+    listener: Option<Listener>,
     /// The listener was registered with EPOLLEXCLUSIVE (`--accept exclusive`), by hand.
     exclusive: bool,
     /// Connections by token; free slots are reused (a slab).
@@ -207,8 +207,8 @@ impl EventLoop {
             let Some(listener) = &self.listener else {
                 return;
             };
-            match listener.accept() {
-                Ok((stream, _addr)) => self.add(stream),
+            match listener.accept_nonblocking() {
+                Ok(stream) => self.add(stream),
                 // The backlog is empty. Every loop is woken for every arrival on the shared
                 // socket, so most loops get here at once: that is the (small) thundering herd
                 // that `--accept exclusive` (EPOLLEXCLUSIVE) and `reuseport` avoid.
@@ -233,8 +233,9 @@ impl EventLoop {
         }
     }
 
-    fn add(&mut self, mut stream: TcpStream) {
-        // Nagle would hold back a small response waiting for the ACK of the previous one.
+    fn add(&mut self, mut stream: Stream) {
+        // Nagle would hold back a small response waiting for the ACK of the previous one (TCP
+        // only; a Unix socket has no Nagle, and this is a no-op there).
         let _ = stream.set_nodelay(true);
         let index = match self.free.pop() {
             Some(index) => index,

@@ -156,9 +156,9 @@ pub use lab_evloop::{Counters, LoopCounters, Options};
 
 use event_loop::{EventLoop, Listening, WAKER};
 use lab_core::model::{self, AcceptMode, ModelInfo, Variant};
+use lab_core::net::Listener;
 use lab_core::{Config, Handler, Shutdown};
 use std::io;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread;
 
@@ -184,7 +184,7 @@ pub const MODEL: ModelInfo = ModelInfo {
 /// Serves `listener` with `options.loops` event loops until `shutdown` is triggered and
 /// the loops have drained.
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     handler: Arc<dyn Handler>,
     config: &Config,
     options: &Options,
@@ -198,7 +198,7 @@ pub fn run(
 /// [`run`], with counters the caller can read while it runs (`counters.loops.len()` must be
 /// `options.loops`).
 pub fn run_with_counters(
-    listener: TcpListener,
+    listener: Listener,
     handler: Arc<dyn Handler>,
     config: &Config,
     options: &Options,
@@ -216,10 +216,12 @@ pub fn run_with_counters(
             "epoll: --accept takes shared, reuseport or exclusive",
         ));
     }
-    if mode == AcceptMode::ReusePort {
-        lab_core::net::enable_reuseport(&listener)?;
-    }
-    let addr = listener.local_addr()?;
+    // reuseport: the address the other loops bind beside the socket `lab serve` bound
+    // (refused over a Unix socket, naming the flag).
+    let reuseport_addr = match mode {
+        AcceptMode::ReusePort => Some(lab_core::net::enable_reuseport(&listener)?),
+        _ => None,
+    };
     // The clones share the file description, so this makes every one non-blocking.
     listener.set_nonblocking(true)?;
     let pool = lifecycle::start_offload(
@@ -242,8 +244,8 @@ pub fn run_with_counters(
                 })
             });
         // reuseport: loop 0 keeps the socket `lab serve` bound, the others bind beside it.
-        let own = match mode {
-            AcceptMode::ReusePort if index > 0 => {
+        let socket = match reuseport_addr {
+            Some(addr) if index > 0 => {
                 let socket = lab_core::net::bind_reuseport(addr)?;
                 socket.set_nonblocking(true)?;
                 socket
@@ -251,7 +253,7 @@ pub fn run_with_counters(
             _ => listener.try_clone()?,
         };
         let listening = Listening {
-            socket: mio::net::TcpListener::from_std(own),
+            socket,
             exclusive: mode == AcceptMode::Exclusive,
         };
         event_loops.push(EventLoop::new(

@@ -75,8 +75,14 @@ impl Server {
             let shutdown = shutdown.clone();
             let counters = Arc::clone(&counters);
             thread::spawn(move || {
-                let result =
-                    run_with_counters(listener, handler, &config, &options, shutdown, counters);
+                let result = run_with_counters(
+                    listener.into(),
+                    handler,
+                    &config,
+                    &options,
+                    shutdown,
+                    counters,
+                );
                 let _ = tx.send(result);
             })
         };

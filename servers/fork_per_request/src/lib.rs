@@ -78,11 +78,11 @@
 #![deny(unsafe_code)]
 
 use lab_core::model::{self, ModelInfo, ModelOptions};
+use lab_core::net::Listener;
 use lab_core::process::{self, Children};
 use lab_core::sys::{self, Ended, SharedMem};
 use lab_core::{serve_connection, Acceptor, Config, Handler, Next, Shutdown};
 use std::io;
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,7 +132,7 @@ const FORKED: usize = 1;
 /// triggered, then stops the children (bounded by `config.drain_timeout`). Must be called from a
 /// single-threaded process.
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     handler: Arc<dyn Handler>,
     config: &Config,
     options: &Options,
@@ -158,7 +158,7 @@ pub fn run(
 }
 
 fn serve(
-    listener: &TcpListener,
+    listener: &Listener,
     handler: Arc<dyn Handler>,
     config: &Config,
     max_children: usize,

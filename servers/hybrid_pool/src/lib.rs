@@ -96,11 +96,11 @@
 
 use lab_core::config::cores;
 use lab_core::model::{self, ModelInfo, ModelOptions};
+use lab_core::net::Listener;
 use lab_core::park::{self, ThreadDoor};
 use lab_core::supervisor::{self, Sizing, SupervisorOptions, WorkerContext};
 use lab_core::{serve_connection, serve_until_idle, Config, Handler, Shutdown};
 use std::io;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread;
 
@@ -163,7 +163,7 @@ impl ModelOptions for Options {
 /// triggered, then stops them (bounded by `config.drain_timeout`). Must be called from a
 /// single-threaded process: the threads are started in the workers, after fork.
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     handler: Arc<dyn Handler>,
     config: &Config,
     options: &Options,

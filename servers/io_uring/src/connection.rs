@@ -7,8 +7,8 @@
 //!   close: cancel what is in flight; the socket is closed when the last completion arrives
 //! ```
 
+use lab_core::net::Stream;
 use lab_evloop::{Session, Wait};
-use std::net::TcpStream;
 
 /// The multishot receive of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub enum Recv {
 
 #[derive(Debug)]
 pub struct Connection {
-    pub stream: TcpStream,
+    pub stream: Stream,
     pub session: Session,
     pub recv: Recv,
     /// Bytes of the send in flight, and where in its buffer it started (0: no send in flight).
@@ -40,7 +40,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream, id: u32) -> Self {
+    pub fn new(stream: Stream, id: u32) -> Self {
         Connection {
             stream,
             session: Session::new(id),

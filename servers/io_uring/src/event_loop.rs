@@ -23,11 +23,12 @@ use crossbeam_channel::Receiver;
 use lab_core::memory::Trimmer;
 use lab_core::net::fd_limit_message;
 use lab_core::net::Warnings;
+use lab_core::net::{Listener, Stream};
 use lab_evloop::connection::{LINGER_MAX_BYTES, OUTPUT_HIGH_WATER};
 use lab_evloop::offload::Done;
 use lab_evloop::{Deadlines, Env, Report, State, Wait};
 use std::io;
-use std::net::{Shutdown as Direction, TcpListener};
+use std::net::Shutdown as Direction;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -61,7 +62,7 @@ pub struct EventLoop {
     pub index: usize,
     ring: Ring,
     /// `None` once draining: the loop accepts no more.
-    listener: Option<TcpListener>,
+    listener: Option<Listener>,
     accept_armed: bool,
     accept_paused_until: Option<Instant>,
     wake: Arc<EventFd>,
@@ -89,7 +90,7 @@ impl EventLoop {
     pub fn new(
         index: usize,
         ring: Ring,
-        listener: TcpListener,
+        listener: Listener,
         wake: Arc<EventFd>,
         results: Receiver<Done>,
         env: Env,
@@ -203,10 +204,14 @@ impl EventLoop {
             self.accept_armed = false;
         }
         if c.result >= 0 {
-            let stream = sys::adopt_stream(c.result);
-            if self.listener.is_none() || self.env.shutdown.is_triggered() {
+            let fd = sys::adopt_fd(c.result);
+            let Some(listener) = &self.listener else {
                 return Ok(()); // draining: dropped, so closed
+            };
+            if self.env.shutdown.is_triggered() {
+                return Ok(());
             }
+            let stream = listener.adopt(fd);
             self.add(stream);
         } else {
             match -c.result {
@@ -231,8 +236,9 @@ impl EventLoop {
         Ok(())
     }
 
-    fn add(&mut self, stream: std::net::TcpStream) {
-        // Nagle would hold back a small response waiting for the ACK of the previous one.
+    fn add(&mut self, stream: Stream) {
+        // Nagle would hold back a small response waiting for the ACK of the previous one (TCP
+        // only: a no-op on a Unix socket).
         let _ = stream.set_nodelay(true);
         let key = match self.free.pop() {
             Some(key) => key,

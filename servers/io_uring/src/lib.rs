@@ -110,11 +110,11 @@ pub mod sys;
 
 use event_loop::EventLoop;
 use lab_core::model::{self, ModelInfo, Variant};
+use lab_core::net::Listener;
 use lab_core::{Config, Handler, Shutdown};
 use lab_evloop::lifecycle;
 pub use lab_evloop::{Counters, Env, LoopCounters, Options};
 use std::io;
-use std::net::TcpListener;
 use std::sync::{mpsc, Arc, OnceLock};
 use std::thread;
 
@@ -231,7 +231,7 @@ fn kernel_version(release: &str) -> Option<(u32, u32)> {
 /// Serves `listener` with `options.loops` rings until `shutdown` is triggered and the loops
 /// have drained.
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     handler: Arc<dyn Handler>,
     config: &Config,
     options: &Options,
@@ -245,7 +245,7 @@ pub fn run(
 /// [`run`], with counters the caller can read while it runs (`counters.loops.len()` must be
 /// `options.loops`).
 pub fn run_with_counters(
-    listener: TcpListener,
+    listener: Listener,
     handler: Arc<dyn Handler>,
     config: &Config,
     options: &Options,

@@ -12,7 +12,6 @@
 use io_uring::types::{BufRingEntry, CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring};
 use std::io;
-use std::net::TcpStream;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
@@ -401,8 +400,9 @@ impl EventFd {
     }
 }
 
-/// Adopts a descriptor an accept completion returned.
-pub fn adopt_stream(fd: i32) -> TcpStream {
+/// Adopts a descriptor an accept completion returned (a TCP or a Unix connection: the
+/// listener knows which, [`lab_core::net::Listener::adopt`]).
+pub fn adopt_fd(fd: i32) -> OwnedFd {
     // SAFETY: the kernel just created `fd` for this accept and nothing else owns it.
-    unsafe { TcpStream::from_raw_fd(fd) }
+    unsafe { OwnedFd::from_raw_fd(fd) }
 }

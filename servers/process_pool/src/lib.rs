@@ -122,11 +122,11 @@
 #![deny(unsafe_code)]
 
 use lab_core::model::{self, ModelInfo, ModelOptions};
+use lab_core::net::Listener;
 use lab_core::park::{self, HandoffDoor};
 use lab_core::supervisor::{self, Sizing, SupervisorOptions, WorkerContext};
 use lab_core::{serve_connection, serve_until_idle, AcceptMode, Config, Handler, Shutdown};
 use std::io;
-use std::net::TcpListener;
 use std::sync::Arc;
 
 /// What the lab knows about this model.
@@ -200,7 +200,7 @@ impl ModelOptions for Options {
 /// Runs the pool until `shutdown` is triggered, then stops the workers (bounded by
 /// `config.drain_timeout`). Must be called from a single-threaded process.
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     handler: Arc<dyn Handler>,
     config: &Config,
     options: &Options,

@@ -28,9 +28,9 @@
 #![deny(unsafe_code)]
 
 use lab_core::model::{self, ModelInfo, NoOptions};
+use lab_core::net::Listener;
 use lab_core::{serve_connection, Acceptor, Config, Handler, Shutdown};
 use std::io;
-use std::net::TcpListener;
 use std::sync::Arc;
 
 /// What the lab knows about this model.
@@ -47,7 +47,7 @@ pub const MODEL: ModelInfo = ModelInfo {
 /// Serves connections from `listener`, one at a time, until `shutdown` is triggered. The
 /// connection in progress at shutdown finishes its current request (it is not interrupted).
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     handler: Arc<dyn Handler>,
     config: &Config,
     _options: &NoOptions,

@@ -42,7 +42,13 @@ fn the_second_client_waits_for_the_first_to_close() {
     let shutdown = Shutdown::new();
     let stop = shutdown.clone();
     let server = std::thread::spawn(move || {
-        lab_single_thread::run(listener, app, &Config::default(), &Default::default(), stop)
+        lab_single_thread::run(
+            listener.into(),
+            app,
+            &Config::default(),
+            &Default::default(),
+            stop,
+        )
     });
 
     let mut first = connect(addr);

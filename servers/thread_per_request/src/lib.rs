@@ -49,9 +49,9 @@
 #![deny(unsafe_code)]
 
 use lab_core::model::{self, ModelInfo, ModelOptions};
+use lab_core::net::Listener;
 use lab_core::{serve_connection, Acceptor, Config, Handler, Shutdown, Tracker};
 use std::io;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread;
 
@@ -106,7 +106,7 @@ impl ModelOptions for Options {
 /// Serves every connection from `listener` on a thread of its own until `shutdown` is triggered,
 /// then waits up to `config.drain_timeout` for live connections to finish.
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     handler: Arc<dyn Handler>,
     config: &Config,
     options: &Options,

@@ -48,9 +48,9 @@
 
 use crossbeam_channel::{bounded, RecvTimeoutError, SendTimeoutError};
 use lab_core::model::{self, ModelInfo, ModelOptions};
+use lab_core::net::{Listener, Stream};
 use lab_core::{serve_connection, Acceptor, Config, Handler, Shutdown, Tracker};
 use std::io;
-use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread;
@@ -107,13 +107,13 @@ const STACK_SIZE: usize = 128 * 1024;
 /// Serves `listener` with a pool of `options.pool_size` threads until `shutdown`, then lets the
 /// workers finish the connections they hold and the ones queued (bounded by the drain timeout).
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     handler: Arc<dyn Handler>,
     config: &Config,
     options: &Options,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let (queue, jobs) = bounded::<TcpStream>(options.queue_size);
+    let (queue, jobs) = bounded::<Stream>(options.queue_size);
     let busy = Tracker::new();
     let queued = Arc::new(AtomicU64::new(0));
     let shown = (busy.clone(), Arc::clone(&queued), *options);

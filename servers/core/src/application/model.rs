@@ -21,7 +21,7 @@
 //!     variants: &[],
 //!     conformance: &[],
 //! };
-//! pub fn run(listener: TcpListener, handler: Arc<dyn Handler>, config: &Config,
+//! pub fn run(listener: Listener, handler: Arc<dyn Handler>, config: &Config,
 //!            options: &Options, shutdown: Shutdown) -> io::Result<()> { ... }
 //! ```
 //!
@@ -31,14 +31,14 @@
 
 use crate::config::Config;
 use crate::handler::Handler;
+use crate::net::Listener;
 use crate::shutdown::Shutdown;
 use std::io;
-use std::net::TcpListener;
 use std::sync::Arc;
 
-/// A model's entry point, its flags already read and checked.
-pub type Runner =
-    Box<dyn FnOnce(TcpListener, Arc<dyn Handler>, &Config, Shutdown) -> io::Result<()>>;
+/// A model's entry point, its flags already read and checked. The listener is TCP or Unix
+/// ([`Listener`]); a model serves either alike.
+pub type Runner = Box<dyn FnOnce(Listener, Arc<dyn Handler>, &Config, Shutdown) -> io::Result<()>>;
 
 /// Everything the lab knows about a model.
 #[derive(Clone, Copy)]
@@ -91,7 +91,7 @@ pub trait ModelOptions: clap::FromArgMatches + Send + 'static {
 
 /// The entry point of a model whose options are `O`: `run(listener, handler, config, &options,
 /// shutdown)`.
-pub type RunWith<O> = fn(TcpListener, Arc<dyn Handler>, &Config, &O, Shutdown) -> io::Result<()>;
+pub type RunWith<O> = fn(Listener, Arc<dyn Handler>, &Config, &O, Shutdown) -> io::Result<()>;
 
 /// The usual [`ModelInfo::start`]: read `O` from the matches, validate it, and wrap `run`.
 pub fn start<O: ModelOptions>(

@@ -26,12 +26,12 @@
 use crate::error::Rejection;
 use crate::handler::{call, Handler};
 use crate::limits::Limits;
-use crate::net::POLL_INTERVAL;
+use crate::net::{Stream, POLL_INTERVAL};
 use crate::reader::{Progress, RequestReader};
 use crate::response::{respond, write_rejection, FileBody, CONTINUE_100};
 use crate::shutdown::Shutdown;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown as Direction, TcpStream};
+use std::net::Shutdown as Direction;
 use std::time::{Duration, Instant};
 
 /// How much is read from the socket at a time. A production server would size this to the
@@ -70,7 +70,7 @@ pub struct ConnStats {
 /// Serves one connection until the client closes it, a timeout expires, the server shuts down,
 /// or an error response ends it. Never panics on I/O errors; a handler's panic becomes a 500.
 pub fn serve_connection(
-    stream: TcpStream,
+    stream: Stream,
     handler: &dyn Handler,
     limits: &Limits,
     shutdown: &Shutdown,
@@ -84,11 +84,11 @@ pub fn serve_connection(
 /// ([`crate::park`]), which waits for its next request without holding a worker. `None`: the
 /// connection is closed (by either side, a timeout, an error, or shutdown).
 pub fn serve_until_idle(
-    stream: TcpStream,
+    stream: Stream,
     handler: &dyn Handler,
     limits: &Limits,
     shutdown: &Shutdown,
-) -> (ConnStats, Option<TcpStream>) {
+) -> (ConnStats, Option<Stream>) {
     let mut idle = None;
     let stats = serve(stream, handler, limits, shutdown, Some(&mut idle));
     (stats, idle)
@@ -96,14 +96,15 @@ pub fn serve_until_idle(
 
 /// The loop. With `give_back`, an idle keep-alive connection is moved there instead of waited on.
 fn serve(
-    mut stream: TcpStream,
+    mut stream: Stream,
     handler: &dyn Handler,
     limits: &Limits,
     shutdown: &Shutdown,
-    mut give_back: Option<&mut Option<TcpStream>>,
+    mut give_back: Option<&mut Option<Stream>>,
 ) -> ConnStats {
     let mut stats = ConnStats::default();
-    // Nagle would hold back a small response waiting for the ACK of the previous one. The loop
+    // Nagle would hold back a small response waiting for the ACK of the previous one (TCP only:
+    // a no-op on a Unix socket). The loop
     // needs a blocking socket (with timeouts): one handed over by an event-driven front may
     // still be non-blocking, and would then fail a large write half-way and spin on reads.
     let setup = stream
@@ -228,7 +229,7 @@ fn serve(
 }
 
 /// Writes `out`, then streams `file` after it; leaves `out` empty (and small).
-fn send(stream: &mut TcpStream, out: &mut Vec<u8>, file: Option<FileBody>) -> io::Result<()> {
+fn send(stream: &mut Stream, out: &mut Vec<u8>, file: Option<FileBody>) -> io::Result<()> {
     if !out.is_empty() {
         stream.write_all(out)?;
         out.clear();
@@ -261,7 +262,7 @@ fn is_timeout(e: &io::Error) -> bool {
 }
 
 /// Answers a rejection with `Connection: close`, then closes gracefully.
-fn reject(stream: &mut TcpStream, out: &mut Vec<u8>, rejection: Rejection) {
+fn reject(stream: &mut Stream, out: &mut Vec<u8>, rejection: Rejection) {
     write_rejection(rejection, out);
     if stream.write_all(out).is_ok() {
         lingering_close(stream);
@@ -271,7 +272,7 @@ fn reject(stream: &mut TcpStream, out: &mut Vec<u8>, rejection: Rejection) {
 
 /// Half-closes, then reads and discards for up to [`LINGER`] (or until the client closes), so that
 /// unread request bytes do not make the kernel answer with RST and destroy our response.
-pub fn lingering_close(stream: &mut TcpStream) {
+pub fn lingering_close(stream: &mut Stream) {
     let _ = stream.shutdown(Direction::Write);
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];

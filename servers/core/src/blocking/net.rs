@@ -1,5 +1,6 @@
-//! Sockets: binding a listener with a real backlog, and an accept that checks for shutdown and
-//! names the limit it hits.
+//! Sockets: binding a listener (TCP or Unix, [`Address`]) with a real backlog, and an accept that
+//! checks for shutdown and names the limit it hits. The listener and stream types themselves,
+//! [`Listener`] and [`Stream`], live in [`crate::blocking::socket`] and are re-exported here.
 //!
 //! Models never bind: the CLI (or a test) binds and hands the listener over. The accept loop
 //! wakes up every [`POLL_INTERVAL`] (SO_RCVTIMEO on the listening socket bounds `accept`) to see
@@ -8,8 +9,10 @@
 use crate::shutdown::Shutdown;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
+
+pub use crate::blocking::socket::{bind_unix, remove_socket_file, Address, Listener, Stream};
 
 /// How often a blocked accept or read wakes up to check the shutdown flag. A production server
 /// would wake its threads explicitly (`shutdown(2)` on their sockets); polling keeps it simple,
@@ -18,6 +21,15 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The listen backlog asked for. The kernel caps it at `net.core.somaxconn` (4096 here).
 pub const BACKLOG: i32 = 4096;
+
+/// Binds a listener on `address` with a backlog of [`BACKLOG`]: TCP with SO_REUSEADDR, or a
+/// Unix socket (a stale socket file left there is replaced; see [`bind_unix`]).
+pub fn bind(address: &Address) -> io::Result<Listener> {
+    Ok(match address {
+        Address::Tcp(addr) => Listener::Tcp(bind_listener(*addr)?),
+        Address::Unix(path) => Listener::Unix(bind_unix(path, BACKLOG)?),
+    })
+}
 
 /// Binds a TCP listener with SO_REUSEADDR and a backlog of [`BACKLOG`].
 pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -29,7 +41,27 @@ pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Explains a bind error: the fix, not just the errno.
-pub fn explain_bind_error(addr: SocketAddr, e: &io::Error) -> String {
+pub fn explain_bind_error(address: &Address, e: &io::Error) -> String {
+    let addr = match address {
+        Address::Tcp(addr) => addr,
+        Address::Unix(_) => {
+            return match e.kind() {
+                io::ErrorKind::AddrInUse => format!(
+                    "--addr {address}: a server is listening on it; stop it or pick another path"
+                ),
+                io::ErrorKind::AlreadyExists => format!(
+                    "--addr {address}: the path exists and is not a socket; it is left alone, pick another path"
+                ),
+                io::ErrorKind::NotFound => {
+                    format!("--addr {address}: its directory does not exist")
+                }
+                io::ErrorKind::PermissionDenied => {
+                    format!("--addr {address}: permission denied in its directory")
+                }
+                _ => format!("--addr {address}: cannot bind: {e}"),
+            };
+        }
+    };
     match e.kind() {
         io::ErrorKind::AddrInUse => format!(
             "--addr {addr}: address already in use; stop the other server or pick another port (port 0 picks a free one)"
@@ -47,28 +79,41 @@ pub fn explain_bind_error(addr: SocketAddr, e: &io::Error) -> String {
 /// What [`Acceptor::accept_or_tick`] got.
 #[derive(Debug)]
 pub enum Next {
-    Conn(TcpStream),
+    Conn(Stream),
     /// No connection this time (a timeout, a signal, a connection reset before it was accepted).
     Tick,
     Shutdown,
 }
 
 /// Turns on SO_REUSEPORT on a socket that is already bound and listening, so that more sockets
-/// may bind the same address (see [`bind_reuseport`]).
-pub fn enable_reuseport(listener: &TcpListener) -> io::Result<()> {
-    SockRef::from(listener).set_reuse_port(true)
+/// may bind the same address (see [`bind_reuseport`]). TCP only: a Unix socket's path is bound
+/// by one socket, so there is nothing to spread over.
+pub fn enable_reuseport(listener: &Listener) -> io::Result<SocketAddr> {
+    match listener {
+        Listener::Tcp(l) => {
+            SockRef::from(l).set_reuse_port(true)?;
+            l.local_addr()
+        }
+        Listener::Unix(_) => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            REUSEPORT_OVER_UNIX,
+        )),
+    }
 }
+
+/// Why `--accept reuseport` is refused over a Unix socket.
+pub const REUSEPORT_OVER_UNIX: &str = "--accept reuseport works over TCP only: a Unix socket's path is bound by one socket (use --accept shared)";
 
 /// Another listening socket on `addr`, with SO_REUSEPORT: the kernel spreads new connections
 /// across every socket so bound (by a hash of the client's address and port). Every socket on the
 /// address must have SO_REUSEPORT set, the first one included ([`enable_reuseport`]).
-pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
+pub fn bind_reuseport(addr: SocketAddr) -> io::Result<Listener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
-    Ok(socket.into())
+    Ok(Listener::Tcp(socket.into()))
 }
 
 /// Accepts connections, checking for shutdown every [`POLL_INTERVAL`]. Returns `None` once
@@ -76,14 +121,14 @@ pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
 /// it) are skipped; running out of file descriptors is reported once a second with the fix and
 /// retried after a pause, instead of spinning.
 pub struct Acceptor<'a> {
-    listener: &'a TcpListener,
+    listener: &'a Listener,
     shutdown: Shutdown,
     warnings: Warnings,
 }
 
 impl<'a> Acceptor<'a> {
-    pub fn new(listener: &'a TcpListener, shutdown: &Shutdown) -> io::Result<Self> {
-        SockRef::from(listener).set_read_timeout(Some(POLL_INTERVAL))?;
+    pub fn new(listener: &'a Listener, shutdown: &Shutdown) -> io::Result<Self> {
+        listener.set_accept_timeout(Some(POLL_INTERVAL))?;
         Ok(Acceptor {
             listener,
             shutdown: shutdown.clone(),
@@ -92,7 +137,7 @@ impl<'a> Acceptor<'a> {
     }
 
     /// The next connection, or `None` at shutdown.
-    pub fn accept(&mut self) -> Option<TcpStream> {
+    pub fn accept(&mut self) -> Option<Stream> {
         loop {
             match self.accept_or_tick() {
                 Next::Conn(stream) => return Some(stream),
@@ -110,7 +155,7 @@ impl<'a> Acceptor<'a> {
             return Next::Shutdown;
         }
         match self.listener.accept() {
-            Ok((stream, _)) => Next::Conn(stream),
+            Ok(stream) => Next::Conn(stream),
             Err(e) => {
                 self.on_error(e);
                 Next::Tick

@@ -27,13 +27,11 @@
 //! thread for the whole pool. The gain: the spread is the parent's choice, not the kernel's.
 
 use crate::handoff::{ConnReceiver, ConnSender};
-use crate::net::{fd_limit_message, Warnings};
-use mio::net::TcpListener as MioListener;
+use crate::net::{fd_limit_message, Listener, Stream, Warnings};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::collections::VecDeque;
 use std::io;
-use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
@@ -59,7 +57,7 @@ struct Link {
 pub struct Dealer {
     poll: Poll,
     events: Events,
-    listener: Option<MioListener>,
+    listener: Option<Listener>,
     /// Edge-triggered readiness: the listener may hold connections we have not accepted.
     accept_pending: bool,
     accept_paused_until: Option<Instant>,
@@ -67,16 +65,15 @@ pub struct Dealer {
     /// The slot dealt to last: the next deal starts after it.
     last: usize,
     /// Connections taken back from dead workers, dealt before any new one is accepted.
-    waiting: VecDeque<TcpStream>,
+    waiting: VecDeque<Stream>,
     warnings: Warnings,
 }
 
 impl Dealer {
     /// A dealer accepting on (a duplicate of) `listener`, for up to `slots` workers.
-    pub fn new(listener: &TcpListener, slots: usize) -> io::Result<Dealer> {
-        let listener = listener.try_clone()?;
+    pub fn new(listener: &Listener, slots: usize) -> io::Result<Dealer> {
+        let mut listener = listener.try_clone()?;
         listener.set_nonblocking(true)?;
-        let mut listener = MioListener::from_std(listener);
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -255,7 +252,7 @@ impl Dealer {
         })
     }
 
-    fn accept(&mut self) -> Option<TcpStream> {
+    fn accept(&mut self) -> Option<Stream> {
         if !self.accept_pending {
             return None;
         }
@@ -267,16 +264,10 @@ impl Dealer {
         }
         loop {
             let listener = self.listener.as_ref()?;
+            // The listener is non-blocking; the connection comes blocking, as the worker's
+            // blocking loop wants it (the flag travels with it).
             match listener.accept() {
-                Ok((stream, _)) => {
-                    let fd: std::os::fd::OwnedFd = stream.into();
-                    let stream = TcpStream::from(fd);
-                    // The worker serves it with blocking I/O; the flag travels with it.
-                    if stream.set_nonblocking(false).is_err() {
-                        continue;
-                    }
-                    return Some(stream);
-                }
+                Ok(stream) => return Some(stream),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_pending = false;
                     return None;

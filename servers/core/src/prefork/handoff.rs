@@ -3,7 +3,7 @@
 //! [`channel`] is a connected pair of Unix datagram sockets, made before `fork` so that every
 //! process forked afterwards holds both ends. Each message carries one descriptor
 //! (`SCM_RIGHTS`, [`crate::sys::send_fd`]): the receiver gets its own descriptor for the same
-//! TCP connection, as if it had accepted it. Several processes may wait on the same receiving
+//! connection (TCP or Unix), as if it had accepted it. Several processes may wait on the same receiving
 //! end; the kernel gives each message to exactly one of them, as it gives each connection of a
 //! shared listening socket to one `accept`. Messages not yet taken wait in the socket's queue,
 //! as connections wait in a listen backlog; a full queue makes a non-blocking sender get
@@ -18,8 +18,8 @@
 //! a connection only to a worker that asked, as the Node.js cluster module hands a connection
 //! only to a worker that acknowledged the previous one.
 
+use crate::net::Stream;
 use std::io;
-use std::net::TcpStream;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
@@ -40,7 +40,7 @@ pub fn channel() -> io::Result<(ConnSender, ConnReceiver)> {
 
 impl ConnSender {
     /// Sends `conn`; the caller's descriptor stays open (drop it to close this copy).
-    pub fn send(&self, conn: &TcpStream) -> io::Result<()> {
+    pub fn send(&self, conn: &Stream) -> io::Result<()> {
         crate::sys::send_fd(&self.0, conn.as_fd())
     }
 
@@ -79,8 +79,9 @@ impl AsFd for ConnSender {
 impl ConnReceiver {
     /// Receives a connection. It comes as the sender left it, blocking or not (the flag
     /// belongs to the open connection, shared by every descriptor of it): set it as needed.
-    pub fn recv(&self) -> io::Result<TcpStream> {
-        Ok(TcpStream::from(crate::sys::recv_fd(&self.0)?))
+    /// Which kind of socket it is (TCP or Unix) is asked of the kernel.
+    pub fn recv(&self) -> io::Result<Stream> {
+        Stream::from_fd(crate::sys::recv_fd(&self.0)?)
     }
 
     pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
@@ -100,7 +101,7 @@ impl ConnReceiver {
     /// Every connection waiting in the queue, without blocking: what a worker that died was
     /// sent and never took. Only for a receiver nobody else is reading (the non-blocking flag
     /// is shared by every process holding it); it is left blocking again.
-    pub fn take_all(&self) -> Vec<TcpStream> {
+    pub fn take_all(&self) -> Vec<Stream> {
         let mut conns = Vec::new();
         if self.0.set_nonblocking(true).is_err() {
             return conns;
@@ -130,13 +131,13 @@ impl AsFd for ConnReceiver {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
 
     #[test]
     fn a_connection_passed_over_the_channel_is_the_same_connection() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (accepted, _) = listener.accept().unwrap();
+        let accepted = Stream::from(listener.accept().unwrap().0);
         let (tx, rx) = channel().unwrap();
         rx.set_timeout(Some(Duration::from_secs(5))).unwrap();
         tx.send(&accepted).unwrap();
@@ -166,11 +167,34 @@ mod tests {
         assert_eq!(tx.take_asks(), 2);
         assert_eq!(tx.take_asks(), 0);
         for _ in 0..3 {
-            let (accepted, _) = listener.accept().unwrap();
+            let accepted = Stream::from(listener.accept().unwrap().0);
             tx.send(&accepted).unwrap();
         }
         assert_eq!(rx.take_all().len(), 3);
         assert!(rx.take_all().is_empty());
+    }
+
+    #[test]
+    fn a_unix_connection_passed_over_the_channel_stays_a_unix_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let listener = crate::net::bind_unix(&path, 16).unwrap();
+        let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let accepted = Stream::from(listener.accept().unwrap().0);
+        let (tx, rx) = channel().unwrap();
+        rx.set_timeout(Some(Duration::from_secs(5))).unwrap();
+        tx.send(&accepted).unwrap();
+        drop(accepted);
+        let mut received = rx.recv().unwrap();
+        assert!(received.is_unix());
+        received.write_all(b"over unix").unwrap();
+        drop(received);
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut text = String::new();
+        client.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "over unix");
     }
 
     #[test]

@@ -39,19 +39,19 @@ use crate::handoff::{ConnReceiver, ConnSender};
 use crate::limits::Limits;
 use crate::net::Warnings;
 use crate::net::POLL_INTERVAL;
+use crate::net::{Listener, Stream};
 use crate::parse::{parse_head, HeadStatus};
 use crate::response::write_rejection;
 use crate::scoreboard::Slot;
 use crate::shutdown::Shutdown;
 use crate::supervisor::ParentFront;
 use crate::Rejection;
-use mio::net::{TcpListener as MioListener, TcpStream as MioStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown as Direction, TcpListener, TcpStream};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::net::Shutdown as Direction;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -76,7 +76,8 @@ const DRAIN_GRACE: Duration = Duration::from_secs(1);
 /// One parked connection.
 #[derive(Debug)]
 struct Parked {
-    stream: MioStream,
+    /// Non-blocking, registered with the front's poll (TCP or Unix alike).
+    stream: Stream,
     /// When the current wait began: parked (the idle clock), or the first byte of a head (the
     /// header clock), or the 408 (the linger clock).
     since: Instant,
@@ -99,7 +100,7 @@ enum Waiting {
 pub struct ParkingLot {
     poll: Poll,
     events: Events,
-    listener: Option<MioListener>,
+    listener: Option<Listener>,
     /// The listener reported a connection we have not accepted yet (edge-triggered readiness:
     /// no new event comes until we have accepted everything).
     accept_pending: bool,
@@ -108,7 +109,7 @@ pub struct ParkingLot {
     parked: HashMap<Token, Parked>,
     next_token: usize,
     /// Whole heads, waiting for a worker.
-    ready: VecDeque<TcpStream>,
+    ready: VecDeque<Stream>,
     limits: Limits,
     /// Where heads are peeked into: one byte more than --max-header-bytes, so that a head that
     /// fills the limit is seen as too large (the worker answers 431).
@@ -119,10 +120,9 @@ pub struct ParkingLot {
 impl ParkingLot {
     /// A front accepting on (a duplicate of) `listener`, which it switches to non-blocking: in a
     /// pool with parking, only fronts accept.
-    pub fn new(listener: &TcpListener, limits: &Limits) -> io::Result<ParkingLot> {
-        let listener = listener.try_clone()?;
+    pub fn new(listener: &Listener, limits: &Limits) -> io::Result<ParkingLot> {
+        let mut listener = listener.try_clone()?;
         listener.set_nonblocking(true)?;
-        let mut listener = MioListener::from_std(listener);
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -153,14 +153,14 @@ impl ParkingLot {
 
     /// Parks a connection that a worker gave back (idle, keep-alive). If its next request has
     /// already arrived, registering reports it readable at once.
-    pub fn park(&mut self, stream: TcpStream) {
+    pub fn park(&mut self, stream: Stream) {
         if stream.set_nonblocking(true).is_err() {
             return; // dropped: closed
         }
-        self.insert(MioStream::from_std(stream));
+        self.insert(stream);
     }
 
-    fn insert(&mut self, mut stream: MioStream) {
+    fn insert(&mut self, mut stream: Stream) {
         let token = Token(self.next_token);
         self.next_token += 1;
         if self
@@ -209,7 +209,7 @@ impl ParkingLot {
 
     /// The connections whose head is complete, oldest first, to be handed to workers (a front
     /// that cannot hand one over now puts it back at the front).
-    pub fn ready(&mut self) -> &mut VecDeque<TcpStream> {
+    pub fn ready(&mut self) -> &mut VecDeque<Stream> {
         &mut self.ready
     }
 
@@ -255,8 +255,8 @@ impl ParkingLot {
             let Some(listener) = self.listener.as_ref() else {
                 return;
             };
-            match listener.accept() {
-                Ok((stream, _)) => self.insert(stream),
+            match listener.accept_nonblocking() {
+                Ok(stream) => self.insert(stream),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_pending = false;
                     return;
@@ -327,8 +327,7 @@ impl ParkingLot {
         if self.registry().deregister(&mut conn.stream).is_err() {
             return;
         }
-        let fd: OwnedFd = conn.stream.into();
-        self.ready.push_back(TcpStream::from(fd));
+        self.ready.push_back(conn.stream);
     }
 
     fn close(&mut self, token: Token) {
@@ -391,7 +390,7 @@ impl ParkingLot {
 
 /// Reads and discards what is there without blocking. True if the connection is finished (the
 /// client closed, an error, or it sent more than a lingering close is worth).
-fn discard_input(stream: &mut MioStream) -> bool {
+fn discard_input(stream: &mut Stream) -> bool {
     let mut sink = [0u8; 4096];
     let mut total = 0usize;
     loop {
@@ -417,22 +416,22 @@ fn discard_input(stream: &mut MioStream) -> bool {
 /// [`ThreadFront::run`].
 pub struct ThreadFront {
     lot: ParkingLot,
-    to_threads: crossbeam_channel::Sender<TcpStream>,
-    returned: crossbeam_channel::Receiver<TcpStream>,
+    to_threads: crossbeam_channel::Sender<Stream>,
+    returned: crossbeam_channel::Receiver<Stream>,
     shutdown: Shutdown,
 }
 
 /// What a serving thread holds: where it takes connections and gives idle ones back.
 #[derive(Clone)]
 pub struct ThreadDoor {
-    from_front: crossbeam_channel::Receiver<TcpStream>,
-    to_front: crossbeam_channel::Sender<TcpStream>,
+    from_front: crossbeam_channel::Receiver<Stream>,
+    to_front: crossbeam_channel::Sender<Stream>,
     waker: Arc<Waker>,
 }
 
 /// A front for this process on `listener`, and the door its serving threads use.
 pub fn thread_front(
-    listener: &TcpListener,
+    listener: &Listener,
     limits: &Limits,
     shutdown: &Shutdown,
 ) -> io::Result<(ThreadFront, ThreadDoor)> {
@@ -492,7 +491,7 @@ impl ThreadFront {
 impl ThreadDoor {
     /// The next connection with a whole head, or `None` once the front has stopped and every
     /// connection it handed over has been taken.
-    pub fn next(&self) -> Option<TcpStream> {
+    pub fn next(&self) -> Option<Stream> {
         loop {
             match self.from_front.recv_timeout(POLL_INTERVAL) {
                 Ok(conn) => return Some(conn),
@@ -503,7 +502,7 @@ impl ThreadDoor {
     }
 
     /// Gives an idle keep-alive connection back to the front (closed if the front is gone).
-    pub fn give_back(&self, conn: TcpStream) {
+    pub fn give_back(&self, conn: Stream) {
         if self.to_front.send(conn).is_ok() {
             let _ = self.waker.wake();
         }
@@ -530,7 +529,7 @@ pub struct HandoffDoor {
 /// A front for the parent on `listener`, and the door the worker processes (forked later)
 /// use.
 pub fn handoff_front(
-    listener: &TcpListener,
+    listener: &Listener,
     limits: &Limits,
 ) -> io::Result<(HandoffFront, HandoffDoor)> {
     let lot = ParkingLot::new(listener, limits)?;
@@ -620,7 +619,7 @@ impl ParentFront for HandoffFront {
 
 impl HandoffDoor {
     /// The next connection with a whole head, or `None` at shutdown.
-    pub fn next(&self, shutdown: &Shutdown) -> Option<TcpStream> {
+    pub fn next(&self, shutdown: &Shutdown) -> Option<Stream> {
         while !shutdown.is_triggered() {
             // The front's sockets are non-blocking; the blocking loop wants a blocking one.
             match self
@@ -644,7 +643,7 @@ impl HandoffDoor {
 
     /// Gives an idle keep-alive connection back to the front (within a second, or it is
     /// closed: the client sees an idle connection closed, as after --idle-timeout).
-    pub fn give_back(&self, conn: TcpStream) {
+    pub fn give_back(&self, conn: Stream) {
         let _ = self.to_front.send(&conn);
     }
 }
@@ -660,9 +659,13 @@ fn is_retry(e: &io::Error) -> bool {
 mod tests {
     use super::*;
 
+    use std::net::{TcpListener, TcpStream};
+
     fn lot_with(limits: Limits) -> (ParkingLot, std::net::SocketAddr) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = Listener::from(TcpListener::bind("127.0.0.1:0").unwrap());
+        let Ok(crate::net::Address::Tcp(addr)) = listener.local_address() else {
+            panic!("a TCP listener");
+        };
         (ParkingLot::new(&listener, &limits).unwrap(), addr)
     }
 

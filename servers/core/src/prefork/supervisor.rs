@@ -32,13 +32,13 @@ use crate::dealer::Dealer;
 use crate::handoff::ConnReceiver;
 use crate::model::{AcceptFlag, AcceptMode, OnOff};
 use crate::net;
-use crate::net::Acceptor;
+use crate::net::{Acceptor, Listener, Stream};
 use crate::process::{self, Children};
 use crate::scoreboard::{Scoreboard, Slot, State};
 use crate::shutdown::Shutdown;
 use crate::sys::{self, Ended, Pid};
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -163,7 +163,7 @@ pub struct WorkerContext<'a> {
     pub slot: &'a Slot,
     /// The socket it accepts on: the shared listener, or its own SO_REUSEPORT socket (with
     /// `--accept handoff`, the parent's listener, which the worker does not use).
-    pub listener: &'a TcpListener,
+    pub listener: &'a Listener,
     /// `--accept handoff`: the worker's end of its channel from the parent.
     pub handoff: Option<&'a ConnReceiver>,
     /// Set when the worker should stop accepting and leave (SIGTERM from the parent); a worker
@@ -208,7 +208,7 @@ pub enum Intake<'a> {
 
 impl Intake<'_> {
     /// The next connection (blocking), or `None` at shutdown.
-    pub fn take(&mut self) -> Option<std::net::TcpStream> {
+    pub fn take(&mut self) -> Option<Stream> {
         let (door, shutdown, asked, warnings) = match self {
             Intake::Accept(acceptor) => return acceptor.accept(),
             Intake::Handoff {
@@ -292,7 +292,7 @@ impl ParentFront for Sleep {
 /// `name` prefixes log lines. Must be called from a single-threaded process.
 pub fn supervise(
     name: &'static str,
-    listener: TcpListener,
+    listener: Listener,
     sizing: Sizing,
     options: &SupervisorOptions,
     config: &Config,
@@ -308,7 +308,7 @@ pub fn supervise(
 #[allow(clippy::too_many_arguments)]
 pub fn supervise_with_front(
     name: &'static str,
-    listener: TcpListener,
+    listener: Listener,
     sizing: Sizing,
     options: &SupervisorOptions,
     config: &Config,
@@ -366,26 +366,26 @@ struct TickCounts {
 /// The listening sockets: one shared by all workers, or one SO_REUSEPORT socket per slot, or
 /// one that only the parent accepts on (`--accept handoff`: [`Dealer`]).
 enum Listeners {
-    Shared(TcpListener),
+    Shared(Listener),
     PerSlot {
         addr: SocketAddr,
-        sockets: Vec<Option<TcpListener>>,
+        sockets: Vec<Option<Listener>>,
     },
     Handoff {
-        listener: TcpListener,
+        listener: Listener,
         dealer: Dealer,
     },
 }
 
 impl Listeners {
-    fn new(listener: TcpListener, mode: AcceptMode, slots: usize) -> io::Result<Listeners> {
+    fn new(listener: Listener, mode: AcceptMode, slots: usize) -> io::Result<Listeners> {
         match mode {
             AcceptMode::Shared => Ok(Listeners::Shared(listener)),
             AcceptMode::ReusePort => {
                 // The socket `lab serve` bound becomes slot 0's; the others bind beside it.
-                net::enable_reuseport(&listener)?;
-                let addr = listener.local_addr()?;
-                let mut sockets: Vec<Option<TcpListener>> = (0..slots).map(|_| None).collect();
+                // Refused over a Unix socket, naming the flag.
+                let addr = net::enable_reuseport(&listener)?;
+                let mut sockets: Vec<Option<Listener>> = (0..slots).map(|_| None).collect();
                 sockets[0] = Some(listener);
                 Ok(Listeners::PerSlot { addr, sockets })
             }
@@ -415,7 +415,7 @@ impl Listeners {
     /// In a worker of slot `i`: closes every other slot's socket (so that closing one in the
     /// parent really removes it from the kernel's group) and returns this slot's, and with
     /// handoff, the worker's end of its channel.
-    fn keep_only(&mut self, i: usize) -> (&TcpListener, Option<&ConnReceiver>) {
+    fn keep_only(&mut self, i: usize) -> (&Listener, Option<&ConnReceiver>) {
         match self {
             Listeners::Shared(l) => (l, None),
             Listeners::Handoff { listener, dealer } => (listener, dealer.keep_only(i)),
