@@ -9,6 +9,12 @@ use crate::stats::{jain_index, max_min_ratio, seed_of, Spread};
 
 /// Jain's indexes closer than this are called even.
 const JAIN_TIE: f64 = 0.01;
+/// CPU per connection within this share of the cheapest is called a tie (rusage over a few
+/// seconds on a shared machine moves by a few percent from run to run).
+const CPU_TIE: f64 = 0.05;
+/// Requests per second within this share of the fastest are called a tie (a closed loop on a
+/// shared 2-core machine moves by 10% and more from run to run).
+const RPS_TIE: f64 = 0.10;
 
 /// One run's figures.
 struct Measured {
@@ -25,7 +31,14 @@ struct Measured {
 fn measured(spread: &AcceptSpread, run: &CellRun) -> Option<Measured> {
     let counts = &spread.per_worker;
     let total: u64 = counts.iter().sum();
-    if counts.is_empty() || total == 0 {
+    // No leader may be a run that starved a connection or failed more than 1% of attempts.
+    let load = &run.load;
+    let attempts = load.requests + load.errors.total();
+    if counts.is_empty()
+        || total == 0
+        || load.service.starved > 0
+        || load.errors.total() as f64 > 0.01 * attempts as f64
+    {
         return None;
     }
     let mut sorted = counts.clone();
@@ -169,7 +182,10 @@ impl Ctx<'_> {
                 format!("{} {}s", g.workers, g.unit),
             ];
             if g.runs.is_empty() {
-                row.push(format!("no run measured ({} failed)", g.failed));
+                row.push(format!(
+                    "no run measured ({} failed, starved a connection or lost over 1%)",
+                    g.failed
+                ));
                 row.resize(head.len(), String::new());
                 rows.push(row);
                 continue;
@@ -263,11 +279,29 @@ impl Ctx<'_> {
                 .iter()
                 .min_by(|a, b| cpu(a).total_cmp(&cpu(b)))
                 .expect("not empty");
+            let close: Vec<String> = mine
+                .iter()
+                .filter(|g| g.strategy != cheapest.strategy)
+                .filter(|g| cpu(g) <= cpu(cheapest) * (1.0 + CPU_TIE))
+                .map(|g| format!("`{}`", g.strategy))
+                .collect();
             line.push_str(&format!(
-                ". Cheapest per connection: `{}` ({} µs of server CPU",
+                ". Cheapest per connection: `{}` ({} µs of server CPU{}",
                 cheapest.strategy,
-                fmt::fixed(cpu(cheapest), 1)
+                fmt::fixed(cpu(cheapest), 1),
+                if close.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} within {:.0}%", and_list(&close), CPU_TIE * 100.0)
+                }
             ));
+            let rps = |g: &Group| g.median(|m| m.rps);
+            let most = mine.iter().map(|g| rps(g)).fold(0.0, f64::max);
+            let fastest: Vec<String> = mine
+                .iter()
+                .filter(|g| rps(g) >= most * (1.0 - RPS_TIE))
+                .map(|g| format!("`{}`", g.strategy))
+                .collect();
             let shared = mine.iter().find(|g| g.strategy == "shared");
             let handoff = mine.iter().find(|g| g.strategy == "handoff");
             if let (Some(s), Some(h)) = (shared, handoff) {
@@ -279,6 +313,18 @@ impl Ctx<'_> {
                 ));
             } else {
                 line.push(')');
+            }
+            if fastest.len() == mine.len() {
+                line.push_str(&format!(
+                    "; requests per second within {:.0}% of each other",
+                    RPS_TIE * 100.0
+                ));
+            } else {
+                line.push_str(&format!(
+                    "; most requests per second: {} ({})",
+                    and_list(&fastest),
+                    fmt::thousands(most)
+                ));
             }
             let runs = mine.iter().map(|g| g.runs.len()).min().unwrap_or(0);
             if runs < 2 {

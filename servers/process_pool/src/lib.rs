@@ -52,7 +52,13 @@
 //! one, so nothing waits behind a busy worker; while no worker has asked, connections wait in the
 //! kernel's backlog. A connection dealt to a worker that dies before taking it is taken back by
 //! the parent and dealt to another (the log says how many). The price: every connection passes
-//! through the parent, one process for the whole pool (see `lab compare --experiments accept`).
+//! through the parent, one process for the whole pool. Measured (release build, 2 cores shared
+//! with the load generator and other builds, load average 15 to 35; `lab compare --models
+//! process_pool,hybrid_pool,epoll --experiments accept --accept-conns 200 --accept-workers 4
+//! --duration 5s --repeat 3`, strategies alternating, two such runs): 4 workers, 200 clients
+//! opening a connection per request, every strategy spread evenly (Jain's index 0.996 to 1.000);
+//! server CPU per connection 20 to 24 µs shared or reuseport, 49 to 50 µs handoff (2.1x and 2.4x
+//! shared's); requests/s within run-to-run noise of shared (0.9x to 1.2x).
 //!
 //! **Keep-alive** is prefork's weak spot: an idle keep-alive client holds a whole worker for up
 //! to `--idle-timeout`, so N such clients need N processes. Slow clients are worse: a slowloris
