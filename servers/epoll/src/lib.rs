@@ -49,8 +49,9 @@
 //! request, release build, 2 shared cores, other builds running, two runs of 3 alternating
 //! rounds): `reuseport` spread evenly (Jain's index 0.999, busiest loop 1.07x the idlest);
 //! `shared` unevenly (Jain 0.86 to 0.88, 2.5x to 2.9x); `exclusive` most unevenly (Jain 0.54 to
-//! 0.57, the busiest loop 10x to 12x the idlest: the kernel wakes the loop that most recently
-//! went back to `epoll_wait` first, so a loop that keeps up keeps getting the connections), yet
+//! 0.57, the busiest loop 10x to 12x the idlest, and always in loop order, loop 0 first: the
+//! kernel walks the listener's waiters in the order the loops registered and wakes the first
+//! one waiting in `epoll_wait`, so the first loop takes whatever it keeps up with), yet
 //! it served the most requests per second (1.6x and 1.8x shared's) with no more CPU per
 //! connection (34 to 41 µs, as reuseport; shared 40 to 45 µs).
 //!
