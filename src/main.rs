@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 mod compare;
+mod external;
 mod faults;
 mod generate;
 mod knee;
@@ -54,6 +55,10 @@ enum Command {
         /// The folder `lab compare --out` wrote.
         #[arg(value_name = "DIR")]
         dir: std::path::PathBuf,
+        /// A baseline `lab compare` folder: overlay its run on every chart and add a table of
+        /// this run's figures over its (throughput, p99, CPU per request), written to DIR/against/.
+        #[arg(long, value_name = "OTHER_DIR")]
+        against: Option<std::path::PathBuf>,
     },
     /// Print a shell completion script (e.g. `lab completions bash > ~/.local/share/bash-completion/completions/lab`).
     Completions {
@@ -102,7 +107,9 @@ fn main() -> ExitCode {
         }
         Command::Compare(args) => compare::compare(*args),
         Command::Merge(args) => merge::merge(args).map(|()| ExitCode::SUCCESS),
-        Command::Report { dir } => compare::report(&dir).map(|()| ExitCode::SUCCESS),
+        Command::Report { dir, against } => {
+            compare::report(&dir, against.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             generate::completions(Cli::command(), shell).map(|()| ExitCode::SUCCESS)
         }

@@ -15,6 +15,11 @@
 //! pinned between fork and exec, so its every thread and forked worker inherits the set; the load
 //! generator pins each of its threads. Both lists are recorded in the report.
 //!
+//! `--external NAME=URL` loads a server outside the lab instead (nginx, say: a baseline) and
+//! measures it the same way when its process is known: `--external-cmd` starts it (the lab is its
+//! parent, so its CPU is the kernel's rusage again) and stops it after, `--external-pid` samples a
+//! running one. Without either the report's server figures are marked not measured.
+//!
 //! The server runs in a process group of its own, so a terminal's Ctrl-C reaches only `lab`,
 //! which stops the load (counting nothing after the signal as an error), then the server, and
 //! writes its report marked `interrupted`.
@@ -40,8 +45,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// The server model to run (see `lab models`).
-    #[arg(long, value_enum)]
-    pub model: Model,
+    #[arg(long, value_enum, required_unless_present = "external")]
+    pub model: Option<Model>,
     /// Request path to load.
     #[arg(long, default_value = "/")]
     pub path: String,
@@ -58,10 +63,33 @@ pub struct RunArgs {
     pub knee: crate::knee::KneeFlags,
     #[command(flatten)]
     pub faults: crate::faults::FaultFlags,
+    #[command(flatten)]
+    pub external: ExternalFlags,
     /// After the load, save the server's `GET /_status` (the pools' scoreboard, the event loops'
     /// counters: connections per worker or loop) to FILE, before the server is stopped.
     #[arg(long, value_name = "FILE")]
     pub status_after: Option<PathBuf>,
+}
+
+/// A server outside the lab instead of a model (`lab run --external nginx=http://127.0.0.1:8090/`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ExternalFlags {
+    /// Load a server outside the lab (nginx, say) instead of a model: NAME=URL. Its memory and
+    /// CPU are measured only with --external-pid or --external-cmd.
+    #[arg(long, value_name = "NAME=URL", conflicts_with = "model")]
+    pub external: Option<String>,
+    /// The pid of the --external server, whose process tree is sampled like a model's.
+    #[arg(
+        long,
+        value_name = "PID",
+        requires = "external",
+        conflicts_with = "external_cmd"
+    )]
+    pub external_pid: Option<u32>,
+    /// A command that starts the --external server in the foreground (`sh -c`); the lab starts
+    /// it, waits for the URL to answer, measures its process tree and stops it (SIGTERM) after.
+    #[arg(long, value_name = "CMD", requires = "external")]
+    pub external_cmd: Option<String>,
 }
 
 /// Which CPUs each side may run on (`lab run`, and `lab compare`, which passes them on).
@@ -103,28 +131,25 @@ impl CpuList {
 }
 
 pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
-    args.model
+    let Some(model) = args.model else {
+        return run_external(&args, matches);
+    };
+    model
         .available()
-        .map_err(|why| format!("--model {}: {why}", args.model.name()))?;
+        .map_err(|why| format!("--model {}: {why}", model.name()))?;
     // Refuse bad flags before starting anything.
     args.server.config()?;
-    models::check_flags_apply(args.model, &args.server.models.0)?;
+    models::check_flags_apply(model, &args.server.models.0)?;
     // The model reads and checks its own flags (the entry point it returns is not needed here:
     // the server is a child process).
-    drop((args.model.info().start)(&args.server.models.0)?);
+    drop((model.info().start)(&args.server.models.0)?);
     args.load
         .config(&format!("http://127.0.0.1:1{}", args.path))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;
-    let mut serve_args: Vec<String> = [
-        "serve",
-        "--model",
-        args.model.name(),
-        "--addr",
-        "127.0.0.1:0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut serve_args: Vec<String> = ["serve", "--model", model.name(), "--addr", "127.0.0.1:0"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     if let Some(dir) = &args.docroot {
         serve_args.extend(["--docroot".to_string(), dir.display().to_string()]);
     }
@@ -148,7 +173,7 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         config.warmup = Duration::from_secs_f64(config.conns as f64 / config.connect_rate + 0.5);
     }
     if args.knee.find_max_rate {
-        let found = crate::knee::find_max_rate(args.model.name(), &config, &args.knee);
+        let found = crate::knee::find_max_rate(model.name(), &config, &args.knee);
         let leftover = server.stop();
         let found = found?;
         if let Some(path) = &args.load.json {
@@ -195,7 +220,7 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
     }
 
     let run = RunReport {
-        model: args.model.name().to_string(),
+        model: model.name().to_string(),
         server_command: std::iter::once("lab".to_string())
             .chain(serve_args)
             .collect(),
@@ -205,7 +230,13 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         leftover_processes: leftover as u64,
         server_cpus,
         load_cpus,
+        external: None,
     };
+    finish(&args, run, leftover)
+}
+
+/// Prints the summaries, writes the JSON report and says how the run ended.
+fn finish(args: &RunArgs, run: RunReport, leftover: usize) -> Result<ExitCode, String> {
     let path = args
         .load
         .json
@@ -213,7 +244,18 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         .unwrap_or_else(|| default_json_path(&run));
     let to_stdout = is_stdout(&path);
     summary(&run.load.summary(), to_stdout);
-    summary(&server_summary(&run), to_stdout);
+    if run.server_measured() {
+        summary(&server_summary(&run), to_stdout);
+    } else {
+        summary(
+            &format!(
+                "Server ({}): not measured (its process is not known: give --external-pid or \
+                 --external-cmd)\n",
+                run.model
+            ),
+            to_stdout,
+        );
+    }
     write_json(&path, &run.to_json())?;
     if !to_stdout {
         println!("report written to {}", path.display());
@@ -251,6 +293,107 @@ fn fetch_status(addr: &str) -> Result<String, String> {
         ));
     }
     Ok(body.to_string())
+}
+
+/// `lab run --external NAME=URL`: the same load and measurement against a server outside the lab.
+/// With `--external-cmd` the server is started and stopped around the run and its CPU comes from
+/// the kernel's rusage, as a model's; with `--external-pid` its tree is sampled from `/proc` and
+/// its CPU and context switches are what it spent from just before the load to the end; with
+/// neither, nothing of the server is measured.
+fn run_external(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
+    let spec = args.external.external.as_deref().unwrap_or_default();
+    let (name, url) = crate::external::parse_spec(spec)?;
+    if let Some(flag) = forwarded_server_flags(matches).first() {
+        return Err(format!(
+            "{flag}: a flag of the lab's models; an --external server takes none"
+        ));
+    }
+    if args.knee.find_max_rate {
+        return Err(
+            "--find-max-rate: not with --external (use `lab compare --rates auto \
+                    --external NAME=URL`)"
+                .into(),
+        );
+    }
+    if args.faults.inject_faults.is_some() {
+        return Err(
+            "--inject-faults: not with --external (the faults need the lab's routes)".into(),
+        );
+    }
+    let server_cpus = args
+        .pin
+        .server_cpus
+        .clone()
+        .map(|l| l.0)
+        .unwrap_or_default();
+    let load_cpus = args.pin.load_cpus.clone().map(|l| l.0).unwrap_or_default();
+    if !server_cpus.is_empty() && args.external.external_cmd.is_none() {
+        return Err(
+            "--server-cpus: only a server the lab starts can be pinned (--external-cmd)".into(),
+        );
+    }
+    let mut config = args.load.config(&url)?;
+    config.cpus = load_cpus.clone();
+    if args.load.warmup.is_none() {
+        config.warmup = Duration::from_secs_f64(config.conns as f64 / config.connect_rate + 0.5);
+    }
+    let cpu_before = procmon::children_cpu().unwrap_or_default();
+    let mut started = match &args.external.external_cmd {
+        Some(cmd) => Some(crate::external::Started::start(cmd, &url, &server_cpus)?),
+        None => None,
+    };
+    let pid = match (&started, args.external.external_pid) {
+        (Some(s), _) => Some(s.pid()),
+        (None, Some(pid)) => {
+            crate::external::check_pid(pid)?;
+            Some(pid)
+        }
+        (None, None) => {
+            crate::external::probe(&url).map_err(|e| format!("--external {spec}: {e}"))?;
+            None
+        }
+    };
+    // A server running before the lab came has CPU and context switches of its past: the
+    // figures are the growth over the run.
+    let baseline = match (&started, pid) {
+        (None, Some(pid)) => Some(procmon::Sampler::start(pid, SAMPLE_EVERY).stop()),
+        _ => None,
+    };
+    let sampler = pid.map(|p| procmon::Sampler::start(p, SAMPLE_EVERY));
+    let result = run_load(&config);
+    let mut stats = sampler.map(|s| s.stop()).unwrap_or_default();
+    let leftover = started.as_mut().map_or(0, |s| s.stop());
+    let report = result?;
+    if let Some(base) = baseline {
+        stats.cpu_user_s = (stats.cpu_user_s - base.cpu_user_s).max(0.0);
+        stats.cpu_sys_s = (stats.cpu_sys_s - base.cpu_sys_s).max(0.0);
+        stats.ctx_voluntary = stats.ctx_voluntary.saturating_sub(base.ctx_voluntary);
+        stats.ctx_involuntary = stats.ctx_involuntary.saturating_sub(base.ctx_involuntary);
+    } else if started.is_some() && leftover == 0 {
+        if let Ok(after) = procmon::children_cpu() {
+            stats.cpu_user_s = after.0.saturating_sub(cpu_before.0).as_secs_f64();
+            stats.cpu_sys_s = after.1.saturating_sub(cpu_before.1).as_secs_f64();
+            stats.cpu_source = "rusage".into();
+        }
+    }
+    let run = RunReport {
+        model: name.clone(),
+        server_command: args.external.external_cmd.iter().cloned().collect(),
+        date: httpdate::fmt_http_date(std::time::SystemTime::now()),
+        load: report,
+        server: stats,
+        leftover_processes: leftover as u64,
+        server_cpus,
+        load_cpus,
+        external: Some(lab_schema::External {
+            name,
+            url,
+            command: args.external.external_cmd.clone(),
+            pid: args.external.external_pid,
+            measured: pid.is_some(),
+        }),
+    };
+    finish(args, run, leftover)
 }
 
 /// `results/<model>-c<conns>-<unix time>.json`

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::lab;
+use common::{all_files, assert_report_reproduces, lab};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -45,23 +45,6 @@ fn compared() -> &'static Path {
         (tmp, out)
     })
     .1
-}
-
-fn all_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).expect("prefix").to_path_buf());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]
@@ -173,9 +156,9 @@ fn lab_report_rewrites_the_report_byte_for_byte() {
     }
 }
 
-#[test]
-fn the_page_renders_in_headless_chromium_without_console_errors() {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+/// The first Chromium found on this machine, if any.
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find(|c| {
             Command::new(c)
@@ -183,44 +166,101 @@ fn the_page_renders_in_headless_chromium_without_console_errors() {
                 .output()
                 .is_ok_and(|o| o.status.success())
         })
-    else {
+}
+
+/// Renders a report page in headless Chromium and asserts that it logs no console error, that
+/// at least `charts` charts are on it and that every one was laid out with a non-zero size (a
+/// copy of the page with a small script that measures each `<svg>` and writes the counts into
+/// the DOM, read back with `--dump-dom`), and that a screenshot of it is not blank. Skips (with a
+/// note) where there is no Chromium.
+fn assert_renders_in_chromium(page: &Path, charts: usize) {
+    let Some(chromium) = chromium() else {
         eprintln!("skipped: no chromium on this machine (apt-get install chromium to run it)");
         return;
     };
-    let dir = compared();
-    let profile = tempfile::tempdir().unwrap();
-    let shot = profile.path().join("report.png");
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1280,3000")
-        .arg(format!("file://{}", dir.join("index.html").display()))
-        .output()
-        .expect("run chromium");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let console: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Failed to load"))
-        .collect();
-    assert!(
-        console.is_empty(),
-        "console messages:\n{}",
-        console.join("\n")
+    let run = |url: &str, extra: &[String]| {
+        let profile = tempfile::tempdir().unwrap();
+        let out = Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--window-size=1280,3000",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(url)
+            .output()
+            .expect("run chromium");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let console: Vec<&str> = stderr
+            .lines()
+            .filter(|l| {
+                l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Failed to load")
+            })
+            .collect();
+        assert!(
+            console.is_empty(),
+            "{}: console messages:\n{}",
+            page.display(),
+            console.join("\n")
+        );
+        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+    };
+    let shots = tempfile::tempdir().unwrap();
+    let shot = shots.path().join("report.png");
+    let (_, stderr) = run(
+        &format!("file://{}", page.display()),
+        &[format!("--screenshot={}", shot.display())],
     );
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     // A blank page is a few KiB; charts and tables make it hundreds.
     assert!(size > 50_000, "screenshot is {size} bytes:\n{stderr}");
+    // The page itself has no script; a copy beside it measures the charts.
+    let probe = page.with_file_name("chromium-probe.html");
+    let html = std::fs::read_to_string(page).unwrap().replace(
+        "</body>",
+        "<script>const s=[...document.querySelectorAll('figure svg')];\
+         const bad=s.filter(e=>{const r=e.getBoundingClientRect();return !(r.width>100&&r.height>100)});\
+         document.body.setAttribute('data-charts',s.length+'/'+bad.length);</script></body>",
+    );
+    std::fs::write(&probe, html).unwrap();
+    let (dom, _) = run(
+        &format!("file://{}", probe.display()),
+        &["--dump-dom".to_string()],
+    );
+    std::fs::remove_file(&probe).unwrap();
+    let counts = dom
+        .split("data-charts=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("{}: the probe did not run", page.display()));
+    let (all, bad) = counts.split_once('/').unwrap();
+    let (all, bad): (usize, usize) = (all.parse().unwrap(), bad.parse().unwrap());
+    assert!(
+        all >= charts,
+        "{}: {all} charts, expected {charts}",
+        page.display()
+    );
+    assert_eq!(
+        bad,
+        0,
+        "{}: {bad} of {all} charts have no size",
+        page.display()
+    );
+}
+
+#[test]
+fn the_page_renders_in_headless_chromium_without_console_errors() {
+    // Throughput, latency per workload, spectrum, timelines per workload, memory, costs,
+    // errors, handlers.
+    assert_renders_in_chromium(&compared().join("index.html"), 10);
 }
 
 #[test]
@@ -319,30 +359,6 @@ fn ctrl_c_interrupts_compare_which_says_so_and_exits_130() {
     assert!(md.contains("The comparison was interrupted after"), "{md}");
 }
 
-/// Copies a comparison's JSON to a new folder, runs `lab report` there, and asserts every file
-/// of the report comes out byte for byte the same.
-fn assert_report_reproduces(dir: &Path) {
-    let copy = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(copy.path().join("cells")).unwrap();
-    std::fs::copy(dir.join("compare.json"), copy.path().join("compare.json")).unwrap();
-    for f in all_files(dir) {
-        if f.starts_with("cells") && f.extension().is_some_and(|e| e == "json") {
-            std::fs::copy(dir.join(&f), copy.path().join(&f)).unwrap();
-        }
-    }
-    let (ok, _, stderr) = lab(&["report", copy.path().to_str().unwrap()]);
-    assert!(ok, "{stderr}");
-    for f in all_files(dir) {
-        if f.starts_with("cells") || f == Path::new("compare.json") {
-            continue;
-        }
-        let a = std::fs::read(dir.join(&f)).unwrap();
-        let b = std::fs::read(copy.path().join(&f))
-            .unwrap_or_else(|_| panic!("{} not regenerated", f.display()));
-        assert!(a == b, "{} differs after `lab report`", f.display());
-    }
-}
-
 /// `--rates auto`: each series' search runs as cells of the `rates` experiment, the report has
 /// the section with its chart, table and reading, and `lab report` reproduces it.
 #[test]
@@ -408,6 +424,7 @@ fn rates_auto_searches_each_series_and_the_report_reproduces() {
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("Sustained open-loop rate on sleep"), "{md}");
     assert_report_reproduces(&out);
+    assert_renders_in_chromium(&out.join("index.html"), 3);
 }
 
 /// `--experiments faults` on two models whose fate differs: `process_pool` loses the aborting
@@ -505,6 +522,259 @@ fn faults_table_shows_who_survives_and_who_dies() {
         "no throughput timeline: {section}"
     );
     assert_report_reproduces(&out);
+    assert_renders_in_chromium(&out.join("index.html"), 1);
+}
+
+/// Runs `lab compare` with `args` into `out`, asserting it succeeded.
+fn compare_into(out: &Path, args: &[&str]) {
+    let mut all: Vec<&str> = vec!["compare"];
+    all.extend(args);
+    all.extend(["--out", out.to_str().unwrap()]);
+    let (ok, stdout, stderr) = lab(&all);
+    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The median over a cell's successful runs of `pick`, read straight from the folder's JSON.
+fn median_of(dir: &Path, (w, s, c): (&str, &str, u64), pick: fn(&serde_json::Value) -> f64) -> f64 {
+    let plan = read_json(&dir.join("compare.json"));
+    let mut values: Vec<f64> = plan["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["workload"] == w && x["series"] == s && x["conns"] == c)
+        .filter(|x| x["status"] == "ok")
+        .map(|x| {
+            let id = x["id"].as_str().unwrap();
+            pick(&read_json(&dir.join(format!("cells/{id}.json"))))
+        })
+        .collect();
+    assert!(
+        !values.is_empty(),
+        "no run of {w} {s} {c} in {}",
+        dir.display()
+    );
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// Every file under `dir`, with its bytes.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    all_files(dir)
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(dir.join(&f)).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+/// `lab report DIR --against OTHER` on two small real comparisons (three runs of every cell each,
+/// so that the noise is measured): every chart carries both runs, the ratio table's figures are
+/// the two folders' medians divided, each ratio is called a change or noise, the cells that only
+/// one run has are listed, and regenerating gives the same bytes. Then against a one-run
+/// baseline measured differently (a fixture made from the second run's files): the ratios are
+/// not called, the reading says one run cannot separate noise, and a warning names the
+/// differences.
+#[test]
+fn report_against_a_baseline_overlays_both_runs_and_divides_their_cells() {
+    let tmp = tempfile::tempdir().unwrap();
+    let this = tmp.path().join("change");
+    let base = tmp.path().join("baseline");
+    let common = [
+        "--workloads",
+        "hello",
+        "--duration",
+        "500ms",
+        "--pause",
+        "0s",
+        "--repeat",
+        "3",
+    ];
+    let mut a = vec!["--models", "single_thread,epoll", "--conns", "10,50"];
+    a.extend(common);
+    compare_into(&this, &a);
+    let mut b = vec![
+        "--models",
+        "single_thread,thread_per_request",
+        "--conns",
+        "10",
+    ];
+    b.extend(common);
+    compare_into(&base, &b);
+
+    let (ok, stdout, stderr) = lab(&[
+        "report",
+        this.to_str().unwrap(),
+        "--against",
+        base.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let out = this.join("against");
+    assert!(stdout.contains("against/index.html"), "{stdout}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.starts_with("# http-lab: change against baseline"),
+        "{md}"
+    );
+
+    // Every chart overlays the baseline and says which run is which.
+    let charts: Vec<PathBuf> = all_files(&out.join("charts"));
+    assert!(charts.len() >= 6, "{charts:?}");
+    for c in &charts {
+        let svg = std::fs::read_to_string(out.join("charts").join(c)).unwrap();
+        assert!(
+            svg.contains("this run: change") && svg.contains("baseline: baseline"),
+            "{}: no run legend",
+            c.display()
+        );
+    }
+
+    // The one cell both have: its ratios are the medians of the two folders divided.
+    let cell = ("hello", "single_thread", 10);
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| hello | `single_thread` | 10 |"))
+        .unwrap_or_else(|| panic!("no ratio row:\n{md}"));
+    let picks: [fn(&serde_json::Value) -> f64; 3] = [
+        |r| r["throughput_rps"].as_f64().unwrap(),
+        |r| r["latency_us"]["p99"].as_f64().unwrap(),
+        |r| {
+            let s = &r["server"];
+            let span = s["samples"]
+                .as_array()
+                .and_then(|v| v.last())
+                .map(|x| x["t_s"].as_f64().unwrap())
+                .filter(|t| *t > 0.0)
+                .unwrap_or_else(|| r["duration_s"].as_f64().unwrap());
+            let n = r["throughput_rps"].as_f64().unwrap() * span;
+            (s["cpu_user_s"].as_f64().unwrap() + s["cpu_sys_s"].as_f64().unwrap()) * 1e6 / n
+        },
+    ];
+    let fields: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+    assert_eq!(fields.len(), 12, "{row}");
+    for (i, pick) in picks.iter().enumerate() {
+        let ratio = median_of(&this, cell, *pick) / median_of(&base, cell, *pick);
+        let field = fields[5 + 3 * i];
+        assert!(
+            field.contains(&format!("{ratio:.2}x")),
+            "figure {i}: expected {ratio:.2}x in {field:?} ({row})"
+        );
+        // Both runs measured the cell three times: every ratio is called one way or the other.
+        assert!(
+            field.ends_with("(changed)") || field.ends_with("(noise)"),
+            "{field:?}"
+        );
+    }
+    assert!(
+        md.contains("ratios that both runs measured 3 times or more"),
+        "{md}"
+    );
+    // Cells in one run only are listed, not dropped.
+    for listed in [
+        "| hello | `single_thread` | 50 | this run only (measured) |",
+        "| hello | `epoll` | 10 | this run only (measured) |",
+        "| hello | `epoll` | 50 | this run only (measured) |",
+        "| hello | `thread_per_request` | 10 | baseline only (measured) |",
+    ] {
+        assert!(md.contains(listed), "{listed} missing:\n{md}");
+    }
+    assert!(
+        !md.contains("**Warning**"),
+        "the same machine and flags: {md}"
+    );
+
+    // Regenerated: the same bytes.
+    let first = snapshot(&out);
+    let (ok, _, stderr) = lab(&[
+        "report",
+        this.to_str().unwrap(),
+        "--against",
+        base.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        first == snapshot(&out),
+        "--against differs when regenerated"
+    );
+    // The plain report is left as it was.
+    let plain = std::fs::read_to_string(this.join("report.md")).unwrap();
+    assert!(!plain.contains("Against the baseline"));
+    assert_renders_in_chromium(&out.join("index.html"), 6);
+
+    // A one-run baseline measured differently: the first run of each cell, on "another machine"
+    // with the server pinned.
+    let single = tmp.path().join("single");
+    std::fs::create_dir_all(single.join("cells")).unwrap();
+    let mut plan = read_json(&base.join("compare.json"));
+    let mut seen = Vec::new();
+    let cells: Vec<serde_json::Value> = plan["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            let key = (
+                c["workload"].clone(),
+                c["series"].clone(),
+                c["conns"].clone(),
+            );
+            let first = !seen.contains(&key);
+            seen.push(key);
+            first
+        })
+        .cloned()
+        .collect();
+    for c in &cells {
+        let f = format!("cells/{}.json", c["id"].as_str().unwrap());
+        std::fs::copy(base.join(&f), single.join(&f)).unwrap();
+    }
+    plan["cells"] = serde_json::Value::Array(cells);
+    plan["repeat"] = 1.into();
+    let cores = plan["environment"]["cores"].as_u64().unwrap();
+    plan["environment"]["cores"] = (cores + 1).into();
+    plan["command"]
+        .as_array_mut()
+        .unwrap()
+        .extend(["--server-cpus".into(), "1".into()]);
+    std::fs::write(single.join("compare.json"), plan.to_string()).unwrap();
+    let (ok, _, stderr) = lab(&[
+        "report",
+        this.to_str().unwrap(),
+        "--against",
+        single.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("the baseline did not measure each cell 3 times or more")
+            && md.contains("one run each cannot separate a change from run-to-run noise"),
+        "{md}"
+    );
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| hello | `single_thread` | 10 |"))
+        .unwrap();
+    assert!(
+        !row.contains("(changed)") && !row.contains("(noise)"),
+        "{row}"
+    );
+    let warning = md
+        .lines()
+        .find(|l| l.starts_with("**Warning**"))
+        .unwrap_or_else(|| panic!("no warning:\n{md}"));
+    assert!(
+        warning.contains("cores")
+            && warning.contains("server CPU pinning: none here, `1` in the baseline"),
+        "{warning}"
+    );
 }
 
 /// `--experiments accept` at a small scale: every strategy of each model runs, the server's

@@ -228,6 +228,11 @@ impl<'a> Worker<'a> {
             }
             self.flush_live();
         }
+        // The last (partial) second's row counts the connections open when the run ended, before
+        // they are closed below.
+        if self.measuring() {
+            self.send_row();
+        }
         // Whatever is still open is abandoned: close it so the gauges are right.
         for i in 0..self.conns.len() {
             self.close(i);
@@ -235,9 +240,6 @@ impl<'a> Worker<'a> {
         self.flush_live();
         if self.stats.finished_us == 0 {
             self.stats.finished_us = self.now.min(self.plan.end_us);
-        }
-        if self.measuring() {
-            self.send_row();
         }
         for c in &self.conns {
             self.stats.per_conn.push(c.responses);

@@ -26,6 +26,13 @@ fn closed_loop_counts_match_the_server() {
     assert!(!report.timeline.is_empty());
     let from_timeline: u64 = report.timeline.iter().map(|s| s.requests).sum();
     assert_eq!(from_timeline, report.requests);
+    // The last second counts the connections open when the run ended, not after they were closed.
+    assert_eq!(
+        report.timeline.last().unwrap().open_conns,
+        4,
+        "{:?}",
+        report.timeline
+    );
 }
 
 #[test]

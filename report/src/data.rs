@@ -58,6 +58,42 @@ pub struct Plan {
     /// `--rates`: latency against offered load (its cells have `experiment` `rates`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rates: Option<RatesPlan>,
+    /// `--experiments`, as run (`matrix`, `rates`, `faults`, ...); empty in files before it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub experiments: Vec<String>,
+    /// `--external NAME=URL`: servers outside the lab compared as series (their cells' `model`
+    /// is their name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub externals: Vec<lab_schema::External>,
+    /// The load generator's flags of every cell (`--threads`, `--pipeline`, `--timeout`).
+    #[serde(default)]
+    pub load: LoadPlan,
+    /// `--resume`: when the comparison was resumed (HTTP dates), once per resume.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed: Vec<String>,
+}
+
+/// How every cell's load generator ran: `lab compare --threads T --pipeline N --timeout D`,
+/// passed on to each `lab run`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LoadPlan {
+    /// Load-generator threads (event loops).
+    pub threads: u64,
+    /// Requests in flight per connection (HTTP/1.1 pipelining; 1: none).
+    pub pipeline: u64,
+    /// A request not answered within this counts as a timeout, seconds.
+    pub timeout_s: f64,
+}
+
+impl Default for LoadPlan {
+    /// `lab run`'s defaults, which every comparison before these flags used.
+    fn default() -> LoadPlan {
+        LoadPlan {
+            threads: 1,
+            pipeline: 1,
+            timeout_s: 2.0,
+        }
+    }
 }
 
 /// The `rates` experiment: every series open loop at offered rates, with a fixed number of
@@ -330,6 +366,26 @@ impl Study {
     /// shown together. Tables and readings take each figure's own median through `measure`.
     pub fn ok(&self, workload: &str, series: &str, conns: u64) -> Option<&CellRun> {
         representative(&self.runs_of(workload, series, conns))
+    }
+
+    /// Whether the server of `series` was measured: always for the lab's models; for an
+    /// `--external` server only when its process was known (`--external-pid`/`--external-cmd`).
+    pub fn server_measured(&self, series: &str) -> bool {
+        !self
+            .plan
+            .externals
+            .iter()
+            .any(|e| e.name == series && !e.measured)
+    }
+
+    /// The `--external` servers whose memory and CPU were not measured, by name.
+    pub fn unmeasured(&self) -> Vec<&str> {
+        self.plan
+            .externals
+            .iter()
+            .filter(|e| !e.measured)
+            .map(|e| e.name.as_str())
+            .collect()
     }
 
     /// The series measured on `workload`, in plan order.

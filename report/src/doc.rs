@@ -58,10 +58,12 @@ a{color:#0b62a8}
 .reading ul{margin:0;padding-left:18px}
 figure{margin:12px 0}
 figure svg{max-width:100%;height:auto;display:block}
-table{border-collapse:collapse;margin:10px 0;font-size:13px;font-variant-numeric:tabular-nums}
+table{border-collapse:collapse;margin:10px 0;font-size:13px;font-variant-numeric:tabular-nums;display:block;overflow-x:auto;max-width:100%}
 th,td{border:1px solid #dcdfe3;padding:3px 8px;text-align:right;vertical-align:top}
 th{background:#f0f2f4}
 td:first-child,th:first-child,td.t{text-align:left}
+td{white-space:nowrap}
+td.t{white-space:normal}
 .models{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:12px}
 .model{border:1px solid #dcdfe3;border-radius:6px;padding:10px 14px;font-size:14px}
 .model h3{margin:0 0 4px}

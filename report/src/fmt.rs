@@ -33,6 +33,16 @@ pub fn latency_us(us: f64) -> String {
     }
 }
 
+/// A count on a chart axis: whole numbers only (`0`, `2`, `1,000`); a tick between two whole
+/// numbers gets no label.
+pub fn axis_count(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        thousands(v)
+    } else {
+        String::new()
+    }
+}
+
 /// Milliseconds on a chart axis: `0.5`, `12`, `1,500`.
 pub fn axis_ms(ms: f64) -> String {
     if ms < 1.0 {

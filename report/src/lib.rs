@@ -18,6 +18,8 @@
 //! opening of its own crate's `//!` doc, embedded at build time by `build.rs`.
 //!
 //! # Layout
+//! - [`against`]: `lab report DIR --against OTHER`: the report with a baseline run overlaid, and
+//!   the ratios of the two runs.
 //! - [`data`]: the folder's files: [`Plan`] (`compare.json`), [`CellRun`] (a `lab run` report).
 //! - [`knee`]: the highest sustained offered rate: the objective and the bracketing search.
 //! - `measure`: numbers derived from cells: per-request costs, error share, least squares.
@@ -35,6 +37,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod against;
 pub mod data;
 pub mod knee;
 
@@ -46,8 +49,8 @@ mod sections;
 pub mod stats;
 
 pub use data::{
-    AcceptSpread, CellRecord, CellRun, CellStatus, Environment, FaultLog, Injection, Plan,
-    RatesPlan, Study, Workload, PLAN_FILE,
+    AcceptSpread, CellRecord, CellRun, CellStatus, Environment, FaultLog, Injection, LoadPlan,
+    Plan, RatesPlan, Study, Workload, PLAN_FILE,
 };
 pub use stats::shuffled;
 
@@ -90,8 +93,12 @@ pub fn render(study: &Study) -> Vec<(String, Vec<u8>)> {
 /// Reads `dir`, renders the report and writes its files into `dir`. Returns the paths written.
 pub fn write_report(dir: &Path) -> Result<Vec<String>, String> {
     let study = Study::load(dir)?;
-    let files = render(&study);
-    // Charts of an earlier render that this one does not have would be stale: remove them.
+    write_files(dir, render(&study))
+}
+
+/// Writes `files` (path relative to `dir`, contents) into `dir`, first removing any chart under
+/// `dir/charts` that they do not have (a stale one from an earlier render). Returns their paths.
+fn write_files(dir: &Path, files: Vec<(String, Vec<u8>)>) -> Result<Vec<String>, String> {
     let charts = dir.join("charts");
     if let Ok(entries) = std::fs::read_dir(&charts) {
         for entry in entries.flatten() {
@@ -192,6 +199,14 @@ fn csv(study: &Study) -> String {
                 let s = &r.server;
                 // No response, no latency: empty fields, never 0.
                 let answered = r.load.requests > 0;
+                // An external server not measured: empty fields, never 0.
+                let server = |v: String| {
+                    if r.server_measured() {
+                        v
+                    } else {
+                        String::new()
+                    }
+                };
                 let lat = |v: u64| {
                     if answered {
                         v.to_string()
@@ -223,15 +238,15 @@ fn csv(study: &Study) -> String {
                     e.closed.to_string(),
                     r.load.connections.established.to_string(),
                     r.load.connections.peak_open.to_string(),
-                    s.peak_pss_bytes.to_string(),
-                    s.peak_rss_bytes.to_string(),
-                    s.peak_processes.to_string(),
-                    s.peak_threads.to_string(),
-                    fixed(s.cpu_user_s, 3),
-                    fixed(s.cpu_sys_s, 3),
-                    s.ctx_voluntary.to_string(),
-                    s.ctx_involuntary.to_string(),
-                    s.peak_fds.to_string(),
+                    server(s.peak_pss_bytes.to_string()),
+                    server(s.peak_rss_bytes.to_string()),
+                    server(s.peak_processes.to_string()),
+                    server(s.peak_threads.to_string()),
+                    server(fixed(s.cpu_user_s, 3)),
+                    server(fixed(s.cpu_sys_s, 3)),
+                    server(s.ctx_voluntary.to_string()),
+                    server(s.ctx_involuntary.to_string()),
+                    server(s.peak_fds.to_string()),
                     r.leftover_processes.to_string(),
                     r.load.service.served.to_string(),
                     r.load.service.starved.to_string(),
@@ -241,7 +256,7 @@ fn csv(study: &Study) -> String {
                     } else {
                         String::new()
                     },
-                    q(&s.cpu_source),
+                    server(q(&s.cpu_source)),
                 ]);
             }
             None => row.extend(std::iter::repeat_n(String::new(), head.len() - 9)),

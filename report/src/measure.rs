@@ -31,13 +31,14 @@ pub fn answered(run: &CellRun) -> Option<&CellRun> {
 /// CPU time (user + system) per request, microseconds.
 pub fn cpu_us_per_request(run: &CellRun) -> Option<f64> {
     let n = sampled_requests(run);
-    (n >= 1.0).then(|| (run.server.cpu_user_s + run.server.cpu_sys_s) * 1e6 / n)
+    (n >= 1.0 && run.server_measured())
+        .then(|| (run.server.cpu_user_s + run.server.cpu_sys_s) * 1e6 / n)
 }
 
 /// Context switches (voluntary, involuntary) per request.
 pub fn ctx_per_request(run: &CellRun) -> Option<(f64, f64)> {
     let n = sampled_requests(run);
-    (n >= 1.0).then(|| {
+    (n >= 1.0 && run.server_measured()).then(|| {
         (
             run.server.ctx_voluntary as f64 / n,
             run.server.ctx_involuntary as f64 / n,

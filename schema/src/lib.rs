@@ -26,7 +26,7 @@ pub use load::{
     decode_histogram, encode_histogram, Connections, Errors, FirstResponse, Host, Latency,
     LoadReport, Second, Service,
 };
-pub use run::RunReport;
+pub use run::{External, RunReport};
 pub use server::{Sample, ServerStats};
 
 /// The version of the report format written by this build.

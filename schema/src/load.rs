@@ -268,9 +268,11 @@ pub struct Second {
     pub second: u64,
     pub requests: u64,
     pub errors: u64,
-    /// 99th percentile latency of the responses completed in this second.
+    /// 99th percentile latency of the responses completed in this second; 0 when `requests` is 0
+    /// (no response completed: there is no percentile, and the report's charts skip the second).
     pub p99_us: u64,
-    /// Connections open at the end of this second.
+    /// Connections open at the end of this second (for the last, partial second: when the run
+    /// ended, before the load generator closed them).
     pub open_conns: u64,
 }
 

@@ -27,9 +27,35 @@ pub struct RunReport {
     /// `--load-cpus`: the CPUs the load generator's threads were pinned to; empty when not.
     #[serde(default)]
     pub load_cpus: Vec<usize>,
+    /// `lab run --external NAME=URL`: the server was not a model of the lab but a server given by
+    /// its URL (nginx, say); `model` is its NAME. Absent for a model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<External>,
+}
+
+/// A server outside the lab, loaded by URL (`lab run --external`, `lab compare --external`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct External {
+    pub name: String,
+    pub url: String,
+    /// `--external-cmd`: the command the lab started (and stopped) around the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// `--external-pid`: the running process whose tree was sampled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// Whether `server` was measured (a command or a pid was given). When false, every figure
+    /// of `server` is 0 and means "not measured", never "none".
+    pub measured: bool,
 }
 
 impl RunReport {
+    /// Whether `server` holds measured figures: always for a model, for an external server only
+    /// when its process was known (`--external-pid` or `--external-cmd`).
+    pub fn server_measured(&self) -> bool {
+        self.external.as_ref().is_none_or(|e| e.measured)
+    }
+
     /// Pretty-printed JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()

@@ -4,7 +4,7 @@
 use crate::compare::output::write_plan;
 use crate::compare::plan::{warmup_s, Job};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use report::{CellStatus, Plan};
+use report::{CellRecord, CellStatus, Plan};
 use std::io::{IsTerminal, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,25 @@ pub struct Runner {
     progress: ProgressBar,
     done: usize,
     total: usize,
+    /// `--resume`: the cells of the folder's compare.json, to keep those already measured.
+    previous: Vec<CellRecord>,
+    /// Cells kept from `previous` instead of run.
+    kept: usize,
+}
+
+/// Puts `record` in the plan: in place of the cell of the same id if the plan has one (a cell of
+/// a resumed comparison met again), else at the end. Returns its index.
+pub fn place(plan: &mut Plan, record: CellRecord) -> usize {
+    match plan.cells.iter().position(|c| c.id == record.id) {
+        Some(i) => {
+            plan.cells[i] = record;
+            i
+        }
+        None => {
+            plan.cells.push(record);
+            plan.cells.len() - 1
+        }
+    }
 }
 
 impl Runner {
@@ -65,7 +84,40 @@ impl Runner {
             progress,
             done: 0,
             total,
+            previous: Vec::new(),
+            kept: 0,
         })
+    }
+
+    /// `--resume`: keep the cells of `previous` that were measured (or failed for a reason of
+    /// their own) instead of running them again; an interrupted or unrun cell runs.
+    pub fn resume_from(&mut self, previous: Vec<CellRecord>, jobs: &[Job]) {
+        self.previous = previous;
+        // The progress counts the cells to run: those planned now and measured before are not.
+        let kept = jobs
+            .iter()
+            .filter(|j| self.measured_before(j).is_some())
+            .count();
+        self.total = self.total.saturating_sub(kept);
+        self.progress.set_length(self.total as u64);
+    }
+
+    /// The earlier record of `job`'s cell, if it was measured with the same command.
+    pub fn measured_before(&self, job: &Job) -> Option<&CellRecord> {
+        self.previous.iter().find(|c| {
+            c.id == job.record.id
+                && c.command == job.record.command
+                && match c.status {
+                    CellStatus::Ok => self.out.join(c.file()).is_file(),
+                    CellStatus::Failed => c.reason.as_deref() != Some("interrupted"),
+                    CellStatus::Pending => false,
+                }
+        })
+    }
+
+    /// Cells run, and cells kept from a resumed folder.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.done, self.kept)
     }
 
     /// The comparison's folder.
@@ -89,6 +141,12 @@ impl Runner {
     /// Runs `job`, whose record is `plan.cells[i]`, records how it went and writes compare.json.
     /// Returns whether it succeeded.
     pub fn run(&mut self, plan: &mut Plan, i: usize, job: &Job) -> Result<bool, String> {
+        if let Some(old) = self.measured_before(job).cloned() {
+            let ok = old.status == CellStatus::Ok;
+            plan.cells[i] = old;
+            self.kept += 1;
+            return Ok(ok);
+        }
         if self.done > 0 {
             std::thread::sleep(self.pause);
         }

@@ -13,11 +13,21 @@
 //! one that fails (non-zero exit, no report, or out of time) is recorded with the reason and the
 //! comparison goes on: a model that cannot hold 10,000 connections is a result, not an abort.
 //!
+//! A series is a model (and each of its variants where they apply), a model with flags of its own
+//! (`--series 'epoll --loops 1'`), or a server outside the lab (`--external nginx=URL`, a
+//! baseline, run on the plaintext workload only). Every cell's load generator runs with the same
+//! `--threads`, `--pipeline` and `--timeout`, recorded in compare.json.
+//!
+//! compare.json is rewritten after every cell, so an interrupted comparison is resumable:
+//! `--resume DIR` plans the same cells, keeps those measured and runs the rest.
+//!
 //! # Layout
-//! - `plan`: the models, workloads and sizes asked for, and the cells they make.
-//! - `experiments`: one file per experiment, each turning the plan into cells (`matrix`: models ×
+//! - `plan`: the series (models, `--series`, `--external`), workloads and sizes asked for, and
+//!   the cells they make.
+//! - `experiments`: one file per experiment, each turning the plan into cells (`matrix`: series ×
 //!   connections × workloads, closed loop; `rates`, `faults`, `accept`).
-//! - `cell`: runs one cell as a child `lab run`, bounded in time.
+//! - `cell`: runs one cell as a child `lab run`, bounded in time (or keeps it, resuming).
+//! - `resume`: `--resume DIR`: the arguments to resume with, and the check that the plan is DIR's.
 //! - `environment`: the machine and its limits, recorded in compare.json.
 //! - `output`: writing compare.json, and `lab report DIR`.
 
@@ -33,13 +43,14 @@ mod environment;
 mod experiments;
 mod output;
 mod plan;
+mod resume;
 
 pub use output::report;
 pub use plan::WorkloadKind;
 
 use cell::Runner;
 use output::write_plan;
-use plan::{select_models, warmup_s};
+use plan::{select_models, warmup_s, Lineup};
 
 /// What `lab compare` can measure besides the matrix; one file each under `experiments/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -53,8 +64,40 @@ pub enum Experiment {
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     /// Models to compare: `all` (every built model) or a list, e.g. `epoll,thread_per_request`.
-    #[arg(long, default_value = "all", value_name = "all|A,B,…")]
-    pub models: String,
+    /// Default: all, unless --series is given.
+    #[arg(long, value_name = "all|A,B,…")]
+    pub models: Option<String>,
+    /// A series of its own: a model and its flags, e.g. `--series 'epoll --loops 1' --series
+    /// 'epoll --loops 2'` (repeatable; labelled as typed). Given, it replaces the default model
+    /// list (add --models to keep some).
+    #[arg(long = "series", value_name = "'MODEL FLAGS…'")]
+    pub series: Vec<String>,
+    /// A server outside the lab as a series: NAME=URL (repeatable), loaded at that URL in the
+    /// plaintext (hello) workload of the matrix and in --rates when they run hello.
+    #[arg(long, value_name = "NAME=URL")]
+    pub external: Vec<String>,
+    /// The pid of an --external server, whose process tree is then sampled like a model's (the
+    /// first --external-pid or --external-cmd goes with the first --external, and so on).
+    #[arg(long, value_name = "PID")]
+    pub external_pid: Vec<u32>,
+    /// A command starting an --external server in the foreground: the lab starts it before each
+    /// of its cells, waits for the URL to answer, measures it and stops it (SIGTERM) after.
+    #[arg(long, value_name = "CMD")]
+    pub external_cmd: Vec<String>,
+    /// Load-generator threads of every cell (`lab run -t`).
+    #[arg(short = 't', long, default_value_t = 1, value_name = "T")]
+    pub threads: usize,
+    /// Requests in flight per connection in every cell (HTTP/1.1 pipelining; `lab run --pipeline`).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub pipeline: usize,
+    /// A request not answered within this counts as a timeout, in every cell.
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+    /// Resume the comparison in DIR: run the cells it has not measured (unrun, or interrupted)
+    /// and write the whole report. Alone, it resumes the plan as first typed; with other flags,
+    /// they must make the same plan.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
     /// Connection counts (1k = 1000).
     #[arg(
         short = 'c',
@@ -138,8 +181,16 @@ pub struct CompareArgs {
 }
 
 pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
-    let _ = plan::PIN_ARGS.set(args.pin.args());
-    let models = select_models(&args.models)?;
+    let (args, previous) = match args.resume.clone() {
+        Some(dir) => {
+            let (args, previous) = resume::arguments(args, &dir)?;
+            (args, Some(previous))
+        }
+        None => (args, None),
+    };
+    let _ = plan::PIN.set(args.pin.clone());
+    let lineup = lineup(&args)?;
+    let models = lineup.all_models();
     if args.conns.is_empty() || args.conns.contains(&0) {
         return Err("--conns: give one or more counts above 0, e.g. 10,100,1000".into());
     }
@@ -149,6 +200,8 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     if args.repeat == 0 {
         return Err("--repeat must be 1 or more".into());
     }
+    let load = load_flags(&args)?;
+    let _ = plan::LOAD_ARGS.set(load.1.clone());
     let mut experiments = args.experiments.clone();
     if args.rates.is_some() && !experiments.contains(&Experiment::Rates) {
         experiments.push(Experiment::Rates);
@@ -170,20 +223,17 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
             .map_or(0, |d| d.as_secs());
         PathBuf::from("results").join(format!("compare-{secs}"))
     });
-    if out.join(report::PLAN_FILE).exists() {
+    if previous.is_none() && out.join(report::PLAN_FILE).exists() {
         return Err(format!(
-            "--out {}: this folder already holds a comparison (use `lab report {}` to redo its \
-             report, or choose another folder)",
+            "--out {}: this folder already holds a comparison (`lab compare --resume {}` runs \
+             what it has not measured, `lab report {}` redoes its report; or choose another folder)",
+            out.display(),
             out.display(),
             out.display()
         ));
     }
-    std::fs::create_dir_all(out.join("cells"))
-        .map_err(|e| format!("--out {}: {e}", out.display()))?;
+    check_externals(&lineup)?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;
-    if cfg!(debug_assertions) {
-        eprintln!("warning: this `lab` is a debug build; measure with `cargo run --release`");
-    }
 
     let mut conns = args.conns.clone();
     conns.sort_unstable();
@@ -192,7 +242,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     let matrix = experiments.contains(&Experiment::Matrix);
     if matrix {
         jobs.extend(experiments::matrix::plan_jobs(
-            &models,
+            &lineup,
             &workloads,
             &conns,
             args.duration,
@@ -209,25 +259,31 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         return Err("--accept-conns must be above 0, --accept-workers between 1 and 64".into());
     }
     let mut series: Vec<String> = Vec::new();
+    let mut all_series = Vec::new();
     for job in &jobs {
         if !series.contains(&job.record.series) {
             series.push(job.record.series.clone());
         }
     }
+    for w in &workloads {
+        all_series.extend(lineup.series_for(*w));
+    }
     if let Some(setup) = &rates {
         // Fixed rates are planned now and shuffled with the matrix; a search plans as it goes.
-        jobs.extend(setup.plan_fixed(&models, args.duration, &out));
-        for s in setup.series(&models) {
+        jobs.extend(setup.plan_fixed(&lineup, args.duration, &out));
+        for s in setup.series(&lineup) {
             if !series.contains(&s.name) {
-                series.push(s.name);
+                series.push(s.name.clone());
             }
+            all_series.push(s);
         }
     }
     if faults {
-        for s in experiments::faults::series(&models) {
+        for s in experiments::faults::series(&lineup) {
             if !series.contains(&s.name) {
-                series.push(s.name);
+                series.push(s.name.clone());
             }
+            all_series.push(s);
         }
     }
     if accept {
@@ -237,11 +293,27 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
             }
         }
     }
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-    });
+    let unserved: Vec<&str> = lineup
+        .externals
+        .iter()
+        .filter(|e| !series.contains(&e.name))
+        .map(|e| e.name.as_str())
+        .collect();
+    if !unserved.is_empty() {
+        return Err(format!(
+            "--external {}: an external server runs only the plaintext workload (hello) of the \
+             matrix or of --rates, and none runs here",
+            unserved.join(", ")
+        ));
+    }
+    let seed = args
+        .seed
+        .or(previous.as_ref().map(|p| p.seed))
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        });
     let order = report::shuffled(jobs.len(), seed);
     let mut plan = Plan {
         command: std::iter::once("lab".to_string())
@@ -257,14 +329,10 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         duration_s: args.duration.as_secs_f64(),
         pause_s: args.pause.as_secs_f64(),
         models: models.iter().map(|m| m.name().to_string()).collect(),
-        variants: models
+        variants: all_series
             .iter()
-            .flat_map(|m| m.info().variants)
-            .filter(|v| series.iter().any(|s| s == v.label))
-            .map(|v| {
-                let flags = v.flags.iter().map(|f| f.to_string()).collect();
-                (v.label.to_string(), flags)
-            })
+            .filter(|s| !s.flags.is_empty() && series.contains(&s.name))
+            .map(|s| (s.name.clone(), s.flags.clone()))
             .collect(),
         series,
         // The matrix's sizes and workloads; none when it did not run (the other experiments
@@ -278,13 +346,41 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         environment: environment::environment(),
         cells: jobs.iter().map(|j| j.record.clone()).collect(),
         rates: rates.as_ref().map(|r| r.record()),
+        experiments: experiments
+            .iter()
+            .filter_map(|e| e.to_possible_value().map(|v| v.get_name().to_string()))
+            .collect(),
+        externals: lineup.externals.iter().map(|e| e.record()).collect(),
+        load: load.0,
+        resumed: Vec::new(),
     };
+    let mut earlier_s = 0.0;
+    if let Some(old) = &previous {
+        resume::check_same(old, &plan, &out)?;
+        // The comparison stays the one first typed; the resumes are dated.
+        plan.command = old.command.clone();
+        plan.date = old.date.clone();
+        plan.resumed = old.resumed.clone();
+        plan.resumed
+            .push(httpdate::fmt_http_date(std::time::SystemTime::now()));
+        plan.environment = old.environment.clone();
+        earlier_s = old.elapsed_s;
+        // Cells the earlier run added as it went (searches, faults) stay until met again.
+        for c in &old.cells[jobs.len()..] {
+            plan.cells.push(c.clone());
+        }
+    }
+    std::fs::create_dir_all(out.join("cells"))
+        .map_err(|e| format!("--out {}: {e}", out.display()))?;
     write_plan(&out, &plan)?;
+    if cfg!(debug_assertions) {
+        eprintln!("warning: this `lab` is a debug build; measure with `cargo run --release`");
+    }
 
     let cell_s = |c: u64| warmup_s(c) + args.duration.as_secs_f64() + 1.0;
-    let searched = rates.as_ref().map_or(0, |r| r.searched_cells(&models));
+    let searched = rates.as_ref().map_or(0, |r| r.searched_cells(&lineup));
     let fault_cells = if faults {
-        experiments::faults::series(&models).len()
+        experiments::faults::series(&lineup).len() * args.repeat as usize
     } else {
         0
     };
@@ -306,9 +402,9 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         + args.pause.as_secs_f64()
             * (jobs.len() + searched + fault_cells + accept_cells).saturating_sub(1) as f64;
     println!(
-        "lab compare: {} cells ({} models x {} sizes x {} workloads x {} runs, epoll twice where it can offload{}), about {:.0} min; writing {}",
+        "lab compare: {} cells ({} series x {} sizes x {} workloads x {} runs, epoll twice where it can offload{}), about {:.0} min; writing {}",
         jobs.len() + searched + fault_cells + accept_cells,
-        models.len(),
+        plan.series.len(),
         conns.len(),
         workloads.len(),
         args.repeat,
@@ -324,6 +420,9 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
 
     let total = jobs.len() + searched + fault_cells + accept_cells;
     let mut runner = Runner::new(exe, out.clone(), args.pause, total)?;
+    if let Some(old) = previous {
+        runner.resume_from(old.cells, &jobs);
+    }
     let started = Instant::now();
     for &i in &order {
         if runner.stopped() {
@@ -333,14 +432,15 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     }
     if let Some(setup) = &rates {
         if !runner.stopped() {
-            setup.search(&models, args.duration, &mut runner, &mut plan)?;
+            setup.search(&lineup, args.duration, &mut runner, &mut plan)?;
         }
     }
     if faults && !runner.stopped() {
         experiments::faults::run(
-            &models,
+            &lineup,
             args.fault_conns,
             args.duration,
+            args.repeat,
             &mut runner,
             &mut plan,
         )?;
@@ -357,12 +457,18 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     }
     runner.finish();
     let interrupted = runner.stopped();
-    plan.elapsed_s = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+    plan.elapsed_s = ((earlier_s + started.elapsed().as_secs_f64()) * 10.0).round() / 10.0;
     plan.planned_s = estimate.round();
+    let (ran, kept) = runner.counts();
+    if plan.resumed.is_empty() {
+        println!("lab compare: {ran} cells run");
+    } else {
+        println!("lab compare: {ran} cells run, {kept} kept as measured before (--resume)");
+    }
     if interrupted {
         println!(
-            "lab compare: interrupted after {:.1} s of about {:.0} s; the cells not run are marked so",
-            plan.elapsed_s, plan.planned_s
+            "lab compare: interrupted after {:.1} s of about {:.0} s; the cells not run are marked so (`lab compare --resume {}` runs them)",
+            plan.elapsed_s, plan.planned_s, out.display()
         );
         plan.interrupted = true;
     }
@@ -386,4 +492,115 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The series asked for: `--models` (default all, unless `--series` is given), each `--series`,
+/// each `--external` with its pid or command.
+fn lineup(args: &CompareArgs) -> Result<Lineup, String> {
+    let custom = args
+        .series
+        .iter()
+        .map(|t| plan::parse_series(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let models = match (&args.models, custom.is_empty()) {
+        (Some(text), _) => select_models(text)?,
+        (None, true) => select_models("all")?,
+        (None, false) => Vec::new(),
+    };
+    if args.external_pid.len() + args.external_cmd.len() > args.external.len() {
+        return Err(format!(
+            "--external-pid/--external-cmd: {} given for {} --external (each goes with the \
+             --external of its place: the first with the first)",
+            args.external_pid.len() + args.external_cmd.len(),
+            args.external.len()
+        ));
+    }
+    if !args.external_pid.is_empty() && !args.external_cmd.is_empty() {
+        return Err(
+            "--external-pid and --external-cmd: give one kind for all the --external servers \
+             (pids for servers already running, or commands for the lab to start)"
+                .into(),
+        );
+    }
+    let mut externals: Vec<plan::External> = Vec::new();
+    for (i, text) in args.external.iter().enumerate() {
+        let (name, url) = crate::external::parse_spec(text)?;
+        let clash = models.iter().any(|m| m.name() == name)
+            || custom.iter().any(|s| s.name == name)
+            || externals.iter().any(|e| e.name == name);
+        if clash {
+            return Err(format!(
+                "--external {text}: the name `{name}` is already a series"
+            ));
+        }
+        externals.push(plan::External {
+            name,
+            url,
+            pid: args.external_pid.get(i).copied(),
+            cmd: args.external_cmd.get(i).cloned(),
+        });
+    }
+    let mut unique: Vec<plan::Series> = Vec::new();
+    for s in custom {
+        if models.iter().any(|m| m.name() == s.name) || unique.iter().any(|u| u.name == s.name) {
+            continue;
+        }
+        unique.push(s);
+    }
+    let lineup = Lineup {
+        models,
+        custom: unique,
+        externals,
+    };
+    lineup.check_unique()?;
+    Ok(lineup)
+}
+
+/// Before any cell: each external server answers (or its command starts it and it answers, then
+/// is stopped again), and each pid is alive; the error names the flag.
+fn check_externals(lineup: &Lineup) -> Result<(), String> {
+    for e in &lineup.externals {
+        if let Some(cmd) = &e.cmd {
+            let mut started = crate::external::Started::start(cmd, &e.url, &[])?;
+            started.stop();
+        } else {
+            crate::external::probe(&e.url)
+                .map_err(|why| format!("--external {}={}: {why}", e.name, e.url))?;
+            if let Some(pid) = e.pid {
+                crate::external::check_pid(pid)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The load flags of every cell: as compare.json records them, and as `lab run` takes them
+/// (only those not at `lab run`'s default, so that the commands stay short).
+fn load_flags(args: &CompareArgs) -> Result<(report::LoadPlan, Vec<String>), String> {
+    if args.threads == 0 {
+        return Err("--threads must be at least 1".into());
+    }
+    if args.pipeline == 0 || args.pipeline > 1024 {
+        return Err("--pipeline must be between 1 and 1024".into());
+    }
+    if args.timeout.is_zero() {
+        return Err("--timeout must be above 0".into());
+    }
+    let record = report::LoadPlan {
+        threads: args.threads as u64,
+        pipeline: args.pipeline as u64,
+        timeout_s: args.timeout.as_secs_f64(),
+    };
+    let default = report::LoadPlan::default();
+    let mut flags = Vec::new();
+    if record.threads != default.threads {
+        flags.extend(["--threads".to_string(), record.threads.to_string()]);
+    }
+    if record.pipeline != default.pipeline {
+        flags.extend(["--pipeline".to_string(), record.pipeline.to_string()]);
+    }
+    if record.timeout_s != default.timeout_s {
+        flags.extend(["--timeout".to_string(), plan::duration_arg(args.timeout)]);
+    }
+    Ok((record, flags))
 }

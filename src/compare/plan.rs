@@ -44,33 +44,196 @@ impl WorkloadKind {
     }
 }
 
-/// A line of the report: a model, or one of its variants (`epoll+offload`) with its flags.
-pub struct Series {
-    pub model: Model,
-    pub name: String,
-    pub flags: Vec<&'static str>,
+/// What a series runs: a model of the lab, or a server outside it (`--external`).
+#[derive(Clone)]
+pub enum Target {
+    Model(Model),
+    External(External),
 }
 
-/// The series of `models` on workload `w`: each model, then its variants that apply to `w`.
-pub fn series_for(models: &[Model], w: WorkloadKind) -> Vec<Series> {
-    let mut series = Vec::new();
-    for &m in models {
-        series.push(Series {
-            model: m,
-            name: m.name().to_string(),
-            flags: vec![],
-        });
-        for v in m.info().variants {
-            if !v.only_offloadable || w.offloadable() {
-                series.push(Series {
-                    model: m,
-                    name: v.label.to_string(),
-                    flags: v.flags.to_vec(),
-                });
-            }
+/// `--external NAME=URL`, with its `--external-pid` or `--external-cmd` if given.
+#[derive(Clone, Debug)]
+pub struct External {
+    pub name: String,
+    pub url: String,
+    pub pid: Option<u32>,
+    pub cmd: Option<String>,
+}
+
+impl External {
+    /// As compare.json records it.
+    pub fn record(&self) -> lab_schema::External {
+        lab_schema::External {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            command: self.cmd.clone(),
+            pid: self.pid,
+            measured: self.pid.is_some() || self.cmd.is_some(),
         }
     }
-    series
+}
+
+/// A line of the report: a model, one of its variants (`epoll+offload`), a model with the flags
+/// of a `--series` (`epoll --loops 1`), or an external server (`nginx`).
+#[derive(Clone)]
+pub struct Series {
+    pub target: Target,
+    pub name: String,
+    pub flags: Vec<String>,
+}
+
+impl Series {
+    fn of_model(model: Model) -> Series {
+        Series {
+            target: Target::Model(model),
+            name: model.name().to_string(),
+            flags: Vec::new(),
+        }
+    }
+
+    /// The model's name, or the external server's.
+    pub fn model_name(&self) -> &str {
+        match &self.target {
+            Target::Model(m) => m.name(),
+            Target::External(e) => &e.name,
+        }
+    }
+
+    /// The series' part of a cell's file name: `epoll+offload` → `epoll-offload`,
+    /// `epoll --loops 1` → `epoll-loops-1`.
+    pub fn slug(&self) -> String {
+        slug(&self.name)
+    }
+}
+
+fn slug(label: &str) -> String {
+    let mut out = String::new();
+    for c in label.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+/// Who is compared: the models asked for (each with its variants where they apply), the
+/// `--series` (a model with flags of its own), and the `--external` servers.
+pub struct Lineup {
+    pub models: Vec<Model>,
+    pub custom: Vec<Series>,
+    pub externals: Vec<External>,
+}
+
+impl Lineup {
+    /// Every model that runs in some series, in the lecture's order.
+    pub fn all_models(&self) -> Vec<Model> {
+        let mut out: Vec<Model> = self.models.clone();
+        for s in &self.custom {
+            if let Target::Model(m) = s.target {
+                if !out.contains(&m) {
+                    out.push(m);
+                }
+            }
+        }
+        out.sort_by_key(|m| models::ALL.iter().position(|x| x == m));
+        out
+    }
+
+    /// The series that run workload `w`: each model, then its variants that apply to `w`; the
+    /// `--series` as given; and the external servers on the plaintext workload (the one route an
+    /// external server is known to have: its URL).
+    pub fn series_for(&self, w: WorkloadKind) -> Vec<Series> {
+        let mut series = self.models_only(w);
+        series.extend(self.custom.iter().cloned());
+        if w == WorkloadKind::Hello {
+            series.extend(self.externals.iter().map(|e| Series {
+                target: Target::External(e.clone()),
+                name: e.name.clone(),
+                flags: Vec::new(),
+            }));
+        }
+        series
+    }
+
+    /// The lab's own series on `w` (no external server).
+    pub fn models_only(&self, w: WorkloadKind) -> Vec<Series> {
+        let mut series = Vec::new();
+        for &m in &self.models {
+            series.push(Series::of_model(m));
+            for v in m.info().variants {
+                if !v.only_offloadable || w.offloadable() {
+                    series.push(Series {
+                        target: Target::Model(m),
+                        name: v.label.to_string(),
+                        flags: v.flags.iter().map(|f| f.to_string()).collect(),
+                    });
+                }
+            }
+        }
+        series
+    }
+
+    /// The lab's series without the models' built-in variants: each model plain, and the
+    /// `--series` (for experiments where a variant changes nothing that is measured).
+    pub fn plain(&self) -> Vec<Series> {
+        let mut series: Vec<Series> = self.models.iter().map(|&m| Series::of_model(m)).collect();
+        series.extend(self.custom.iter().cloned());
+        series
+    }
+
+    /// Refuses two series whose cells would share file names.
+    pub fn check_unique(&self) -> Result<(), String> {
+        let mut seen: Vec<(String, String)> = Vec::new();
+        for w in [WorkloadKind::Hello, WorkloadKind::Sleep] {
+            for s in self.series_for(w) {
+                let slug = s.slug();
+                if let Some((other, _)) = seen.iter().find(|(n, sl)| *sl == slug && *n != s.name) {
+                    return Err(format!(
+                        "--series `{}`: its cells would be named like those of `{other}`; name \
+                         it differently",
+                        s.name
+                    ));
+                }
+                if !seen.iter().any(|(n, _)| *n == s.name) {
+                    seen.push((s.name.clone(), slug));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `--series 'epoll --loops 1'`: a model and its flags, checked by the model's own flag parser
+/// (so `--loopz` or `--loops 0` is refused before any cell runs, naming the flag). The label is
+/// the text with its spaces made single.
+pub fn parse_series(text: &str) -> Result<Series, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let Some((&name, flags)) = words.split_first() else {
+        return Err("--series: give a model and its flags, e.g. --series 'epoll --loops 1'".into());
+    };
+    let model = select_models(name)
+        .map_err(|e| format!("--series '{text}': {}", e.trim_start_matches("--models: ")))?[0];
+    let cmd = (model.info().flags)(clap::Command::new(model.name().to_string()))
+        .no_binary_name(true)
+        .disable_help_flag(true);
+    let matches = cmd.try_get_matches_from(flags).map_err(|e| {
+        let text_e = e.to_string();
+        let line = text_e
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim_start_matches("error: ")
+            .to_string();
+        format!("--series '{text}': {line}")
+    })?;
+    drop((model.info().start)(&matches).map_err(|e| format!("--series '{text}': {e}"))?);
+    Ok(Series {
+        target: Target::Model(model),
+        name: words.join(" "),
+        flags: flags.iter().map(|f| f.to_string()).collect(),
+    })
 }
 
 /// What a cell is, apart from its series.
@@ -88,38 +251,65 @@ pub struct CellSpec<'a> {
     pub rate: Option<f64>,
 }
 
-/// The `lab run` of one cell: `lab run --model M --conns C --path P --duration D [extra]
-/// --quiet --json cells/<id>.json [the series' flags]`.
 /// `--server-cpus`/`--load-cpus` as given to `lab compare`, passed on to every cell's `lab run`
 /// (set once, before any cell is planned).
-pub static PIN_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+pub static PIN: std::sync::OnceLock<crate::run::PinFlags> = std::sync::OnceLock::new();
+/// The load flags of every cell (`--threads`, `--pipeline`, `--timeout`), as `lab run` takes
+/// them (set once, before any cell is planned; empty where they are the defaults).
+pub static LOAD_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
+/// The `lab run` of one cell: `lab run --model M --conns C --path P --duration D [extra] [load
+/// flags] --quiet --json cells/<id>.json [the series' flags] [pinning]`; for an external server
+/// `--external NAME=URL [--external-pid P | --external-cmd C]` in place of the model and path.
 pub fn job(out: &Path, series: &Series, spec: CellSpec) -> Job {
     let json = out.join("cells").join(format!("{}.json", spec.id));
-    let mut args: Vec<String> = vec![
-        "run".into(),
-        "--model".into(),
-        series.model.name().into(),
+    let mut args: Vec<String> = vec!["run".into()];
+    let pin = PIN.get().cloned().unwrap_or_default();
+    let pin = match &series.target {
+        Target::Model(m) => {
+            args.extend([
+                "--model".into(),
+                m.name().into(),
+                "--path".into(),
+                spec.workload.path.clone(),
+            ]);
+            pin
+        }
+        Target::External(e) => {
+            args.extend(["--external".into(), format!("{}={}", e.name, e.url)]);
+            if let Some(pid) = e.pid {
+                args.extend(["--external-pid".into(), pid.to_string()]);
+            }
+            if let Some(cmd) = &e.cmd {
+                args.extend(["--external-cmd".into(), cmd.clone()]);
+            }
+            // A server the lab did not start cannot be pinned.
+            crate::run::PinFlags {
+                server_cpus: pin.server_cpus.filter(|_| e.cmd.is_some()),
+                load_cpus: pin.load_cpus,
+            }
+        }
+    };
+    args.extend([
         "--conns".into(),
         spec.conns.to_string(),
-        "--path".into(),
-        spec.workload.path.clone(),
         "--duration".into(),
         duration_arg(spec.duration),
-    ];
+    ]);
     args.extend(spec.extra);
+    args.extend(LOAD_ARGS.get().into_iter().flatten().cloned());
     args.extend([
         "--quiet".into(),
         "--json".into(),
         json.display().to_string(),
     ]);
-    args.extend(series.flags.iter().map(|f| f.to_string()));
-    args.extend(PIN_ARGS.get().into_iter().flatten().cloned());
+    args.extend(series.flags.iter().cloned());
+    args.extend(pin.args());
     let record = CellRecord {
         id: spec.id,
         workload: spec.workload.name.clone(),
         series: series.name.clone(),
-        model: series.model.name().into(),
+        model: series.model_name().into(),
         conns: spec.conns,
         command: std::iter::once("lab".to_string())
             .chain(args.iter().cloned())

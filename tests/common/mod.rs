@@ -7,7 +7,7 @@ use lab_core::net::Stream;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -481,5 +481,47 @@ pub fn wait_exit(child: &mut Child, within: Duration, what: &str) -> ExitStatus 
         }
         assert!(Instant::now() < deadline, "{what} did not stop in time");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every file under `dir`, as paths relative to it, sorted.
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).expect("prefix").to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Copies a comparison's JSON to a new folder, runs `lab report` there, and asserts every file
+/// of the report comes out byte for byte the same.
+pub fn assert_report_reproduces(dir: &Path) {
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(copy.path().join("cells")).unwrap();
+    std::fs::copy(dir.join("compare.json"), copy.path().join("compare.json")).unwrap();
+    for f in all_files(dir) {
+        if f.starts_with("cells") && f.extension().is_some_and(|e| e == "json") {
+            std::fs::copy(dir.join(&f), copy.path().join(&f)).unwrap();
+        }
+    }
+    let (ok, _, stderr) = lab(&["report", copy.path().to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    for f in all_files(dir) {
+        if f.starts_with("cells") || f == Path::new("compare.json") {
+            continue;
+        }
+        let a = std::fs::read(dir.join(&f)).unwrap();
+        let b = std::fs::read(copy.path().join(&f))
+            .unwrap_or_else(|_| panic!("{} not regenerated", f.display()));
+        assert!(a == b, "{} differs after `lab report`", f.display());
     }
 }

@@ -88,6 +88,12 @@ fn ceiling(run: &CellRun, env: &Environment, conns: u64) -> (String, String) {
                 ),
             );
         }
+        if !run.server_measured() {
+            return (
+                "its workers, probably: connections waited unserved".into(),
+                format!("{served}; the server's processes and threads not measured"),
+            );
+        }
         return (
             "its workers: every worker busy with a connection".into(),
             format!(
@@ -107,6 +113,14 @@ fn ceiling(run: &CellRun, env: &Environment, conns: u64) -> (String, String) {
                 e.closed,
                 e.read
             ),
+        );
+    }
+    if !run.server_measured() {
+        return (
+            "none seen by the load generator".into(),
+            "every connection served; the server's processes, threads and descriptors not \
+             measured (an external server whose process the lab did not know)"
+                .into(),
         );
     }
     (

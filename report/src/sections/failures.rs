@@ -251,7 +251,7 @@ impl Ctx<'_> {
             }
             panels.push(self.conns_panel(
                 format!("GET {path}: throughput"),
-                ("requests/s", false, fmt::thousands),
+                ("requests/s", true, fmt::thousands),
                 w,
                 &series,
                 |r| Some(r.load.throughput_rps),

@@ -76,6 +76,20 @@ impl Ctx<'_> {
              half the median second before the first fault (single seconds vary that much on a \
              shared machine); the timeline has a resolution of one second.",
         );
+        let externals: Vec<String> = self
+            .s
+            .plan
+            .externals
+            .iter()
+            .map(|e| format!("`{}`", e.name))
+            .collect();
+        if !externals.is_empty() {
+            self.para(format!(
+                "Not in this experiment: {} (external servers have neither the lab's `/crash` \
+                 route nor workers the lab knows to kill).",
+                and_list(&externals)
+            ));
+        }
         let head = [
             "model",
             "outcome",
@@ -92,7 +106,37 @@ impl Ctx<'_> {
         let mut rows = Vec::new();
         let mut lines = Vec::new();
         let mut survived = Vec::new();
-        for (cell, run) in &cells {
+        // With `--repeat`, a series' runs make one row: the run of median losses is shown, with
+        // the counts' median and min–max and how many runs the server survived.
+        let mut groups: Vec<Vec<&(CellRecord, Option<CellRun>)>> = Vec::new();
+        for c in &cells {
+            match groups.iter_mut().find(|g| g[0].0.series == c.0.series) {
+                Some(g) => g.push(c),
+                None => groups.push(vec![c]),
+            }
+        }
+        let lost_of = |run: &CellRun| {
+            let e = &run.load.errors;
+            (e.total() - e.status) as f64
+        };
+        let mut shown_cells: Vec<&(CellRecord, Option<CellRun>)> = Vec::new();
+        for group in &groups {
+            let mut measured: Vec<&(CellRecord, Option<CellRun>)> = group
+                .iter()
+                .copied()
+                .filter(|(c, r)| c.faults.is_some() && c.status == CellStatus::Ok && r.is_some())
+                .collect();
+            measured.sort_by(|a, b| {
+                let l = |x: &(CellRecord, Option<CellRun>)| x.1.as_ref().map_or(0.0, lost_of);
+                l(a).total_cmp(&l(b))
+            });
+            let pick = measured
+                .get(measured.len().saturating_sub(1) / 2)
+                .copied()
+                .unwrap_or(group[0]);
+            shown_cells.push(pick);
+            let (cell, run) = pick;
+            let runs = group.len();
             let name = format!("`{}`", cell.series);
             let (Some(log), Some(run)) = (
                 &cell.faults,
@@ -142,11 +186,51 @@ impl Ctx<'_> {
                     None => "—".into(),
                 })
                 .collect();
+            let spread_of = |value: &dyn Fn(&CellRun) -> f64| {
+                let values: Vec<f64> = measured
+                    .iter()
+                    .filter_map(|(_, r)| r.as_ref().map(value))
+                    .collect();
+                crate::stats::Spread::of(&values, crate::stats::seed_of(&cell.series))
+            };
+            let (outcome, lost_text, broken_text) = if runs > 1 {
+                let alive = measured
+                    .iter()
+                    .filter(|(c, _)| {
+                        c.faults
+                            .as_ref()
+                            .is_some_and(|f| f.died_at_s.is_none() && f.alive_at_end)
+                    })
+                    .count();
+                let fate = if alive == measured.len() {
+                    format!("survived ({alive} of {runs} runs)")
+                } else if alive == 0 {
+                    format!("{outcome} ({} of {runs} runs died)", measured.len())
+                } else {
+                    format!("survived {alive} of {runs} runs; {outcome} in the one shown")
+                };
+                let lost_spread = spread_of(&lost_of).map(|v| fmt::spread(&v, fmt::thousands));
+                let broken_spread = spread_of(&|r: &CellRun| {
+                    let e = &r.load.errors;
+                    (e.read + e.write + e.closed) as f64
+                })
+                .map(|v| fmt::spread(&v, fmt::thousands));
+                (
+                    fate,
+                    match (log.died_at_s, lost_spread) {
+                        (None, Some(l)) => l,
+                        (_, _) => lost_text,
+                    },
+                    broken_spread.unwrap_or_else(|| fmt::thousands(broken as f64)),
+                )
+            } else {
+                (outcome, lost_text, fmt::thousands(broken as f64))
+            };
             rows.push(vec![
                 name.clone(),
                 outcome,
                 lost_text,
-                fmt::thousands(broken as f64),
+                broken_text,
                 cell_of("crash"),
                 cell_of("abort"),
                 cell_of("kill"),
@@ -197,7 +281,7 @@ impl Ctx<'_> {
         }
         self.push(Block::Table { head, rows });
         // The timeline of every cell the reading names: throughput per second through the faults.
-        let shown: Vec<(String, Vec<(f64, f64)>)> = cells
+        let shown: Vec<(String, Vec<(f64, f64)>)> = shown_cells
             .iter()
             .filter(|(c, _)| c.status == CellStatus::Ok)
             .filter_map(|(c, r)| r.as_ref().map(|r| (c.series.clone(), r)))
@@ -213,10 +297,7 @@ impl Ctx<'_> {
             .collect();
         if !shown.is_empty() {
             let names: Vec<&str> = shown.iter().map(|(s, _)| s.as_str()).collect();
-            let mut legend = self.legend(&names);
-            for (i, key) in legend.iter_mut().enumerate() {
-                key.2 = i % 2 == 1;
-            }
+            let legend = self.legend(&names);
             let panel = Panel {
                 title: "responses per second; faults at 1/4 (crash), 1/2 (abort), 3/4 (kill)"
                     .into(),
@@ -226,12 +307,11 @@ impl Ctx<'_> {
                 x: XAxis::Seconds,
                 lines: shown
                     .iter()
-                    .enumerate()
-                    .map(|(i, (s, points))| Line {
+                    .map(|(s, points)| Line {
                         color: self.color(s),
                         points: points.clone(),
                         bars: Vec::new(),
-                        dashed: i % 2 == 1,
+                        dashed: false,
                     })
                     .collect(),
             };

@@ -23,9 +23,42 @@ struct Ctx<'a> {
     sizes: Vec<u64>,
     blocks: Vec<Block>,
     chart_no: usize,
+    /// The series in colour order: the plan's, then (with `--against`) the baseline's others.
+    palette: &'a [String],
+    /// With `--against`: the baseline's charts, drawn under this run's.
+    overlay: Option<&'a Overlay>,
+    /// Every chart's name and panels, in order (what an overlay is made of).
+    drawn: Vec<(String, Vec<Panel>)>,
+}
+
+/// A baseline run's charts, to draw under this run's (`lab report DIR --against OTHER`).
+pub struct Overlay {
+    /// Names of the two runs, for the legends.
+    pub this: String,
+    pub base: String,
+    /// The baseline's charts: name and panels, in its order.
+    pub charts: Vec<(String, Vec<Panel>)>,
 }
 
 pub fn build(study: &Study) -> Document {
+    run(study, &study.plan.series, None).0
+}
+
+/// The charts `study` would draw, with series coloured by `palette` (a baseline's, to overlay).
+pub fn charts(study: &Study, palette: &[String]) -> Vec<(String, Vec<Panel>)> {
+    run(study, palette, None).1
+}
+
+/// The report of `study` with `overlay`'s lines drawn under each of its charts.
+pub fn build_overlaid(study: &Study, palette: &[String], overlay: &Overlay) -> Document {
+    run(study, palette, Some(overlay)).0
+}
+
+fn run<'a>(
+    study: &'a Study,
+    palette: &'a [String],
+    overlay: Option<&'a Overlay>,
+) -> (Document, Vec<(String, Vec<Panel>)>) {
     let mut sizes = study.plan.conns.clone();
     sizes.sort_unstable();
     sizes.dedup();
@@ -34,6 +67,9 @@ pub fn build(study: &Study) -> Document {
         sizes,
         blocks: Vec::new(),
         chart_no: 0,
+        palette,
+        overlay,
+        drawn: Vec::new(),
     };
     cx.summary();
     cx.models();
@@ -55,7 +91,7 @@ pub fn build(study: &Study) -> Document {
         .iter()
         .filter(|c| c.status == CellStatus::Ok)
         .count();
-    Document {
+    let document = Document {
         title: "http-lab: server models compared".into(),
         subtitle: format!(
             "{} models, {} workloads, {} connection counts, {} s per cell{}: {} of {} runs measured. Run started {}.",
@@ -73,13 +109,104 @@ pub fn build(study: &Study) -> Document {
             p.date
         ),
         blocks: cx.blocks,
-    }
+    };
+    (document, cx.drawn)
 }
 
 /// A series' colour: its place in the plan's series, which `lab compare` lists in the lab's
 /// registry order (the report names no model itself).
 fn series_color(name: &str, plan_series: &[String]) -> usize {
     plan_series.iter().position(|s| s == name).unwrap_or(0)
+}
+
+/// How the load generator ran every cell, in words: `one thread, keep-alive, like `wrk -t1``.
+fn load_words(l: &crate::data::LoadPlan) -> String {
+    let mut text = if l.threads == 1 {
+        "one thread, keep-alive".to_string()
+    } else {
+        format!("{} threads, keep-alive", l.threads)
+    };
+    if l.pipeline > 1 {
+        text.push_str(&format!(
+            ", {} requests pipelined on each connection",
+            l.pipeline
+        ));
+    }
+    text.push_str(&format!(
+        ", a {} timeout per request, like `wrk -t{}`; `lab compare --threads {} --pipeline {}`",
+        fmt::latency_us(l.timeout_s * 1e6),
+        l.threads,
+        l.threads,
+        l.pipeline
+    ));
+    text
+}
+
+/// The `--external` servers in words, for the setup paragraph (empty when there are none).
+fn externals_words(externals: &[lab_schema::External]) -> String {
+    externals
+        .iter()
+        .map(|e| {
+            let how = match (&e.command, e.pid) {
+                (Some(cmd), _) => format!(
+                    "started for each of its cells by `{cmd}` and measured like a model's server"
+                ),
+                (None, Some(pid)) => format!(
+                    "already running as process {pid}, whose tree was sampled (its CPU and context \
+                     switches counted from the start of each cell's load)"
+                ),
+                (None, None) => "its memory and CPU not measured (no pid or command given)".into(),
+            };
+            format!(
+                " `{}` is an external server at {}, {how}; it runs only the plaintext workload, \
+                 at that URL, and no fault experiment.",
+                e.name, e.url
+            )
+        })
+        .collect()
+}
+
+/// This run's panels with the baseline's lines of the panel of the same title (a horizontal
+/// reference such as an objective is not repeated), the connection sizes of both on the axis,
+/// and the legend with any series only the baseline has.
+fn overlaid(
+    panels: &[Panel],
+    base: &[Panel],
+    legend: &[Key],
+    palette: &[String],
+) -> (Vec<Panel>, Vec<Vec<Line>>, Vec<Key>) {
+    let mut legend = legend.to_vec();
+    let mut out = Vec::new();
+    let mut lines = Vec::new();
+    for panel in panels {
+        let mut panel = panel.clone();
+        let theirs: Vec<Line> = base
+            .iter()
+            .find(|b| b.title == panel.title)
+            .map(|b| {
+                if let (XAxis::Conns(ours), XAxis::Conns(other)) = (&mut panel.x, &b.x) {
+                    ours.extend(other);
+                    ours.sort_unstable();
+                    ours.dedup();
+                }
+                b.lines
+                    .iter()
+                    .filter(|l| !chart::is_reference(l))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for l in &theirs {
+            if !legend.iter().any(|k| k.1 == l.color) {
+                if let Some(name) = palette.get(l.color) {
+                    legend.push((name.clone(), l.color, false));
+                }
+            }
+        }
+        out.push(panel);
+        lines.push(theirs);
+    }
+    (out, lines, legend)
 }
 
 /// `a`, `a` and `b`, `a`, `b` and `c`.
@@ -114,7 +241,7 @@ const LATENCY_PICKS: [(&str, Pick); 3] = [
 
 impl Ctx<'_> {
     fn color(&self, series: &str) -> usize {
-        series_color(series, &self.s.plan.series)
+        series_color(series, self.palette)
     }
 
     fn legend(&self, series: &[&str]) -> Vec<Key> {
@@ -147,7 +274,23 @@ impl Ctx<'_> {
 
     fn chart(&mut self, name: &str, alt: String, panels: &[Panel], cols: usize, legend: &[Key]) {
         self.chart_no += 1;
-        let svg = chart::draw(panels, cols, legend);
+        // The same chart of the baseline: by name, the n-th of that name if there are several.
+        let nth = self.drawn.iter().filter(|(n, _)| n == name).count();
+        self.drawn.push((name.to_string(), panels.to_vec()));
+        let svg = match self.overlay {
+            None => chart::draw(panels, cols, legend),
+            Some(o) => {
+                let base = o
+                    .charts
+                    .iter()
+                    .filter(|(n, _)| n == name)
+                    .nth(nth)
+                    .map(|(_, p)| p.as_slice())
+                    .unwrap_or(&[]);
+                let (panels, lines, legend) = overlaid(panels, base, legend, self.palette);
+                chart::draw_overlaid(&panels, &lines, cols, &legend, Some((&o.this, &o.base)))
+            }
+        };
         self.push(Block::Chart {
             file: format!("{:02}-{name}.svg", self.chart_no),
             alt,
@@ -374,14 +517,16 @@ impl Ctx<'_> {
         };
         let text = format!(
             "Every cell of the matrix is one `lab run`: the model is started as a child process \
-             (`lab serve --addr 127.0.0.1:0`), loaded by the closed-loop load generator (one thread, \
-             keep-alive, like `wrk -t1`) with a fixed number of connections for {d} s after a warm-up \
+             (`lab serve --addr 127.0.0.1:0`), loaded by the closed-loop load generator ({load}) \
+             with a fixed number of connections for {d} s after a warm-up \
              in which every connection opens, while the server's whole process tree is sampled from \
              `/proc` every 200 ms. Cells run one at a time with a {pause} s pause between them. \
-             Workloads: {wl}. Connections: {sizes}. Series: {series}{variants}.{repeats} \
+             Workloads: {wl}. Connections: {sizes}. Series: {series}{variants}.{externals}{repeats} \
              A model is named a leader only if it served every connection (none starved) with at \
              most {limit} of attempts failing.",
             limit = fmt::percent(measure::ERROR_LIMIT),
+            load = load_words(&p.load),
+            externals = externals_words(&p.externals),
             variants = p
                 .variants
                 .iter()
@@ -471,7 +616,7 @@ impl Ctx<'_> {
                     .iter()
                     .filter(|s| {
                         s.strip_prefix(m.as_str())
-                            .is_some_and(|r| r.starts_with('+'))
+                            .is_some_and(|r| r.starts_with('+') || r.starts_with(' '))
                     })
                     .cloned(),
             );
@@ -481,9 +626,11 @@ impl Ctx<'_> {
                     let Some(best) = pts.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)) else {
                         continue;
                     };
-                    let name = match series.split_once('+') {
-                        Some((_, variant)) => format!("{w}, {variant}"),
-                        None => w.clone(),
+                    let name = match series.strip_prefix(m.as_str()) {
+                        Some(rest) if !rest.is_empty() => {
+                            format!("{w}, {}", rest.trim_start_matches('+').trim())
+                        }
+                        _ => w.clone(),
                     };
                     let mut line = format!(
                         "**{name}**: best {} req/s (at {} connections)",
@@ -522,6 +669,36 @@ impl Ctx<'_> {
                 title,
                 paragraph,
                 tradeoffs,
+                results,
+            });
+        }
+        for e in self.s.plan.externals.clone() {
+            let mut results = Vec::new();
+            for (w, _) in self.workloads() {
+                let pts = curve(self.s, &w, &e.name, |r| Some(r.load.throughput_rps));
+                if let Some(best) = pts.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)) {
+                    results.push(format!(
+                        "**{w}**: best {} req/s (at {} connections)",
+                        fmt::thousands(best.1),
+                        fmt::thousands(best.0)
+                    ));
+                }
+            }
+            let how = match (&e.command, e.pid) {
+                (Some(cmd), _) => format!("The lab started it for each cell with `{cmd}`, measured its process tree like a model's and stopped it after."),
+                (None, Some(pid)) => format!("It ran as process {pid}; the lab sampled its process tree during each cell."),
+                (None, None) => "Its memory and CPU were not measured: the lab did not know its process (`--external-pid` or `--external-cmd` measures it).".into(),
+            };
+            self.push(Block::Model {
+                color: chart::color_hex(self.color(&e.name)),
+                name: e.name.clone(),
+                title: "An external server, a baseline".into(),
+                paragraph: format!(
+                    "Not one of the lab's models: a server given by its URL, {}, loaded by the \
+                     same load generator in the plaintext workload. {how}",
+                    e.url
+                ),
+                tradeoffs: Vec::new(),
                 results,
             });
         }

@@ -11,12 +11,16 @@ use crate::knee;
 /// The grey of the objective's line (the palette's first grey).
 const SLO_COLOR: usize = 8;
 
+/// One rate of a series: (offered, the run shown, passed, why not, every measured run).
+type StepRuns = (f64, CellRun, bool, Option<String>, Vec<CellRun>);
+
 /// One series' steps and what they make.
 struct Knee {
     series: String,
-    /// (offered, its run, passed, why not), by offered rate.
-    steps: Vec<(f64, CellRun, bool, Option<String>)>,
-    /// Steps whose cell failed outright (no report).
+    /// By offered rate. With `--repeat`, the run shown is the one of median p99, and a step
+    /// passed when most of its runs did (as `lab compare --rates auto` decided it).
+    steps: Vec<StepRuns>,
+    /// Steps whose cells all failed outright (no report).
     failed_cells: usize,
     held: Option<f64>,
     broke: Option<f64>,
@@ -24,7 +28,7 @@ struct Knee {
 
 impl Knee {
     /// The step at `rate` (the one that held, if it was run again).
-    fn step(&self, rate: f64, held: bool) -> Option<&(f64, CellRun, bool, Option<String>)> {
+    fn step(&self, rate: f64, held: bool) -> Option<&StepRuns> {
         let at = || self.steps.iter().filter(|s| s.0 == rate);
         at().find(|s| s.2 == held).or_else(|| at().next())
     }
@@ -39,23 +43,61 @@ impl Ctx<'_> {
             if mine.is_empty() {
                 continue;
             }
+            // The runs of one step are consecutive in the plan, from run 1 on.
+            let mut groups: Vec<(f64, Vec<_>)> = Vec::new();
+            for (cell, run) in mine {
+                let Some(rate) = cell.rate else { continue };
+                match groups.last_mut() {
+                    Some(g) if cell.run > 1 && g.0 == rate => g.1.push((*cell, *run)),
+                    _ => groups.push((rate, vec![(*cell, *run)])),
+                }
+            }
             let mut steps = Vec::new();
             let mut failed_cells = 0;
             let mut verdicts = Vec::new();
-            for (cell, run) in mine {
-                let Some(rate) = cell.rate else { continue };
-                match (cell.status, run) {
-                    (CellStatus::Ok, Some(run)) => {
-                        let v = knee::verdict(&run.load, rate, rp.slo_us);
-                        verdicts.push((rate, v.is_ok()));
-                        steps.push((rate, (*run).clone(), v.is_ok(), v.err()));
-                    }
-                    (CellStatus::Failed, _) => {
+            for (rate, group) in groups {
+                let mut ok: Vec<&CellRun> = group
+                    .iter()
+                    .filter(|(c, _)| c.status == CellStatus::Ok)
+                    .filter_map(|(_, r)| *r)
+                    .collect();
+                let failed = group
+                    .iter()
+                    .filter(|(c, _)| c.status == CellStatus::Failed)
+                    .count();
+                if ok.is_empty() {
+                    if failed > 0 {
                         failed_cells += 1;
                         verdicts.push((rate, false));
                     }
-                    _ => {}
+                    continue;
                 }
+                ok.sort_by_key(|r| r.load.latency_us.p99);
+                let shown = ok[(ok.len() - 1) / 2];
+                let held = ok
+                    .iter()
+                    .filter(|r| knee::verdict(&r.load, rate, rp.slo_us).is_ok())
+                    .count();
+                let runs = ok.len() + failed;
+                let passed = held * 2 > runs;
+                let why = if passed {
+                    None
+                } else {
+                    let own = knee::verdict(&shown.load, rate, rp.slo_us).err();
+                    Some(match (own, runs > 1) {
+                        (Some(w), false) => w,
+                        (Some(w), true) => format!("{w} (held in {held} of {runs} runs)"),
+                        (None, _) => format!("held in only {held} of {runs} runs"),
+                    })
+                };
+                verdicts.push((rate, passed));
+                steps.push((
+                    rate,
+                    shown.clone(),
+                    passed,
+                    why,
+                    ok.iter().map(|r| (*r).clone()).collect(),
+                ));
             }
             steps.sort_by(|a, b| a.0.total_cmp(&b.0));
             let (held, broke) = knee::bracket(&verdicts);
@@ -103,8 +145,19 @@ impl Ctx<'_> {
              least {share} of the rate offered, and kept p99 under the objective, {slo}. {how} \
              Each chart plots every measured rate at the throughput actually achieved; past the \
              knee the line turns up (latency grows with the queue) or back (less is achieved \
-             than offered). Each rate ran once per series, so the knee is a bracket measured \
-             once: on a shared machine it moves from run to run.",
+             than offered). {repeats}",
+            repeats = if self.s.plan.repeat > 1 {
+                format!(
+                    "Each rate ran {} times per series (`--repeat`, each search step too): a rate \
+                     is held when most of its runs held, and the charts show the run of median \
+                     p99 with the min–max of the runs as bars.",
+                    self.s.plan.repeat
+                )
+            } else {
+                "Each rate ran once per series, so the knee is a bracket measured once: on a \
+                 shared machine it moves from run to run."
+                    .to_string()
+            },
             conns = if rp.conns == 1 {
                 "one connection".to_string()
             } else {
@@ -130,11 +183,21 @@ impl Ctx<'_> {
                         points: k
                             .steps
                             .iter()
-                            .filter_map(|(_, run, _, _)| {
+                            .filter_map(|(_, run, _, _, _)| {
                                 pick(run).map(|y| (run.load.throughput_rps, y))
                             })
                             .collect(),
-                        bars: Vec::new(),
+                        bars: k
+                            .steps
+                            .iter()
+                            .filter(|s| s.4.len() > 1)
+                            .filter_map(|(_, run, _, _, all)| {
+                                let ys: Vec<f64> = all.iter().filter_map(pick).collect();
+                                let lo = ys.iter().copied().fold(f64::INFINITY, f64::min);
+                                let hi = ys.iter().copied().fold(0.0, f64::max);
+                                lo.is_finite().then_some((run.load.throughput_rps, lo, hi))
+                            })
+                            .collect(),
                         dashed: false,
                     })
                     .collect();
@@ -279,7 +342,7 @@ impl Ctx<'_> {
         for k in knees.iter().filter(|k| k.held.is_none()) {
             let lowest = k.steps.first();
             lines.push(match lowest {
-                Some((r, _, _, why)) => format!(
+                Some((r, _, _, why, _)) => format!(
                     "`{}` held no rate tried, down to {} req/s: {}.",
                     k.series,
                     fmt::thousands(*r),

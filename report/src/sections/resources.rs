@@ -2,6 +2,28 @@
 
 use super::*;
 
+/// What a table shows for the server of an `--external` series whose process was not known.
+const NOT_MEASURED: &str = "not measured";
+
+impl Ctx<'_> {
+    /// A reading's line naming the external servers whose memory and CPU were not measured.
+    fn unmeasured_line(&self) -> Option<String> {
+        let names: Vec<String> = self
+            .s
+            .unmeasured()
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect();
+        (!names.is_empty()).then(|| {
+            format!(
+                "Not measured: {} (an external server whose process the lab did not know; \
+                 `--external-pid` or `--external-cmd` measures it).",
+                and_list(&names)
+            )
+        })
+    }
+}
+
 impl Ctx<'_> {
     pub(super) fn memory(&mut self) {
         self.section("memory", "3. Server memory against connections");
@@ -16,7 +38,21 @@ impl Ctx<'_> {
         let mut rows = Vec::new();
         let mut lines = Vec::new();
         for (w, _) in self.workloads() {
-            let series = self.s.series_of(&w);
+            let (series, unmeasured): (Vec<&str>, Vec<&str>) = self
+                .s
+                .series_of(&w)
+                .into_iter()
+                .partition(|s| self.s.server_measured(s));
+            for s in &unmeasured {
+                rows.push(vec![
+                    w.clone(),
+                    format!("`{s}`"),
+                    NOT_MEASURED.into(),
+                    NOT_MEASURED.into(),
+                    NOT_MEASURED.into(),
+                    "—".into(),
+                ]);
+            }
             panels.push(self.conns_panel(
                 format!("{w}: peak PSS"),
                 ("MiB", true, fmt::axis_ms),
@@ -104,7 +140,14 @@ impl Ctx<'_> {
                 ));
             }
         }
-        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        if let Some(line) = self.unmeasured_line() {
+            lines.push(line);
+        }
+        let all: Vec<&str> = all
+            .iter()
+            .map(String::as_str)
+            .filter(|s| self.s.server_measured(s))
+            .collect();
         let legend = self.legend(&all);
         self.chart(
             "memory",
@@ -160,19 +203,26 @@ impl Ctx<'_> {
                 ("count", true, fmt::thousands),
                 w,
                 &series,
-                |r| Some(r.server.peak_threads as f64),
+                |r| r.server_measured().then_some(r.server.peak_threads as f64),
             );
             for s in &series {
                 threads.lines.push(Line {
                     color: self.color(s),
-                    points: curve(self.s, w, s, |r| Some(r.server.peak_processes as f64)),
+                    points: curve(self.s, w, s, |r| {
+                        r.server_measured()
+                            .then_some(r.server.peak_processes as f64)
+                    }),
                     bars: Vec::new(),
                     dashed: true,
                 });
             }
             panels.push(threads);
         }
-        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let all: Vec<&str> = all
+            .iter()
+            .map(String::as_str)
+            .filter(|s| self.s.server_measured(s))
+            .collect();
         let legend = self.legend(&all);
         self.chart(
             "costs",
@@ -186,7 +236,16 @@ impl Ctx<'_> {
             let Some(top) = largest_measured(self.s, &w) else {
                 continue;
             };
-            let threads = ranking(self.s, &w, top, |r| r.server.peak_threads as f64);
+            let threads: Vec<_> = ranking(self.s, &w, top, |r| {
+                if r.server_measured() {
+                    r.server.peak_threads as f64
+                } else {
+                    f64::NAN
+                }
+            })
+            .into_iter()
+            .filter(|t| t.1.is_finite())
+            .collect();
             if let (Some(hi), Some(lo)) = (threads.first(), threads.last()) {
                 if threads.len() > 1 {
                     lines.push(format!(
@@ -235,12 +294,21 @@ impl Ctx<'_> {
                 }
             }
         }
+        if let Some(line) = self.unmeasured_line() {
+            lines.push(line);
+        }
         self.reading(lines);
         let mut rows = Vec::new();
         for (w, _) in self.workloads() {
             for s in self.s.series_of(&w) {
                 for &c in &self.sizes {
                     if self.s.ok(&w, s, c).is_none() {
+                        continue;
+                    }
+                    if !self.s.server_measured(s) {
+                        let mut row = vec![w.clone(), format!("`{s}`"), fmt::thousands(c as f64)];
+                        row.resize(10, NOT_MEASURED.into());
+                        rows.push(row);
                         continue;
                     }
                     let f = |value: fn(&CellRun) -> Option<f64>, f: fn(f64) -> String| {

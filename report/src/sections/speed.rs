@@ -7,7 +7,8 @@ impl Ctx<'_> {
         self.section("throughput", "1. Throughput against concurrent connections");
         self.para(
             "Responses per second in the measured part of each run (any status), against the \
-             number of keep-alive connections held open by the load generator (log scale).",
+             number of keep-alive connections held open by the load generator (log scale; the \
+             requests too where they span decades, as the axis says).",
         );
         let mut panels = Vec::new();
         let mut lines = Vec::new();
@@ -16,7 +17,7 @@ impl Ctx<'_> {
             let series = self.s.series_of(&w);
             panels.push(self.conns_panel(
                 format!("{w} (GET {path})"),
-                ("requests/s", false, fmt::thousands),
+                ("requests/s", true, fmt::thousands),
                 &w,
                 &series,
                 |r| Some(r.load.throughput_rps),

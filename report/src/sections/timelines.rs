@@ -46,7 +46,7 @@ impl Ctx<'_> {
                 "open connections",
                 "connections",
                 false,
-                fmt::axis_ms,
+                fmt::axis_count,
                 |r| {
                     r.load
                         .timeline
@@ -55,14 +55,20 @@ impl Ctx<'_> {
                         .collect()
                 },
             ),
-            ("server processes", "processes", false, fmt::axis_ms, |r| {
-                r.server
-                    .samples
-                    .iter()
-                    .map(|s| (s.t_s, s.processes as f64))
-                    .collect()
-            }),
-            ("server threads", "threads", false, fmt::axis_ms, |r| {
+            (
+                "server processes",
+                "processes",
+                true,
+                fmt::axis_count,
+                |r| {
+                    r.server
+                        .samples
+                        .iter()
+                        .map(|s| (s.t_s, s.processes as f64))
+                        .collect()
+                },
+            ),
+            ("server threads", "threads", true, fmt::axis_count, |r| {
                 r.server
                     .samples
                     .iter()
@@ -96,25 +102,21 @@ impl Ctx<'_> {
                     y_log: *log,
                     y_fmt: *f,
                     x: XAxis::Seconds,
-                    // Every other series dashed: lines that coincide (open connections, one
-                    // process) stay visible.
+                    // Lines that coincide (open connections, one process) stay visible by their
+                    // markers: each series has its own shape, placed at its own points.
                     lines: series
                         .iter()
-                        .enumerate()
-                        .filter_map(|(i, s)| self.s.ok(&w, s, top).map(|r| (i, s, r)))
-                        .map(|(i, s, r)| Line {
+                        .filter_map(|s| self.s.ok(&w, s, top).map(|r| (s, r)))
+                        .map(|(s, r)| Line {
                             color: self.color(s),
                             points: points(r),
                             bars: Vec::new(),
-                            dashed: i % 2 == 1,
+                            dashed: false,
                         })
                         .collect(),
                 })
                 .collect();
-            let mut legend = self.legend(&series);
-            for (i, key) in legend.iter_mut().enumerate() {
-                key.2 = i % 2 == 1;
-            }
+            let legend = self.legend(&series);
             self.chart(
                 &format!("timeline-{w}"),
                 format!(

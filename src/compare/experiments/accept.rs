@@ -5,8 +5,8 @@
 //! and the connections each worker (or loop) counted go into compare.json. With `--repeat`, the
 //! strategies alternate run by run (A B C A B C), so that drift over the run favours none.
 
-use crate::compare::cell::Runner;
-use crate::compare::plan::{job, CellSpec, Series, WorkloadKind};
+use crate::compare::cell::{place, Runner};
+use crate::compare::plan::{job, CellSpec, Series, Target, WorkloadKind};
 use http_lab::models::Model;
 use report::{AcceptSpread, Plan};
 use serde_json::Value;
@@ -116,7 +116,6 @@ pub fn run(
                     id.push_str(&format!("-r{run}"));
                 }
                 let status_path = out.join("cells").join(format!("{id}.status.json"));
-                let _ = std::fs::remove_file(&status_path);
                 let mut extra: Vec<String> = vec![
                     "--no-keepalive".into(),
                     "--status-after".into(),
@@ -126,7 +125,7 @@ pub fn run(
                 ];
                 extra.extend((subject.sizing)(workers));
                 let series = Series {
-                    model,
+                    target: Target::Model(model),
                     name: subject.model.to_string(),
                     flags: vec![],
                 };
@@ -141,8 +140,11 @@ pub fn run(
                     rate: None,
                 };
                 let job = job(&out, &series, spec);
-                plan.cells.push(job.record.clone());
-                let i = plan.cells.len() - 1;
+                // A cell kept by `--resume` keeps its saved status too.
+                if runner.measured_before(&job).is_none() {
+                    let _ = std::fs::remove_file(&status_path);
+                }
+                let i = place(plan, job.record.clone());
                 runner.run(plan, i, &job)?;
                 plan.cells[i].accept = read_spread(&status_path).map(|per_worker| AcceptSpread {
                     strategy: strategy.to_string(),

@@ -4,10 +4,14 @@
 //! sends 20 × `/crash`, 5 × `/crash?abort` and, where the server has worker processes, one
 //! `kill -9`. A model that dies is a result: its cell is measured (the load ran to the end
 //! against a dead port) and the report says when it died.
+//!
+//! With `--repeat N` every series' cell runs N times, run by run (all series once, then all
+//! again), and the report gives the median of the counts with their min–max, and how many runs
+//! the server survived. External servers are not in this experiment: the faults need the lab's
+//! own routes (`/crash`) and a worker to kill.
 
-use crate::compare::cell::Runner;
-use crate::compare::plan::{job, series_for, CellSpec, Series, WorkloadKind};
-use http_lab::models::Model;
+use crate::compare::cell::{place, Runner};
+use crate::compare::plan::{job, CellSpec, Lineup, Series, WorkloadKind};
 use report::{CellRun, CellStatus, FaultLog, Plan};
 use std::time::Duration;
 
@@ -15,33 +19,34 @@ use std::time::Duration;
 /// whole second of the per-second timeline before the next.
 pub const MIN_DURATION: Duration = Duration::from_secs(6);
 
-/// The series of the experiment: each model once (its variants change how it serves, not
-/// whether a fault takes it down).
-pub fn series(models: &[Model]) -> Vec<Series> {
-    series_for(models, WorkloadKind::Hello)
-        .into_iter()
-        .filter(|s| s.flags.is_empty())
-        .collect()
+/// The series of the experiment: each model once (its built-in variants change how it serves,
+/// not whether a fault takes it down), and each `--series` as given.
+pub fn series(lineup: &Lineup) -> Vec<Series> {
+    lineup.plain()
 }
 
-/// Plans and runs one fault cell per model, each added to the plan as it starts.
+/// Plans and runs `repeat` fault cells per series, each added to the plan as it starts.
 pub fn run(
-    models: &[Model],
+    lineup: &Lineup,
     conns: u64,
     duration: Duration,
+    repeat: u32,
     runner: &mut Runner,
     plan: &mut Plan,
 ) -> Result<(), String> {
     let duration = duration.max(MIN_DURATION);
     let workload = WorkloadKind::Hello.workload();
     let out = runner.out().to_path_buf();
-    for series in series(models) {
+    for (run, series) in (1..=repeat).flat_map(|r| series(lineup).into_iter().map(move |s| (r, s)))
+    {
         if runner.stopped() {
             return Ok(());
         }
-        let id = format!("faults-{}", series.name.replace('+', "-"));
+        let mut id = format!("faults-{}", series.slug());
+        if repeat > 1 {
+            id.push_str(&format!("-r{run}"));
+        }
         let log_path = out.join("cells").join(format!("{id}.faults.json"));
-        let _ = std::fs::remove_file(&log_path);
         let spec = CellSpec {
             id,
             experiment: "faults",
@@ -53,12 +58,14 @@ pub fn run(
                 "--inject-faults".into(),
                 log_path.display().to_string(),
             ],
-            run: 1,
+            run,
             rate: None,
         };
         let job = job(&out, &series, spec);
-        plan.cells.push(job.record.clone());
-        let i = plan.cells.len() - 1;
+        if runner.measured_before(&job).is_none() {
+            let _ = std::fs::remove_file(&log_path);
+        }
+        let i = place(plan, job.record.clone());
         runner.run(plan, i, &job)?;
         let log: Option<FaultLog> = std::fs::read_to_string(&log_path)
             .ok()

@@ -4,10 +4,9 @@
 //! appears or less than 99% of the rate is achieved, then bisect. The searches of all series
 //! advance one step each per round, so that drift over the run favours no series.
 
-use crate::compare::cell::Runner;
-use crate::compare::plan::{job, series_for, CellSpec, Job, Series, WorkloadKind};
+use crate::compare::cell::{place, Runner};
+use crate::compare::plan::{job, CellSpec, Job, Lineup, Series, WorkloadKind};
 use crate::compare::CompareArgs;
-use http_lab::models::Model;
 use report::knee::{loader_bound, verdict, Search, Step};
 use report::{CellRun, CellStatus, Plan, RatesPlan};
 use std::path::Path;
@@ -22,6 +21,8 @@ pub struct Setup {
     rates: Vec<f64>,
     start: f64,
     max_steps: u32,
+    /// `--repeat`: every rate (every step of a search) runs this many times.
+    repeat: u32,
 }
 
 impl Setup {
@@ -62,6 +63,7 @@ impl Setup {
             rates,
             start: args.start_rate,
             max_steps: args.max_steps,
+            repeat: args.repeat,
         })
     }
 
@@ -86,29 +88,36 @@ impl Setup {
         }
     }
 
-    pub fn series(&self, models: &[Model]) -> Vec<Series> {
-        series_for(models, self.workload)
+    pub fn series(&self, lineup: &Lineup) -> Vec<Series> {
+        lineup.series_for(self.workload)
     }
 
     /// The most cells the searches may take (0 for a list of rates).
-    pub fn searched_cells(&self, models: &[Model]) -> usize {
+    pub fn searched_cells(&self, lineup: &Lineup) -> usize {
         if self.rates.is_empty() {
-            self.series(models).len() * self.max_steps as usize
+            self.series(lineup).len() * self.max_steps as usize * self.repeat as usize
         } else {
             0
         }
     }
 
-    /// `try_no`: 1, or 2 for a step run again (its id gets `-2`).
-    fn job(&self, out: &Path, series: &Series, rate: f64, duration: Duration, try_no: u32) -> Job {
+    /// `try_no`: 1, or 2 for a step run again (its id gets `-2`); `run`: which of `--repeat`
+    /// (its id gets `-run2` when there are several).
+    fn job(
+        &self,
+        out: &Path,
+        series: &Series,
+        rate: f64,
+        duration: Duration,
+        (try_no, run): (u32, u32),
+    ) -> Job {
         let workload = self.workload.workload();
-        let mut id = format!(
-            "rates-{}-{}-r{rate:.0}",
-            workload.name,
-            series.name.replace('+', "-")
-        );
+        let mut id = format!("rates-{}-{}-r{rate:.0}", workload.name, series.slug());
         if try_no > 1 {
             id.push_str(&format!("-{try_no}"));
+        }
+        if self.repeat > 1 {
+            id.push_str(&format!("-run{run}"));
         }
         let spec = CellSpec {
             id,
@@ -117,27 +126,32 @@ impl Setup {
             conns: self.conns,
             duration,
             extra: vec!["--rate".into(), format!("{rate:.0}")],
-            run: 1,
+            run,
             rate: Some(rate),
         };
         job(out, series, spec)
     }
 
     /// The cells of a list of rates (none for `auto`).
-    pub fn plan_fixed(&self, models: &[Model], duration: Duration, out: &Path) -> Vec<Job> {
+    pub fn plan_fixed(&self, lineup: &Lineup, duration: Duration, out: &Path) -> Vec<Job> {
         let mut jobs = Vec::new();
-        for series in self.series(models) {
+        for series in self.series(lineup) {
             for &rate in &self.rates {
-                jobs.push(self.job(out, &series, rate, duration, 1));
+                for run in 1..=self.repeat {
+                    jobs.push(self.job(out, &series, rate, duration, (1, run)));
+                }
             }
         }
         jobs
     }
 
-    /// `auto`: one search per series, all stepped in turn, each step a cell added to the plan.
+    /// `auto`: one search per series, all stepped in turn, each step `--repeat` cells added to
+    /// the plan. A repeated step holds when most of its runs held (the median run's verdict, as
+    /// the report takes each figure's median); one that did not, but where the load generator
+    /// sent late in any run, is tried once more.
     pub fn search(
         &self,
-        models: &[Model],
+        lineup: &Lineup,
         duration: Duration,
         runner: &mut Runner,
         plan: &mut Plan,
@@ -148,10 +162,11 @@ impl Setup {
         let out = runner.out().to_path_buf();
         let slo_us = self.slo.as_micros() as u64;
         let mut searches: Vec<(Series, Search)> = self
-            .series(models)
+            .series(lineup)
             .into_iter()
             .map(|s| (s, Search::new(self.start, self.max_steps)))
             .collect();
+        let mut tried: Vec<(String, f64)> = Vec::new();
         loop {
             let mut stepped = false;
             for (series, search) in &mut searches {
@@ -160,31 +175,41 @@ impl Setup {
                     return Ok(());
                 }
                 stepped = true;
-                let try_no = 1 + plan
-                    .cells
+                // Counted here, not from the plan: a resumed plan holds the earlier run's cells.
+                let try_no = 1 + tried
                     .iter()
-                    .filter(|c| {
-                        c.experiment == "rates" && c.series == series.name && c.rate == Some(rate)
-                    })
+                    .filter(|(s, r)| *s == series.name && *r == rate)
                     .count() as u32;
-                let job = self.job(&out, series, rate, duration, try_no);
-                plan.cells.push(job.record.clone());
-                let i = plan.cells.len() - 1;
-                let ran = runner.run(plan, i, &job)?;
-                // A cell that failed outright (its server did not start, or it timed out) fails
-                // the step: the search goes lower.
-                let step = match std::fs::read_to_string(out.join(job.record.file()))
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<CellRun>(&t).ok())
-                {
-                    Some(run) if ran && plan.cells[i].status == CellStatus::Ok => {
-                        match verdict(&run.load, rate, slo_us) {
-                            Ok(()) => Step::Held,
-                            Err(_) if loader_bound(&run.load, slo_us) => Step::LoaderBound,
-                            Err(_) => Step::Failed,
-                        }
+                tried.push((series.name.clone(), rate));
+                let (mut held, mut late) = (0, false);
+                for run in 1..=self.repeat {
+                    if runner.stopped() {
+                        return Ok(());
                     }
-                    _ => Step::Failed,
+                    let job = self.job(&out, series, rate, duration, (try_no, run));
+                    let i = place(plan, job.record.clone());
+                    let ran = runner.run(plan, i, &job)?;
+                    // A cell that failed outright (its server did not start, or it timed out)
+                    // fails the step: the search goes lower.
+                    match std::fs::read_to_string(out.join(job.record.file()))
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<CellRun>(&t).ok())
+                    {
+                        Some(run) if ran && plan.cells[i].status == CellStatus::Ok => {
+                            match verdict(&run.load, rate, slo_us) {
+                                Ok(()) => held += 1,
+                                Err(_) => late |= loader_bound(&run.load, slo_us),
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let step = if held * 2 > self.repeat {
+                    Step::Held
+                } else if late {
+                    Step::LoaderBound
+                } else {
+                    Step::Failed
                 };
                 search.record(rate, step);
             }

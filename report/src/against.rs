@@ -1,0 +1,656 @@
+//! `lab report DIR --against OTHER`: this run's report with a baseline run overlaid, so that a
+//! student shows what a change did. Every chart draws the baseline's lines (dashed, lighter,
+//! hollow markers) under this run's; a section after the summary gives, per series × workload ×
+//! connections, this run's figure over the baseline's for throughput, p99 and CPU per request,
+//! says which changed beyond the run-to-run noise (when both runs measured it, `--repeat 3` or
+//! more), lists the cells only one run has, and warns when the runs differ in how they were
+//! measured (machine, build, transport, CPU pinning, duration, load flags).
+//!
+//! The files go to `DIR/against/` (`index.html`, `report.md`, `charts/*.svg`), beside the plain
+//! report, which stays as `lab compare` wrote it. Like the plain report, the render is a pure
+//! function of the two folders' JSON (and the two names given): the same bytes every time.
+
+use crate::data::{CellRun, CellStatus, Study};
+use crate::doc::{Block, Document};
+use crate::fmt;
+use crate::measure;
+use crate::sections::{self, Overlay};
+use crate::stats::Spread;
+use std::path::Path;
+
+/// The folder, inside this run's, that the overlaid report is written to.
+pub const AGAINST_DIR: &str = "against";
+
+/// A figure compared between the runs: its name, its unit, larger is better, how to read it
+/// from a run, how to print it.
+struct Figure {
+    name: &'static str,
+    unit: &'static str,
+    higher_is_better: bool,
+    pick: fn(&CellRun) -> Option<f64>,
+    show: fn(f64) -> String,
+}
+
+const FIGURES: [Figure; 3] = [
+    Figure {
+        name: "throughput",
+        unit: "req/s",
+        higher_is_better: true,
+        pick: |r| Some(r.load.throughput_rps),
+        show: fmt::thousands,
+    },
+    Figure {
+        name: "p99",
+        unit: "",
+        higher_is_better: false,
+        pick: |r| measure::answered(r).map(|r| r.load.latency_us.p99 as f64),
+        show: fmt::latency_us,
+    },
+    Figure {
+        name: "CPU per request",
+        unit: "µs",
+        higher_is_better: false,
+        pick: measure::cpu_us_per_request,
+        show: |v| fmt::fixed(v, 1),
+    },
+];
+
+/// Runs per cell that the noise call needs in both runs: with fewer, the interval is not there.
+const RUNS_FOR_NOISE: usize = 3;
+
+/// The report files of `this` against `base`, as (path relative to `DIR/against`, contents).
+/// `names` are how the legends and text call the two runs.
+pub fn render(this: &Study, base: &Study, names: (&str, &str)) -> Vec<(String, Vec<u8>)> {
+    let document = build(this, base, names);
+    let mut files = vec![
+        ("index.html".to_string(), document.to_html().into_bytes()),
+        ("report.md".to_string(), document.to_markdown().into_bytes()),
+    ];
+    for (name, svg) in document.charts() {
+        files.push((format!("charts/{name}"), svg.as_bytes().to_vec()));
+    }
+    files
+}
+
+/// Reads `dir` and `other`, renders the overlaid report and writes it into `dir/against/`.
+/// Returns the paths written, relative to `dir`.
+pub fn write(dir: &Path, other: &Path) -> Result<Vec<String>, String> {
+    let this = Study::load(dir)?;
+    let base = Study::load(other)?;
+    let (a, b) = names(dir, other);
+    let files = render(&this, &base, (&a, &b));
+    let written = crate::write_files(&dir.join(AGAINST_DIR), files)?;
+    Ok(written
+        .into_iter()
+        .map(|f| format!("{AGAINST_DIR}/{f}"))
+        .collect())
+}
+
+/// The runs' names: their folders' last components, or the paths as given when those are equal.
+fn names(dir: &Path, other: &Path) -> (String, String) {
+    let last = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| p.display().to_string())
+    };
+    let (a, b) = (last(dir), last(other));
+    if a == b {
+        (dir.display().to_string(), other.display().to_string())
+    } else {
+        (a, b)
+    }
+}
+
+/// The series in colour order: this run's, then the baseline's others.
+fn palette(this: &Study, base: &Study) -> Vec<String> {
+    let mut p = this.plan.series.clone();
+    for s in &base.plan.series {
+        if !p.contains(s) {
+            p.push(s.clone());
+        }
+    }
+    p
+}
+
+fn build(this: &Study, base: &Study, (a, b): (&str, &str)) -> Document {
+    let palette = palette(this, base);
+    let overlay = Overlay {
+        this: a.to_string(),
+        base: b.to_string(),
+        charts: sections::charts(base, &palette),
+    };
+    let mut doc = sections::build_overlaid(this, &palette, &overlay);
+    doc.title = format!("http-lab: {a} against {b}");
+    doc.subtitle = format!(
+        "This run `{a}` (solid lines, filled markers) against the baseline `{b}` (dashed, lighter, \
+         hollow markers) on every chart. This run: {}",
+        doc.subtitle
+    );
+    // After the summary, before the models.
+    let at = doc
+        .blocks
+        .iter()
+        .position(|b| matches!(b, Block::Section { id, .. } if id == "models"))
+        .unwrap_or(doc.blocks.len());
+    let blocks = comparison(this, base, (a, b));
+    doc.blocks.splice(at..at, blocks);
+    doc
+}
+
+/// A matrix cell: workload, series, connections.
+type Key = (String, String, u64);
+
+/// The matrix cells of a study, in plan order, once each.
+fn keys(s: &Study) -> Vec<Key> {
+    let mut out: Vec<Key> = Vec::new();
+    for c in s.plan.cells.iter().filter(|c| c.experiment.is_empty()) {
+        let k = (c.workload.clone(), c.series.clone(), c.conns);
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    out
+}
+
+/// How a cell fared in a run: measured, failed in every run, or not run.
+fn state(s: &Study, (w, series, c): &Key) -> &'static str {
+    let records = s.records(w, series, *c);
+    if records
+        .iter()
+        .any(|(r, run)| r.status == CellStatus::Ok && run.is_some())
+    {
+        "measured"
+    } else if records.iter().any(|(r, _)| r.status == CellStatus::Failed) {
+        "failed"
+    } else {
+        "not run"
+    }
+}
+
+/// This run's figure over the baseline's, both measured.
+struct Ratio {
+    this: Spread,
+    base: Spread,
+}
+
+impl Ratio {
+    fn value(&self) -> f64 {
+        if self.base.median > 0.0 {
+            self.this.median / self.base.median
+        } else {
+            f64::NAN
+        }
+    }
+
+    /// `Some(true)`: beyond the noise (the intervals do not overlap); `Some(false)`: within it;
+    /// `None`: a run has too few repetitions to say.
+    fn changed(&self) -> Option<bool> {
+        (self.this.n >= RUNS_FOR_NOISE && self.base.n >= RUNS_FOR_NOISE)
+            .then(|| !self.this.ties(&self.base, measure::SINGLE_RUN_NOISE))
+    }
+}
+
+fn ratio_text(r: f64) -> String {
+    if r.is_finite() {
+        format!("{r:.2}x")
+    } else {
+        "n/a".into()
+    }
+}
+
+fn comparison(this: &Study, base: &Study, (a, b): (&str, &str)) -> Vec<Block> {
+    let mut blocks = vec![Block::Section {
+        id: "against".into(),
+        title: "Against the baseline".into(),
+    }];
+    let runs_text = |s: &Study| {
+        if s.plan.repeat > 1 {
+            format!("{} runs per cell", s.plan.repeat)
+        } else {
+            "one run per cell".to_string()
+        }
+    };
+    blocks.push(Block::Para(format!(
+        "This run `{a}` (started {}, {}) against the baseline `{b}` (started {}, {}). Each ratio \
+         is this run's median over the baseline's, for every cell (workload × model × \
+         connections) measured in both. A change is called beyond the noise when both runs \
+         measured the cell {RUNS_FOR_NOISE} times or more (`--repeat {RUNS_FOR_NOISE}`) and the \
+         bootstrap 95% intervals of the two medians do not overlap; within the noise when they \
+         do. With fewer runs the noise is not measured and no ratio can be called either way.",
+        this.plan.date,
+        runs_text(this),
+        base.plan.date,
+        runs_text(base),
+    )));
+    let warnings = differences(this, base);
+    if !warnings.is_empty() {
+        blocks.push(Block::Para(format!(
+            "**Warning**: the two runs were not measured alike, so a ratio mixes the change with \
+             that difference: {}.",
+            warnings.join("; ")
+        )));
+    }
+    let ours = keys(this);
+    let theirs = keys(base);
+    let both: Vec<&Key> = ours.iter().filter(|k| theirs.contains(k)).collect();
+    let mut head: Vec<String> = vec!["workload".into(), "model".into(), "conns".into()];
+    for f in &FIGURES {
+        let unit = if f.unit.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", f.unit)
+        };
+        head.push(format!("{}{unit}: this", f.name));
+        head.push("baseline".into());
+        head.push("ratio".into());
+    }
+    let mut rows = Vec::new();
+    // Per figure: every ratio measured in both, with its key.
+    let mut ratios: Vec<Vec<(&Key, Ratio)>> = FIGURES.iter().map(|_| Vec::new()).collect();
+    for k in &both {
+        let (w, s, c) = k;
+        let mut row = vec![w.clone(), format!("`{s}`"), fmt::thousands(*c as f64)];
+        let (st_this, st_base) = (state(this, k), state(base, k));
+        for (i, f) in FIGURES.iter().enumerate() {
+            let get = |study: &Study, st: &str| match st {
+                "measured" => measure::spread(study, w, s, *c, f.pick),
+                _ => None,
+            };
+            let (x, y) = (get(this, st_this), get(base, st_base));
+            // Medians only: the runs' spread is in each run's own report, and the ratio's
+            // call (changed or noise) says what it means here.
+            let show = |v: &Option<Spread>, st: &str| match v {
+                Some(v) => (f.show)(v.median),
+                None if st == "measured" => "n/a".into(),
+                None => st.to_string(),
+            };
+            row.push(show(&x, st_this));
+            row.push(show(&y, st_base));
+            row.push(match (x, y) {
+                (Some(x), Some(y)) => {
+                    let r = Ratio { this: x, base: y };
+                    let text = ratio_text(r.value());
+                    let cell = match r.changed() {
+                        Some(true) => format!("**{text}** (changed)"),
+                        Some(false) => format!("{text} (noise)"),
+                        None => text,
+                    };
+                    if r.value().is_finite() {
+                        ratios[i].push((*k, r));
+                    }
+                    cell
+                }
+                _ => "n/a".into(),
+            });
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        blocks.push(Block::Para(
+            "No cell (workload, model, connections) was measured in both runs: there is nothing \
+             to divide."
+                .into(),
+        ));
+    } else {
+        blocks.push(Block::Table { head, rows });
+    }
+    blocks.push(Block::Reading(reading(&ratios, this, base)));
+    // Cells only one run has: listed, never dropped in silence.
+    let only: Vec<Vec<String>> = ours
+        .iter()
+        .filter(|k| !theirs.contains(k))
+        .map(|k| (k, format!("this run only ({})", state(this, k))))
+        .chain(
+            theirs
+                .iter()
+                .filter(|k| !ours.contains(k))
+                .map(|k| (k, format!("baseline only ({})", state(base, k)))),
+        )
+        .map(|((w, s, c), which)| {
+            vec![
+                w.clone(),
+                format!("`{s}`"),
+                fmt::thousands(*c as f64),
+                which,
+            ]
+        })
+        .collect();
+    let experiments = experiments_in_one(this, base);
+    if !only.is_empty() || !experiments.is_empty() {
+        blocks.push(Block::Subheading("In only one of the runs".into()));
+        if !only.is_empty() {
+            blocks.push(Block::Para(format!(
+                "{} {} of the matrix {} in only one run, so {} no ratio:",
+                only.len(),
+                if only.len() == 1 { "cell" } else { "cells" },
+                if only.len() == 1 { "is" } else { "are" },
+                if only.len() == 1 {
+                    "it has"
+                } else {
+                    "they have"
+                },
+            )));
+            blocks.push(Block::Table {
+                head: vec![
+                    "workload".into(),
+                    "model".into(),
+                    "conns".into(),
+                    "measured in".into(),
+                ],
+                rows: only,
+            });
+        }
+        if !experiments.is_empty() {
+            blocks.push(Block::Reading(experiments));
+        }
+    }
+    blocks
+}
+
+/// What the ratios say: per figure, the geometric mean and range over the cells, then which
+/// changed beyond the noise (or that the noise was not measured), largest first.
+fn reading(ratios: &[Vec<(&Key, Ratio)>], this: &Study, base: &Study) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (f, rs) in FIGURES.iter().zip(ratios) {
+        if rs.is_empty() {
+            continue;
+        }
+        let logs: Vec<f64> = rs
+            .iter()
+            .map(|(_, r)| r.value())
+            .filter(|v| *v > 0.0)
+            .map(f64::ln)
+            .collect();
+        if logs.is_empty() {
+            continue;
+        }
+        let mean = (logs.iter().sum::<f64>() / logs.len() as f64).exp();
+        let lo = logs.iter().copied().fold(f64::INFINITY, f64::min).exp();
+        let hi = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max).exp();
+        let better = if f.higher_is_better {
+            "higher is better"
+        } else {
+            "lower is better"
+        };
+        lines.push(format!(
+            "**{}** ({better}): over the {} {} measured in both runs, this run's was {} the \
+             baseline's (geometric mean of the ratios; from {} to {}).",
+            f.name,
+            logs.len(),
+            if logs.len() == 1 { "cell" } else { "cells" },
+            ratio_text(mean),
+            ratio_text(lo),
+            ratio_text(hi),
+        ));
+    }
+    let all: Vec<(&Figure, &Key, &Ratio)> = FIGURES
+        .iter()
+        .zip(ratios)
+        .flat_map(|(f, rs)| rs.iter().map(move |(k, r)| (f, *k, r)))
+        .collect();
+    if all.is_empty() {
+        return lines;
+    }
+    let tested: Vec<&(&Figure, &Key, &Ratio)> = all
+        .iter()
+        .filter(|(_, _, r)| r.changed().is_some())
+        .collect();
+    let mut changed: Vec<&(&Figure, &Key, &Ratio)> = tested
+        .iter()
+        .copied()
+        .filter(|(_, _, r)| r.changed() == Some(true))
+        .collect();
+    changed.sort_by(|x, y| {
+        x.2.value()
+            .ln()
+            .abs()
+            .total_cmp(&y.2.value().ln().abs())
+            .reverse()
+    });
+    let describe = |(f, (w, s, c), r): &(&Figure, &Key, &Ratio)| {
+        let up = r.value() > 1.0;
+        let verdict = if up == f.higher_is_better {
+            "better"
+        } else {
+            "worse"
+        };
+        format!(
+            "`{s}` on {w} at {} connections: {} {} → {} ({}, {verdict})",
+            fmt::thousands(*c as f64),
+            f.name,
+            (f.show)(r.base.median),
+            (f.show)(r.this.median),
+            ratio_text(r.value()),
+        )
+    };
+    const SHOWN: usize = 8;
+    if !tested.is_empty() {
+        lines.push(format!(
+            "{} of the {} ratios that both runs measured {RUNS_FOR_NOISE} times or more changed \
+             beyond the noise (the 95% intervals of the medians do not overlap); the other {} are \
+             within it.",
+            changed.len(),
+            tested.len(),
+            tested.len() - changed.len()
+        ));
+        for c in changed.iter().take(SHOWN) {
+            lines.push(format!("Changed: {}.", describe(c)));
+        }
+        if changed.len() > SHOWN {
+            lines.push(format!(
+                "… and {} more changes beyond the noise (the table has them all).",
+                changed.len() - SHOWN
+            ));
+        }
+    }
+    let untested = all.len() - tested.len();
+    if untested > 0 {
+        let few = |s: &Study| s.plan.repeat < RUNS_FOR_NOISE as u32;
+        let who = match (few(this), few(base)) {
+            (true, true) => {
+                format!("neither run measured each cell {RUNS_FOR_NOISE} times or more")
+            }
+            (true, false) => {
+                format!("this run did not measure each cell {RUNS_FOR_NOISE} times or more")
+            }
+            (false, true) => {
+                format!("the baseline did not measure each cell {RUNS_FOR_NOISE} times or more")
+            }
+            (false, false) => format!(
+                "some cells have fewer than {RUNS_FOR_NOISE} successful runs in one of them"
+            ),
+        };
+        lines.push(format!(
+            "{untested} of the ratios cannot be called a change or noise: {who}, and \
+             one run each cannot separate a change from \
+             run-to-run noise (on a shared machine a few percent either way is common). \
+             `lab compare --repeat {RUNS_FOR_NOISE}` for both runs separates them."
+        ));
+        let mut big: Vec<&(&Figure, &Key, &Ratio)> = all
+            .iter()
+            .filter(|(_, _, r)| r.changed().is_none())
+            .filter(|(_, _, r)| (r.value().ln()).abs() > (1.0 + measure::SINGLE_RUN_NOISE).ln())
+            .collect();
+        big.sort_by(|x, y| {
+            x.2.value()
+                .ln()
+                .abs()
+                .total_cmp(&y.2.value().ln().abs())
+                .reverse()
+        });
+        for c in big.iter().take(SHOWN) {
+            lines.push(format!("Largest untested difference: {}.", describe(c)));
+        }
+    }
+    lines
+}
+
+/// Experiments besides the matrix (rates, faults, …) that ran in only one of the runs.
+fn experiments_in_one(this: &Study, base: &Study) -> Vec<String> {
+    let names = |s: &Study| {
+        let mut v: Vec<String> = s
+            .plan
+            .cells
+            .iter()
+            .filter(|c| !c.experiment.is_empty())
+            .map(|c| c.experiment.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let (x, y) = (names(this), names(base));
+    let mut lines = Vec::new();
+    for e in x.iter().filter(|e| !y.contains(e)) {
+        lines.push(format!(
+            "The `{e}` experiment ran in this run only: its charts have no baseline lines."
+        ));
+    }
+    for e in y.iter().filter(|e| !x.contains(e)) {
+        lines.push(format!(
+            "The `{e}` experiment ran in the baseline only: this report has no section for it."
+        ));
+    }
+    lines
+}
+
+/// How the two runs were measured differently, one phrase each.
+fn differences(this: &Study, base: &Study) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut differ = |what: &str, a: String, b: String| {
+        if a != b {
+            let show = |v: &str| {
+                if v.is_empty() || v == "none" {
+                    "none".to_string()
+                } else {
+                    format!("`{v}`")
+                }
+            };
+            out.push(format!(
+                "{what}: {} here, {} in the baseline",
+                show(&a),
+                show(&b)
+            ));
+        }
+    };
+    let (e, f) = (&this.plan.environment, &base.plan.environment);
+    differ("machine (CPU)", e.cpu_model.clone(), f.cpu_model.clone());
+    differ("cores", e.cores.to_string(), f.cores.to_string());
+    differ(
+        "memory",
+        fmt::bytes(e.memory_bytes as f64),
+        fmt::bytes(f.memory_bytes as f64),
+    );
+    differ("kernel", e.kernel.clone(), f.kernel.clone());
+    differ("build of lab", e.build.clone(), f.build.clone());
+    for (flag, what) in [
+        ("--transport", "transport"),
+        ("--threads", "load generator threads"),
+        ("--pipeline", "pipelining"),
+    ] {
+        differ(
+            what,
+            flag_value(&this.plan.command, flag),
+            flag_value(&base.plan.command, flag),
+        );
+    }
+    // Pinning: what the cells' runs recorded, or where they agree, the flags given.
+    let cpus: [(&str, &str, Cpus); 2] = [
+        ("--server-cpus", "server CPU pinning", |r| &r.server_cpus),
+        ("--load-cpus", "load generator CPU pinning", |r| {
+            &r.load_cpus
+        }),
+    ];
+    for (flag, what, recorded) in cpus {
+        let (a, b) = (pinned(this, recorded), pinned(base, recorded));
+        if a != b {
+            differ(what, a, b);
+        } else {
+            let given = |s: &Study| match flag_value(&s.plan.command, flag) {
+                v if v.is_empty() => "none".to_string(),
+                v => v,
+            };
+            differ(what, given(this), given(base));
+        }
+    }
+    differ(
+        "measured seconds per cell",
+        fmt::fixed(this.plan.duration_s, 1),
+        fmt::fixed(base.plan.duration_s, 1),
+    );
+    for w in &this.plan.workloads {
+        if let Some(v) = base.plan.workloads.iter().find(|v| v.name == w.name) {
+            differ(
+                &format!("the path of workload {}", w.name),
+                w.path.clone(),
+                v.path.clone(),
+            );
+        }
+    }
+    out
+}
+
+/// The value of `--flag V` or `--flag=V` in a command line; empty when absent.
+fn flag_value(command: &[String], flag: &str) -> String {
+    let prefix = format!("{flag}=");
+    command
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| {
+            if a == flag {
+                command.get(i + 1).cloned()
+            } else {
+                a.strip_prefix(&prefix).map(str::to_string)
+            }
+        })
+        .unwrap_or_default()
+}
+
+/// Reads the CPUs a run was pinned to.
+type Cpus = fn(&CellRun) -> &Vec<usize>;
+
+/// The CPU sets the cells' runs recorded, distinct, in plan order (`0,1`; `none` when not
+/// pinned; `0 | 1` if the cells differ).
+fn pinned(s: &Study, cpus: Cpus) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for r in s.runs.iter().flatten() {
+        let set = cpus(r)
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let set = if set.is_empty() { "none".into() } else { set };
+        if !seen.contains(&set) {
+            seen.push(set);
+        }
+    }
+    seen.join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_values_in_both_spellings() {
+        let cmd: Vec<String> = ["lab", "compare", "--transport", "unix", "--load-cpus=1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(flag_value(&cmd, "--transport"), "unix");
+        assert_eq!(flag_value(&cmd, "--load-cpus"), "1");
+        assert_eq!(flag_value(&cmd, "--server-cpus"), "");
+    }
+
+    #[test]
+    fn runs_are_named_by_folder_or_by_path_when_those_match() {
+        assert_eq!(
+            names(Path::new("/a/new"), Path::new("/b/old")),
+            ("new".to_string(), "old".to_string())
+        );
+        assert_eq!(
+            names(Path::new("/a/out"), Path::new("/b/out")),
+            ("/a/out".to_string(), "/b/out".to_string())
+        );
+    }
+}

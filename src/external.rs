@@ -1,0 +1,199 @@
+//! A server outside the lab as a series (`--external NAME=URL`, nginx say): its URL, and how its
+//! process is known, if it is (`--external-pid PID`, or `--external-cmd 'CMD'`, which the lab
+//! starts, waits for, measures and stops around every run, as it does a model's `lab serve`).
+//!
+//! An external server is loaded like a model, but the lab cannot start it on a port of its
+//! choosing, nor know its routes: it serves the plaintext workload at the URL given, and its
+//! memory and CPU are measured only when its process is known. Otherwise the report says "not
+//! measured", never 0.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a started command may take before its URL answers.
+pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// One probe's connect, write and read bound.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// `NAME=URL`, checked: the name is a series label (letters, digits, `-`, `_`, `.`), the URL
+/// `http://host:port/path`.
+pub fn parse_spec(text: &str) -> Result<(String, String), String> {
+    let (name, url) = text.split_once('=').ok_or_else(|| {
+        format!("--external {text}: expected NAME=URL, e.g. nginx=http://127.0.0.1:8090/")
+    })?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(format!(
+            "--external {text}: the name must be letters, digits, '-', '_' or '.'"
+        ));
+    }
+    loadgen::Config::for_url(url.trim()).map_err(|e| format!("--external {text}: {e}"))?;
+    Ok((name.to_string(), url.trim().to_string()))
+}
+
+/// The address of `url` (already checked by [`parse_spec`]).
+fn addr_of(url: &str) -> Result<SocketAddr, String> {
+    let config = loadgen::Config::for_url(url).map_err(|e| format!("{url}: {e}"))?;
+    Ok(config.addr)
+}
+
+/// One `GET` of `url`: `Ok` if an HTTP/1.x status line came back; else what happened.
+pub fn probe(url: &str) -> Result<(), String> {
+    let config = loadgen::Config::for_url(url).map_err(|e| e.to_string())?;
+    let mut stream = TcpStream::connect_timeout(&config.addr, PROBE_TIMEOUT)
+        .map_err(|e| format!("nothing answers there ({e})"))?;
+    stream
+        .set_read_timeout(Some(PROBE_TIMEOUT))
+        .and_then(|()| stream.set_write_timeout(Some(PROBE_TIMEOUT)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        config.path, config.host
+    )
+    .map_err(|e| format!("cannot send a request ({e})"))?;
+    let mut head = [0u8; 8];
+    stream
+        .read_exact(&mut head)
+        .map_err(|e| format!("no answer ({e})"))?;
+    if head.starts_with(b"HTTP/1.") {
+        Ok(())
+    } else {
+        Err("the answer is not HTTP/1.x".into())
+    }
+}
+
+/// Whether `pid` is a live process.
+pub fn check_pid(pid: u32) -> Result<(), String> {
+    if loadgen::procmon::is_alive(pid) {
+        Ok(())
+    } else {
+        Err(format!("--external-pid {pid}: no such process"))
+    }
+}
+
+/// An external server started from `--external-cmd` (`sh -c 'exec CMD'`, so that the shell
+/// becomes the server and its pid is the server's), in a process group of its own (a terminal's
+/// Ctrl-C reaches `lab` only) and with the lab as its parent (so its CPU is in the lab's
+/// `RUSAGE_CHILDREN` once it has been waited for).
+pub struct Started {
+    child: Child,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Started {
+    /// Starts `command`, pinned to `cpus` unless empty, and waits until `url` answers. A command
+    /// that exits first, or a URL that does not answer within [`START_TIMEOUT`], is an error
+    /// naming the flag.
+    pub fn start(command: &str, url: &str, cpus: &[usize]) -> Result<Started, String> {
+        let addr = addr_of(url)?;
+        if TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).is_ok() {
+            return Err(format!(
+                "--external-cmd: something already listens on {addr}; stop it, or give its pid \
+                 with --external-pid instead"
+            ));
+        }
+        let mut cmd = Command::new("sh");
+        if !cpus.is_empty() {
+            loadgen::affinity::pin_command(&mut cmd, cpus)
+                .map_err(|e| format!("--server-cpus: {e}"))?;
+        }
+        let mut child = cmd
+            .args(["-c", &format!("exec {command}")])
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("--external-cmd `{command}`: cannot start it: {e}"))?;
+        let stderr = child.stderr.take().map(|s| {
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                let _ = s.take(1024 * 1024).read_to_end(&mut text);
+                String::from_utf8_lossy(&text).into_owned()
+            })
+        });
+        let mut started = Started { child, stderr };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = started.child.try_wait() {
+                let err = started
+                    .stderr
+                    .take()
+                    .and_then(|h| h.join().ok())
+                    .unwrap_or_default();
+                let last = err.lines().rev().find(|l| !l.trim().is_empty());
+                return Err(format!(
+                    "--external-cmd `{command}` exited ({status}) before {url} answered{}",
+                    last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
+                ));
+            }
+            if probe(url).is_ok() {
+                return Ok(started);
+            }
+            if Instant::now() >= deadline {
+                started.stop();
+                return Err(format!(
+                    "--external-cmd `{command}`: {url} did not answer within {} s",
+                    START_TIMEOUT.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM (nginx: fast shutdown), a bounded wait, then SIGKILL to whatever of its tree is
+    /// left. Returns how many processes had to be killed.
+    pub fn stop(&mut self) -> usize {
+        let pid = self.child.id();
+        let tree = loadgen::procmon::tree_pids(pid);
+        lab_core::sys::kill(pid as i32, libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let settle = Instant::now() + Duration::from_secs(2);
+        let mut left: Vec<u32> = tree
+            .into_iter()
+            .filter(|&p| loadgen::procmon::is_alive(p))
+            .collect();
+        while !left.is_empty() && Instant::now() < settle {
+            std::thread::sleep(Duration::from_millis(50));
+            left.retain(|&p| loadgen::procmon::is_alive(p));
+        }
+        for &p in &left {
+            eprintln!("lab: external server process {p} outlived SIGTERM; killing it");
+            lab_core::sys::kill(p as i32, libc::SIGKILL);
+        }
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(h) = self.stderr.take() {
+            let _ = h.join();
+        }
+        left.len()
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.stop();
+        }
+    }
+}
