@@ -7,7 +7,9 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use lab_core::body::BodyDecoder;
 use lab_core::parse::{parse_head, HeadStatus};
-use lab_core::{Handler, LabApp, Limits, Progress, Request, RequestReader, Response, Status};
+use lab_core::{
+    Handler, Input, LabApp, Limits, Progress, Request, RequestReader, Response, Spare, Status,
+};
 use std::hint::black_box;
 
 /// `curl http://localhost/`: the smallest head a real client sends.
@@ -57,16 +59,18 @@ fn parser(c: &mut Criterion) {
     }
     group.finish();
 
-    // The whole path a connection takes: bytes in a buffer to a `Request`, buffer consumed.
+    // The whole path a connection takes: bytes in a buffer to a `Request`, buffer consumed,
+    // the request's storage recycled for the next one (as the servers do).
     let mut group = c.benchmark_group("request_reader");
     for (name, bytes) in heads {
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_function(name, |b| {
             let mut reader = RequestReader::new();
+            let mut spare = Spare::new();
             b.iter_batched_ref(
-                || bytes.to_vec(),
-                |buf| match reader.advance(buf, &limits) {
-                    Ok(Progress::Complete(req)) => req,
+                || Input::from(bytes.to_vec()),
+                |buf| match reader.advance_with(buf, &limits, &mut spare) {
+                    Ok(Progress::Complete(req)) => spare.recycle(black_box(req)),
                     other => panic!("not a complete request: {other:?}"),
                 },
                 BatchSize::SmallInput,
@@ -81,9 +85,10 @@ const PLAINTEXT: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: server\r\n\
 Accept: text/plain,text/html;q=0.9,application/xhtml+xml;q=0.9,application/xml;q=0.8,*/*;q=0.7\r\n\
 Connection: keep-alive\r\n\r\n";
 
-/// The lab's request path (`RequestReader::advance`: parse, check, build a `Request`, consume
-/// the buffer) against bare httparse (parse into a borrowed header array, nothing else) on the
-/// same bytes: what the lab's checks, owned `Request` and buffer handling cost per byte.
+/// The lab's request path (`RequestReader::advance_with`: parse in place, check, copy the head
+/// into recycled storage, consume by offset) against bare httparse (parse into a borrowed header
+/// array, nothing else) on the same bytes: what the lab's checks, owned `Request` and buffer
+/// handling cost per byte.
 /// Each iteration takes every request out of the bytes (16 for the pipelined batch).
 fn parser_vs_httparse(c: &mut Criterion) {
     let limits = Limits::default();
@@ -98,14 +103,15 @@ fn parser_vs_httparse(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_function(format!("lab/{name}"), |b| {
             let mut reader = RequestReader::new();
+            let mut spare = Spare::new();
             b.iter_batched_ref(
-                || bytes.to_vec(),
+                || Input::from(bytes.to_vec()),
                 |buf| {
                     let mut n = 0;
                     loop {
-                        match reader.advance(buf, &limits) {
+                        match reader.advance_with(buf, &limits, &mut spare) {
                             Ok(Progress::Complete(req)) => {
-                                black_box(req);
+                                spare.recycle(black_box(req));
                                 n += 1;
                             }
                             Ok(Progress::Partial) => break,
@@ -218,7 +224,7 @@ fn responses(c: &mut Criterion) {
 
 /// Parses `bytes` into a `Request`, as a server would.
 fn request(bytes: &[u8]) -> Request {
-    let mut buf = bytes.to_vec();
+    let mut buf = Input::from(bytes);
     match RequestReader::new().advance(&mut buf, &Limits::default()) {
         Ok(Progress::Complete(req)) => req,
         other => panic!("not a complete request: {other:?}"),

@@ -21,9 +21,11 @@
 
 use crate::body::BodyDecoder;
 use crate::error::Rejection;
+use crate::input::Input;
 use crate::limits::Limits;
 use crate::parse::{parse_head, HeadStatus};
 use crate::reader::{Progress, RequestReader};
+use crate::request::Spare;
 use crate::request::{Framing, Head, Method};
 
 /// The limits every target runs with: small, so that a short input can reach every limit check.
@@ -269,7 +271,9 @@ struct ReadAll {
 /// whole input, fed as one part) it also checks each request against the bytes it came from.
 fn read_all(parts: &[&[u8]], limits: &Limits, wire: Option<&[u8]>) -> ReadAll {
     let mut reader = RequestReader::new();
-    let mut buf = Vec::new();
+    let mut buf = Input::new();
+    // Storage is recycled between requests, as the servers do.
+    let mut spare = Spare::new();
     let mut requests = Vec::new();
     let mut fed = 0;
     for part in parts {
@@ -278,7 +282,7 @@ fn read_all(parts: &[&[u8]], limits: &Limits, wire: Option<&[u8]>) -> ReadAll {
         loop {
             let offset = fed - buf.len();
             let before_body = !reader.in_body();
-            let progress = match reader.advance(&mut buf, limits) {
+            let progress = match reader.advance_with(&mut buf, limits, &mut spare) {
                 Ok(p) => p,
                 Err(r) => {
                     return ReadAll {
@@ -302,7 +306,8 @@ fn read_all(parts: &[&[u8]], limits: &Limits, wire: Option<&[u8]>) -> ReadAll {
                     if req.head.framing == Framing::None {
                         assert!(req.body.is_empty());
                     }
-                    requests.push((summary(&req.head), req.body));
+                    requests.push((summary(&req.head), req.body.clone()));
+                    spare.recycle(req);
                 }
                 Progress::Continue => {}
                 Progress::Partial => break,
@@ -310,11 +315,14 @@ fn read_all(parts: &[&[u8]], limits: &Limits, wire: Option<&[u8]>) -> ReadAll {
         }
     }
     if let Some(wire) = wire {
-        assert!(wire.ends_with(&buf), "the leftover is not the input's tail");
+        assert!(
+            wire.ends_with(buf.bytes()),
+            "the leftover is not the input's tail"
+        );
     }
     let in_body = reader.in_body();
     ReadAll {
         requests,
-        end: Ok((buf, in_body)),
+        end: Ok((buf.bytes().to_vec(), in_body)),
     }
 }

@@ -9,13 +9,14 @@
 //! A request's path through this crate:
 //!
 //! ```text
-//! bytes from a socket ─▶ reader::RequestReader::advance ─▶ parse::parse_head (httparse + RFC rules)
-//!                                  │                         body::BodyDecoder (Content-Length, chunked)
-//!                                  ▼
+//! bytes from a socket ─▶ input::Input ─▶ reader::RequestReader::advance_with ─▶ parse::parse_head_into
+//!   (read into once,                             │                                (httparse + RFC rules)
+//!    consumed by offset)                         │                              body::BodyDecoder
+//!                                                ▼
 //!                        request::Request ─▶ handler::call(&dyn Handler) ─▶ response::Response
-//!                                                     │                        │ write_to(Vec<u8>)
-//!                                                  app::LabApp                 ▼
-//!                                                                          bytes to the socket
+//!                          │                          │                        │ write_to(Vec<u8>)
+//!                          └─▶ request::Spare      app::LabApp                 ▼
+//!                              (its storage takes the next head)           bytes to the socket
 //! ```
 //!
 //! The parser never reads a socket: it is handed bytes and answers `Complete` or `Partial`, so the
@@ -27,8 +28,9 @@
 //!    - [`error`]: [`Rejection`], why a request is refused, each mapped to one status code.
 //!    - [`parse`]: the request head: httparse, then Host, Content-Length, Transfer-Encoding, ….
 //!    - [`body`]: body decoders for Content-Length and chunked framing.
+//!    - [`input`]: [`Input`], a connection's received bytes, read into once and consumed by offset.
 //!    - [`reader`]: per-connection state that turns buffered bytes into whole requests.
-//!    - [`request`]: [`Request`], [`Head`], [`Method`].
+//!    - [`request`]: [`Request`], [`Head`], [`Method`], and the [`Spare`] storage heads reuse.
 //! 2. [`blocking`], I/O:
 //!    - [`response`]: [`Response`], [`Status`], writing a response with Date, Server and framing
 //!      (a body of bytes, or a file sent with `sendfile`).
@@ -68,7 +70,7 @@ pub mod protocol;
 pub use application::{app, config, handler, model, static_files, status};
 pub use blocking::{conn, memory, net, response, shutdown};
 pub use prefork::{dealer, handoff, park, process, scoreboard, supervisor};
-pub use protocol::{body, error, limits, parse, reader, request};
+pub use protocol::{body, error, input, limits, parse, reader, request};
 
 #[doc(hidden)]
 pub mod fuzzing;
@@ -80,11 +82,12 @@ pub use config::Config;
 pub use conn::{serve_connection, serve_until_idle, ConnStats};
 pub use error::Rejection;
 pub use handler::{call, install_panic_hook, Cost, Handler};
+pub use input::Input;
 pub use limits::Limits;
 pub use model::{AcceptFlag, AcceptMode, ModelInfo, ModelOptions, NoOptions, OnOff, Runner};
 pub use net::{bind_listener, Acceptor, Address, Listener, Next, Stream};
 pub use reader::{Progress, RequestReader};
-pub use request::{Framing, Head, Method, Request};
+pub use request::{Framing, Head, Method, Request, Spare};
 pub use response::{respond, write_rejection, Response, Status, CONTINUE_100};
 pub use shutdown::{Shutdown, Tracker, TrackerGuard};
 pub use supervisor::SupervisorOptions;

@@ -1,7 +1,7 @@
 //! Table-driven tests of the request reader: accepted requests, rejections, and `Partial` at every
 //! split point of every valid request.
 
-use lab_core::{Framing, Limits, Method, Progress, Rejection, RequestReader};
+use lab_core::{Framing, Input, Limits, Method, Progress, Rejection, RequestReader};
 
 /// What a test keeps of a complete request: method, target, body, keep-alive.
 type Seen = (Method, String, Vec<u8>, bool);
@@ -10,7 +10,7 @@ type Seen = (Method, String, Vec<u8>, bool);
 /// rejection.
 fn run_all(bytes: &[u8], limits: &Limits) -> Result<Vec<Seen>, Rejection> {
     let mut reader = RequestReader::new();
-    let mut buf = bytes.to_vec();
+    let mut buf = Input::from(bytes.to_vec());
     let mut out = Vec::new();
     loop {
         match reader.advance(&mut buf, limits)? {
@@ -30,7 +30,7 @@ fn run_all(bytes: &[u8], limits: &Limits) -> Result<Vec<Seen>, Rejection> {
 /// arrives the reader must not have produced anything it cannot take back.
 fn run_split(bytes: &[u8], split: usize, limits: &Limits) -> Result<Vec<Seen>, Rejection> {
     let mut reader = RequestReader::new();
-    let mut buf = bytes[..split].to_vec();
+    let mut buf = Input::from(bytes[..split].to_vec());
     let mut out = Vec::new();
     for round in 0..2 {
         loop {
@@ -258,8 +258,9 @@ fn every_rejection_has_one_status() {
 
 #[test]
 fn head_accessors() {
-    let mut buf =
-        b"GET http://h/p/q?x=1&y HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\n".to_vec();
+    let mut buf = Input::from(
+        b"GET http://h/p/q?x=1&y HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\n".to_vec(),
+    );
     let Progress::Complete(req) = RequestReader::new()
         .advance(&mut buf, &Limits::default())
         .unwrap()
@@ -298,7 +299,7 @@ fn query_string_cannot_choose_the_path() {
         ("https://h/p?q=http://x/y", "/p", Some("q=http://x/y")),
     ];
     for (target, path, query) in cases {
-        let mut buf = format!("GET {target} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes();
+        let mut buf = Input::from(format!("GET {target} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes());
         let Progress::Complete(req) = RequestReader::new()
             .advance(&mut buf, &Limits::default())
             .unwrap()
@@ -313,9 +314,10 @@ fn query_string_cannot_choose_the_path() {
 fn expect_continue_only_before_body() {
     let limits = Limits::default();
     let mut reader = RequestReader::new();
-    let mut buf =
+    let mut buf = Input::from(
         b"POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
-            .to_vec();
+            .to_vec(),
+    );
     assert!(matches!(
         reader.advance(&mut buf, &limits),
         Ok(Progress::Continue)
@@ -330,16 +332,19 @@ fn expect_continue_only_before_body() {
     );
     // Body already sent with the head: no 100.
     let mut reader = RequestReader::new();
-    let mut buf =
+    let mut buf = Input::from(
         b"POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\no"
-            .to_vec();
+            .to_vec(),
+    );
     assert!(matches!(
         reader.advance(&mut buf, &limits),
         Ok(Progress::Partial)
     ));
     // HTTP/1.0 ignores Expect.
     let mut reader = RequestReader::new();
-    let mut buf = b"POST /e HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n".to_vec();
+    let mut buf = Input::from(
+        b"POST /e HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n".to_vec(),
+    );
     assert!(matches!(
         reader.advance(&mut buf, &limits),
         Ok(Progress::Partial)

@@ -147,8 +147,13 @@ impl EventLoop {
                     }
                 }
             }
-            for token in std::mem::take(&mut self.again) {
+            let mut again = std::mem::take(&mut self.again);
+            for &token in &again {
                 self.drive(token, |conn, env| conn.advance(token, env));
+            }
+            again.clear();
+            if self.again.is_empty() {
+                self.again = again; // keep the allocation: a turn allocates nothing
             }
             self.expire_deadlines();
             if self.verbose {

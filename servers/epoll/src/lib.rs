@@ -26,8 +26,11 @@
 //! read and accept goes on until `WouldBlock` (or the loop remembers that it stopped early and
 //! comes back: back-pressure and yielding in [`connection`]), a spurious event is harmless (the read
 //! answers `WouldBlock`), and interest is re-registered only when it changes (WRITABLE is added
-//! while output waits, removed when it is written). The parser is the core's: the loop appends
-//! bytes to a buffer and `RequestReader::advance` answers Complete or Partial.
+//! while output waits, removed when it is written). The parser is the core's: the loop reads into
+//! a `lab_core::Input` and `RequestReader::advance_with` answers Complete or Partial, parsing in
+//! place and consuming by offset. In steady state a request costs no heap allocation: the head is
+//! copied into the loop's reused storage, the response appended to a pooled buffer, and each
+//! batch of pipelined answers written with one `write` (`tests/allocations.rs` counts them).
 //!
 //! **How loops get connections (`--accept`).** `run` is handed one bound listener.
 //! - `shared` (the default): each loop registers a `try_clone()` of it in its own `Poll`. Every
@@ -111,8 +114,9 @@
 //!   terminators and writes a fixed response, one write per read), `wrk -t1 -c100 -d4s`,
 //!   alternating epoll, ceiling, nginx in one run with other builds on the machine, in requests
 //!   per server CPU-second: keep-alive, one request per read, **0.84–0.96 of the ceiling** (7 of
-//!   8 rounds at 0.94–0.96) and 1.04–1.15x nginx; 16 pipelined requests per write, **0.60–0.71
-//!   of the ceiling**: there the parser and the buffer handling, not the kernel, are the cost.
+//!   8 rounds at 0.94–0.96) and 1.04–1.15x nginx; 16 pipelined requests per write, **0.71–0.80
+//!   of the ceiling** (5 rounds, pinned, with the allocation-free request path; 0.64–0.72 before
+//!   it in the same run): there the parser and the buffer handling, not the kernel, are the cost.
 //!   The README's "What we measured" has the table and how to re-measure.
 //! - `wrk -t1 -c10000 -d10s` against one loop: 100,000 requests/s and no socket errors.
 //!   `lab run --model epoll --conns 10000`: all 10,000 established, zero errors, 102,000 requests/s,

@@ -1,14 +1,15 @@
-//! Per-loop buffers: one scratch buffer that every read lands in, and a pool of buffers that
-//! connections borrow while they have bytes to keep (a partial request, a response not yet
-//! written) and give back as soon as they are empty.
+//! Per-loop buffers: one scratch input that every read lands in, the storage every request head
+//! of the loop is parsed into (one [`Spare`], reused request after request), and a pool of
+//! buffers that connections borrow while they have bytes to keep (a partial request, a response
+//! not yet written) and give back as soon as they are empty.
 //!
 //! This is how an idle keep-alive connection holds no buffer at all: its `Vec`s are empty and
 //! unallocated (`Vec::new()` does not allocate), so 10,000 idle connections cost 10,000 small
 //! structs, not 10,000 × 16 KiB.
 
-/// How much one `read` asks for. A production server would size this to its typical request;
-/// 4 KiB (one page) holds a typical head or a dozen pipelined ones; every read zero-fills it
-/// first (safe Rust), so a bigger chunk costs a bigger memset per read.
+/// How much one `read` asks for at least. A production server would size this to its typical
+/// request; 4 KiB (one page) holds a typical head or a dozen pipelined ones. The scratch input's
+/// room is zero-filled once, when the loop starts, not before every read.
 pub const READ_CHUNK: usize = 4 * 1024;
 
 /// Buffers larger than this are freed instead of pooled (after a large response, say), so that
@@ -24,18 +25,24 @@ pub const MAX_POOLED: usize = 64;
 /// Capacity of a fresh pooled buffer.
 const INITIAL_CAPACITY: usize = 4 * 1024;
 
+use lab_core::{Input, Spare};
+
 #[derive(Debug, Default)]
 pub struct Buffers {
     /// Every read goes here first; only leftovers (a partial request) are copied to a
     /// connection's own buffer.
-    pub scratch: Vec<u8>,
+    pub scratch: Input,
+    /// The head storage of the request being answered, given back once it is: the loop parses
+    /// every request into the same two vectors (one per loop, so an idle connection keeps none).
+    pub heads: Spare,
     spare: Vec<Vec<u8>>,
 }
 
 impl Buffers {
     pub fn new() -> Self {
         Buffers {
-            scratch: Vec::with_capacity(READ_CHUNK),
+            scratch: Input::with_capacity(READ_CHUNK),
+            heads: Spare::new(),
             spare: Vec::new(),
         }
     }
@@ -51,10 +58,10 @@ impl Buffers {
     /// else one just big enough. Pipelined requests waiting behind a slow reader's response are
     /// held this way, and 2,000 such connections hold 2,000 × their few hundred bytes, not
     /// 2,000 × 4 KiB.
-    pub fn take_copy(&mut self, bytes: &[u8]) -> Vec<u8> {
-        let mut buf = self.spare.pop().unwrap_or_default();
-        buf.extend_from_slice(bytes);
-        buf
+    pub fn take_copy(&mut self, bytes: &[u8]) -> Input {
+        let mut input = Input::from_buffer(self.spare.pop().unwrap_or_default());
+        input.extend_from_slice(bytes);
+        input
     }
 
     /// Gives a buffer back; leaves `buf` empty and unallocated.
@@ -67,6 +74,11 @@ impl Buffers {
             buf.clear();
             self.spare.push(buf);
         }
+    }
+
+    /// Gives an input's buffer back; leaves `input` empty and unallocated.
+    pub fn give_input(&mut self, input: &mut Input) {
+        self.give(&mut input.take_buffer());
     }
 
     /// Bytes the pool keeps allocated for later (the spare buffers' capacity).

@@ -4,7 +4,7 @@
 //! back-pressure, and says which clock runs ([`Wait`]) and when it expires.
 //!
 //! ```text
-//!   received(bytes) ─▶ input ─▶ RequestReader::advance ─▶ handler (inline) ─▶ output
+//!   received(bytes) ─▶ input ─▶ RequestReader::advance_with ─▶ handler (inline) ─▶ output
 //!                                        │                                        │
 //!                                        └─▶ offload pool ─▶ resume(response) ───┘
 //!   the transport takes `output` (take_output), sends it, and reports what is still unsent
@@ -17,8 +17,8 @@
 use crate::connection::{offload, Env, State, Wait, LINGER, OUTPUT_HIGH_WATER};
 use lab_core::response::FileBody;
 use lab_core::{
-    call, respond, write_rejection, Limits, Progress, Rejection, Request, RequestReader, Response,
-    CONTINUE_100,
+    call, respond, write_rejection, Input, Limits, Progress, Rejection, Request, RequestReader,
+    Response, CONTINUE_100,
 };
 
 /// How much of a file body is read into the output at a time: the transport sends from our
@@ -37,7 +37,7 @@ pub struct Session {
     pub peer_closed: bool,
     reader: RequestReader,
     /// Received bytes not yet consumed by the reader: empty and unallocated between requests.
-    input: Vec<u8>,
+    input: Input,
     /// Responses queued and not yet taken by the transport: empty and unallocated when idle.
     output: Vec<u8>,
     /// A file body still to send after `output` (boxed: most sessions have none). While it is
@@ -60,7 +60,7 @@ impl Session {
             state: State::Reading,
             peer_closed: false,
             reader: RequestReader::new(),
-            input: Vec::new(),
+            input: Input::new(),
             output: Vec::new(),
             file: None,
             request_start: now,
@@ -190,8 +190,7 @@ impl Session {
         scratch.extend_from_slice(bytes);
         self.answer_from(key, &mut scratch, unsent, now, env);
         if !scratch.is_empty() {
-            self.input = env.buffers.take();
-            self.input.extend_from_slice(&scratch);
+            self.input = env.buffers.take_copy(scratch.bytes());
             scratch.clear();
         }
         env.buffers.scratch = scratch;
@@ -206,7 +205,7 @@ impl Session {
         self.answer_from(key, &mut input, unsent, now, env);
         self.input = input;
         if self.input.is_empty() {
-            env.buffers.give(&mut self.input);
+            env.buffers.give_input(&mut self.input);
         }
         self.check_peer(unsent);
     }
@@ -215,13 +214,16 @@ impl Session {
     fn answer_from(
         &mut self,
         key: usize,
-        input: &mut Vec<u8>,
+        input: &mut Input,
         unsent: usize,
         now: Instant,
         env: &mut Env,
     ) {
         while self.can_answer(unsent) {
-            match self.reader.advance(input, &env.limits) {
+            match self
+                .reader
+                .advance_with(input, &env.limits, &mut env.buffers.heads)
+            {
                 Ok(Progress::Complete(request)) => {
                     // Pipelined bytes after it are the next request, arriving now.
                     self.request_start = now;
@@ -231,6 +233,8 @@ impl Session {
                     };
                     let response = call(env.handler.as_ref(), &request);
                     self.queue_response(&request, response, now, env);
+                    // Its head's storage takes the next request's head.
+                    env.buffers.heads.recycle(request);
                 }
                 Ok(Progress::Continue) => {
                     self.output_buffer(env).extend_from_slice(CONTINUE_100);
@@ -273,7 +277,7 @@ impl Session {
 
     /// The header or body deadline passed: 408, then close.
     pub fn time_out(&mut self, now: Instant, env: &mut Env) {
-        env.buffers.give(&mut self.input);
+        env.buffers.give_input(&mut self.input);
         self.reject(Rejection::Timeout, now, env);
     }
 
@@ -313,7 +317,7 @@ impl Session {
 
     /// Gives every buffer back to the loop's pool (the connection is closing).
     pub fn release(&mut self, env: &mut Env) {
-        env.buffers.give(&mut self.input);
+        env.buffers.give_input(&mut self.input);
         env.buffers.give(&mut self.output);
     }
 }

@@ -8,11 +8,18 @@
 //! loop {
 //!     while a complete request is buffered: handle it, queue the response
 //!         (write what is queued first if it is a file or the queue passed 64 KiB)
-//!     write the queued responses
+//!     write the queued responses (one write for the whole batch)
 //!     if the connection must close: close
 //!     read more (bounded by the header, body or idle deadline)
 //! }
 //! ```
+//!
+//! **No allocation per request.** The connection reads into one [`Input`] (its room zero-filled
+//! once, here, not before every read), the reader parses in place and consumes by offset, each
+//! head is copied into the storage the previous request gave back ([`Spare`]), and responses are
+//! appended to one output buffer that keeps its capacity and is written once per batch. A GET
+//! without a body therefore costs no heap allocation once the connection has warmed up
+//! (`tests/allocations.rs` counts: 0 over 1,300 requests, where there were 2 a request before).
 //!
 //! **Memory stays bounded whatever the client does.** Small pipelined responses are written in
 //! one batch, but the queue is written out as soon as it passes [`OUTPUT_HIGH_WATER`], and a file
@@ -25,9 +32,11 @@
 
 use crate::error::Rejection;
 use crate::handler::{call, Handler};
+use crate::input::Input;
 use crate::limits::Limits;
 use crate::net::{Stream, POLL_INTERVAL};
 use crate::reader::{Progress, RequestReader};
+use crate::request::Spare;
 use crate::response::{respond, write_rejection, FileBody, CONTINUE_100};
 use crate::shutdown::Shutdown;
 use std::io::{self, Read, Write};
@@ -116,7 +125,11 @@ fn serve(
         return stats;
     }
     let mut reader = RequestReader::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    // Read into once per read, consumed by offset; its room is zero-filled here, once.
+    let mut buf = Input::with_capacity(READ_CHUNK);
+    // The last request's head storage, reused by the next: no allocation per request.
+    let mut spare = Spare::new();
+    // Responses are appended here and written once per batch; it keeps its capacity.
     let mut out: Vec<u8> = Vec::new();
     // When the current wait began: the last answer (idle clock) or the request's first byte
     // (header and body clocks).
@@ -127,10 +140,11 @@ fn serve(
         // 1. Answer every complete request already buffered (pipelining), in order.
         let mut close = false;
         loop {
-            match reader.advance(&mut buf, limits) {
+            match reader.advance_with(&mut buf, limits, &mut spare) {
                 Ok(Progress::Complete(req)) => {
                     let resp = call(handler, &req);
                     let queued = respond(&req, resp, shutdown.is_triggered(), &mut out);
+                    spare.recycle(req);
                     stats.requests += 1;
                     // Back-pressure: a file, or a queue past the bound, goes out before the
                     // next request is even parsed, so a client that does not read blocks
@@ -199,7 +213,7 @@ fn serve(
             } else {
                 limits.header_timeout
             };
-        match read_append(&mut stream, &mut buf, READ_CHUNK) {
+        match buf.read_from(&mut stream, READ_CHUNK) {
             Ok(0) => return stats, // the client closed
             Ok(_) => {
                 if idle {
@@ -241,17 +255,6 @@ fn send(stream: &mut Stream, out: &mut Vec<u8>, file: Option<FileBody>) -> io::R
         file.send_all(stream)?;
     }
     Ok(())
-}
-
-/// Reads once, appending up to `chunk` bytes to `buf` (the blocking loop and the event loop
-/// both read this way). The new space is zero-filled before the read: safe Rust cannot hand
-/// uninitialized memory to `read`, which is why a chunk should not be much larger than a read.
-pub fn read_append(source: &mut impl Read, buf: &mut Vec<u8>, chunk: usize) -> io::Result<usize> {
-    let len = buf.len();
-    buf.resize(len + chunk, 0);
-    let result = source.read(&mut buf[len..]);
-    buf.truncate(len + *result.as_ref().unwrap_or(&0));
-    result
 }
 
 fn is_timeout(e: &io::Error) -> bool {

@@ -291,10 +291,14 @@ impl Response {
         keep_alive: bool,
         minor_version: u8,
     ) {
+        // Plain appends to `out`, which keeps its capacity between responses: building a
+        // response allocates nothing once `out` has grown to a batch's size.
         let status = self.status;
-        // Writes to a Vec cannot fail.
-        let _ = write!(out, "HTTP/1.1 {} {}\r\n", status.code(), status.reason());
-        out.extend_from_slice(b"Server: ");
+        out.extend_from_slice(b"HTTP/1.1 ");
+        push_decimal(out, u64::from(status.code()));
+        out.push(b' ');
+        out.extend_from_slice(status.reason().as_bytes());
+        out.extend_from_slice(b"\r\nServer: ");
         out.extend_from_slice(SERVER.as_bytes());
         out.extend_from_slice(b"\r\nDate: ");
         with_http_date(|date| out.extend_from_slice(date));
@@ -305,10 +309,15 @@ impl Response {
                 out.extend_from_slice(self.content_type.as_bytes());
                 out.extend_from_slice(b"\r\n");
             }
-            let _ = write!(out, "Content-Length: {}\r\n", self.body.len());
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, self.body.len());
+            out.extend_from_slice(b"\r\n");
         }
         for (name, value) in &self.headers {
-            let _ = write!(out, "{name}: {value}\r\n");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         if !keep_alive {
             out.extend_from_slice(b"Connection: close\r\n");
@@ -324,12 +333,29 @@ impl Response {
     }
 }
 
+/// Appends `n` in decimal (what `write!` does, without the formatting machinery).
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 thread_local! {
-    /// The Date header changes once a second; format it once a second per thread.
+    /// The Date header changes once a second: it is formatted once a second per thread, into
+    /// this fixed buffer (no allocation), and copied into every response of that second.
     static DATE: RefCell<(u64, [u8; 29])> = const { RefCell::new((u64::MAX, [0; 29])) };
 }
 
-/// Calls `f` with the current time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+/// Calls `f` with the current time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`),
+/// formatted at most once a second per thread.
 pub fn with_http_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
     DATE.with(|cell| {
         let mut cache = cell.borrow_mut();
@@ -339,10 +365,9 @@ pub fn with_http_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         if cache.0 != secs {
-            let text = httpdate::fmt_http_date(now);
-            let bytes = text.as_bytes();
-            let n = bytes.len().min(29);
-            cache.1[..n].copy_from_slice(&bytes[..n]);
+            // An IMF-fixdate is always 29 bytes; writing into a slice cannot allocate.
+            let mut slot = &mut cache.1[..];
+            let _ = write!(slot, "{}", httpdate::HttpDate::from(now));
             cache.0 = secs;
         }
         f(&cache.1)
@@ -394,7 +419,7 @@ mod tests {
     use crate::reader::{Progress, RequestReader};
 
     fn head(request: &[u8]) -> crate::request::Request {
-        let mut buf = request.to_vec();
+        let mut buf = crate::input::Input::from(request);
         match RequestReader::new().advance(&mut buf, &crate::limits::Limits::default()) {
             Ok(Progress::Complete(req)) => req,
             other => panic!("not a request: {other:?}"),
@@ -439,6 +464,31 @@ mod tests {
         );
         assert_eq!(queued.file.map(|f| f.remaining()), Some(large as u64));
         assert!(out.ends_with(b"\r\n\r\n"), "only the head is queued");
+    }
+
+    #[test]
+    fn the_head_is_written_as_before() {
+        let mut out = Vec::new();
+        Response::text(Status::NOT_FOUND, &b"gone"[..])
+            .with_header("Allow", "GET")
+            .write_to(&mut out, false, false, 1);
+        let text = String::from_utf8(out).unwrap();
+        let date_line = text.lines().nth(2).unwrap();
+        assert!(date_line.starts_with("Date: ") && date_line.ends_with(" GMT"));
+        assert_eq!(date_line.len(), "Date: ".len() + 29);
+        let without_date = text.replace(&format!("{date_line}\r\n"), "");
+        assert_eq!(
+            without_date,
+            "HTTP/1.1 404 Not Found\r\nServer: http-lab\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Length: 4\r\n\
+             Allow: GET\r\nConnection: close\r\n\r\ngone"
+        );
+        let mut digits = Vec::new();
+        for n in [0, 7, 10, 1234567890, u64::MAX] {
+            digits.clear();
+            push_decimal(&mut digits, n);
+            assert_eq!(digits, n.to_string().as_bytes());
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod error;
+pub mod input;
 pub mod limits;
 pub mod parse;
 pub mod reader;

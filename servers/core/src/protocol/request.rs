@@ -1,7 +1,10 @@
 //! A parsed request: its head (method, target, version, header fields) and its decoded body.
 //!
-//! The head is kept as one copy of the bytes the client sent, with header fields as ranges into it:
-//! one allocation for the bytes and one for the ranges, however many fields there are.
+//! The head is kept as one copy of the bytes the client sent, with header fields as ranges into it.
+//! The copy makes a `Request` owned (it can go to the offload pool, and the connection's buffer
+//! can take the next read meanwhile); the two vectors it needs (bytes and ranges) are taken from a
+//! [`Spare`] and given back to it once the request is answered, so in steady state a request
+//! without a body allocates nothing: the copy lands in storage the previous request left.
 
 use std::ops::Range;
 
@@ -62,6 +65,9 @@ pub enum Framing {
     Chunked,
 }
 
+/// A header field: the ranges of its name and its value in the head's bytes.
+pub(crate) type Field = (Range<usize>, Range<usize>);
+
 /// A request head, as the parser accepted it.
 #[derive(Debug, Clone)]
 pub struct Head {
@@ -73,9 +79,9 @@ pub struct Head {
     /// The client sent `Expect: 100-continue`.
     pub expect_continue: bool,
     pub framing: Framing,
-    pub(crate) bytes: Box<[u8]>,
+    pub(crate) bytes: Vec<u8>,
     pub(crate) target: Range<usize>,
-    pub(crate) headers: Vec<(Range<usize>, Range<usize>)>,
+    pub(crate) headers: Vec<Field>,
 }
 
 impl Head {
@@ -148,5 +154,45 @@ impl std::ops::Deref for Request {
     type Target = Head;
     fn deref(&self) -> &Head {
         &self.head
+    }
+}
+
+/// Storage for the next request's head, kept between requests: the byte copy and the field
+/// ranges of the last request answered, emptied but with their capacity. A connection (or an
+/// event loop, for all its connections) holds one, passes it to
+/// [`crate::RequestReader::advance_with`] and gives each answered request back with
+/// [`Spare::recycle`]; parsing then allocates only when a head is larger than any before it.
+#[derive(Debug, Default)]
+pub struct Spare {
+    bytes: Vec<u8>,
+    headers: Vec<Field>,
+}
+
+impl Spare {
+    pub const fn new() -> Self {
+        Spare {
+            bytes: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Keeps `request`'s storage for the next head (its body, if any, is freed).
+    pub fn recycle(&mut self, request: Request) {
+        let Head { bytes, headers, .. } = request.head;
+        if bytes.capacity() > self.bytes.capacity() {
+            self.bytes = bytes;
+        }
+        if headers.capacity() > self.headers.capacity() {
+            self.headers = headers;
+        }
+    }
+
+    /// The storage for a head: empty vectors, with whatever capacity was kept.
+    pub(crate) fn take(&mut self) -> (Vec<u8>, Vec<Field>) {
+        let mut bytes = std::mem::take(&mut self.bytes);
+        let mut headers = std::mem::take(&mut self.headers);
+        bytes.clear();
+        headers.clear();
+        (bytes, headers)
     }
 }
