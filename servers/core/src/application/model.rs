@@ -146,7 +146,7 @@ pub enum AcceptMode {
     #[default]
     Shared,
     /// A SO_REUSEPORT socket per worker (or loop); the kernel spreads connections by a hash of
-    /// the client's address and port.
+    /// the client's address and port. TCP only: refused with `--addr unix:PATH`.
     #[value(name = "reuseport")]
     ReusePort,
     /// The pools: the parent alone accepts and passes each connection's descriptor to a worker,
