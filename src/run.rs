@@ -67,6 +67,10 @@ pub struct RunArgs {
     pub faults: crate::faults::FaultFlags,
     #[command(flatten)]
     pub external: ExternalFlags,
+    /// After the load, save the server's `GET /_status` (the pools' scoreboard, the event loops'
+    /// counters: connections per worker or loop) to FILE, before the server is stopped.
+    #[arg(long, value_name = "FILE")]
+    pub status_after: Option<PathBuf>,
 }
 
 /// A server outside the lab instead of a model (`lab run --external nginx=http://127.0.0.1:8090/`).
@@ -255,6 +259,10 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         )
     });
     let result = run_load(&config);
+    let status = args
+        .status_after
+        .as_ref()
+        .map(|path| fetch_status(&config.target).and_then(|body| write_json(path, &body)));
     let mut stats = sampler.stop();
     if let (Some(path), Some(injector)) = (&args.faults.inject_faults, injector) {
         let log = injector
@@ -264,6 +272,9 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
     }
     let leftover = server.stop();
     let report = result?;
+    if let Some(Err(e)) = status {
+        return Err(format!("--status-after: {e}"));
+    }
     if leftover == 0 {
         // The server has exited and been waited for: its tree's CPU is in our children's rusage.
         if let Ok(after) = procmon::children_cpu() {
@@ -321,6 +332,39 @@ fn finish(args: &RunArgs, run: RunReport, leftover: usize) -> Result<ExitCode, S
         ));
     }
     crate::load::exit_code(&run.load)
+}
+
+/// The body of one `GET /_status` on a fresh connection (bounded: 5 s), over TCP or a Unix
+/// socket as the load went.
+fn fetch_status(target: &loadgen::Target) -> Result<String, String> {
+    use std::io::Write;
+    let timeout = Duration::from_secs(5);
+    let mut conn =
+        crate::external::connect(target, timeout).map_err(|e| format!("GET /_status: {e}"))?;
+    conn.set_read_timeout(Some(timeout)).ok();
+    conn.set_write_timeout(Some(timeout)).ok();
+    let host = match target {
+        loadgen::Target::Tcp(addr) => addr.to_string(),
+        loadgen::Target::Unix(_) => loadgen::config::UNIX_HOST.to_string(),
+    };
+    conn.write_all(
+        format!("GET /_status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .map_err(|e| format!("GET /_status: {e}"))?;
+    let mut text = String::new();
+    conn.take(16 * 1024 * 1024)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("GET /_status: {e}"))?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or("GET /_status: no complete response")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!(
+            "GET /_status: {}",
+            head.lines().next().unwrap_or_default()
+        ));
+    }
+    Ok(body.to_string())
 }
 
 /// `lab run --external NAME=URL`: the same load and measurement against a server outside the lab.

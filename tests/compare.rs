@@ -851,3 +851,94 @@ fn compare_over_unix_sockets_records_the_transport() {
         "{md}"
     );
 }
+
+/// `--experiments accept` at a small scale: every strategy of each model runs, the server's
+/// own per-worker (per-loop) counts land in compare.json and account for every request, and
+/// the report's table is reproduced by `lab report`. Counts only.
+#[test]
+fn accept_spread_counts_every_connection_per_worker_and_the_report_reproduces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let (ok, stdout, stderr) = lab(&[
+        "compare",
+        "--models",
+        "process_pool,epoll",
+        "--experiments",
+        "accept",
+        "--accept-conns",
+        "10",
+        "--accept-workers",
+        "2",
+        "--duration",
+        "1s",
+        "--pause",
+        "0s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let cells = plan["cells"].as_array().unwrap();
+    let mut seen = Vec::new();
+    for cell in cells {
+        assert_eq!(cell["experiment"], "accept");
+        assert_eq!(cell["status"], "ok", "{cell:#}");
+        let spread = &cell["accept"];
+        let per_worker: Vec<u64> = spread["per_worker"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no counts: {cell:#}"))
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .collect();
+        assert_eq!(per_worker.len(), 2, "{cell:#}");
+        let run: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                out.join(format!("cells/{}.json", cell["id"].as_str().unwrap())),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let requests = run["requests"].as_u64().unwrap();
+        // A new connection per request: the server counted at least one per measured request
+        // (plus the warm-up's and the one `GET /_status`).
+        assert!(
+            per_worker.iter().sum::<u64>() > requests,
+            "{per_worker:?} for {requests} requests"
+        );
+        let strategy = spread["strategy"].as_str().unwrap().to_string();
+        if strategy == "handoff" {
+            // Dealt in turn to whichever asked: both workers served.
+            assert!(per_worker.iter().all(|&n| n > 0), "{per_worker:?}");
+        }
+        seen.push(format!("{} {strategy}", cell["model"].as_str().unwrap()));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "epoll exclusive",
+            "epoll reuseport",
+            "epoll shared",
+            "process_pool handoff",
+            "process_pool reuseport",
+            "process_pool shared",
+        ]
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let section = md
+        .split("## Accept spread")
+        .nth(1)
+        .expect("an accept section");
+    assert!(
+        section.contains("| `process_pool` | `handoff` | 2 workers |"),
+        "{section}"
+    );
+    assert!(
+        section.contains("| `epoll` | `exclusive` | 2 loops |"),
+        "{section}"
+    );
+    assert!(section.contains("**Reading.**"), "{section}");
+    assert!(section.contains("`handoff` took"), "{section}");
+    assert_report_reproduces(&out);
+}

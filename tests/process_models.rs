@@ -959,3 +959,143 @@ fn hybrid_pool_park_sighup_reload_fails_no_request() {
     );
     reload_under_load_fails_no_request(server, 2, (3, 3), Some(2));
 }
+
+// `--accept handoff`: the parent accepts and deals each connection to a worker that asked for
+// one, over the worker's own Unix socket. Respawn, recycling and reload must work as with a
+// shared socket, and a connection dealt to a worker that dies before taking it is dealt again.
+
+const HANDOFF: &[&str] = &["--accept", "handoff"];
+
+#[test]
+fn process_pool_handoff_replaces_a_killed_worker_within_two_ticks() {
+    replaces_a_killed_worker_within_two_ticks(HANDOFF);
+}
+
+#[test]
+fn process_pool_handoff_abort_costs_only_the_aborting_connection() {
+    let server = process_pool_for_faults_with(HANDOFF);
+    let (ok, failed) = faults_under_load(&server, 6, Fault::Abort, 5);
+    assert!(ok > 100, "only {ok} requests succeeded");
+    assert_eq!(failed, 0, "5 aborts cost {failed} other connections");
+    finish(server);
+}
+
+#[test]
+fn process_pool_handoff_recycles_workers_without_failing_a_request() {
+    recycles_workers_without_failing_a_request(HANDOFF);
+}
+
+#[test]
+fn process_pool_handoff_sighup_reload_fails_no_request() {
+    let flags = [
+        "--start-workers",
+        "4",
+        "--min-spare",
+        "2",
+        "--max-spare",
+        "8",
+        "--maintenance-interval",
+        "200ms",
+    ];
+    let server = start("process_pool", &[&flags[..], HANDOFF].concat());
+    reload_under_load_fails_no_request(server, 4, (4, 4), None);
+}
+
+#[test]
+fn hybrid_pool_handoff_sighup_reload_fails_no_request() {
+    let flags = [
+        "--workers",
+        "2",
+        "--threads-per-worker",
+        "4",
+        "--maintenance-interval",
+        "200ms",
+    ];
+    let server = start("hybrid_pool", &[&flags[..], HANDOFF].concat());
+    reload_under_load_fails_no_request(server, 2, (3, 3), Some(2));
+}
+
+/// Connections per worker from `/_status` (live workers, in slot order).
+fn connections_per_worker(addr: SocketAddr) -> Vec<u64> {
+    let (_, status) = request(addr, "/_status").expect("status");
+    status
+        .split("\"connections\":")
+        .skip(1)
+        .map(|rest| json_number(&format!("\"connections\":{rest}"), "connections"))
+        .collect::<Vec<_>>()
+        .split_last()
+        .map(|(_totals, workers)| workers.to_vec())
+        .unwrap_or_default()
+}
+
+#[test]
+fn handoff_deals_connections_round_robin() {
+    let flags = [
+        "--start-workers",
+        "4",
+        "--min-spare",
+        "1",
+        "--max-spare",
+        "8",
+    ];
+    let server = start("process_pool", &[&flags[..], HANDOFF].concat());
+    assert!(eventually(Duration::from_secs(5), || workers(&server)
+        .len()
+        == 4));
+    for _ in 0..200 {
+        assert!(hello_ok(server.addr));
+    }
+    let per_worker = connections_per_worker(server.addr);
+    // One client, one connection at a time: every worker has asked again before the next
+    // connection arrives, so the parent deals them in turn (the /_status request is one more).
+    assert_eq!(per_worker.len(), 4, "{per_worker:?}");
+    assert!(
+        per_worker.iter().all(|&n| (50..=51).contains(&n)),
+        "not round-robin: {per_worker:?}"
+    );
+    finish(server);
+}
+
+#[test]
+fn handoff_deals_again_what_a_dead_worker_never_took() {
+    let flags = [
+        "--start-workers",
+        "2",
+        "--min-spare",
+        "1",
+        "--max-spare",
+        "4",
+    ];
+    let server = start("process_pool", &[&flags[..], HANDOFF].concat());
+    assert!(eventually(Duration::from_secs(5), || workers(&server)
+        .len()
+        == 2));
+    // Both workers have asked for a connection. Stop one: the next connections are dealt in
+    // turn, so one of them goes to the stopped worker, which never takes it.
+    assert!(hello_ok(server.addr));
+    let victim = workers(&server)[0];
+    signal(victim, libc::SIGSTOP);
+    // Stopped for sure (state T) before any connection is dealt: a worker woken by the signal
+    // but not yet stopped could still take one, and lose it when killed.
+    assert!(eventually(Duration::from_secs(5), || proc_state(victim) == Some('T')));
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            let addr = server.addr;
+            thread::spawn(move || request(addr, "/"))
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    signal(victim, libc::SIGKILL);
+    for client in clients {
+        let answer = client.join().expect("client");
+        assert!(
+            matches!(answer, Ok((200, _))),
+            "a connection was lost: {answer:?}"
+        );
+    }
+    let stderr = finish(server);
+    assert!(
+        stderr.contains("connections passed to it and not taken; passing them to other workers"),
+        "{stderr}"
+    );
+}

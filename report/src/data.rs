@@ -206,6 +206,23 @@ pub struct CellRecord {
     /// `faults`: what the injected faults did (`lab run --inject-faults`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<FaultLog>,
+    /// `accept`: the strategy and how the server spread the connections over its workers or
+    /// loops (`lab run --status-after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept: Option<AcceptSpread>,
+}
+
+/// How one `accept` cell's server spread its connections: per worker (the pools' scoreboard)
+/// or per loop (epoll's counters), as its `GET /_status` reported them after the load.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AcceptSpread {
+    /// `--accept`: `shared`, `reuseport`, `handoff` or `exclusive`.
+    pub strategy: String,
+    /// `worker` or `loop`.
+    pub unit: String,
+    /// Connections each worker (or loop) accepted since the server started, warm-up and the
+    /// one `GET /_status` included, in slot (or loop) order.
+    pub per_worker: Vec<u64>,
 }
 
 /// The faults injected into one cell's server under steady load, and what became of it.

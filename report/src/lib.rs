@@ -49,8 +49,8 @@ mod sections;
 pub mod stats;
 
 pub use data::{
-    CellRecord, CellRun, CellStatus, Environment, FaultLog, Injection, LoadPlan, Plan, RatesPlan,
-    Study, Workload, PLAN_FILE,
+    AcceptSpread, CellRecord, CellRun, CellStatus, Environment, FaultLog, Injection, LoadPlan,
+    Plan, RatesPlan, Study, Workload, PLAN_FILE,
 };
 pub use stats::shuffled;
 

@@ -135,8 +135,52 @@ pub fn seed_of(text: &str) -> u64 {
     })
 }
 
+/// Jain's fairness index of a share-out, `(Σx)² / (n·Σx²)`: 1 when every worker got the same,
+/// `1/n` when one got everything; `NaN` for no workers or nothing shared out.
+pub fn jain_index(xs: &[u64]) -> f64 {
+    let n = xs.len() as f64;
+    let sum: f64 = xs.iter().map(|&x| x as f64).sum();
+    let squares: f64 = xs.iter().map(|&x| (x as f64) * (x as f64)).sum();
+    if xs.is_empty() || squares == 0.0 {
+        return f64::NAN;
+    }
+    sum * sum / (n * squares)
+}
+
+/// The busiest worker's count over the idlest's: 1 when even, infinite when one got none.
+pub fn max_min_ratio(xs: &[u64]) -> f64 {
+    let (Some(&min), Some(&max)) = (xs.iter().min(), xs.iter().max()) else {
+        return f64::NAN;
+    };
+    if min == 0 {
+        return if max == 0 { f64::NAN } else { f64::INFINITY };
+    }
+    max as f64 / min as f64
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn jains_index_of_known_share_outs() {
+        assert_eq!(super::jain_index(&[50, 50, 50, 50]), 1.0);
+        // One of n got everything: 1/n.
+        assert_eq!(super::jain_index(&[200, 0, 0, 0]), 0.25);
+        // Two of four share evenly: k/n.
+        assert_eq!(super::jain_index(&[100, 100, 0, 0]), 0.5);
+        // (1+2+3+4)² / (4 · 30) = 100 / 120.
+        assert!((super::jain_index(&[1, 2, 3, 4]) - 100.0 / 120.0).abs() < 1e-12);
+        assert!(super::jain_index(&[]).is_nan());
+        assert!(super::jain_index(&[0, 0]).is_nan());
+    }
+
+    #[test]
+    fn max_over_min_of_known_share_outs() {
+        assert_eq!(super::max_min_ratio(&[50, 50, 50]), 1.0);
+        assert_eq!(super::max_min_ratio(&[40, 60, 80]), 2.0);
+        assert!(super::max_min_ratio(&[0, 10]).is_infinite());
+        assert!(super::max_min_ratio(&[]).is_nan());
+    }
+
     use super::*;
 
     #[test]

@@ -25,7 +25,7 @@
 //! - `plan`: the series (models, `--series`, `--external`), workloads and sizes asked for, and
 //!   the cells they make.
 //! - `experiments`: one file per experiment, each turning the plan into cells (`matrix`: series ×
-//!   connections × workloads, closed loop).
+//!   connections × workloads, closed loop; `rates`, `faults`, `accept`).
 //! - `cell`: runs one cell as a child `lab run`, bounded in time (or keeps it, resuming).
 //! - `resume`: `--resume DIR`: the arguments to resume with, and the check that the plan is DIR's.
 //! - `environment`: the machine and its limits, recorded in compare.json.
@@ -58,6 +58,7 @@ pub enum Experiment {
     Matrix,
     Rates,
     Faults,
+    Accept,
 }
 
 #[derive(Args, Debug)]
@@ -133,7 +134,8 @@ pub struct CompareArgs {
     pub seed: Option<u64>,
     /// The experiments to run: `matrix` (models × --conns × --workloads, closed loop), `rates`
     /// (latency against offered load, see --rates), `faults` (fault isolation: /crash, /crash?abort
-    /// and kill -9 of a worker under steady load).
+    /// and kill -9 of a worker under steady load), `accept` (accept spread: connections per
+    /// worker or loop for each `--accept` strategy of process_pool, hybrid_pool and epoll).
     #[arg(
         long,
         value_enum,
@@ -160,6 +162,12 @@ pub struct CompareArgs {
     /// Connections of the steady load of `faults` (a new connection per request).
     #[arg(long, default_value = "4", value_parser = parse_count, value_name = "N")]
     pub fault_conns: u64,
+    /// Clients of every `accept` cell (a new connection per request).
+    #[arg(long, default_value = "200", value_parser = parse_count, value_name = "N")]
+    pub accept_conns: u64,
+    /// Workers (or loops) of every model in the `accept` experiment.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub accept_workers: usize,
     /// `--rates auto`: the first rate tried, req/s, and the most steps per series.
     #[arg(long, default_value = "1000", value_parser = loadgen::parse_rate, value_name = "REQ_PER_S")]
     pub start_rate: f64,
@@ -249,6 +257,10 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         return Err("--fault-conns must be above 0".into());
     }
     let faults = experiments.contains(&Experiment::Faults);
+    let accept = experiments.contains(&Experiment::Accept);
+    if accept && (args.accept_conns == 0 || !(1..=64).contains(&args.accept_workers)) {
+        return Err("--accept-conns must be above 0, --accept-workers between 1 and 64".into());
+    }
     let mut series: Vec<String> = Vec::new();
     let mut all_series = Vec::new();
     for job in &jobs {
@@ -275,6 +287,13 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
                 series.push(s.name.clone());
             }
             all_series.push(s);
+        }
+    }
+    if accept {
+        for s in experiments::accept::series(&models) {
+            if !series.contains(&s) {
+                series.push(s);
+            }
         }
     }
     let unserved: Vec<&str> = lineup
@@ -369,6 +388,11 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     } else {
         0
     };
+    let accept_cells = if accept {
+        experiments::accept::cells(&models, args.repeat)
+    } else {
+        0
+    };
     let estimate: f64 = jobs.iter().map(|j| cell_s(j.record.conns)).sum::<f64>()
         + searched as f64 * cell_s(args.rate_conns)
         + fault_cells as f64
@@ -378,10 +402,12 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
                     .max(experiments::faults::MIN_DURATION)
                     .as_secs_f64()
                 + 1.0)
-        + args.pause.as_secs_f64() * (jobs.len() + searched + fault_cells).saturating_sub(1) as f64;
+        + accept_cells as f64 * cell_s(args.accept_conns)
+        + args.pause.as_secs_f64()
+            * (jobs.len() + searched + fault_cells + accept_cells).saturating_sub(1) as f64;
     println!(
         "lab compare: {} cells ({} series x {} sizes x {} workloads x {} runs, epoll twice where it can offload{}), about {:.0} min; writing {}",
-        jobs.len() + searched + fault_cells,
+        jobs.len() + searched + fault_cells + accept_cells,
         plan.series.len(),
         conns.len(),
         workloads.len(),
@@ -396,7 +422,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     );
     println!("lab compare: cells run in an order shuffled with --seed {seed}");
 
-    let total = jobs.len() + searched + fault_cells;
+    let total = jobs.len() + searched + fault_cells + accept_cells;
     let mut runner = Runner::new(exe, out.clone(), args.pause, total)?;
     if let Some(old) = previous {
         runner.resume_from(old.cells, &jobs);
@@ -417,6 +443,16 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         experiments::faults::run(
             &lineup,
             args.fault_conns,
+            args.duration,
+            args.repeat,
+            &mut runner,
+            &mut plan,
+        )?;
+    }
+    if accept && !runner.stopped() {
+        experiments::accept::run(
+            &models,
+            (args.accept_conns, args.accept_workers),
             args.duration,
             args.repeat,
             &mut runner,

@@ -327,6 +327,7 @@ pub fn job(out: &Path, series: &Series, spec: CellSpec) -> Job {
         experiment: spec.experiment.to_string(),
         rate: spec.rate,
         faults: None,
+        accept: None,
     };
     Job { record, args }
 }

@@ -8,6 +8,7 @@ use crate::fmt;
 use crate::measure::{self, bands, curve, fit, largest_measured, ranking};
 use crate::stats::Spread;
 
+mod accept;
 mod ceilings;
 mod environment;
 mod failures;
@@ -81,6 +82,7 @@ fn run<'a>(
     cx.errors();
     cx.ceilings();
     cx.faults();
+    cx.accept();
     cx.handlers();
     cx.environment();
     let p = &study.plan;

@@ -69,7 +69,7 @@ pub mod protocol;
 
 pub use application::{app, config, handler, model, static_files, status};
 pub use blocking::{conn, memory, net, response, shutdown};
-pub use prefork::{handoff, park, process, scoreboard, supervisor};
+pub use prefork::{dealer, handoff, park, process, scoreboard, supervisor};
 pub use protocol::{body, error, input, limits, parse, reader, request};
 
 #[doc(hidden)]
@@ -84,10 +84,10 @@ pub use error::Rejection;
 pub use handler::{call, install_panic_hook, Cost, Handler};
 pub use input::Input;
 pub use limits::Limits;
-pub use model::{ModelInfo, ModelOptions, NoOptions, OnOff, Runner};
+pub use model::{AcceptFlag, AcceptMode, ModelInfo, ModelOptions, NoOptions, OnOff, Runner};
 pub use net::{bind_listener, Acceptor, Address, Listener, Next, Stream};
 pub use reader::{Progress, RequestReader};
 pub use request::{Framing, Head, Method, Request, Spare};
 pub use response::{respond, write_rejection, Response, Status, CONTINUE_100};
 pub use shutdown::{Shutdown, Tracker, TrackerGuard};
-pub use supervisor::{AcceptMode, SupervisorOptions};
+pub use supervisor::SupervisorOptions;

@@ -12,6 +12,7 @@ use lab_core::net::{Listener, Stream};
 use lab_evloop::{Deadlines, Report};
 use mio::{Events, Interest, Poll, Token};
 use std::io;
+use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -30,11 +31,21 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Events handled per `poll` call. More are simply returned by the next call.
 const EVENTS_CAPACITY: usize = 1024;
 
+/// The socket a loop accepts on, and how it waits for it.
+pub struct Listening {
+    pub socket: Listener,
+    /// Register it with EPOLLEXCLUSIVE (`--accept exclusive`): one waiting loop is woken per
+    /// arrival, not all of them.
+    pub exclusive: bool,
+}
+
 pub struct EventLoop {
     pub index: usize,
     poll: Poll,
     /// `None` once draining: the loop accepts no more.
     listener: Option<Listener>,
+    /// The listener was registered with EPOLLEXCLUSIVE (`--accept exclusive`), by hand.
+    exclusive: bool,
     /// Connections by token; free slots are reused (a slab).
     connections: Vec<Option<Connection>>,
     free: Vec<usize>,
@@ -58,18 +69,27 @@ impl EventLoop {
     pub fn new(
         index: usize,
         poll: Poll,
-        mut listener: Listener,
+        listening: Listening,
         results: Receiver<Done>,
         env: Env,
         verbose: bool,
         drain_timeout: Duration,
     ) -> io::Result<EventLoop> {
-        poll.registry()
-            .register(&mut listener, SERVER, Interest::READABLE)?;
+        let Listening {
+            socket: mut listener,
+            exclusive,
+        } = listening;
+        if exclusive {
+            crate::sys::register_exclusive(&poll, listener.as_fd(), SERVER)?;
+        } else {
+            poll.registry()
+                .register(&mut listener, SERVER, Interest::READABLE)?;
+        }
         Ok(EventLoop {
             index,
             poll,
             listener: Some(listener),
+            exclusive,
             connections: Vec::new(),
             free: Vec::new(),
             next_id: 0,
@@ -195,7 +215,8 @@ impl EventLoop {
             match listener.accept_nonblocking() {
                 Ok(stream) => self.add(stream),
                 // The backlog is empty. Every loop is woken for every arrival on the shared
-                // socket, so most loops get here at once: that is the (small) thundering herd.
+                // socket, so most loops get here at once: that is the (small) thundering herd
+                // that `--accept exclusive` (EPOLLEXCLUSIVE) and `reuseport` avoid.
                 Err(e) if would_block(&e) => return,
                 Err(e) if interrupted(&e) => {}
                 // The client gave up before we accepted it: its problem, not ours.
@@ -345,7 +366,11 @@ impl EventLoop {
     /// response says `Connection: close`), bounded by the drain deadline.
     fn begin_drain(&mut self, deadline: Instant) -> Instant {
         if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+            if self.exclusive {
+                let _ = crate::sys::deregister(&self.poll, listener.as_fd());
+            } else {
+                let _ = self.poll.registry().deregister(&mut listener);
+            }
         }
         self.accept_paused_until = None;
         let idle: Vec<Token> = (0..self.connections.len())

@@ -32,18 +32,31 @@
 //! copied into the loop's reused storage, the response appended to a pooled buffer, and each
 //! batch of pipelined answers written with one `write` (`tests/allocations.rs` counts them).
 //!
-//! **Several loops share one listening socket.** `run` is handed one bound listener; each loop
-//! registers a `try_clone()` of it in its own `Poll`. The alternative, a SO_REUSEPORT socket per
-//! loop, would mean binding new sockets on the caller's address (the lab binds with
-//! SO_REUSEADDR only, and tests bind port 0), and the kernel's hash would then pin each
-//! connection to a loop even while that loop is stuck in a slow handler. With one shared
-//! socket, every loop is woken for each new connection (mio cannot ask for EPOLLEXCLUSIVE):
-//! a thundering herd, but of `--loops` threads (2 here), not thousands; the losers' `accept`
-//! answers `WouldBlock`. Because every loop sees every arrival, a loop that is busy (or paused at
-//! the fd limit) does not strand the backlog: another loop drains it. The spread is whoever
-//! wakes first; `--verbose` prints one line per loop per second (open, accepted, requests) and
-//! [`Counters`] keeps the same numbers for `/_status`. nginx balances with `accept_mutex` or
-//! EPOLLEXCLUSIVE; a production server here would add one of those.
+//! **How loops get connections (`--accept`).** `run` is handed one bound listener.
+//! - `shared` (the default): each loop registers a `try_clone()` of it in its own `Poll`. Every
+//!   loop is woken for each new connection: a thundering herd, but of `--loops` threads, not
+//!   thousands; the losers' `accept` answers `WouldBlock`. Because every loop sees every arrival,
+//!   a loop that is busy (or paused at the fd limit) does not strand the backlog: another loop
+//!   drains it. The spread is whoever wakes first.
+//! - `exclusive`: the same shared socket, registered with `EPOLLEXCLUSIVE` (Linux 4.5; nginx
+//!   uses it): the kernel wakes one waiting loop (or a few) per arrival instead of all. mio has
+//!   no way to ask for it, so [`sys`] registers the listener with a raw `epoll_ctl`, the way mio
+//!   would (edge-triggered, the token in the data word), plus the flag.
+//! - `reuseport`: loop 0 keeps the bound socket (with SO_REUSEPORT set), every other loop binds
+//!   one of its own on the same address; the kernel hashes each client's address and port to a
+//!   socket, and so to a loop, even while that loop is stuck in a slow handler.
+//!
+//! `--verbose` prints one line per loop per second (open, accepted, requests) and [`Counters`]
+//! keeps the same numbers for `/_status`; `lab compare --experiments accept` measures the spread
+//! and the cost of each strategy. Measured (4 loops, 200 clients opening a connection per
+//! request, release build, 2 shared cores, other builds running, two runs of 3 alternating
+//! rounds): `reuseport` spread evenly (Jain's index 0.999, busiest loop 1.07x the idlest);
+//! `shared` unevenly (Jain 0.86 to 0.88, 2.5x to 2.9x); `exclusive` most unevenly (Jain 0.54 to
+//! 0.57, the busiest loop 10x to 12x the idlest, and always in loop order, loop 0 first: the
+//! kernel walks the listener's waiters in the order the loops registered and wakes the first
+//! one waiting in `epoll_wait`, so the first loop takes whatever it keeps up with), yet
+//! it served the most requests per second (1.6x and 1.8x shared's) with no more CPU per
+//! connection (34 to 41 µs, as reuseport; shared 40 to 45 µs).
 //!
 //! **Memory per connection.** An idle keep-alive connection is a [`connection::Connection`]
 //! (144 bytes, in its slab slot), and an entry in the timer set. It holds no buffers:
@@ -143,19 +156,22 @@
 //! - [`connection`]: one connection's state machine: parse, answer, write, read, linger.
 //! - [`buffers`]: the per-loop scratch buffer and buffer pool.
 //! - [`offload`]: the helper threads for Cpu and Blocking requests.
+//! - [`sys`]: the one raw call, `epoll_ctl` with `EPOLLEXCLUSIVE` (`--accept exclusive`).
 
 #![deny(unsafe_code)]
 
 pub mod connection;
 pub mod event_loop;
+#[allow(unsafe_code)]
+pub mod sys;
 // The buffer pool, the offload pool, the counters and the flags are the event-loop toolkit's
 // (lab-evloop), shared with the io_uring model; re-exported under their old paths.
 use lab_evloop::lifecycle;
 pub use lab_evloop::{buffers, offload};
 pub use lab_evloop::{Counters, LoopCounters, Options};
 
-use event_loop::{EventLoop, WAKER};
-use lab_core::model::{self, ModelInfo, Variant};
+use event_loop::{EventLoop, Listening, WAKER};
+use lab_core::model::{self, AcceptMode, ModelInfo, Variant};
 use lab_core::net::Listener;
 use lab_core::{Config, Handler, Shutdown};
 use std::io;
@@ -174,7 +190,11 @@ pub const MODEL: ModelInfo = ModelInfo {
         flags: &["--offload", "on"],
         only_offloadable: true,
     }],
-    conformance: &[&["--offload", "on"], &["--loops", "1"]],
+    conformance: &[
+        &["--offload", "on"],
+        &["--loops", "1"],
+        &["--accept", "exclusive"],
+    ],
 };
 
 /// Serves `listener` with `options.loops` event loops until `shutdown` is triggered and
@@ -202,6 +222,22 @@ pub fn run_with_counters(
     counters: Arc<Counters>,
 ) -> io::Result<()> {
     let loops = lifecycle::loops("epoll", options, &counters)?;
+    let mode = options.accept.accept;
+    if !matches!(
+        mode,
+        AcceptMode::Shared | AcceptMode::ReusePort | AcceptMode::Exclusive
+    ) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "epoll: --accept takes shared, reuseport or exclusive",
+        ));
+    }
+    // reuseport: the address the other loops bind beside the socket `lab serve` bound
+    // (refused over a Unix socket, naming the flag).
+    let reuseport_addr = match mode {
+        AcceptMode::ReusePort => Some(lab_core::net::enable_reuseport(&listener)?),
+        _ => None,
+    };
     // The clones share the file description, so this makes every one non-blocking.
     listener.set_nonblocking(true)?;
     let pool = lifecycle::start_offload(
@@ -223,11 +259,23 @@ pub fn run_with_counters(
                     let _ = waker.wake();
                 })
             });
-        let listener = listener.try_clone()?;
+        // reuseport: loop 0 keeps the socket `lab serve` bound, the others bind beside it.
+        let socket = match reuseport_addr {
+            Some(addr) if index > 0 => {
+                let socket = lab_core::net::bind_reuseport(addr)?;
+                socket.set_nonblocking(true)?;
+                socket
+            }
+            _ => listener.try_clone()?,
+        };
+        let listening = Listening {
+            socket,
+            exclusive: mode == AcceptMode::Exclusive,
+        };
         event_loops.push(EventLoop::new(
             index,
             poll,
-            listener,
+            listening,
             results,
             env,
             config.verbose,

@@ -1,8 +1,9 @@
-//! The flags both event-loop models take (`--loops`, `--offload`, `--offload-threads`): one
+//! The flags both event-loop models take (`--loops`, `--offload`, `--offload-threads`,
+//! `--accept`): one
 //! struct, so that the two declarations the lab registers once cannot drift apart.
 
 use lab_core::config::cores;
-use lab_core::model::{ModelOptions, OnOff};
+use lab_core::model::{AcceptFlag, AcceptMode, ModelOptions, OnOff};
 
 /// An event-loop model's flags.
 #[derive(clap::Args, Debug, Clone, Copy)]
@@ -16,6 +17,9 @@ pub struct Options {
     /// Helper threads for offloaded requests (default: four per core).
     #[arg(long, default_value_t = 4 * cores(), value_name = "N")]
     pub offload_threads: usize,
+    /// `--accept shared|reuseport|exclusive` (epoll; io_uring's rings take only `shared`).
+    #[command(flatten)]
+    pub accept: AcceptFlag,
 }
 
 impl Default for Options {
@@ -24,6 +28,7 @@ impl Default for Options {
             loops: cores(),
             offload: OnOff::Off,
             offload_threads: 4 * cores(),
+            accept: AcceptFlag::default(),
         }
     }
 }
@@ -36,6 +41,11 @@ impl ModelOptions for Options {
         if self.offload_threads == 0 || self.offload_threads > 4096 {
             return Err("--offload-threads must be between 1 and 4096".into());
         }
-        Ok(())
+        let loops = [
+            AcceptMode::Shared,
+            AcceptMode::ReusePort,
+            AcceptMode::Exclusive,
+        ];
+        self.accept.check("event-loop", &loops)
     }
 }

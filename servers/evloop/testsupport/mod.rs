@@ -55,6 +55,7 @@ pub fn config(loops: usize, offload: bool) -> Setup {
         loops,
         offload: if offload { OnOff::On } else { OnOff::Off },
         offload_threads: 4,
+        accept: Default::default(),
     };
     Setup { config, options }
 }

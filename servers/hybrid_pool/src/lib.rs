@@ -28,6 +28,12 @@
 //! sockets and hand keep-alive connections around (event MPM); with one socket, T acceptors are
 //! simpler and as fast.
 //!
+//! **Accept strategies** (`--accept`, the supervisor's): `shared` as above, `reuseport` (a socket
+//! per process, shared by its T threads), or `handoff`: the parent accepts and deals each
+//! connection to a process whose thread asked for one, round-robin, over that process's own Unix
+//! socket ([`lab_core::dealer`]); each free thread asks once, so a process is dealt at most as
+//! many connections as it has threads waiting.
+//!
 //! **Parking** (`--park on`, Apache's event MPM proper): a serving thread is pinned by whatever
 //! its connection does, so P x T slowloris connections (heads that never end) or idle keep-alive
 //! clients stop the server. With parking, each worker process also runs a front thread
@@ -93,7 +99,7 @@ use lab_core::model::{self, ModelInfo, ModelOptions};
 use lab_core::net::Listener;
 use lab_core::park::{self, ThreadDoor};
 use lab_core::supervisor::{self, Sizing, SupervisorOptions, WorkerContext};
-use lab_core::{serve_connection, serve_until_idle, Acceptor, Config, Handler, Shutdown};
+use lab_core::{serve_connection, serve_until_idle, Config, Handler, Shutdown};
 use std::io;
 use std::sync::Arc;
 use std::thread;
@@ -106,7 +112,7 @@ pub const MODEL: ModelInfo = ModelInfo {
     available: model::always_available,
     start: |flags| model::start(flags, run),
     variants: &[],
-    conformance: &[&["--park", "on"]],
+    conformance: &[&["--park", "on"], &["--accept", "handoff"]],
 };
 
 /// hybrid_pool's flags: Apache worker's sizes, plus the supervisor's and thread_per_request's
@@ -217,12 +223,13 @@ fn worker(
     }
 }
 
-/// One serving thread: accept, serve, repeat.
+/// One serving thread: accept (or, with `--accept handoff`, receive from the parent), serve,
+/// repeat.
 fn serve_thread(ctx: &WorkerContext<'_>, handler: &dyn Handler, config: &Config) {
-    let Ok(mut acceptor) = Acceptor::new(ctx.listener, &ctx.shutdown) else {
+    let Ok(mut intake) = ctx.intake() else {
         return;
     };
-    while let Some(conn) = acceptor.accept() {
+    while let Some(conn) = intake.take() {
         ctx.slot.begin_connection();
         if ctx.recycle_due() {
             // This process has had its connections: every thread stops accepting, finishes

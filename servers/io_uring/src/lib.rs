@@ -139,7 +139,14 @@ pub const MODEL: ModelInfo = ModelInfo {
         "completion-based event loops on io_uring: multishot accept and receive, batched sends",
     flags: <Options as clap::Args>::augment_args,
     available: availability,
-    start: |flags| model::start(flags, run),
+    start: |flags| {
+        // The toolkit's flags include epoll's `--accept`; the rings share one socket.
+        if let Ok(o) = <Options as clap::FromArgMatches>::from_arg_matches(flags) {
+            o.accept
+                .check("io_uring", &[lab_core::AcceptMode::Shared])?;
+        }
+        model::start(flags, run)
+    },
     variants: &[Variant {
         label: "io_uring+offload",
         flags: &["--offload", "on"],
@@ -246,6 +253,10 @@ pub fn run_with_counters(
     counters: Arc<Counters>,
 ) -> io::Result<()> {
     availability().map_err(|reason| io::Error::new(io::ErrorKind::Unsupported, reason))?;
+    options
+        .accept
+        .check("io_uring", &[lab_core::AcceptMode::Shared])
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let loops = lifecycle::loops("io_uring", options, &counters)?;
     let pool = lifecycle::start_offload(
         "io_uring",

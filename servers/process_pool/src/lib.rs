@@ -45,6 +45,21 @@
 //! one socket, and so to one worker, even while a keep-alive client holds that worker and others
 //! are idle (`lab load -c50` against 60 workers: 33 requests timed out in 10 s; shared: none).
 //!
+//! **Accept: handoff** (`--accept handoff`, [`lab_core::dealer`]): the parent alone accepts, and
+//! passes each connection's descriptor (`SCM_RIGHTS`) to a worker round-robin over the worker's
+//! own Unix socket, as the Node.js cluster module does by default on Linux. A worker asks for a
+//! connection (a one-byte message) whenever it is free, and only a worker that asked is dealt
+//! one, so nothing waits behind a busy worker; while no worker has asked, connections wait in the
+//! kernel's backlog. A connection dealt to a worker that dies before taking it is taken back by
+//! the parent and dealt to another (the log says how many). The price: every connection passes
+//! through the parent, one process for the whole pool. Measured (release build, 2 cores shared
+//! with the load generator and other builds, load average 15 to 35; `lab compare --models
+//! process_pool,hybrid_pool,epoll --experiments accept --accept-conns 200 --accept-workers 4
+//! --duration 5s --repeat 3`, strategies alternating, two such runs): 4 workers, 200 clients
+//! opening a connection per request, every strategy spread evenly (Jain's index 0.996 to 1.000);
+//! server CPU per connection 20 to 24 µs shared or reuseport, 49 to 50 µs handoff (2.1x and 2.4x
+//! shared's); requests/s within run-to-run noise of shared (0.9x to 1.2x).
+//!
 //! **Keep-alive** is prefork's weak spot: an idle keep-alive client holds a whole worker for up
 //! to `--idle-timeout`, so N such clients need N processes. Slow clients are worse: a slowloris
 //! attack (thousands of connections, each trickling a request head that never ends) pins every
@@ -116,9 +131,7 @@ use lab_core::model::{self, ModelInfo, ModelOptions};
 use lab_core::net::Listener;
 use lab_core::park::{self, HandoffDoor};
 use lab_core::supervisor::{self, Sizing, SupervisorOptions, WorkerContext};
-use lab_core::{
-    serve_connection, serve_until_idle, AcceptMode, Acceptor, Config, Handler, Shutdown,
-};
+use lab_core::{serve_connection, serve_until_idle, AcceptMode, Config, Handler, Shutdown};
 use std::io;
 use std::sync::Arc;
 
@@ -130,7 +143,11 @@ pub const MODEL: ModelInfo = ModelInfo {
     available: model::always_available,
     start: |flags| model::start(flags, run),
     variants: &[],
-    conformance: &[&["--accept", "reuseport"], &["--park", "on"]],
+    conformance: &[
+        &["--accept", "reuseport"],
+        &["--park", "on"],
+        &["--accept", "handoff"],
+    ],
 };
 
 /// process_pool's flags: Apache prefork's, with its defaults.
@@ -179,7 +196,7 @@ impl ModelOptions for Options {
         if self.max_spare < self.min_spare {
             return Err("--max-spare must be at least --min-spare".into());
         }
-        if self.supervisor.park.is_on() && self.supervisor.accept == AcceptMode::ReusePort {
+        if self.supervisor.park.is_on() && self.supervisor.accept.accept == AcceptMode::ReusePort {
             return Err("--park on: the front accepts on one socket; use --accept shared".into());
         }
         self.supervisor.validate()
@@ -224,13 +241,14 @@ pub fn run(
     )
 }
 
-/// A worker's whole life: accept, serve, repeat; one connection at a time.
+/// A worker's whole life: accept (or, with `--accept handoff`, receive from the parent), serve,
+/// repeat; one connection at a time.
 fn worker(ctx: WorkerContext<'_>, handler: &dyn Handler, config: &Config) -> i32 {
-    let Ok(mut acceptor) = Acceptor::new(ctx.listener, &ctx.shutdown) else {
+    let Ok(mut intake) = ctx.intake() else {
         return 1;
     };
     ctx.slot.ready();
-    while let Some(conn) = acceptor.accept() {
+    while let Some(conn) = intake.take() {
         ctx.slot.begin_connection();
         let stats = serve_connection(conn, handler, &config.limits, &ctx.shutdown);
         ctx.slot.end_connection(stats.requests);

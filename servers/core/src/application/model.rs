@@ -135,3 +135,57 @@ impl OnOff {
         self == OnOff::On
     }
 }
+
+/// How connections reach a model's workers or loops (`--accept`): the pools take `shared`,
+/// `reuseport` and `handoff`, epoll takes `shared`, `reuseport` and `exclusive`; each model
+/// refuses the others by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AcceptMode {
+    /// One listening socket that every worker (or loop) accepts on; the kernel picks who gets
+    /// each connection.
+    #[default]
+    Shared,
+    /// A SO_REUSEPORT socket per worker (or loop); the kernel spreads connections by a hash of
+    /// the client's address and port. TCP only: refused with `--addr unix:PATH`.
+    #[value(name = "reuseport")]
+    ReusePort,
+    /// The pools: the parent alone accepts and passes each connection's descriptor to a worker,
+    /// round-robin among those that asked for one, over a Unix socket (SCM_RIGHTS): the
+    /// Node.js cluster module's default on Linux.
+    Handoff,
+    /// epoll: one shared socket, registered in every loop's epoll with EPOLLEXCLUSIVE, so the
+    /// kernel wakes one loop per connection instead of all of them.
+    Exclusive,
+}
+
+/// The `--accept` flag, declared once for every model that takes it.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct AcceptFlag {
+    /// How connections reach the workers or loops: shared (one listening socket), reuseport (a
+    /// SO_REUSEPORT socket each), handoff (pools: the parent accepts and passes each connection
+    /// to a worker round-robin over a Unix socket), exclusive (epoll: EPOLLEXCLUSIVE, one loop
+    /// woken per connection).
+    #[arg(long, value_enum, default_value_t = AcceptMode::Shared)]
+    pub accept: AcceptMode,
+}
+
+impl AcceptFlag {
+    /// Refuses a strategy the model does not have, naming the ones it does.
+    pub fn check(&self, model: &str, allowed: &[AcceptMode]) -> Result<(), String> {
+        if allowed.contains(&self.accept) {
+            return Ok(());
+        }
+        let names: Vec<String> = allowed
+            .iter()
+            .filter_map(clap::ValueEnum::to_possible_value)
+            .map(|v| v.get_name().to_string())
+            .collect();
+        let this = clap::ValueEnum::to_possible_value(&self.accept)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
+        Err(format!(
+            "--accept {this}: not a {model} strategy (it takes {})",
+            names.join(", ")
+        ))
+    }
+}

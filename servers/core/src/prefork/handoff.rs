@@ -11,6 +11,12 @@
 //!
 //! process_pool's front ([`crate::park::HandoffFront`]) sends connections with a whole request
 //! head to its workers this way, and the workers send idle keep-alive connections back.
+//!
+//! The pair is two-way: a receiver may also [`ConnReceiver::ask`] for a connection, a one-byte
+//! datagram without a descriptor that the sender counts with [`ConnSender::take_asks`]. The
+//! pools' `--accept handoff` ([`crate::dealer`]) gives each worker a channel of its own and deals
+//! a connection only to a worker that asked, as the Node.js cluster module hands a connection
+//! only to a worker that acknowledged the previous one.
 
 use crate::net::Stream;
 use std::io;
@@ -46,6 +52,28 @@ impl ConnSender {
     pub fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.0.set_write_timeout(timeout)
     }
+
+    /// How many times the receiving side has [asked](ConnReceiver::ask) since the last call
+    /// (reads every ask waiting; the sender must be non-blocking).
+    pub fn take_asks(&self) -> usize {
+        let mut buf = [0u8; 16];
+        let mut asks = 0;
+        // Bounded: a worker asks once per connection it is ready for.
+        for _ in 0..1_000_000 {
+            match self.0.recv(&mut buf) {
+                Ok(_) => asks += 1,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        asks
+    }
+}
+
+impl AsFd for ConnSender {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
 }
 
 impl ConnReceiver {
@@ -63,6 +91,33 @@ impl ConnReceiver {
     /// How long a blocking receive may wait (`WouldBlock` after it).
     pub fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.0.set_read_timeout(timeout)
+    }
+
+    /// Tells the sender this side is ready for one more connection.
+    pub fn ask(&self) -> io::Result<()> {
+        self.0.send(&[1]).map(|_| ())
+    }
+
+    /// Every connection waiting in the queue, without blocking: what a worker that died was
+    /// sent and never took. Only for a receiver nobody else is reading (the non-blocking flag
+    /// is shared by every process holding it); it is left blocking again.
+    pub fn take_all(&self) -> Vec<Stream> {
+        let mut conns = Vec::new();
+        if self.0.set_nonblocking(true).is_err() {
+            return conns;
+        }
+        for _ in 0..1_000_000 {
+            match self.recv() {
+                Ok(conn) => conns.push(conn),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A message without a descriptor (cannot happen on this side) is consumed.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {}
+                Err(_) => break,
+            }
+        }
+        let _ = self.0.set_nonblocking(false);
+        conns
     }
 }
 
@@ -105,6 +160,27 @@ mod tests {
         let (unix, text) = pass(accepted, Stream::from(client));
         assert!(!unix);
         assert_eq!(text, "through the handoff");
+    }
+
+    #[test]
+    fn asks_are_counted_and_unserved_connections_are_taken_back() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _clients: Vec<TcpStream> = (0..3)
+            .map(|_| TcpStream::connect(listener.local_addr().unwrap()).unwrap())
+            .collect();
+        let (tx, rx) = channel().unwrap();
+        tx.set_nonblocking(true).unwrap();
+        assert_eq!(tx.take_asks(), 0);
+        rx.ask().unwrap();
+        rx.ask().unwrap();
+        assert_eq!(tx.take_asks(), 2);
+        assert_eq!(tx.take_asks(), 0);
+        for _ in 0..3 {
+            let accepted = Stream::from(listener.accept().unwrap().0);
+            tx.send(&accepted).unwrap();
+        }
+        assert_eq!(rx.take_all().len(), 3);
+        assert!(rx.take_all().is_empty());
     }
 
     #[test]

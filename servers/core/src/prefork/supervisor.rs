@@ -28,9 +28,11 @@
 //! The parent never serves a request and never starts a thread: it may fork at any time.
 
 use crate::config::Config;
-use crate::model::OnOff;
+use crate::dealer::Dealer;
+use crate::handoff::ConnReceiver;
+use crate::model::{AcceptFlag, AcceptMode, OnOff};
 use crate::net;
-use crate::net::Listener;
+use crate::net::{Acceptor, Listener, Stream};
 use crate::process::{self, Children};
 use crate::scoreboard::{Scoreboard, Slot, State};
 use crate::shutdown::Shutdown;
@@ -47,17 +49,6 @@ pub const MAX_SPAWN_RATE: usize = 32;
 /// keeps a crashed worker's replacement (and zombies) to a few milliseconds.
 const WAKE: Duration = Duration::from_millis(20);
 
-/// How the workers of a pool get their connections (`--accept`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum AcceptMode {
-    /// One listening socket; every worker blocks in accept() on it and the kernel wakes one.
-    Shared,
-    /// A SO_REUSEPORT socket per worker slot; the kernel spreads connections by a hash of the
-    /// client's address and port. TCP only: refused with `--addr unix:PATH`.
-    #[value(name = "reuseport")]
-    ReusePort,
-}
-
 /// The supervisor's own flags, shared by every pool model (process_pool, hybrid_pool).
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct SupervisorOptions {
@@ -73,9 +64,9 @@ pub struct SupervisorOptions {
         allow_hyphen_values = true
     )]
     pub max_requests_per_worker: u64,
-    /// Workers share one listening socket, or each has its own SO_REUSEPORT socket.
-    #[arg(long, value_enum, default_value_t = AcceptMode::Shared)]
-    pub accept: AcceptMode,
+    /// `--accept shared|reuseport|handoff`.
+    #[command(flatten)]
+    pub accept: AcceptFlag,
     /// An event-driven front holds every connection until a whole request head has arrived,
     /// then hands it to a worker (Apache's event MPM), so slow or idle clients do not pin
     /// workers (see `lab_core::park`).
@@ -88,7 +79,7 @@ impl Default for SupervisorOptions {
         SupervisorOptions {
             maintenance_interval: Duration::from_secs(1),
             max_requests_per_worker: 0,
-            accept: AcceptMode::Shared,
+            accept: AcceptFlag::default(),
             park: OnOff::Off,
         }
     }
@@ -101,6 +92,19 @@ impl SupervisorOptions {
             || self.maintenance_interval > Duration::from_secs(60)
         {
             return Err("--maintenance-interval must be between 10ms and 60s".into());
+        }
+        let pools = [
+            AcceptMode::Shared,
+            AcceptMode::ReusePort,
+            AcceptMode::Handoff,
+        ];
+        self.accept.check("pool", &pools)?;
+        if self.park.is_on() && self.accept.accept == AcceptMode::Handoff {
+            return Err(
+                "--park on: the front already hands connections to the workers; use \
+                        --accept shared"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -157,8 +161,11 @@ impl Sizing {
 pub struct WorkerContext<'a> {
     /// The worker's own scoreboard slot (the only one it writes).
     pub slot: &'a Slot,
-    /// The socket it accepts on: the shared listener, or its own SO_REUSEPORT socket.
+    /// The socket it accepts on: the shared listener, or its own SO_REUSEPORT socket (with
+    /// `--accept handoff`, the parent's listener, which the worker does not use).
     pub listener: &'a Listener,
+    /// `--accept handoff`: the worker's end of its channel from the parent.
+    pub handoff: Option<&'a ConnReceiver>,
     /// Set when the worker should stop accepting and leave (SIGTERM from the parent); a worker
     /// may trigger it itself (to recycle).
     pub shutdown: Shutdown,
@@ -170,6 +177,83 @@ impl WorkerContext<'_> {
     /// True once the worker has accepted its `--max-requests-per-worker` connections.
     pub fn recycle_due(&self) -> bool {
         self.max_connections > 0 && self.slot.connections() >= self.max_connections
+    }
+
+    /// Where a serving thread of this worker takes its connections: accept on its listener, or
+    /// (`--accept handoff`) ask the parent and receive one.
+    pub fn intake(&self) -> io::Result<Intake<'_>> {
+        Ok(match self.handoff {
+            Some(door) => Intake::Handoff {
+                door,
+                shutdown: self.shutdown.clone(),
+                asked: false,
+                warnings: crate::net::Warnings::default(),
+            },
+            None => Intake::Accept(Acceptor::new(self.listener, &self.shutdown)?),
+        })
+    }
+}
+
+/// Where one serving thread takes its connections ([`WorkerContext::intake`]).
+pub enum Intake<'a> {
+    Accept(Acceptor<'a>),
+    Handoff {
+        door: &'a ConnReceiver,
+        shutdown: Shutdown,
+        /// An ask is out: do not ask again until it is answered.
+        asked: bool,
+        warnings: crate::net::Warnings,
+    },
+}
+
+impl Intake<'_> {
+    /// The next connection (blocking), or `None` at shutdown.
+    pub fn take(&mut self) -> Option<Stream> {
+        let (door, shutdown, asked, warnings) = match self {
+            Intake::Accept(acceptor) => return acceptor.accept(),
+            Intake::Handoff {
+                door,
+                shutdown,
+                asked,
+                warnings,
+            } => (door, shutdown, asked, warnings),
+        };
+        while !shutdown.is_triggered() {
+            if !*asked {
+                match door.ask() {
+                    Ok(()) => *asked = true,
+                    Err(e) => {
+                        warnings.warn(format_args!(
+                            "handoff: worker {}: cannot ask for a connection: {e}",
+                            sys::pid()
+                        ));
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                }
+            }
+            match door.recv() {
+                Ok(conn) => {
+                    *asked = false;
+                    return Some(conn);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    warnings.warn(format_args!(
+                        "handoff: worker {}: cannot take a connection: {e}",
+                        sys::pid()
+                    ));
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+        None
     }
 }
 
@@ -238,7 +322,7 @@ pub fn supervise_with_front(
     let shown = Arc::clone(&board);
     crate::status::set_source(move || shown.to_json());
     sys::catch_signal(libc::SIGHUP, true)?;
-    let listeners = Listeners::new(listener, options.accept, sizing.slots())?;
+    let listeners = Listeners::new(listener, options.accept.accept, sizing.slots())?;
     let mut pool = Supervisor {
         name,
         sizing,
@@ -279,12 +363,17 @@ struct TickCounts {
     replaced: usize,
 }
 
-/// The listening sockets: one shared by all workers, or one SO_REUSEPORT socket per slot.
+/// The listening sockets: one shared by all workers, or one SO_REUSEPORT socket per slot, or
+/// one that only the parent accepts on (`--accept handoff`: [`Dealer`]).
 enum Listeners {
     Shared(Listener),
     PerSlot {
         addr: SocketAddr,
         sockets: Vec<Option<Listener>>,
+    },
+    Handoff {
+        listener: Listener,
+        dealer: Dealer,
     },
 }
 
@@ -300,31 +389,43 @@ impl Listeners {
                 sockets[0] = Some(listener);
                 Ok(Listeners::PerSlot { addr, sockets })
             }
+            AcceptMode::Handoff => {
+                let dealer = Dealer::new(&listener, slots)?;
+                Ok(Listeners::Handoff { listener, dealer })
+            }
+            AcceptMode::Exclusive => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "--accept exclusive is for epoll's loops, not a pool",
+            )),
         }
     }
 
     /// Makes sure slot `i` has a socket (a new SO_REUSEPORT one if needed).
     fn prepare(&mut self, i: usize) -> io::Result<()> {
-        if let Listeners::PerSlot { addr, sockets } = self {
-            if sockets[i].is_none() {
+        match self {
+            Listeners::PerSlot { addr, sockets } if sockets[i].is_none() => {
                 sockets[i] = Some(net::bind_reuseport(*addr)?);
             }
+            Listeners::Handoff { dealer, .. } => dealer.prepare(i)?,
+            _ => {}
         }
         Ok(())
     }
 
     /// In a worker of slot `i`: closes every other slot's socket (so that closing one in the
-    /// parent really removes it from the kernel's group) and returns this slot's.
-    fn keep_only(&mut self, i: usize) -> &Listener {
+    /// parent really removes it from the kernel's group) and returns this slot's, and with
+    /// handoff, the worker's end of its channel.
+    fn keep_only(&mut self, i: usize) -> (&Listener, Option<&ConnReceiver>) {
         match self {
-            Listeners::Shared(l) => l,
+            Listeners::Shared(l) => (l, None),
+            Listeners::Handoff { listener, dealer } => (listener, dealer.keep_only(i)),
             Listeners::PerSlot { sockets, .. } => {
                 for (j, s) in sockets.iter_mut().enumerate() {
                     if j != i {
                         s.take();
                     }
                 }
-                sockets[i].as_ref().expect("prepared before fork")
+                (sockets[i].as_ref().expect("prepared before fork"), None)
             }
         }
     }
@@ -342,8 +443,28 @@ impl Listeners {
     /// Slot `i` has no worker and will get none soon: close its socket, or the kernel would go
     /// on queueing connections on it that nobody accepts.
     fn release(&mut self, i: usize) {
-        if let Listeners::PerSlot { sockets, .. } = self {
-            sockets[i].take();
+        match self {
+            Listeners::PerSlot { sockets, .. } => {
+                sockets[i].take();
+            }
+            Listeners::Handoff { dealer, .. } => dealer.release(i),
+            Listeners::Shared(_) => {}
+        }
+    }
+
+    /// Slot `i`'s worker has ended: with handoff, takes back the connections it was sent and
+    /// never took (they go to the other workers first). Returns how many.
+    fn take_back(&mut self, i: usize) -> usize {
+        match self {
+            Listeners::Handoff { dealer, .. } => dealer.take_back(i),
+            _ => 0,
+        }
+    }
+
+    /// Slot `i`'s worker was asked to exit: with handoff, it is dealt nothing more.
+    fn stop_dealing(&mut self, i: usize) {
+        if let Listeners::Handoff { dealer, .. } = self {
+            dealer.stop_dealing(i);
         }
     }
 }
@@ -377,10 +498,16 @@ impl Supervisor<'_> {
         }
         let mut next_tick = Instant::now() + self.options.maintenance_interval;
         loop {
-            let parked = self.front.run_for(WAKE);
+            let parked = match &mut self.listeners {
+                Listeners::Handoff { dealer, .. } => dealer.run_for(WAKE),
+                _ => self.front.run_for(WAKE),
+            };
             self.board.set_parked(parked);
             self.reap();
             if self.shutdown.is_triggered() {
+                if let Listeners::Handoff { dealer, .. } = &mut self.listeners {
+                    dealer.stop();
+                }
                 self.front.stop();
                 self.board.set_parked(0);
                 break;
@@ -445,10 +572,11 @@ impl Supervisor<'_> {
         let spawned = self.children.spawn(|| {
             // In the worker: from here on, this process only serves.
             front.forget_in_child();
-            let listener = listeners.keep_only(i);
+            let (listener, handoff) = listeners.keep_only(i);
             worker(WorkerContext {
                 slot,
                 listener,
+                handoff,
                 shutdown: context_shutdown,
                 max_connections,
             })
@@ -484,6 +612,14 @@ impl Supervisor<'_> {
             };
             let tenant = std::mem::take(&mut self.tenants[i]);
             self.board.slot(i).mark_dead();
+            let unserved = self.listeners.take_back(i);
+            if unserved > 0 {
+                eprintln!(
+                    "{}: worker {pid} (slot {i}) ended with {unserved} connections passed to it \
+                     and not taken; passing them to other workers",
+                    self.name
+                );
+            }
             let replace = !tenant.asked
                 && !self.shutdown.is_triggered()
                 && tenant.generation == self.generation;
@@ -564,6 +700,7 @@ impl Supervisor<'_> {
 
     fn ask_to_exit(&mut self, i: usize, pid: Pid) {
         self.tenants[i].asked = true;
+        self.listeners.stop_dealing(i);
         self.children.signal(pid, libc::SIGTERM);
     }
 
