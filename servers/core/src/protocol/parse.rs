@@ -314,15 +314,31 @@ fn check_target_form(method: Method, target: &str) -> Result<(), Rejection> {
 /// Host = uri-host [ ":" port ]: reg-name, IPv4 or a bracketed IP literal. We check the alphabet,
 /// which is what matters for safety (no whitespace, no `/`, `@` or `\`).
 fn check_host(value: &[u8]) -> Result<(), Rejection> {
-    let ok = value
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b));
+    // One table lookup per byte (it runs on every request's Host).
+    let ok = value.iter().all(|&b| HOST_BYTES[usize::from(b)]);
     if ok {
         Ok(())
     } else {
         Err(Rejection::BadHost)
     }
 }
+
+/// The bytes [`check_host`] allows: ASCII letters and digits and `-._~!$&'()*+,;=:[]%`.
+const HOST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let extra = b"-._~!$&'()*+,;=:[]%";
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// Content-Length = 1*DIGIT. A list ("5, 5"), a sign, spaces inside, or an overflow are errors.
 fn parse_content_length(value: &[u8]) -> Result<u64, Rejection> {
