@@ -7,8 +7,11 @@
 //! memory and CPU are measured only when its process is known. Otherwise the report says "not
 //! measured", never 0.
 
+use lab_core::net::Stream;
+use loadgen::Target;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,16 +41,24 @@ pub fn parse_spec(text: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), url.trim().to_string()))
 }
 
-/// The address of `url` (already checked by [`parse_spec`]).
-fn addr_of(url: &str) -> Result<SocketAddr, String> {
+/// The address of `url` (already checked by [`parse_spec`]): TCP, or a Unix socket's path.
+fn target_of(url: &str) -> Result<Target, String> {
     let config = loadgen::Config::for_url(url).map_err(|e| format!("{url}: {e}"))?;
-    Ok(config.addr)
+    Ok(config.target)
+}
+
+/// A connection to `target` (a TCP connect bounded by `timeout`; a Unix connect does not wait).
+pub fn connect(target: &Target, timeout: Duration) -> std::io::Result<Stream> {
+    match target {
+        Target::Tcp(addr) => TcpStream::connect_timeout(addr, timeout).map(Stream::Tcp),
+        Target::Unix(path) => UnixStream::connect(path).map(Stream::Unix),
+    }
 }
 
 /// One `GET` of `url`: `Ok` if an HTTP/1.x status line came back; else what happened.
 pub fn probe(url: &str) -> Result<(), String> {
     let config = loadgen::Config::for_url(url).map_err(|e| e.to_string())?;
-    let mut stream = TcpStream::connect_timeout(&config.addr, PROBE_TIMEOUT)
+    let mut stream = connect(&config.target, PROBE_TIMEOUT)
         .map_err(|e| format!("nothing answers there ({e})"))?;
     stream
         .set_read_timeout(Some(PROBE_TIMEOUT))
@@ -93,8 +104,8 @@ impl Started {
     /// that exits first, or a URL that does not answer within [`START_TIMEOUT`], is an error
     /// naming the flag.
     pub fn start(command: &str, url: &str, cpus: &[usize]) -> Result<Started, String> {
-        let addr = addr_of(url)?;
-        if TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).is_ok() {
+        let addr = target_of(url)?;
+        if connect(&addr, PROBE_TIMEOUT).is_ok() {
             return Err(format!(
                 "--external-cmd: something already listens on {addr}; stop it, or give its pid \
                  with --external-pid instead"

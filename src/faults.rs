@@ -9,9 +9,9 @@
 //! the end a fresh `GET /` says whether it still serves.
 
 use clap::Args;
+use loadgen::Target;
 use report::{FaultLog, Injection};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -31,15 +31,15 @@ pub struct FaultFlags {
 
 /// Starts the injector: `warmup` after now the measured run starts, and lasts `duration`.
 pub fn spawn(
-    addr: SocketAddr,
+    target: Target,
     server_pid: u32,
     warmup: Duration,
     duration: Duration,
 ) -> JoinHandle<FaultLog> {
-    std::thread::spawn(move || inject(addr, server_pid, Instant::now() + warmup, duration))
+    std::thread::spawn(move || inject(target, server_pid, Instant::now() + warmup, duration))
 }
 
-fn inject(addr: SocketAddr, pid: u32, t0: Instant, duration: Duration) -> FaultLog {
+fn inject(target: Target, pid: u32, t0: Instant, duration: Duration) -> FaultLog {
     let at = move |share: f64| t0 + duration.mul_f64(share);
     let since = move |t: Instant| {
         let s = t.saturating_duration_since(t0).as_secs_f64();
@@ -54,6 +54,7 @@ fn inject(addr: SocketAddr, pid: u32, t0: Instant, duration: Duration) -> FaultL
     ]
     .into_iter()
     .map(|(kind, path, count, share)| {
+        let target = target.clone();
         std::thread::spawn(move || {
             let start = at(share);
             while Instant::now() < start {
@@ -72,7 +73,7 @@ fn inject(addr: SocketAddr, pid: u32, t0: Instant, duration: Duration) -> FaultL
                 let outcome = if Instant::now() > end + IO_TIMEOUT {
                     "not sent: the run was over".to_string()
                 } else {
-                    request(addr, path)
+                    request(&target, path)
                 };
                 *injection.outcomes.entry(outcome).or_default() += 1;
                 // Let an aborted process be noticed (and a pool's replacement start).
@@ -105,7 +106,7 @@ fn inject(addr: SocketAddr, pid: u32, t0: Instant, duration: Duration) -> FaultL
     }
     log.injections.extend(kill);
     log.alive_at_end = log.died_at_s.is_none() && loadgen::procmon::is_alive(pid);
-    log.probe_after = request(addr, "/");
+    log.probe_after = request(&target, "/");
     log
 }
 
@@ -135,8 +136,8 @@ fn kill_a_worker(pid: u32, at_s: f64) -> Injection {
 
 /// One request on a connection of its own; what came back, in a few words (`200`, `500`,
 /// `reset`, `closed without a response`, `refused`, `timed out`).
-fn request(addr: SocketAddr, path: &str) -> String {
-    let mut stream = match TcpStream::connect_timeout(&addr, IO_TIMEOUT) {
+fn request(target: &Target, path: &str) -> String {
+    let mut stream = match crate::external::connect(target, IO_TIMEOUT) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return "refused".into(),
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return "timed out".into(),
@@ -144,7 +145,11 @@ fn request(addr: SocketAddr, path: &str) -> String {
     };
     let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
     let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
-    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let host = match target {
+        Target::Tcp(addr) => addr.to_string(),
+        Target::Unix(_) => loadgen::config::UNIX_HOST.to_string(),
+    };
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     if let Err(e) = stream.write_all(head.as_bytes()) {
         return classify(&e);
     }

@@ -125,7 +125,7 @@ pub fn find_max_rate(
     );
     Ok(KneeReport {
         model: model.to_string(),
-        url: format!("http://{}{}", config.addr, config.path),
+        url: config.url(),
         conns: config.conns,
         slo_us,
         sustained_rps,

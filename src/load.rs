@@ -73,7 +73,8 @@ pub struct LoadFlags {
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
-    /// Target URL, e.g. http://127.0.0.1:8080/
+    /// Target URL, e.g. http://127.0.0.1:8080/, or a Unix domain socket and the path to load:
+    /// unix:/run/lab.sock:/hello (sent with `Host: localhost`).
     pub url: String,
     #[command(flatten)]
     pub load: LoadFlags,

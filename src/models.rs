@@ -122,15 +122,15 @@ pub fn check_flags_apply(model: Model, matches: &clap::ArgMatches) -> Result<(),
     Ok(())
 }
 
-/// Refuses model flags that cannot work over the transport of `--addr`, before anything is
+/// Refuses model flags that cannot work over a Unix socket (`unix`), before anything is
 /// bound: `--accept reuseport` spreads connections over several sockets bound to one TCP port,
 /// and a Unix socket's path is bound by one socket only.
-pub fn check_transport(matches: &clap::ArgMatches, addr: &lab_core::Address) -> Result<(), String> {
+pub fn check_transport(matches: &clap::ArgMatches, unix: bool) -> Result<(), String> {
     let reuseport = matches!(
         matches.try_get_one::<lab_core::AcceptMode>("accept"),
         Ok(Some(lab_core::AcceptMode::ReusePort))
     );
-    if addr.is_unix() && reuseport {
+    if unix && reuseport {
         return Err(lab_core::net::REUSEPORT_OVER_UNIX.to_string());
     }
     Ok(())

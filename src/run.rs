@@ -60,6 +60,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub pin: PinFlags,
     #[command(flatten)]
+    pub transport: TransportFlag,
+    #[command(flatten)]
     pub knee: crate::knee::KneeFlags,
     #[command(flatten)]
     pub faults: crate::faults::FaultFlags,
@@ -86,6 +88,45 @@ pub struct ExternalFlags {
     /// it, waits for the URL to answer, measures its process tree and stops it (SIGTERM) after.
     #[arg(long, value_name = "CMD", requires = "external")]
     pub external_cmd: Option<String>,
+}
+
+/// How the load generator reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Transport {
+    /// Loopback TCP: `lab serve --addr 127.0.0.1:0`.
+    #[default]
+    Tcp,
+    /// A Unix domain socket in a temporary directory: `lab serve --addr unix:DIR/lab.sock`.
+    Unix,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Unix => "unix",
+        }
+    }
+}
+
+/// `--transport` (`lab run`, and `lab compare`, which passes it on).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TransportFlag {
+    /// How the load reaches the server: `tcp` (loopback TCP) or `unix` (a Unix domain socket in
+    /// a temporary directory: no TCP stack in the way, so the models' user-space costs show
+    /// more). Recorded in the JSON report.
+    #[arg(long, value_enum, default_value = "tcp")]
+    pub transport: Transport,
+}
+
+impl TransportFlag {
+    /// The flag as `lab run` takes it, for a command line (nothing for the default).
+    pub fn args(&self) -> Vec<String> {
+        match self.transport {
+            Transport::Tcp => Vec::new(),
+            Transport::Unix => vec!["--transport".into(), "unix".into()],
+        }
+    }
 }
 
 /// Which CPUs each side may run on (`lab run`, and `lab compare`, which passes them on).
@@ -136,13 +177,32 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
     // Refuse bad flags before starting anything.
     args.server.config()?;
     models::check_flags_apply(model, &args.server.models.0)?;
+    let transport = args.transport.transport;
+    models::check_transport(&args.server.models.0, transport == Transport::Unix)?;
     // The model reads and checks its own flags (the entry point it returns is not needed here:
     // the server is a child process).
     drop((model.info().start)(&args.server.models.0)?);
     args.load
         .config(&format!("http://127.0.0.1:1{}", args.path))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;
-    let mut serve_args: Vec<String> = ["serve", "--model", model.name(), "--addr", "127.0.0.1:0"]
+    // Over a Unix socket: `lab.sock` in a directory of our own, removed when we are done (the
+    // server removes its socket file when it stops).
+    let socket_dir = match transport {
+        Transport::Tcp => None,
+        Transport::Unix => Some(
+            tempfile::Builder::new()
+                .prefix("lab-run-")
+                .tempdir()
+                .map_err(|e| {
+                    format!("--transport unix: cannot make a directory for the socket: {e}")
+                })?,
+        ),
+    };
+    let addr = match &socket_dir {
+        None => "127.0.0.1:0".to_string(),
+        Some(dir) => format!("unix:{}", dir.path().join("lab.sock").display()),
+    };
+    let mut serve_args: Vec<String> = ["serve", "--model", model.name(), "--addr", &addr]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -161,7 +221,8 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         .unwrap_or_default();
     let load_cpus = args.pin.load_cpus.clone().map(|l| l.0).unwrap_or_default();
     let mut server = Server::start(&exe, &serve_args, &server_cpus)?;
-    let url = format!("http://{}{}", server.addr, args.path);
+    // `http://127.0.0.1:PORT/path` or `unix:/tmp/lab-run-X/lab.sock:/path`.
+    let url = format!("{}{}", server.base, args.path);
     let mut config = args.load.config(&url)?;
     config.cpus = load_cpus.clone();
     if args.load.warmup.is_none() {
@@ -185,10 +246,14 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     let sampler = procmon::Sampler::start(server.pid(), SAMPLE_EVERY);
-    let injector =
-        args.faults.inject_faults.as_ref().map(|_| {
-            crate::faults::spawn(config.addr, server.pid(), config.warmup, config.duration)
-        });
+    let injector = args.faults.inject_faults.as_ref().map(|_| {
+        crate::faults::spawn(
+            config.target.clone(),
+            server.pid(),
+            config.warmup,
+            config.duration,
+        )
+    });
     let result = run_load(&config);
     let mut stats = sampler.stop();
     if let (Some(path), Some(injector)) = (&args.faults.inject_faults, injector) {
@@ -219,6 +284,7 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         leftover_processes: leftover as u64,
         server_cpus,
         load_cpus,
+        transport: transport.name().to_string(),
         external: None,
     };
     finish(&args, run, leftover)
@@ -280,6 +346,13 @@ fn run_external(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String
     if args.faults.inject_faults.is_some() {
         return Err(
             "--inject-faults: not with --external (the faults need the lab's routes)".into(),
+        );
+    }
+    if args.transport.transport == Transport::Unix {
+        return Err(
+            "--transport: not with --external (its URL says how to reach it, e.g. \
+             unix:/run/nginx.sock:/)"
+                .into(),
         );
     }
     let server_cpus = args
@@ -347,6 +420,12 @@ fn run_external(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String
         leftover_processes: leftover as u64,
         server_cpus,
         load_cpus,
+        transport: if url.starts_with("unix:") {
+            "unix"
+        } else {
+            "tcp"
+        }
+        .to_string(),
         external: Some(lab_schema::External {
             name,
             url,
@@ -449,7 +528,8 @@ fn server_summary(run: &RunReport) -> String {
 /// The `lab serve` child.
 struct Server {
     child: Child,
-    addr: String,
+    /// What the load's URL starts with: `http://127.0.0.1:PORT` or `unix:/path/lab.sock:`.
+    base: String,
     stderr: Option<std::thread::JoinHandle<String>>,
 }
 
@@ -491,13 +571,18 @@ impl Server {
         });
         let mut server = Server {
             child,
-            addr: String::new(),
+            base: String::new(),
             stderr: Some(stderr),
         };
         let line = rx.recv_timeout(START_TIMEOUT).unwrap_or_default();
-        match line.strip_prefix("listening on http://") {
-            Some(addr) => {
-                server.addr = addr.trim().to_string();
+        let base = match line.trim().strip_prefix("listening on ") {
+            Some(unix) if unix.starts_with("unix:") => Some(format!("{unix}:")),
+            Some(http) if http.starts_with("http://") => Some(http.to_string()),
+            _ => None,
+        };
+        match base {
+            Some(base) => {
+                server.base = base;
                 Ok(server)
             }
             None => {

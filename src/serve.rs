@@ -123,7 +123,7 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
     let config = args.server.config()?;
     let run = (args.model.info().start)(&args.server.models.0)?;
     models::check_flags_apply(args.model, &args.server.models.0)?;
-    models::check_transport(&args.server.models.0, &args.addr)?;
+    models::check_transport(&args.server.models.0, args.addr.is_unix())?;
 
     // The docroot: the user's, or a sample site in a temporary directory removed at exit.
     let _sample_site;

@@ -122,6 +122,49 @@ fn address_in_use_names_the_flag_and_the_fix() {
     assert!(status.success());
 }
 
+/// `--addr unix:PATH`: a live server's socket and a regular file are refused in one line naming
+/// the flag (the file untouched); a stale socket file (its server gone) is replaced.
+#[test]
+fn a_unix_address_replaces_only_a_stale_socket() {
+    let live = common::Server::start_over(common::Transport::Unix, "single_thread", &[]);
+    let common::Target::Unix(socket) = live.target.clone() else {
+        panic!("not a Unix server");
+    };
+    let addr = format!("unix:{}", socket.display());
+    let (ok, _, stderr) = lab(&["serve", "--model", "single_thread", "--addr", &addr]);
+    assert!(!ok);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--addr unix:") && stderr.contains("listening"),
+        "{stderr}"
+    );
+    let (status, _) = live.stop();
+    assert!(status.success());
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "keep").unwrap();
+    let addr = format!("unix:{}", file.display());
+    let (ok, _, stderr) = lab(&["serve", "--model", "single_thread", "--addr", &addr]);
+    assert!(!ok);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--addr unix:") && stderr.contains("not a socket"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
+
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    assert!(stale.exists());
+    let addr = format!("unix:{}", stale.display());
+    let server = common::Server::start_on("single_thread", &addr, &[]);
+    assert_eq!(server.connect().get("/hello").status, 200);
+    let (status, _) = server.stop();
+    assert!(status.success());
+    assert!(!stale.exists(), "removed at exit");
+}
+
 #[test]
 fn sigint_also_stops_gracefully() {
     let server = common::Server::start("thread_per_request", &[]);

@@ -776,3 +776,78 @@ fn report_against_a_baseline_overlays_both_runs_and_divides_their_cells() {
         "{warning}"
     );
 }
+
+/// `--transport unix`: every cell serves and loads over a Unix socket, compare.json and each
+/// cell's report say so, the environment section tells the reader, and `lab report` reproduces it.
+#[test]
+fn compare_over_unix_sockets_records_the_transport() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let (ok, stdout, stderr) = lab(&[
+        "compare",
+        "--models",
+        "epoll,thread_per_request",
+        "--conns",
+        "10",
+        "--workloads",
+        "hello",
+        "--duration",
+        "1s",
+        "--pause",
+        "0s",
+        "--transport",
+        "unix",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(plan["transport"], "unix");
+    let cells = plan["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2);
+    for cell in cells {
+        assert_eq!(cell["status"], "ok", "{cell}");
+        let command: Vec<&str> = cell["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert!(
+            command.windows(2).any(|w| w == ["--transport", "unix"]),
+            "{command:?}"
+        );
+        let id = cell["id"].as_str().unwrap();
+        let run: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("cells").join(format!("{id}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(run["transport"], "unix");
+        assert!(
+            run["url"].as_str().unwrap().starts_with("unix:"),
+            "{}",
+            run["url"]
+        );
+        assert!(run["requests"].as_u64().unwrap() > 0);
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("Unix domain socket"),
+        "the environment section says so"
+    );
+    assert_report_reproduces(&out);
+    // Against the shared loopback-TCP comparison: the difference in transport is named.
+    let (ok, stdout, stderr) = lab(&[
+        "report",
+        out.to_str().unwrap(),
+        "--against",
+        compared().to_str().unwrap(),
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let md = std::fs::read_to_string(out.join("against").join("report.md")).unwrap();
+    assert!(
+        md.contains("transport: `unix` here, `tcp` in the baseline"),
+        "{md}"
+    );
+}

@@ -232,6 +232,7 @@ fn the_protocol_layer_does_no_io() {
             "std::fs",
             "std::os",
             "TcpStream",
+            "UnixStream",
             "File",
             "io::Read",
             "io::Write",

@@ -1,8 +1,11 @@
 //! What to run: the [`Config`] struct and the string parsers the CLI
-//! needs: [`parse_url`], [`parse_duration`], [`parse_count`] and [`parse_rate`]
+//! needs: [`parse_url`] (`http://host:port/path`, or `unix:/socket:/path` for a
+//! Unix domain socket), [`parse_duration`], [`parse_count`] and [`parse_rate`]
 //! (wrk's SI suffixes: `1k`, `10k`, `2M`).
 
+use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::Error;
@@ -11,8 +14,8 @@ use crate::error::Error;
 /// care about and take the rest from [`Config::default`].
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to connect.
-    pub addr: SocketAddr,
+    /// Where to connect: a TCP address or a Unix socket's path.
+    pub target: Target,
     /// The `Host:` header, usually the URL's authority (`127.0.0.1:8080`).
     pub host: String,
     /// The request target, starting with `/`.
@@ -64,7 +67,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            target: Target::Tcp(SocketAddr::from(([127, 0, 0, 1], 8080))),
             host: "127.0.0.1:8080".to_string(),
             path: "/".to_string(),
             method: "GET".to_string(),
@@ -91,9 +94,9 @@ impl Default for Config {
 impl Config {
     /// The default configuration aimed at `url` (see [`parse_url`]).
     pub fn for_url(url: &str) -> Result<Config, Error> {
-        let (addr, host, path) = parse_url(url)?;
+        let (target, host, path) = parse_url(url)?;
         Ok(Config {
-            addr,
+            target,
             host,
             path,
             ..Config::default()
@@ -147,6 +150,15 @@ impl Config {
     }
 
     /// Pipeline depth actually used: without keep-alive there is one request per connection.
+    /// The URL loaded, as `lab load` takes it: `http://<Host header><path>`, or
+    /// `unix:<socket>:<path>` over a Unix socket (recorded in the report).
+    pub fn url(&self) -> String {
+        match &self.target {
+            Target::Tcp(_) => format!("http://{}{}", self.host, self.path),
+            Target::Unix(socket) => format!("unix:{}:{}", socket.display(), self.path),
+        }
+    }
+
     pub(crate) fn effective_pipeline(&self) -> usize {
         if self.keepalive {
             self.pipeline.max(1)
@@ -156,13 +168,56 @@ impl Config {
     }
 }
 
+/// Where the load goes: a TCP address, or the path of a Unix domain socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl Target {
+    pub fn is_unix(&self) -> bool {
+        matches!(self, Target::Unix(_))
+    }
+}
+
+impl fmt::Display for Target {
+    /// `127.0.0.1:8080` or `unix:/path`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Tcp(a) => write!(f, "{a}"),
+            Target::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+/// The `Host` header sent over a Unix socket, which has no authority (curl
+/// `--unix-socket` sends the URL's host the same way).
+pub const UNIX_HOST: &str = "localhost";
+
 /// Split `http://host[:port][/path]` into the address to connect to, the
 /// `Host` header and the request target. The host is resolved with the
-/// system resolver and the first address is taken. Only `http://`.
-pub fn parse_url(url: &str) -> Result<(SocketAddr, String, String), Error> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| Error::Url(format!("{url:?}: only http:// URLs are supported")))?;
+/// system resolver and the first address is taken. Only `http://`, or
+/// `unix:/path/to/socket:/path` (a Unix domain socket, then the request
+/// target after the last `:/`; `Host: localhost`).
+pub fn parse_url(url: &str) -> Result<(Target, String, String), Error> {
+    if let Some(rest) = url.strip_prefix("unix:") {
+        let (socket, path) = match rest.rfind(":/") {
+            Some(i) if i > 0 => (&rest[..i], rest[i + 1..].to_string()),
+            _ => (rest, "/".to_string()),
+        };
+        if socket.is_empty() {
+            return Err(Error::Url(format!(
+                "{url:?}: expected unix:/path/to/socket or unix:/path/to/socket:/route"
+            )));
+        }
+        return Ok((Target::Unix(PathBuf::from(socket)), UNIX_HOST.into(), path));
+    }
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        Error::Url(format!(
+            "{url:?}: only http:// URLs (or unix:/socket:/path) are supported"
+        ))
+    })?;
     let split = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
     let path = match path.chars().next() {
@@ -187,7 +242,7 @@ pub fn parse_url(url: &str) -> Result<(SocketAddr, String, String), Error> {
         .map_err(|e| Error::Url(format!("{url:?}: cannot resolve {authority}: {e}")))?
         .next()
         .ok_or_else(|| Error::Url(format!("{url:?}: {authority} has no address")))?;
-    Ok((addr, authority.to_string(), path))
+    Ok((Target::Tcp(addr), authority.to_string(), path))
 }
 
 /// Parse `"3"` (seconds), `"500ms"`, `"10s"`, `"2m"` or `"1h"`. Fractions
@@ -333,18 +388,27 @@ mod tests {
     #[test]
     fn urls() {
         let (addr, host, path) = parse_url("http://127.0.0.1:8080/a/b?c=d").unwrap();
-        assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(addr, Target::Tcp(SocketAddr::from(([127, 0, 0, 1], 8080))));
         assert_eq!(host, "127.0.0.1:8080");
         assert_eq!(path, "/a/b?c=d");
 
         let (addr, host, path) = parse_url("http://127.0.0.1").unwrap();
-        assert_eq!(addr.port(), 80);
+        assert_eq!(addr, Target::Tcp(SocketAddr::from(([127, 0, 0, 1], 80))));
         assert_eq!(host, "127.0.0.1");
         assert_eq!(path, "/");
 
         let (addr, _, path) = parse_url("http://[::1]:9000?x").unwrap();
-        assert_eq!(addr.port(), 9000);
+        assert!(matches!(addr, Target::Tcp(a) if a.port() == 9000));
         assert_eq!(path, "/?x");
+
+        let (target, host, path) = parse_url("unix:/tmp/lab.sock:/hello?x=1").unwrap();
+        assert_eq!(target, Target::Unix("/tmp/lab.sock".into()));
+        assert_eq!(host, "localhost");
+        assert_eq!(path, "/hello?x=1");
+        let (target, _, path) = parse_url("unix:/tmp/lab.sock").unwrap();
+        assert_eq!(target.to_string(), "unix:/tmp/lab.sock");
+        assert_eq!(path, "/");
+        assert!(parse_url("unix:").is_err());
 
         assert!(parse_url("https://127.0.0.1/").is_err());
         assert!(parse_url("http:///x").is_err());

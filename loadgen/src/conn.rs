@@ -11,12 +11,12 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 
-use mio::net::TcpStream;
+use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::config::Target;
 use crate::response::{Done, Parser};
 use crate::stats::ErrorKind;
 use crate::worker::Worker;
@@ -48,7 +48,7 @@ pub(crate) struct Sent {
 }
 
 pub(crate) struct Conn {
-    stream: Option<TcpStream>,
+    stream: Option<Sock>,
     pub state: State,
     parser: Parser,
     /// Requests written (or queued to write) and not yet answered, oldest first.
@@ -99,8 +99,59 @@ impl Conn {
     }
 }
 
-/// A non-blocking TCP socket with Nagle off, connecting to `addr`.
-fn open_socket(addr: SocketAddr) -> io::Result<TcpStream> {
+/// A connection's socket: TCP, or a Unix domain socket (`unix:/path` targets).
+enum Sock {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Sock {
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Sock::Tcp(s) => s,
+            Sock::Unix(s) => s,
+        }
+    }
+
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        match self {
+            Sock::Tcp(s) => s.take_error(),
+            Sock::Unix(s) => s.take_error(),
+        }
+    }
+
+    /// `Ok` once the connect has completed; `NotConnected` while it is under way.
+    fn check_connected(&self) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => s.peer_addr().map(drop),
+            Sock::Unix(s) => s.peer_addr().map(drop),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Sock::Tcp(s) => s.read(buf),
+            Sock::Unix(s) => s.read(buf),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sock::Tcp(s) => s.write(buf),
+            Sock::Unix(s) => s.write(buf),
+        }
+    }
+}
+
+/// A non-blocking socket connecting to `target`: TCP with Nagle off, or a
+/// Unix stream socket (whose connect completes at once, or fails with
+/// `WouldBlock` when the server's backlog is full: counted as a connect error
+/// and retried after a back-off).
+fn open_socket(target: &Target) -> io::Result<Sock> {
+    let addr = match target {
+        Target::Tcp(addr) => *addr,
+        Target::Unix(path) => return UnixStream::connect(path).map(Sock::Unix),
+    };
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking(),
@@ -112,7 +163,7 @@ fn open_socket(addr: SocketAddr) -> io::Result<TcpStream> {
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(e) => return Err(e),
     }
-    Ok(TcpStream::from_std(socket.into()))
+    Ok(Sock::Tcp(TcpStream::from_std(socket.into())))
 }
 
 impl Worker<'_> {
@@ -121,12 +172,12 @@ impl Worker<'_> {
         let c = &mut self.conns[i];
         c.since = self.now;
         c.first_connect.get_or_insert(self.now);
-        let stream = open_socket(self.plan.addr).and_then(|mut s| {
+        let stream = open_socket(&self.plan.target).and_then(|mut s| {
             // Both interests, once: mio is edge-triggered, so a writable
             // edge only comes when the send buffer drains after being full,
             // and we never need to re-register.
             self.poll.registry().register(
-                &mut s,
+                s.source(),
                 Token(i),
                 Interest::READABLE | Interest::WRITABLE,
             )?;
@@ -169,8 +220,8 @@ impl Worker<'_> {
             Ok(Some(e)) | Err(e) => return self.connect_failed(i, ErrorKind::of_connect(&e)),
             Ok(None) => {}
         }
-        match stream.peer_addr() {
-            Ok(_) => self.connected(i),
+        match stream.check_connected() {
+            Ok(()) => self.connected(i),
             Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
             Err(e) => self.connect_failed(i, ErrorKind::of_connect(&e)),
         }

@@ -8,7 +8,8 @@
 //! records how long each one took. Errors are counted by kind, never fatal:
 //! a server that dies mid-run gives a report full of connect errors, not a
 //! hang. Each connection lives through wrk's three callbacks: connected,
-//! writable, readable.
+//! writable, readable. The target is a TCP address or a Unix domain socket
+//! (`unix:/path/to/socket:/route`, which wrk cannot load).
 //!
 //! # Using it
 //!
@@ -123,7 +124,9 @@ mod stats;
 mod sys;
 mod worker;
 
-pub use config::{parse_count, parse_duration, parse_rate, parse_start_at, parse_url, Config};
+pub use config::{
+    parse_count, parse_duration, parse_rate, parse_start_at, parse_url, Config, Target,
+};
 pub use error::Error;
 pub use lab_schema as report;
 /// The report types live in `lab-schema`, shared with the report crate.

@@ -34,8 +34,13 @@ pub fn preflight(config: &Config) -> Result<Vec<String>, Error> {
         });
     }
 
-    // Every connection to one address needs its own local port.
-    if let Some((lo, hi)) = read_pair("/proc/sys/net/ipv4/ip_local_port_range") {
+    // Every TCP connection to one address needs its own local port (a Unix socket needs none).
+    let ports_range = if config.target.is_unix() {
+        None
+    } else {
+        read_pair("/proc/sys/net/ipv4/ip_local_port_range")
+    };
+    if let Some((lo, hi)) = ports_range {
         let ports = hi.saturating_sub(lo) + 1;
         if conns > ports {
             return Err(Error::Limit {

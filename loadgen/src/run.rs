@@ -65,7 +65,7 @@ pub fn run_until(config: &Config, stop: &AtomicBool) -> Result<Report, Error> {
                 request_every_us: config.rate.map(|r| config.conns as f64 * 1e6 / r),
                 depth: config.effective_pipeline(),
                 keepalive: config.keepalive,
-                addr: config.addr,
+                target: config.target.clone(),
                 request: request.clone(),
                 conns,
             };
@@ -192,7 +192,7 @@ fn merge(
     let duration_s = (finished_us - measure_us) as f64 / 1e6;
     Report {
         schema_version: SCHEMA_VERSION,
-        url: format!("http://{}{}", config.host, config.path),
+        url: config.url(),
         conns: config.conns,
         threads,
         rate: config.rate,

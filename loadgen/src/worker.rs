@@ -11,13 +11,14 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
-use std::net::SocketAddr;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use mio::{Events, Poll, Token};
 
+use crate::config::Target;
 use crate::conn::{Conn, State};
 use crate::request::Request;
 use crate::stats::{Live, SecondRow, ThreadStats};
@@ -78,7 +79,7 @@ pub(crate) struct Plan {
     pub request_every_us: Option<f64>,
     pub depth: usize,
     pub keepalive: bool,
-    pub addr: SocketAddr,
+    pub target: Target,
     pub request: Request,
     pub conns: usize,
 }

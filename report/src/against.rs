@@ -543,8 +543,13 @@ fn differences(this: &Study, base: &Study) -> Vec<String> {
     );
     differ("kernel", e.kernel.clone(), f.kernel.clone());
     differ("build of lab", e.build.clone(), f.build.clone());
+    // compare.json records it (`tcp` for files from before `--transport`).
+    differ(
+        "transport",
+        this.plan.transport.clone(),
+        base.plan.transport.clone(),
+    );
     for (flag, what) in [
-        ("--transport", "transport"),
         ("--threads", "load generator threads"),
         ("--pipeline", "pipelining"),
     ] {

@@ -54,6 +54,10 @@ pub struct Plan {
     pub conns: Vec<u64>,
     pub workloads: Vec<Workload>,
     pub environment: Environment,
+    /// `--transport`: how every cell's load reached its server, `tcp` (loopback TCP) or `unix`
+    /// (a Unix domain socket); files before the flag: `tcp`.
+    #[serde(default = "tcp")]
+    pub transport: String,
     pub cells: Vec<CellRecord>,
     /// `--rates`: latency against offered load (its cells have `experiment` `rates`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,6 +119,10 @@ pub struct RatesPlan {
     pub start: f64,
     #[serde(default)]
     pub max_steps: u32,
+}
+
+fn tcp() -> String {
+    "tcp".into()
 }
 
 /// One workload: a request path and the server flags it needs.

@@ -89,6 +89,7 @@ fn run(c: &Cell) -> RunReport {
         leftover_processes: 0,
         server_cpus: Vec::new(),
         load_cpus: Vec::new(),
+        transport: "tcp".into(),
         external: None,
     }
 }

@@ -339,10 +339,14 @@ impl LoadReport {
     pub fn summary(&self) -> String {
         let mut s = String::new();
         let l = &self.latency_us;
-        let mode = match self.rate {
+        let mut mode = match self.rate {
             Some(r) => format!(" (open loop, {r:.0} req/s)"),
             None => String::new(),
         };
+        if self.url.starts_with("unix:") {
+            // Not loopback TCP: say so where the figures are read.
+            mode = format!("{mode} over a Unix socket ({})", self.url);
+        }
         // With no response there is no latency: `n/a`, never `0us`.
         let answered = self.requests > 0;
         let lat = |us: f64| if answered { human_us(us) } else { "n/a".into() };

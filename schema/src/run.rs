@@ -27,6 +27,10 @@ pub struct RunReport {
     /// `--load-cpus`: the CPUs the load generator's threads were pinned to; empty when not.
     #[serde(default)]
     pub load_cpus: Vec<usize>,
+    /// `--transport`: `tcp` (loopback TCP) or `unix` (a Unix domain socket); reports from
+    /// before the flag: `tcp`.
+    #[serde(default = "tcp")]
+    pub transport: String,
     /// `lab run --external NAME=URL`: the server was not a model of the lab but a server given by
     /// its URL (nginx, say); `model` is its NAME. Absent for a model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,4 +68,8 @@ impl RunReport {
     pub fn from_json(text: &str) -> Result<RunReport, serde_json::Error> {
         serde_json::from_str(text)
     }
+}
+
+fn tcp() -> String {
+    "tcp".into()
 }

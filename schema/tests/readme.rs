@@ -50,6 +50,7 @@ fn full_report() -> RunReport {
         leftover_processes: 0,
         server_cpus: vec![0],
         load_cpus: vec![1],
+        transport: "unix".into(),
         external: Some(lab_schema::External {
             name: "nginx".into(),
             url: "http://127.0.0.1:8090/".into(),

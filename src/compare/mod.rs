@@ -170,6 +170,8 @@ pub struct CompareArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub pin: crate::run::PinFlags,
+    #[command(flatten)]
+    pub transport: crate::run::TransportFlag,
 }
 
 pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
@@ -181,6 +183,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         None => (args, None),
     };
     let _ = plan::PIN.set(args.pin.clone());
+    let _ = plan::TRANSPORT_ARGS.set(args.transport.args());
     let lineup = lineup(&args)?;
     let models = lineup.all_models();
     if args.conns.is_empty() || args.conns.contains(&0) {
@@ -325,6 +328,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
             Vec::new()
         },
         environment: environment::environment(),
+        transport: args.transport.transport.name().to_string(),
         cells: jobs.iter().map(|j| j.record.clone()).collect(),
         rates: rates.as_ref().map(|r| r.record()),
         experiments: experiments

@@ -257,6 +257,9 @@ pub static PIN: std::sync::OnceLock<crate::run::PinFlags> = std::sync::OnceLock:
 /// The load flags of every cell (`--threads`, `--pipeline`, `--timeout`), as `lab run` takes
 /// them (set once, before any cell is planned; empty where they are the defaults).
 pub static LOAD_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+/// `--transport unix` as given to `lab compare`, passed on to every model's cell (an external
+/// server's URL says how it is reached); empty for TCP.
+pub static TRANSPORT_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
 /// The `lab run` of one cell: `lab run --model M --conns C --path P --duration D [extra] [load
 /// flags] --quiet --json cells/<id>.json [the series' flags] [pinning]`; for an external server
@@ -305,6 +308,9 @@ pub fn job(out: &Path, series: &Series, spec: CellSpec) -> Job {
     ]);
     args.extend(series.flags.iter().cloned());
     args.extend(pin.args());
+    if let Target::Model(_) = series.target {
+        args.extend(TRANSPORT_ARGS.get().into_iter().flatten().cloned());
+    }
     let record = CellRecord {
         id: spec.id,
         workload: spec.workload.name.clone(),

@@ -41,20 +41,35 @@ impl Ctx<'_> {
                     fmt::fixed(p.duration_s, 1)
                 ),
             ),
+            kv("transport", transport_text(&p.transport).into()),
         ];
         self.push(Block::Table {
             head: vec!["".into(), "value".into()],
             rows,
         });
-        self.para(
+        let over = if p.transport == "unix" {
+            " They talk over a Unix domain socket, so the kernel's TCP stack is not part of any \
+             figure here: do not set them beside loopback TCP figures."
+        } else {
+            ""
+        };
+        self.para(format!(
             "Server and load generator share the machine's cores (the load generator uses one \
              thread), so compare models within this report rather than against numbers from \
-             another machine. To rerun the whole comparison:",
-        );
+             another machine.{over} To rerun the whole comparison:"
+        ));
         self.push(Block::Code(vec![shell_join(&p.command)]));
         self.para("Each cell, exactly as it was run (`lab` is the same binary):");
         let cmds: Vec<String> = p.cells.iter().map(|c| shell_join(&c.command)).collect();
         self.push(Block::Code(cmds));
+    }
+}
+
+/// How the load reached the servers, for the environment table.
+fn transport_text(transport: &str) -> &'static str {
+    match transport {
+        "unix" => "Unix domain socket (--transport unix): a socket file in a temporary directory",
+        _ => "loopback TCP (127.0.0.1)",
     }
 }
 

@@ -194,11 +194,13 @@ fn serve(
             // The child: serve this one connection, then leave.
             let stats = serve_connection(conn, handler.as_ref(), &config.limits, shutdown);
             if verbose {
-                eprintln!(
-                    "fork_per_request: child {} served {} requests",
+                // One write, so that it cannot split another process's line on stderr.
+                let line = format!(
+                    "fork_per_request: child {} served {} requests\n",
                     sys::pid(),
                     stats.requests
                 );
+                eprint!("{line}");
             }
             0
         });

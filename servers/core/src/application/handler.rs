@@ -82,7 +82,10 @@ pub fn install_panic_hook(verbose: bool) {
             return previous(info);
         }
         if verbose {
-            eprintln!("{}", panic_line(info.payload(), info.location()));
+            // One write of the whole line (`eprintln!` writes the newline separately), so that
+            // lines from several processes sharing stderr (fork_per_request) never interleave.
+            let line = format!("{}\n", panic_line(info.payload(), info.location()));
+            eprint!("{line}");
         }
     }));
 }

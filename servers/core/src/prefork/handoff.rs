@@ -78,23 +78,32 @@ mod tests {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
 
-    #[test]
-    fn a_connection_passed_over_the_channel_is_the_same_connection() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let accepted = Stream::from(listener.accept().unwrap().0);
+    /// Passes `accepted` over a channel and writes through what arrives, then closes it: returns
+    /// whether it arrived as a Unix socket, and what the client read until the close.
+    fn pass(accepted: Stream, client: Stream) -> (bool, String) {
         let (tx, rx) = channel().unwrap();
         rx.set_timeout(Some(Duration::from_secs(5))).unwrap();
         tx.send(&accepted).unwrap();
         drop(accepted); // the receiver's descriptor keeps the connection open
-        let mut received = rx.recv().unwrap();
-        received.write_all(b"through the handoff").unwrap();
+        let received = rx.recv().unwrap();
+        let unix = received.is_unix();
+        (&received).write_all(b"through the handoff").unwrap();
         drop(received);
         client
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         let mut text = String::new();
-        client.read_to_string(&mut text).unwrap();
+        (&client).read_to_string(&mut text).unwrap();
+        (unix, text)
+    }
+
+    #[test]
+    fn a_connection_passed_over_the_channel_is_the_same_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let accepted = Stream::from(listener.accept().unwrap().0);
+        let (unix, text) = pass(accepted, Stream::from(client));
+        assert!(!unix);
         assert_eq!(text, "through the handoff");
     }
 
@@ -103,22 +112,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s");
         let listener = crate::net::bind_unix(&path, 16).unwrap();
-        let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let client = std::os::unix::net::UnixStream::connect(&path).unwrap();
         let accepted = Stream::from(listener.accept().unwrap().0);
-        let (tx, rx) = channel().unwrap();
-        rx.set_timeout(Some(Duration::from_secs(5))).unwrap();
-        tx.send(&accepted).unwrap();
-        drop(accepted);
-        let mut received = rx.recv().unwrap();
-        assert!(received.is_unix());
-        received.write_all(b"over unix").unwrap();
-        drop(received);
-        client
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let mut text = String::new();
-        client.read_to_string(&mut text).unwrap();
-        assert_eq!(text, "over unix");
+        let (unix, text) = pass(accepted, Stream::from(client));
+        assert!(unix);
+        assert_eq!(text, "through the handoff");
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub enum AcceptMode {
     /// One listening socket; every worker blocks in accept() on it and the kernel wakes one.
     Shared,
     /// A SO_REUSEPORT socket per worker slot; the kernel spreads connections by a hash of the
-    /// client's address and port.
+    /// client's address and port. TCP only: refused with `--addr unix:PATH`.
     #[value(name = "reuseport")]
     ReusePort,
 }
