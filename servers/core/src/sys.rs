@@ -7,6 +7,7 @@
 //! - Sockets: [`sendfile`], a file to a socket without a copy through user memory;
 //!   [`accept_nonblocking`] (`accept4` with `SOCK_NONBLOCK`) and [`peek`] (`MSG_PEEK`), for TCP
 //!   and Unix sockets alike.
+//! - Clocks: [`coarse_unix_secs`], the wall clock's seconds at tick resolution (the `Date` header).
 //! - Memory: [`trim_heap`], the allocator's free pages back to the kernel.
 //! - Processes: [`fork`], [`reap_any`], [`kill`], [`die_with_parent`], [`exit_now`], [`pid`].
 //! - Signals: [`catch_signal`] and [`take_signal`], a flag per signal set by a minimal handler.
@@ -182,6 +183,24 @@ pub fn kill(pid: Pid, sig: i32) {
     unsafe {
         libc::kill(pid, sig);
     }
+}
+
+/// The seconds since the Unix epoch, from `CLOCK_REALTIME_COARSE`: the time of the last timer
+/// tick (a few ms behind at most), read from the vDSO without the TSC read and conversion that a
+/// precise clock costs. What the `Date` header needs, read once per response (`SystemTime::now()`
+/// there was the most expensive user-space call per pipelined request, issue 13).
+pub fn coarse_unix_secs() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call; the clock id is
+    // a constant that Linux has had since 2.6.32.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    u64::try_from(ts.tv_sec).unwrap_or(0)
 }
 
 /// This process's id.

@@ -118,6 +118,12 @@
 //!   of the ceiling** (5 rounds, pinned, with the allocation-free request path; 0.64–0.72 before
 //!   it in the same run): there the parser and the buffer handling, not the kernel, are the cost.
 //!   The README's "What we measured" has the table and how to re-measure.
+//! - Pipelined (16 per write), against may_minihttp with one worker (`benches/hotpath.sh --steps
+//!   pipeline`, alternating, other builds running), in requests per server CPU-second:
+//!   **0.87–0.95** after the coarse-clock `Date`, the per-thread response-head cache and the
+//!   per-batch request counter; 0.85–0.88 before them. The kernel's time per request is about
+//!   the same for both; may_minihttp spends less in user space (about 75 ns per request to our
+//!   150–175).
 //! - Over a Unix socket (`--addr unix:PATH`, loaded with `lab load unix:PATH:/ -c100`, since wrk
 //!   cannot), alternating with the same loop on loopback TCP: **1.9-2.0x the requests per
 //!   server CPU-second** keep-alive (2.7 µs of CPU per request instead of 5.2) and **2.3x** with

@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 /// The `Server` header of every response.
 pub const SERVER: &str = "http-lab";
@@ -291,6 +291,29 @@ impl Response {
         keep_alive: bool,
         minor_version: u8,
     ) {
+        // The head of a response like the last one of this thread, in the same second, is the
+        // same bytes: copied from the thread's cache in one append (the plaintext route's
+        // responses, pipelined, all are). Otherwise it is built, and kept for the next one.
+        let secs = crate::sys::coarse_unix_secs();
+        let key = HeadKey::of(self, keep_alive, minor_version, secs);
+        let hit = key.is_some_and(|key| LAST_HEAD.with(|cell| cell.borrow().copy_to(&key, out)));
+        if !hit {
+            let start = out.len();
+            self.write_head(out, keep_alive, minor_version, secs);
+            if let Some(key) = key {
+                LAST_HEAD.with(|cell| cell.borrow_mut().keep(key, &out[start..]));
+            }
+        }
+        if !head_only && !self.status.forbids_body() {
+            if let Body::Bytes(bytes) = &self.body {
+                out.extend_from_slice(bytes);
+            }
+        }
+    }
+
+    /// Appends the head: status line, header fields, the empty line. `secs` is the time for
+    /// the `Date` field (seconds since the epoch).
+    fn write_head(&self, out: &mut Vec<u8>, keep_alive: bool, minor_version: u8, secs: u64) {
         // Plain appends to `out`, which keeps its capacity between responses: building a
         // response allocates nothing once `out` has grown to a batch's size.
         let status = self.status;
@@ -301,7 +324,7 @@ impl Response {
         out.extend_from_slice(b"\r\nServer: ");
         out.extend_from_slice(SERVER.as_bytes());
         out.extend_from_slice(b"\r\nDate: ");
-        with_http_date(|date| out.extend_from_slice(date));
+        with_http_date_at(secs, |date| out.extend_from_slice(date));
         out.extend_from_slice(b"\r\n");
         if !status.forbids_body() {
             if !self.content_type.is_empty() {
@@ -325,15 +348,83 @@ impl Response {
             out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        if !head_only && !status.forbids_body() {
-            if let Body::Bytes(bytes) = &self.body {
-                out.extend_from_slice(bytes);
-            }
-        }
     }
 }
 
-/// Appends `n` in decimal (what `write!` does, without the formatting machinery).
+/// What decides a response head's bytes, for a response whose head can be cached: no extra
+/// header fields and a `'static` content type (compared by address: a `'static` string at an
+/// address never changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HeadKey {
+    status: u16,
+    content_type: (usize, usize),
+    body_len: u64,
+    keep_alive: bool,
+    minor_version: u8,
+    secs: u64,
+}
+
+impl HeadKey {
+    fn of(resp: &Response, keep_alive: bool, minor_version: u8, secs: u64) -> Option<HeadKey> {
+        let Cow::Borrowed(content_type) = &resp.content_type else {
+            return None;
+        };
+        if !resp.headers.is_empty() {
+            return None;
+        }
+        Some(HeadKey {
+            status: resp.status.code(),
+            content_type: (content_type.as_ptr() as usize, content_type.len()),
+            body_len: resp.body.len(),
+            keep_alive,
+            minor_version,
+            secs,
+        })
+    }
+}
+
+/// The longest head [`LastHead`] keeps (the plaintext route's is about 140 bytes).
+const CACHED_HEAD_MAX: usize = 256;
+
+/// The last cacheable response head this thread built, with what decided its bytes.
+#[derive(Debug)]
+struct LastHead {
+    key: Option<HeadKey>,
+    len: usize,
+    bytes: [u8; CACHED_HEAD_MAX],
+}
+
+impl LastHead {
+    /// Appends the kept head to `out` if it was built for `key`.
+    fn copy_to(&self, key: &HeadKey, out: &mut Vec<u8>) -> bool {
+        if self.key.as_ref() != Some(key) {
+            return false;
+        }
+        out.extend_from_slice(&self.bytes[..self.len]);
+        true
+    }
+
+    fn keep(&mut self, key: HeadKey, head: &[u8]) {
+        if head.len() > CACHED_HEAD_MAX {
+            self.key = None;
+            return;
+        }
+        self.bytes[..head.len()].copy_from_slice(head);
+        self.len = head.len();
+        self.key = Some(key);
+    }
+}
+
+thread_local! {
+    static LAST_HEAD: RefCell<LastHead> = const {
+        RefCell::new(LastHead {
+            key: None,
+            len: 0,
+            bytes: [0; CACHED_HEAD_MAX],
+        })
+    };
+}
+
 fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
@@ -357,15 +448,18 @@ thread_local! {
 /// Calls `f` with the current time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`),
 /// formatted at most once a second per thread.
 pub fn with_http_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+    // The coarse clock (no TSC read): the precise one cost more than the rest of the response
+    // head together. It runs at most a tick behind, well inside the header's one-second
+    // resolution.
+    with_http_date_at(crate::sys::coarse_unix_secs(), f)
+}
+
+/// [`with_http_date`] for a time already read: `secs` since the epoch.
+fn with_http_date_at<R>(secs: u64, f: impl FnOnce(&[u8]) -> R) -> R {
     DATE.with(|cell| {
         let mut cache = cell.borrow_mut();
-        let now = SystemTime::now();
-        let secs = now
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
         if cache.0 != secs {
-            // An IMF-fixdate is always 29 bytes; writing into a slice cannot allocate.
+            let now = UNIX_EPOCH + Duration::from_secs(secs);
             let mut slot = &mut cache.1[..];
             let _ = write!(slot, "{}", httpdate::HttpDate::from(now));
             cache.0 = secs;
@@ -423,6 +517,57 @@ mod tests {
         match RequestReader::new().advance(&mut buf, &crate::limits::Limits::default()) {
             Ok(Progress::Complete(req)) => req,
             other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    /// The head cache gives each response the head it would get built afresh: a response that
+    /// differs from the last one in anything the head shows is never answered from the cache.
+    #[test]
+    fn a_cached_head_is_used_only_for_a_response_with_the_same_head() {
+        let variants = || {
+            [
+                (Response::text(Status::OK, &b"Hello"[..]), true, 1),
+                (Response::text(Status::OK, &b"Hello!"[..]), true, 1),
+                (Response::text(Status::OK, &b"Hello"[..]), false, 1),
+                (Response::text(Status::OK, &b"Hello"[..]), true, 0),
+                (
+                    Response::new(Status::OK, "application/json", &b"Hello"[..]),
+                    true,
+                    1,
+                ),
+                (
+                    Response::new(Status::OK, String::from("text/html"), &b"Hello"[..]),
+                    true,
+                    1,
+                ),
+                (Response::text(Status::NOT_FOUND, &b"Hello"[..]), true, 1),
+                (
+                    Response::text(Status::OK, &b"Hello"[..]).with_header("Allow", "GET"),
+                    true,
+                    1,
+                ),
+                (Response::text(Status::OK, &b"Hello"[..]), true, 1),
+            ]
+        };
+        for _round in 0..2 {
+            for (resp, keep_alive, minor) in variants() {
+                loop {
+                    let secs = crate::sys::coarse_unix_secs();
+                    let mut out = Vec::new();
+                    resp.write_to(&mut out, false, keep_alive, minor);
+                    let mut expected = Vec::new();
+                    resp.write_head(&mut expected, keep_alive, minor, secs);
+                    expected.extend_from_slice(resp.body.bytes().expect("in memory"));
+                    if crate::sys::coarse_unix_secs() != secs {
+                        continue; // a second boundary in between: the Date may differ
+                    }
+                    assert_eq!(
+                        String::from_utf8_lossy(&out),
+                        String::from_utf8_lossy(&expected)
+                    );
+                    break;
+                }
+            }
         }
     }
 

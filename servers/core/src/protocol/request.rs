@@ -97,6 +97,13 @@ impl Head {
     /// data, never a second chance to pick the route.
     pub fn path(&self) -> &str {
         let target = self.target();
+        if target.starts_with('/') {
+            // origin-form, nearly every request: the path ends at the first `?`.
+            return match memchr::memchr(b'?', target.as_bytes()) {
+                Some(end) => &target[..end],
+                None => target,
+            };
+        }
         let without_query = target.split('?').next().unwrap_or(target);
         match absolute_form_rest(without_query) {
             Some(rest) => match rest.find('/') {
