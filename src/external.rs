@@ -167,33 +167,11 @@ impl Started {
     /// SIGTERM (nginx: fast shutdown), a bounded wait, then SIGKILL to whatever of its tree is
     /// left. Returns how many processes had to be killed.
     pub fn stop(&mut self) -> usize {
-        let pid = self.child.id();
-        let tree = loadgen::procmon::tree_pids(pid);
-        lab_core::sys::kill(pid as i32, libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let settle = Instant::now() + Duration::from_secs(2);
-        let mut left: Vec<u32> = tree
-            .into_iter()
-            .filter(|&p| loadgen::procmon::is_alive(p))
-            .collect();
-        while !left.is_empty() && Instant::now() < settle {
-            std::thread::sleep(Duration::from_millis(50));
-            left.retain(|&p| loadgen::procmon::is_alive(p));
-        }
-        for &p in &left {
-            eprintln!("lab: external server process {p} outlived SIGTERM; killing it");
-            lab_core::sys::kill(p as i32, libc::SIGKILL);
-        }
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        let left = crate::run::stop_tree(
+            &mut self.child,
+            Duration::from_secs(10),
+            "lab: external server",
+        );
         if let Some(h) = self.stderr.take() {
             let _ = h.join();
         }

@@ -649,34 +649,7 @@ impl Server {
     /// SIGTERM, a bounded wait, then SIGKILL to anything left. Returns how many processes of the
     /// tree had to be killed.
     fn stop(&mut self) -> usize {
-        let tree = procmon::tree_pids(self.pid());
-        lab_core::sys::kill(self.pid() as i32, libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // Children may need a moment to be reaped by their own parent.
-        let settle = Instant::now() + Duration::from_secs(2);
-        let mut left: Vec<u32> = tree
-            .iter()
-            .copied()
-            .filter(|&p| loadgen::procmon::is_alive(p))
-            .collect();
-        while !left.is_empty() && Instant::now() < settle {
-            std::thread::sleep(Duration::from_millis(50));
-            left.retain(|&p| loadgen::procmon::is_alive(p));
-        }
-        for &pid in &left {
-            eprintln!("lab run: server process {pid} outlived SIGTERM; killing it");
-            lab_core::sys::kill(pid as i32, libc::SIGKILL);
-        }
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        let left = stop_tree(&mut self.child, Duration::from_secs(15), "lab run: server");
         if let Some(h) = self.stderr.take() {
             let text = h.join().unwrap_or_default();
             if !left.is_empty() && !text.is_empty() {
@@ -694,4 +667,36 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Stops a started server and its process tree: SIGTERM to the child, up to `grace` for it to
+/// exit, 2 s more for its children to be reaped, then SIGKILL (with a line naming `who`) to every
+/// process of the tree still alive. Returns the pids that had to be killed.
+pub(crate) fn stop_tree(child: &mut std::process::Child, grace: Duration, who: &str) -> Vec<u32> {
+    let pid = child.id();
+    let tree = procmon::tree_pids(pid);
+    lab_core::sys::kill(pid as i32, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Children may need a moment to be reaped by their own parent.
+    let settle = Instant::now() + Duration::from_secs(2);
+    let mut left: Vec<u32> = tree.into_iter().filter(|&p| procmon::is_alive(p)).collect();
+    while !left.is_empty() && Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(50));
+        left.retain(|&p| procmon::is_alive(p));
+    }
+    for &p in &left {
+        eprintln!("{who} process {p} outlived SIGTERM; killing it");
+        lab_core::sys::kill(p as i32, libc::SIGKILL);
+    }
+    if child.try_wait().ok().flatten().is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    left
 }
