@@ -16,6 +16,21 @@ fn limit(text: &str) -> Option<f64> {
     text.split_whitespace().next()?.parse().ok()
 }
 
+/// Whether a server was still adding workers when the run ended: the most workers (processes or
+/// threads, whichever is larger in a sample) over the second half of its samples above the most
+/// over the first half. Returns (the first half's most, the second half's). A fixed pool, or one
+/// that grew to its maximum early, is not growing: its workers are the limit.
+fn still_growing(samples: &[lab_schema::Sample]) -> Option<(u64, u64)> {
+    if samples.len() < 4 {
+        return None;
+    }
+    let workers = |x: &lab_schema::Sample| x.processes.max(x.threads);
+    let (first, second) = samples.split_at(samples.len() / 2);
+    let before = first.iter().map(workers).max()?;
+    let after = second.iter().map(workers).max()?;
+    (after > before).then_some((before, after))
+}
+
 /// (the limit hit, where the figure comes from) for one measured cell.
 fn ceiling(run: &CellRun, env: &Environment, conns: u64) -> (String, String) {
     let e = &run.load.errors;
@@ -92,6 +107,16 @@ fn ceiling(run: &CellRun, env: &Environment, conns: u64) -> (String, String) {
             return (
                 "its workers, probably: connections waited unserved".into(),
                 format!("{served}; the server's processes and threads not measured"),
+            );
+        }
+        if let Some((from, to)) = still_growing(&s.samples) {
+            return (
+                "its workers, still being added: every worker busy, the pool growing".into(),
+                format!(
+                    "{served}; its processes or threads rose from at most {from} in the first \
+                     half of the samples to {to} in the second: the spare-worker ramp had not \
+                     caught up (a longer --duration serves more)"
+                ),
             );
         }
         return (
@@ -200,7 +225,8 @@ impl Ctx<'_> {
              or a port; peaks of the server's descriptors, threads or processes within 10% of \
              RLIMIT_NOFILE, kernel.threads-max or kernel.pid_max; PSS above 80% of memory; \
              starved connections (with connect timeouts or refusals: the listen backlog; without: \
-             every worker busy); more than 1% of attempts failing. The limits are those of the \
+             every worker busy, and the pool still growing when its processes or threads kept \
+             rising in the second half of the samples); more than 1% of attempts failing. The limits are those of the \
              environment section.",
         );
         self.push(Block::Table {
@@ -210,5 +236,39 @@ impl Ctx<'_> {
             rows,
         });
         self.reading(lines);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::still_growing;
+    use lab_schema::Sample;
+
+    fn samples(workers: &[(u64, u64)]) -> Vec<Sample> {
+        workers
+            .iter()
+            .enumerate()
+            .map(|(i, &(processes, threads))| Sample {
+                t_s: i as f64 * 0.2,
+                processes,
+                threads,
+                ..Sample::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_pool_still_adding_workers_is_growing_and_a_fixed_one_is_not() {
+        // process_pool's ramp: 5 workers, then 6, 8, 10 in the second half.
+        let ramp = samples(&[(5, 5), (5, 5), (6, 6), (6, 6), (8, 8), (10, 10)]);
+        assert_eq!(still_growing(&ramp), Some((6, 10)));
+        // thread_pool: 65 threads from the start.
+        let fixed = samples(&[(1, 65); 8]);
+        assert_eq!(still_growing(&fixed), None);
+        // Grew early, then held: the maximum is the limit.
+        let early = samples(&[(1, 1), (1, 150), (1, 150), (1, 150), (1, 150), (1, 150)]);
+        assert_eq!(still_growing(&early), None);
+        // Too few samples to tell.
+        assert_eq!(still_growing(&samples(&[(1, 1), (2, 2)])), None);
     }
 }
