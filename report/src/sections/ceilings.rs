@@ -262,7 +262,7 @@ mod tests {
         // process_pool's ramp: 5 workers, then 6, 8, 10 in the second half.
         let ramp = samples(&[(5, 5), (5, 5), (6, 6), (6, 6), (8, 8), (10, 10)]);
         assert_eq!(still_growing(&ramp), Some((6, 10)));
-        // thread_pool: 65 threads from the start.
+        // A fixed pool: 65 threads from the start.
         let fixed = samples(&[(1, 65); 8]);
         assert_eq!(still_growing(&fixed), None);
         // Grew early, then held: the maximum is the limit.
