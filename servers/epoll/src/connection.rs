@@ -380,6 +380,10 @@ impl Connection {
         env: &mut Env,
     ) -> Flow {
         self.state = State::Reading;
+        // Requests pipelined behind the offloaded one could not be answered while it ran: their
+        // header clock starts now, not when it was received (else a slow handler, or a machine
+        // under load, turns a complete buffered request into a 408).
+        self.request_start = Instant::now();
         self.queue_response(request, response, Instant::now(), env);
         self.advance(token, env)
     }
@@ -426,6 +430,8 @@ impl Connection {
         while let Some(file) = &mut self.file {
             if file.remaining() == 0 {
                 self.file = None;
+                // Likewise for requests buffered behind a streamed file.
+                self.request_start = Instant::now();
                 break;
             }
             match file.send_to(&self.stream) {
