@@ -286,8 +286,80 @@ fn handlers(c: &mut Criterion) {
     group.finish();
 }
 
+/// What wrk sends (`wrk.format()`): the request of `benches/wrk/pipeline.lua`, 16 per write.
+const WRK: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+
+/// A server's whole user-space work for one pipelined batch of 16 wrk requests, as the event
+/// loops do it: parse each in place, call the handler (`/`), write its response into the output
+/// buffer, recycle the head's storage. Against it, the least any server does: bare httparse and
+/// a fixed response copied per request.
+fn answer_batch(c: &mut Criterion) {
+    let site = tempfile::tempdir().expect("temp dir");
+    let app = LabApp::new(site.path(), "bench").expect("app");
+    let limits = Limits::default();
+    let batch = WRK.repeat(16);
+    let mut group = c.benchmark_group("answer_batch");
+    group.throughput(Throughput::Elements(16));
+    group.bench_function("lab/wrk_16", |b| {
+        let mut reader = RequestReader::new();
+        let mut spare = Spare::new();
+        let mut out = Vec::with_capacity(64 * 1024);
+        b.iter_batched_ref(
+            || Input::from(batch.clone()),
+            |buf| {
+                out.clear();
+                let mut n = 0;
+                while let Ok(Progress::Complete(req)) =
+                    reader.advance_with(buf, &limits, &mut spare)
+                {
+                    let resp = lab_core::call(&app, &req);
+                    lab_core::respond(&req.head, resp, false, &mut out);
+                    spare.recycle(req);
+                    n += 1;
+                }
+                assert_eq!(n, 16);
+                black_box(&out);
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let fixed = {
+        let mut out = Vec::new();
+        lab_core::respond(
+            &request(WRK).head,
+            app.handle(&request(WRK)),
+            false,
+            &mut out,
+        );
+        out
+    };
+    group.bench_function("floor/wrk_16", |b| {
+        let mut out = Vec::with_capacity(64 * 1024);
+        b.iter(|| {
+            out.clear();
+            let bytes = black_box(&batch[..]);
+            let mut at = 0;
+            while at < bytes.len() {
+                let mut headers = [httparse::EMPTY_HEADER; 16];
+                let mut req = httparse::Request::new(&mut headers);
+                match req.parse(&bytes[at..]) {
+                    Ok(httparse::Status::Complete(len)) => {
+                        black_box(&req);
+                        out.extend_from_slice(&fixed);
+                        at += len;
+                    }
+                    other => panic!("not a complete request: {other:?}"),
+                }
+            }
+            black_box(&out);
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    answer_batch,
     parser,
     parser_vs_httparse,
     chunked,
