@@ -66,7 +66,8 @@ pub struct Connection {
     /// When the last response was queued or the last write made progress (idle, write and
     /// linger clocks).
     last_io: Instant,
-    /// The deadline this connection has in the loop's timer set, if any.
+    /// This connection's entry in the loop's timer set, if any: never later than its real
+    /// deadline, maybe earlier (the loop moves entries lazily, see `Deadlines::settle`).
     pub deadline: Option<Instant>,
 }
 
@@ -154,7 +155,7 @@ impl Connection {
             yielded = self.pump(token, env)?;
         }
         // Responses queued before an offloaded request are written while it runs.
-        self.flush(&mut env.buffers)?;
+        self.flush(env)?;
         if let State::Closing { linger } = self.state {
             if self.pending_output() > 0 {
                 return Ok(Flow::Open);
@@ -231,8 +232,9 @@ impl Connection {
                 }
                 Ok(n) => {
                     if was_waiting {
-                        // The first byte of a request: the header clock starts now.
-                        self.request_start = Instant::now();
+                        // The first byte of a request: the header clock starts now (the
+                        // loop's clock: no handler ran since it was read).
+                        self.request_start = env.now;
                     }
                     drained = n < READ_CHUNK && !self.eof_pending;
                 }
@@ -257,7 +259,7 @@ impl Connection {
     ) -> io::Result<()> {
         loop {
             let blocked = self.answer_buffered(token, input, env);
-            self.flush(&mut env.buffers)?;
+            self.flush(env)?;
             // Only back-pressure can be relieved by the write just made; after a partial or
             // parked request, answering again would change nothing.
             if !blocked || !self.can_answer() {
@@ -270,13 +272,16 @@ impl Connection {
     /// Returns true if it stopped for back-pressure (output over the bound, or a file to
     /// stream) with requests possibly still buffered.
     fn answer_buffered(&mut self, token: Token, input: &mut Input, env: &mut Env) -> bool {
-        // One clock read and one update of the shared request counter for the batch, not one
-        // per request (an atomic add costs as much as some of the parsing).
-        let now = Instant::now();
+        // One look at the clock and one update of the shared request counter for the batch, not
+        // one per request (an atomic add costs as much as some of the parsing).
+        let now = env.now;
         let mut answered = 0;
         let blocked = self.answer_batch(token, input, now, &mut answered, env);
         if answered > 0 {
             env.counters.requests.fetch_add(answered, Ordering::Relaxed);
+            // The handlers may have taken long: what follows (the write's timestamp, the next
+            // request's first byte) must not be dated from before them.
+            env.now = Instant::now();
         }
         blocked
     }
@@ -340,6 +345,8 @@ impl Connection {
 
     /// [`Self::queue_response`] without counting the response.
     fn queue(&mut self, request: &Request, response: Response, now: Instant, env: &mut Env) {
+        // Read after the handler ran, not once per batch: a shutdown that came while a slow
+        // handler ran must still say `Connection: close` on its response.
         let shutting_down = env.shutdown.is_triggered();
         let queued = respond(
             request,
@@ -408,13 +415,14 @@ impl Connection {
 
     /// Writes queued output, then streams the file body if there is one, until it is all
     /// written or the socket would block.
-    fn flush(&mut self, buffers: &mut Buffers) -> io::Result<()> {
+    fn flush(&mut self, env: &mut Env) -> io::Result<()> {
+        let buffers = &mut env.buffers;
         while self.written < self.output.len() {
             match self.stream.write(&self.output[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.written += n;
-                    self.last_io = Instant::now();
+                    self.last_io = env.now;
                 }
                 Err(e) if would_block(&e) => return Ok(()),
                 Err(e) if interrupted(&e) => {}

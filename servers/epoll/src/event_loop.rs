@@ -125,6 +125,8 @@ impl EventLoop {
                 }
                 return Err(err);
             }
+            // The one clock read of the turn (answering a batch reads it again, see `Env::now`).
+            self.env.now = Instant::now();
             for event in events.iter() {
                 // Checked per event, not per batch: with handlers inline, one batch of
                 // `/sleep` requests can outlast the drain timeout by itself.
@@ -184,13 +186,15 @@ impl EventLoop {
         over
     }
 
-    /// How long `poll` may sleep: until the next deadline or accept resumption, capped.
+    /// How long `poll` may sleep: until the next deadline or accept resumption, capped. Counted
+    /// from the loop's clock, which may be a little behind: the wait is then a little short,
+    /// which costs at most one more turn.
     fn wait_time(&self) -> Duration {
         if !self.again.is_empty() {
             return Duration::ZERO;
         }
         self.timers
-            .wait_time(Instant::now(), self.accept_paused_until, MAX_WAIT)
+            .wait_time(self.env.now, self.accept_paused_until, MAX_WAIT)
     }
 
     fn open(&self) -> usize {
@@ -300,9 +304,12 @@ impl EventLoop {
             self.close(token);
             return;
         }
+        // Lazily: the entry moves only if the deadline came earlier. Each batch of a pipelining
+        // client pushes its deadline later, and moving the entry every time would be an
+        // ordered-set remove and insert per batch; instead the entry fires early, once per
+        // timeout period, and `expire_deadlines` puts it back at the real deadline.
         let deadline = conn.next_deadline(&self.env.limits);
-        self.timers.update(token.0, conn.deadline, deadline);
-        conn.deadline = deadline;
+        self.timers.settle(token.0, &mut conn.deadline, deadline);
     }
 
     fn close(&mut self, token: Token) {
@@ -342,7 +349,10 @@ impl EventLoop {
 
     /// Acts on every deadline that has passed, and resumes accepting after a pause.
     fn expire_deadlines(&mut self) {
-        let now = Instant::now();
+        // The loop's clock, read after the wait or after this turn's last batch of handler
+        // calls: a deadline that passed since (during this turn's reads and writes) is seen
+        // next turn, late by at most that I/O work.
+        let now = self.env.now;
         if self.accept_paused_until.is_some_and(|t| t <= now) {
             self.accept_paused_until = None;
             self.accept_all();
@@ -353,6 +363,15 @@ impl EventLoop {
                 continue;
             };
             conn.deadline = None;
+            // The entry may have fired early (see `drive`): put it back at the real deadline.
+            let deadline = conn.next_deadline(&self.env.limits);
+            if deadline.is_none()
+                || self
+                    .timers
+                    .refire(token.0, &mut conn.deadline, deadline, now)
+            {
+                continue; // offloaded (no clock runs), or not yet due
+            }
             match conn.wait() {
                 // Header or body too slow: answer 408 and close (a slowloris gets no more time).
                 Wait::Request => self.drive(token, |conn, env| conn.time_out(token, env)),

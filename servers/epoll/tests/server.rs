@@ -323,6 +323,44 @@ fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
 }
 
 #[test]
+fn a_connection_busy_past_its_idle_timeout_stays_open_then_closes_when_idle() {
+    // The loop moves a connection's timer entry only when its deadline comes earlier: the
+    // entry set by the first request fires while requests still come, and must be put back at
+    // the real deadline, not close the connection.
+    let mut config = config(1, false);
+    config.limits.idle_timeout = Duration::from_secs(1);
+    let server = Server::start(config);
+    let mut client = server.connect();
+    // A request every 250 ms for 2 s: twice the idle timeout, never idle for long.
+    for _ in 0..8 {
+        client.get("/").unwrap();
+        assert_eq!(client.reply().status, 200);
+        thread::sleep(Duration::from_millis(250));
+    }
+    client.get("/").unwrap();
+    assert_eq!(client.reply().status, 200);
+    assert!(client.is_closed(), "closed once idle");
+    server.stop();
+}
+
+#[test]
+fn a_keep_alive_connection_whose_next_head_dribbles_gets_408_at_the_header_timeout() {
+    // After a request, the connection's entry is at its (60 s) idle deadline; a partial head
+    // brings its deadline earlier (1 s header timeout), so the entry must move.
+    let mut config = config(1, false);
+    config.limits.header_timeout = Duration::from_secs(1);
+    let server = Server::start(config);
+    let mut client = server.connect();
+    client.get("/").unwrap();
+    assert_eq!(client.reply().status, 200);
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
+    let reply = client.reply(); // within the client's 10 s read timeout, not at 60 s
+    assert_eq!(reply.status, 408);
+    assert!(client.is_closed());
+    server.stop();
+}
+
+#[test]
 fn a_pipelining_client_that_reads_slowly_gets_every_response() {
     // Far more output than the socket buffers hold: the server must stop reading while its
     // output waits (back-pressure) and resume by itself once the client reads.

@@ -95,6 +95,7 @@ pub fn loop_env(
         buffers: Buffers::new(),
         offload,
         counters: Arc::clone(counters),
+        now: Instant::now(),
     };
     (env, results)
 }

@@ -137,6 +137,7 @@ impl EventLoop {
                 break Err(e);
             }
             self.now = Instant::now();
+            self.env.now = self.now; // kept in step (the session takes `now` as an argument)
             completions.clear();
             self.ring.completions(&mut completions);
             for c in &completions {
@@ -453,16 +454,12 @@ impl EventLoop {
         }
         // The deadline set holds at most one entry per connection, `session.deadline`, and
         // it may be *earlier* than the connection's real deadline: an entry is only moved
-        // forward (a request, then its send, each push the deadline out: that would be two
+        // earlier (a request, then its send, each push the deadline out: that would be two
         // ordered-set updates per request), and an entry that fires early is put back at the
-        // real deadline (`expire_deadlines`). Only a wait with an earlier deadline moves it.
+        // real deadline (`expire_deadlines`). See `Deadlines::settle`.
         let deadline = conn.session.next_deadline(conn.unsent(), &self.env.limits);
-        let entry = conn.session.deadline;
-        let keep = matches!((entry, deadline), (Some(e), Some(d)) if e <= d);
-        if !keep {
-            self.timers.update(key, entry, deadline);
-            conn.session.deadline = deadline;
-        }
+        self.timers
+            .settle(key, &mut conn.session.deadline, deadline);
     }
 
     /// Closes a connection: cancels what it has in the kernel; the socket closes (and the slot
@@ -521,14 +518,13 @@ impl EventLoop {
             conn.session.deadline = None;
             // The entry may have fired early (see `settle`): put it back at the real deadline.
             let unsent = conn.unsent();
-            match conn.session.next_deadline(unsent, &self.env.limits) {
-                Some(real) if real > now => {
-                    self.timers.update(key, None, Some(real));
-                    conn.session.deadline = Some(real);
-                    continue;
-                }
-                None => continue, // offloaded: no clock runs
-                Some(_) => {}
+            let deadline = conn.session.next_deadline(unsent, &self.env.limits);
+            if deadline.is_none()
+                || self
+                    .timers
+                    .refire(key, &mut conn.session.deadline, deadline, now)
+            {
+                continue; // offloaded (no clock runs), or not yet due
             }
             match conn.session.wait(unsent) {
                 // Header or body too slow: answer 408 and close (a slowloris gets no more time).

@@ -24,6 +24,7 @@ impl Shutdown {
         self.0.store(true, Ordering::SeqCst);
     }
 
+    #[inline]
     pub fn is_triggered(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
