@@ -307,15 +307,17 @@ impl Connection {
                 Ok(Progress::Complete(request)) => {
                     // Pipelined bytes after it are the next request, arriving now.
                     self.request_start = now;
-                    let request = match self.offload(token, request, env) {
-                        None => return false, // parked until the pool answers
-                        Some(request) => request,
-                    };
-                    let response = call(env.handler.as_ref(), &request);
-                    self.queue(&request, response, now, env);
+                    if env.offload.is_none() {
+                        // Two paths so that, with offload off, the request is answered where
+                        // the parser put it (no move through an `Option`).
+                        self.answer(request, now, env);
+                    } else {
+                        match self.offload(token, request, env) {
+                            None => return false, // parked until the pool answers
+                            Some(request) => self.answer(request, now, env),
+                        }
+                    }
                     *answered += 1;
-                    // Its head's storage takes the next request's head: no allocation.
-                    env.buffers.heads.recycle(request);
                 }
                 Ok(Progress::Continue) => {
                     self.output_buffer(&mut env.buffers)
@@ -328,6 +330,15 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Calls the handler and queues its response.
+    #[inline(always)]
+    fn answer(&mut self, request: Request, now: Instant, env: &mut Env) {
+        let response = call(env.handler.as_ref(), &request);
+        self.queue(&request, response, now, env);
+        // Its head's storage takes the next request's head: no allocation.
+        env.buffers.heads.recycle(request);
     }
 
     /// Writes the answer to `request` and decides whether the connection stays open.
