@@ -27,7 +27,7 @@
 //! comes back: back-pressure and yielding in [`connection`]), a spurious event is harmless (the read
 //! answers `WouldBlock`), and interest is re-registered only when it changes (WRITABLE is added
 //! while output waits, removed when it is written). The parser is the core's: the loop reads into
-//! a `lab_core::Input` and `RequestReader::advance_with` answers Complete or Partial, parsing in
+//! a `lab_core::Input` and `RequestReader::next_into` answers Complete or Partial, parsing in
 //! place and consuming by offset. In steady state a request costs no heap allocation: the head is
 //! copied into the loop's reused storage, the response appended to a pooled buffer, and each
 //! batch of pipelined answers written with one `write` (`tests/allocations.rs` counts them).
