@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use lab_core::body::BodyDecoder;
 use lab_core::parse::{parse_head, HeadStatus};
 use lab_core::{
-    Handler, Input, LabApp, Limits, Progress, Request, RequestReader, Response, Spare, Status,
+    Handler, Input, LabApp, Limits, Parsed, Progress, Request, RequestReader, Response, Status,
 };
 use std::hint::black_box;
 
@@ -60,17 +60,19 @@ fn parser(c: &mut Criterion) {
     group.finish();
 
     // The whole path a connection takes: bytes in a buffer to a `Request`, buffer consumed,
-    // the request's storage recycled for the next one (as the servers do).
+    // parsed into one request, its storage reused for the next one (as the servers do).
     let mut group = c.benchmark_group("request_reader");
     for (name, bytes) in heads {
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_function(name, |b| {
             let mut reader = RequestReader::new();
-            let mut spare = Spare::new();
+            let mut req = Request::default();
             b.iter_batched_ref(
                 || Input::from(bytes.to_vec()),
-                |buf| match reader.advance_with(buf, &limits, &mut spare) {
-                    Ok(Progress::Complete(req)) => spare.recycle(black_box(req)),
+                |buf| match reader.next_into(buf, &limits, &mut req) {
+                    Ok(Parsed::Complete) => {
+                        black_box(&req);
+                    }
                     other => panic!("not a complete request: {other:?}"),
                 },
                 BatchSize::SmallInput,
@@ -85,8 +87,8 @@ const PLAINTEXT: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: server\r\n\
 Accept: text/plain,text/html;q=0.9,application/xhtml+xml;q=0.9,application/xml;q=0.8,*/*;q=0.7\r\n\
 Connection: keep-alive\r\n\r\n";
 
-/// The lab's request path (`RequestReader::advance_with`: parse in place, check, copy the head
-/// into recycled storage, consume by offset) against bare httparse (parse into a borrowed header
+/// The lab's request path (`RequestReader::next_into`: parse in place, check, copy the head
+/// into the reused request's storage, consume by offset) against bare httparse (parse into a borrowed header
 /// array, nothing else) on the same bytes: what the lab's checks, owned `Request` and buffer
 /// handling cost per byte.
 /// Each iteration takes every request out of the bytes (16 for the pipelined batch).
@@ -103,18 +105,18 @@ fn parser_vs_httparse(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_function(format!("lab/{name}"), |b| {
             let mut reader = RequestReader::new();
-            let mut spare = Spare::new();
+            let mut req = Request::default();
             b.iter_batched_ref(
                 || Input::from(bytes.to_vec()),
                 |buf| {
                     let mut n = 0;
                     loop {
-                        match reader.advance_with(buf, &limits, &mut spare) {
-                            Ok(Progress::Complete(req)) => {
-                                spare.recycle(black_box(req));
+                        match reader.next_into(buf, &limits, &mut req) {
+                            Ok(Parsed::Complete) => {
+                                black_box(&req);
                                 n += 1;
                             }
-                            Ok(Progress::Partial) => break,
+                            Ok(Parsed::Partial) => break,
                             other => panic!("not a complete request: {other:?}"),
                         }
                     }
@@ -290,8 +292,8 @@ fn handlers(c: &mut Criterion) {
 const WRK: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
 
 /// A server's whole user-space work for one pipelined batch of 16 wrk requests, as the event
-/// loops do it: parse each in place, call the handler (`/`), write its response into the output
-/// buffer, recycle the head's storage. Against it, the least any server does: bare httparse and
+/// loops do it: parse each in place into one reused request, call the handler (`/`), write its
+/// response into the output buffer. Against it, the least any server does: bare httparse and
 /// a fixed response copied per request.
 fn answer_batch(c: &mut Criterion) {
     let site = tempfile::tempdir().expect("temp dir");
@@ -302,19 +304,16 @@ fn answer_batch(c: &mut Criterion) {
     group.throughput(Throughput::Elements(16));
     group.bench_function("lab/wrk_16", |b| {
         let mut reader = RequestReader::new();
-        let mut spare = Spare::new();
+        let mut req = Request::default();
         let mut out = Vec::with_capacity(64 * 1024);
         b.iter_batched_ref(
             || Input::from(batch.clone()),
             |buf| {
                 out.clear();
                 let mut n = 0;
-                while let Ok(Progress::Complete(req)) =
-                    reader.advance_with(buf, &limits, &mut spare)
-                {
+                while let Ok(Parsed::Complete) = reader.next_into(buf, &limits, &mut req) {
                     let resp = lab_core::call(&app, &req);
                     lab_core::respond(&req.head, resp, false, &mut out);
-                    spare.recycle(req);
                     n += 1;
                 }
                 assert_eq!(n, 16);

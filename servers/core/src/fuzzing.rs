@@ -24,9 +24,8 @@ use crate::error::Rejection;
 use crate::input::Input;
 use crate::limits::Limits;
 use crate::parse::{parse_head, HeadStatus};
-use crate::reader::{Progress, RequestReader};
-use crate::request::Spare;
-use crate::request::{Framing, Head, Method};
+use crate::reader::{Parsed, RequestReader};
+use crate::request::{Framing, Head, Method, Request};
 
 /// The limits every target runs with: small, so that a short input can reach every limit check.
 pub fn limits() -> Limits {
@@ -272,8 +271,8 @@ struct ReadAll {
 fn read_all(parts: &[&[u8]], limits: &Limits, wire: Option<&[u8]>) -> ReadAll {
     let mut reader = RequestReader::new();
     let mut buf = Input::new();
-    // Storage is recycled between requests, as the servers do.
-    let mut spare = Spare::new();
+    // Parsed into one request, its storage reused, as the servers do.
+    let mut req = Request::default();
     let mut requests = Vec::new();
     let mut fed = 0;
     for part in parts {
@@ -282,7 +281,7 @@ fn read_all(parts: &[&[u8]], limits: &Limits, wire: Option<&[u8]>) -> ReadAll {
         loop {
             let offset = fed - buf.len();
             let before_body = !reader.in_body();
-            let progress = match reader.advance_with(&mut buf, limits, &mut spare) {
+            let next = match reader.next_into(&mut buf, limits, &mut req) {
                 Ok(p) => p,
                 Err(r) => {
                     return ReadAll {
@@ -292,8 +291,8 @@ fn read_all(parts: &[&[u8]], limits: &Limits, wire: Option<&[u8]>) -> ReadAll {
                 }
             };
             assert!(buf.len() <= fed - offset, "the buffer grew");
-            match progress {
-                Progress::Complete(req) => {
+            match next {
+                Parsed::Complete => {
                     if let (Some(wire), true) = (wire, before_body) {
                         let rest = &wire[offset..];
                         let head_len = req.head.bytes.len();
@@ -307,10 +306,9 @@ fn read_all(parts: &[&[u8]], limits: &Limits, wire: Option<&[u8]>) -> ReadAll {
                         assert!(req.body.is_empty());
                     }
                     requests.push((summary(&req.head), req.body.clone()));
-                    spare.recycle(req);
                 }
-                Progress::Continue => {}
-                Progress::Partial => break,
+                Parsed::Continue => {}
+                Parsed::Partial => break,
             }
         }
     }

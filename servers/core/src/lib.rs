@@ -9,14 +9,14 @@
 //! A request's path through this crate:
 //!
 //! ```text
-//! bytes from a socket ─▶ input::Input ─▶ reader::RequestReader::advance_with ─▶ parse::parse_head_into
-//!   (read into once,                             │                                (httparse + RFC rules)
-//!    consumed by offset)                         │                              body::BodyDecoder
+//! bytes from a socket ─▶ input::Input ─▶ reader::RequestReader::next_into ─▶ parse::parse_head_into
+//!   (read into once,                             │                              (httparse + RFC rules)
+//!    consumed by offset)                         │                            body::BodyDecoder
 //!                                                ▼
 //!                        request::Request ─▶ handler::call(&dyn Handler) ─▶ response::Response
-//!                          │                          │                        │ write_to(Vec<u8>)
-//!                          └─▶ request::Spare      app::LabApp                 ▼
-//!                              (its storage takes the next head)           bytes to the socket
+//!                     (parsed in place; its          │                        │ write_to(Vec<u8>)
+//!                      storage takes the next)    app::LabApp                 ▼
+//!                                                                       bytes to the socket
 //! ```
 //!
 //! The parser never reads a socket: it is handed bytes and answers `Complete` or `Partial`, so the
@@ -30,7 +30,7 @@
 //!    - [`body`]: body decoders for Content-Length and chunked framing.
 //!    - [`input`]: [`Input`], a connection's received bytes, read into once and consumed by offset.
 //!    - [`reader`]: per-connection state that turns buffered bytes into whole requests.
-//!    - [`request`]: [`Request`], [`Head`], [`Method`], and the [`Spare`] storage heads reuse.
+//!    - [`request`]: [`Request`], [`Head`], [`Method`], (parsed into in place, request after request).
 //! 2. [`blocking`], I/O:
 //!    - [`response`]: [`Response`], [`Status`], writing a response with Date, Server and framing
 //!      (a body of bytes, or a file sent with `sendfile`).
@@ -86,8 +86,8 @@ pub use input::Input;
 pub use limits::Limits;
 pub use model::{AcceptFlag, AcceptMode, ModelInfo, ModelOptions, NoOptions, OnOff, Runner};
 pub use net::{bind_listener, Acceptor, Address, Listener, Next, Stream};
-pub use reader::{Progress, RequestReader};
-pub use request::{Framing, Head, Method, Request, Spare};
+pub use reader::{Parsed, Progress, RequestReader};
+pub use request::{Framing, Head, Method, Request};
 pub use response::{respond, write_rejection, Response, Status, CONTINUE_100};
 pub use shutdown::{Shutdown, Tracker, TrackerGuard};
 pub use supervisor::SupervisorOptions;

@@ -18,7 +18,7 @@
 use crate::buffers::{Buffers, READ_CHUNK};
 use lab_core::response::FileBody;
 use lab_core::{
-    call, respond, write_rejection, Input, Limits, Progress, Rejection, Request, RequestReader,
+    call, respond, write_rejection, Input, Limits, Parsed, Rejection, Request, RequestReader,
     Response, CONTINUE_100,
 };
 // The pieces that do not depend on epoll live in the toolkit, shared with io_uring.
@@ -276,7 +276,10 @@ impl Connection {
         // one per request (an atomic add costs as much as some of the parsing).
         let now = env.now;
         let mut answered = 0;
-        let blocked = self.answer_batch(token, input, now, &mut answered, env);
+        // Every request of the batch is parsed into the loop's one request, in place.
+        let mut request = std::mem::take(&mut env.buffers.request);
+        let blocked = self.answer_batch(token, input, now, &mut request, &mut answered, env);
+        env.buffers.request = request;
         if answered > 0 {
             env.counters.requests.fetch_add(answered, Ordering::Relaxed);
             // The handlers may have taken long: what follows (the write's timestamp, the next
@@ -286,12 +289,14 @@ impl Connection {
         blocked
     }
 
-    /// [`Self::answer_buffered`]'s loop; `answered` counts the responses it queues.
+    /// [`Self::answer_buffered`]'s loop, parsing into `request`; `answered` counts the
+    /// responses it queues.
     fn answer_batch(
         &mut self,
         token: Token,
         input: &mut Input,
         now: Instant,
+        request: &mut Request,
         answered: &mut u64,
         env: &mut Env,
     ) -> bool {
@@ -299,46 +304,29 @@ impl Connection {
             if !self.can_answer() {
                 return self.state == State::Reading && !input.is_empty();
             }
-            // Parsed in place from `input`, consumed by offset, into the loop's head storage.
-            match self
-                .reader
-                .advance_with(input, &env.limits, &mut env.buffers.heads)
-            {
-                Ok(Progress::Complete(request)) => {
+            // Parsed in place from `input`, consumed by offset, into `request`'s storage.
+            match self.reader.next_into(input, &env.limits, request) {
+                Ok(Parsed::Complete) => {
                     // Pipelined bytes after it are the next request, arriving now.
                     self.request_start = now;
-                    if env.offload.is_none() {
-                        // Two paths so that, with offload off, the request is answered where
-                        // the parser put it (no move through an `Option`).
-                        self.answer(request, now, env);
-                    } else {
-                        match self.offload(token, request, env) {
-                            None => return false, // parked until the pool answers
-                            Some(request) => self.answer(request, now, env),
-                        }
+                    if self.offload(token, request, env) {
+                        return false; // parked until the pool answers
                     }
+                    let response = call(env.handler.as_ref(), request);
+                    self.queue(request, response, now, env);
                     *answered += 1;
                 }
-                Ok(Progress::Continue) => {
+                Ok(Parsed::Continue) => {
                     self.output_buffer(&mut env.buffers)
                         .extend_from_slice(CONTINUE_100);
                 }
-                Ok(Progress::Partial) => return false,
+                Ok(Parsed::Partial) => return false,
                 Err(rejection) => {
                     self.reject(rejection, input, env);
                     return false;
                 }
             }
         }
-    }
-
-    /// Calls the handler and queues its response.
-    #[inline(always)]
-    fn answer(&mut self, request: Request, now: Instant, env: &mut Env) {
-        let response = call(env.handler.as_ref(), &request);
-        self.queue(&request, response, now, env);
-        // Its head's storage takes the next request's head: no allocation.
-        env.buffers.heads.recycle(request);
     }
 
     /// Writes the answer to `request` and decides whether the connection stays open.
@@ -408,12 +396,12 @@ impl Connection {
 
     /// With offload on, hands a Cpu or Blocking request to the pool and parks the connection
     /// (returns `None`); gives a Quick request back to be answered inline.
-    fn offload(&mut self, token: Token, request: Request, env: &mut Env) -> Option<Request> {
-        let back = offload(env, token.0, self.id, request);
-        if back.is_none() {
+    fn offload(&mut self, token: Token, request: &mut Request, env: &mut Env) -> bool {
+        let parked = offload(env, token.0, self.id, request);
+        if parked {
             self.state = State::Offloaded;
         }
-        back
+        parked
     }
 
     /// The output buffer, borrowed from the pool if the connection holds none.

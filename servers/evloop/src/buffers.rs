@@ -1,5 +1,5 @@
-//! Per-loop buffers: one scratch input that every read lands in, the storage every request head
-//! of the loop is parsed into (one [`Spare`], reused request after request), and a pool of
+//! Per-loop buffers: one scratch input that every read lands in, the request every request of the
+//! loop is parsed into (one [`Request`], its storage reused request after request), and a pool of
 //! buffers that connections borrow while they have bytes to keep (a partial request, a response
 //! not yet written) and give back as soon as they are empty.
 //!
@@ -25,16 +25,17 @@ pub const MAX_POOLED: usize = 64;
 /// Capacity of a fresh pooled buffer.
 const INITIAL_CAPACITY: usize = 4 * 1024;
 
-use lab_core::{Input, Spare};
+use lab_core::{Input, Request};
 
 #[derive(Debug, Default)]
 pub struct Buffers {
     /// Every read goes here first; only leftovers (a partial request) are copied to a
     /// connection's own buffer.
     pub scratch: Input,
-    /// The head storage of the request being answered, given back once it is: the loop parses
-    /// every request into the same two vectors (one per loop, so an idle connection keeps none).
-    pub heads: Spare,
+    /// The request being answered: the loop parses every request into this one, in place, into
+    /// the storage the one before left (one per loop, so an idle connection keeps none). An
+    /// offloaded request is taken out of it, leaving it empty.
+    pub request: Request,
     spare: Vec<Vec<u8>>,
 }
 
@@ -42,7 +43,7 @@ impl Buffers {
     pub fn new() -> Self {
         Buffers {
             scratch: Input::with_capacity(READ_CHUNK),
-            heads: Spare::new(),
+            request: Request::default(),
             spare: Vec::new(),
         }
     }

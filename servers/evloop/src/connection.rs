@@ -99,34 +99,20 @@ pub fn cost(handler: &dyn Handler, request: &Request) -> Cost {
 }
 
 /// With offload on, hands a Cpu or Blocking request to the pool, as connection `key` (its slot,
-/// and `id` to tell a reused slot's answers apart), and returns `None`: the caller parks the
-/// connection ([`State::Offloaded`]). A Quick request, or any request with offload off, comes
-/// back to be answered inline.
-#[inline]
-pub fn offload(env: &Env, key: usize, id: u32, request: Request) -> Option<Request> {
-    // With offload off (the default) this is one test, inlined into the request path.
-    match &env.offload {
-        None => Some(request),
-        Some((jobs, reply)) => hand_over(env, jobs, reply, key, id, request),
-    }
-}
-
-/// [`offload`] with the pool on.
-fn hand_over(
-    env: &Env,
-    jobs: &Sender<Job>,
-    reply: &Reply,
-    key: usize,
-    id: u32,
-    request: Request,
-) -> Option<Request> {
-    if cost(env.handler.as_ref(), &request) == Cost::Quick {
-        return Some(request);
+/// and `id` to tell a reused slot's answers apart), and returns true: the request is taken out of
+/// `request` (left empty) and the caller parks the connection ([`State::Offloaded`]). A Quick
+/// request, or any request with offload off, stays where it is, to be answered inline (false).
+pub fn offload(env: &Env, key: usize, id: u32, request: &mut Request) -> bool {
+    let Some((jobs, reply)) = &env.offload else {
+        return false;
+    };
+    if cost(env.handler.as_ref(), request) == Cost::Quick {
+        return false;
     }
     let job = Job {
         key,
         id,
-        request,
+        request: std::mem::take(request),
         reply: reply.clone(),
     };
     match jobs.send(job) {
@@ -134,10 +120,13 @@ fn hand_over(
             env.counters
                 .offloaded
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            None
+            true
         }
         // The pool is gone (it outlives the loops, so this is a bug): answer inline.
-        Err(failed) => Some(failed.into_inner().request),
+        Err(failed) => {
+            *request = failed.into_inner().request;
+            false
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! back-pressure, and says which clock runs ([`Wait`]) and when it expires.
 //!
 //! ```text
-//!   received(bytes) ─▶ input ─▶ RequestReader::advance_with ─▶ handler (inline) ─▶ output
+//!   received(bytes) ─▶ input ─▶ RequestReader::next_into ─▶ handler (inline) ─▶ output
 //!                                        │                                        │
 //!                                        └─▶ offload pool ─▶ resume(response) ───┘
 //!   the transport takes `output` (take_output), sends it, and reports what is still unsent
@@ -17,7 +17,7 @@
 use crate::connection::{offload, Env, State, Wait, LINGER, OUTPUT_HIGH_WATER};
 use lab_core::response::FileBody;
 use lab_core::{
-    call, respond, write_rejection, Input, Limits, Progress, Rejection, Request, RequestReader,
+    call, respond, write_rejection, Input, Limits, Parsed, Rejection, Request, RequestReader,
     Response, CONTINUE_100,
 };
 
@@ -219,27 +219,37 @@ impl Session {
         now: Instant,
         env: &mut Env,
     ) {
+        // Every request of the batch is parsed into the loop's one request, in place.
+        let mut request = std::mem::take(&mut env.buffers.request);
+        self.answer_into(key, input, unsent, now, &mut request, env);
+        env.buffers.request = request;
+    }
+
+    /// [`Self::answer_from`]'s loop, parsing into `request`.
+    fn answer_into(
+        &mut self,
+        key: usize,
+        input: &mut Input,
+        unsent: usize,
+        now: Instant,
+        request: &mut Request,
+        env: &mut Env,
+    ) {
         while self.can_answer(unsent) {
-            match self
-                .reader
-                .advance_with(input, &env.limits, &mut env.buffers.heads)
-            {
-                Ok(Progress::Complete(request)) => {
+            match self.reader.next_into(input, &env.limits, request) {
+                Ok(Parsed::Complete) => {
                     // Pipelined bytes after it are the next request, arriving now.
                     self.request_start = now;
-                    let request = match self.offload(key, request, env) {
-                        None => return, // parked until the pool answers
-                        Some(request) => request,
-                    };
-                    let response = call(env.handler.as_ref(), &request);
-                    self.queue_response(&request, response, now, env);
-                    // Its head's storage takes the next request's head.
-                    env.buffers.heads.recycle(request);
+                    if self.offload(key, request, env) {
+                        return; // parked until the pool answers
+                    }
+                    let response = call(env.handler.as_ref(), request);
+                    self.queue_response(request, response, now, env);
                 }
-                Ok(Progress::Continue) => {
+                Ok(Parsed::Continue) => {
                     self.output_buffer(env).extend_from_slice(CONTINUE_100);
                 }
-                Ok(Progress::Partial) => return,
+                Ok(Parsed::Partial) => return,
                 Err(rejection) => {
                     input.clear();
                     return self.reject(rejection, now, env);
@@ -299,12 +309,12 @@ impl Session {
 
     /// With offload on, hands a Cpu or Blocking request to the pool and parks the connection
     /// (returns `None`); gives a Quick request back to be answered inline.
-    fn offload(&mut self, key: usize, request: Request, env: &mut Env) -> Option<Request> {
-        let back = offload(env, key, self.id, request);
-        if back.is_none() {
+    fn offload(&mut self, key: usize, request: &mut Request, env: &mut Env) -> bool {
+        let parked = offload(env, key, self.id, request);
+        if parked {
             self.state = State::Offloaded;
         }
-        back
+        parked
     }
 
     /// The output buffer, borrowed from the pool if the session holds none.

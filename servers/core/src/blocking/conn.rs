@@ -16,7 +16,7 @@
 //!
 //! **No allocation per request.** The connection reads into one [`Input`] (its room zero-filled
 //! once, here, not before every read), the reader parses in place and consumes by offset, each
-//! head is copied into the storage the previous request gave back ([`Spare`]), and responses are
+//! request is parsed into the one before it (its head copied into that storage), and responses are
 //! appended to one output buffer that keeps its capacity and is written once per batch. A GET
 //! without a body therefore costs no heap allocation once the connection has warmed up
 //! (`tests/allocations.rs` counts: 0 over 1,300 requests, where there were 2 a request before).
@@ -35,8 +35,8 @@ use crate::handler::{call, Handler};
 use crate::input::Input;
 use crate::limits::Limits;
 use crate::net::{Stream, POLL_INTERVAL};
-use crate::reader::{Progress, RequestReader};
-use crate::request::Spare;
+use crate::reader::{Parsed, RequestReader};
+use crate::request::Request;
 use crate::response::{respond, write_rejection, FileBody, CONTINUE_100};
 use crate::shutdown::Shutdown;
 use std::io::{self, Read, Write};
@@ -127,8 +127,9 @@ fn serve(
     let mut reader = RequestReader::new();
     // Read into once per read, consumed by offset; its room is zero-filled here, once.
     let mut buf = Input::with_capacity(READ_CHUNK);
-    // The last request's head storage, reused by the next: no allocation per request.
-    let mut spare = Spare::new();
+    // Each request is parsed into this one, in the storage the last one left: no allocation
+    // per request.
+    let mut req = Request::default();
     // Responses are appended here and written once per batch; it keeps its capacity.
     let mut out: Vec<u8> = Vec::new();
     // When the current wait began: the last answer (idle clock) or the request's first byte
@@ -140,11 +141,10 @@ fn serve(
         // 1. Answer every complete request already buffered (pipelining), in order.
         let mut close = false;
         loop {
-            match reader.advance_with(&mut buf, limits, &mut spare) {
-                Ok(Progress::Complete(req)) => {
+            match reader.next_into(&mut buf, limits, &mut req) {
+                Ok(Parsed::Complete) => {
                     let resp = call(handler, &req);
                     let queued = respond(&req, resp, shutdown.is_triggered(), &mut out);
-                    spare.recycle(req);
                     stats.requests += 1;
                     // Back-pressure: a file, or a queue past the bound, goes out before the
                     // next request is even parsed, so a client that does not read blocks
@@ -159,12 +159,12 @@ fn serve(
                         break;
                     }
                 }
-                Ok(Progress::Continue) => {
+                Ok(Parsed::Continue) => {
                     out.extend_from_slice(CONTINUE_100);
                     wait_start = Instant::now();
                     break;
                 }
-                Ok(Progress::Partial) => break,
+                Ok(Parsed::Partial) => break,
                 Err(rejection) => {
                     reject(&mut stream, &mut out, rejection);
                     stats.requests += 1;

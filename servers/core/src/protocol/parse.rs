@@ -9,7 +9,7 @@
 
 use crate::error::Rejection;
 use crate::limits::{Limits, MAX_HEADERS_CAP};
-use crate::request::{Framing, Head, Method, Spare};
+use crate::request::{Framing, Head, Method};
 use std::mem::MaybeUninit;
 
 /// The result of looking at the bytes received so far.
@@ -21,18 +21,25 @@ pub enum HeadStatus {
     Partial,
 }
 
-/// Parses a request head from the start of `buf` (into new storage: see [`parse_head_into`]).
+/// Parses a request head from the start of `buf` into a new [`Head`] (see [`parse_head_into`]).
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadStatus, Rejection> {
-    parse_head_into(buf, limits, &mut Spare::new())
+    let mut head = Head::default();
+    Ok(match parse_head_into(buf, limits, &mut head)? {
+        Some(consumed) => HeadStatus::Complete(head, consumed),
+        None => HeadStatus::Partial,
+    })
 }
 
-/// Parses a request head from the start of `buf`, copying it into storage taken from `spare`
-/// (no allocation when the spare's capacity suffices). `buf` itself is only read.
+/// Parses a request head from the start of `buf` into `head`, in place: the head's bytes are
+/// copied into its own storage, which the previous request left (no allocation when its capacity
+/// suffices), and nothing is moved. `Some(consumed)`: a whole head, the first `consumed` bytes of
+/// `buf`. `None`: not a whole head yet. On `None` or an error `head` holds nothing meaningful.
+/// `buf` itself is only read.
 pub fn parse_head_into(
     buf: &[u8],
     limits: &Limits,
-    spare: &mut Spare,
-) -> Result<HeadStatus, Rejection> {
+    head: &mut Head,
+) -> Result<Option<usize>, Rejection> {
     // Uninitialized slots: httparse writes only the ones it fills, so a 256-slot array costs no
     // stack pages beyond those used (this matters with 10,000 connection threads).
     let mut slots = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS_CAP];
@@ -41,10 +48,10 @@ pub fn parse_head_into(
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             check_partial(buf, limits)?;
-            return Ok(HeadStatus::Partial);
+            return Ok(None);
         }
         Err(httparse::Error::Version) if higher_minor_version(buf).is_some() => {
-            return parse_as_http11(buf, limits, spare);
+            return parse_as_http11(buf, limits, head);
         }
         Err(e) => return Err(classify_httparse_error(e, buf, limits)),
     };
@@ -164,25 +171,21 @@ pub fn parse_head_into(
         let start = s.as_ptr() as usize - base;
         start..start + s.len()
     };
-    let target = range_of(target.as_bytes());
-    let (mut bytes, mut headers) = spare.take();
-    bytes.extend_from_slice(&buf[..consumed]);
-    headers.extend(
+    head.method = method;
+    head.minor_version = minor_version;
+    head.keep_alive = keep_alive;
+    head.expect_continue = expect_continue;
+    head.framing = framing;
+    head.target = range_of(target.as_bytes());
+    head.bytes.clear();
+    head.bytes.extend_from_slice(&buf[..consumed]);
+    head.headers.clear();
+    head.headers.extend(
         req.headers
             .iter()
             .map(|h| (range_of(h.name.as_bytes()), range_of(h.value))),
     );
-    let head = Head {
-        method,
-        minor_version,
-        keep_alive,
-        expect_continue,
-        framing,
-        bytes,
-        target,
-        headers,
-    };
-    Ok(HeadStatus::Complete(head, consumed))
+    Ok(Some(consumed))
 }
 
 /// A head that is still incomplete may already be too big, or carry bytes no head may carry.
@@ -221,14 +224,14 @@ fn higher_minor_version(buf: &[u8]) -> Option<usize> {
 fn parse_as_http11(
     buf: &[u8],
     limits: &Limits,
-    spare: &mut Spare,
-) -> Result<HeadStatus, Rejection> {
+    head: &mut Head,
+) -> Result<Option<usize>, Rejection> {
     let digit = higher_minor_version(buf).ok_or(Rejection::UnsupportedVersion)?;
     // The whole buffer (the reader bounds it): the version digit may lie past the head limit,
     // and parsing the copy then refuses the head as the original would be refused.
     let mut copy = buf.to_vec();
     copy[digit] = b'1';
-    parse_head_into(&copy, limits, spare)
+    parse_head_into(&copy, limits, head)
 }
 
 /// Maps an httparse error to the rejection RFC 9112 asks for.

@@ -2,9 +2,9 @@
 //!
 //! The head is kept as one copy of the bytes the client sent, with header fields as ranges into it.
 //! The copy makes a `Request` owned (it can go to the offload pool, and the connection's buffer
-//! can take the next read meanwhile); the two vectors it needs (bytes and ranges) are taken from a
-//! [`Spare`] and given back to it once the request is answered, so in steady state a request
-//! without a body allocates nothing: the copy lands in storage the previous request left.
+//! can take the next read meanwhile). A server parses each request into the one it answered
+//! before ([`crate::RequestReader::next_into`]), so in steady state a request without a body
+//! allocates nothing: the copy lands in storage the previous request left.
 
 use std::ops::Range;
 
@@ -84,6 +84,22 @@ pub struct Head {
     pub(crate) headers: Vec<Field>,
 }
 
+impl Default for Head {
+    /// An empty head (a `GET` of nothing, HTTP/1.1): storage for [`crate::parse::parse_head_into`].
+    fn default() -> Self {
+        Head {
+            method: Method::Get,
+            minor_version: 1,
+            keep_alive: true,
+            expect_continue: false,
+            framing: Framing::None,
+            bytes: Vec::new(),
+            target: 0..0,
+            headers: Vec::new(),
+        }
+    }
+}
+
 impl Head {
     /// The request target as sent (origin-form `/path?query`, or absolute-form, or `*`).
     pub fn target(&self) -> &str {
@@ -151,7 +167,12 @@ fn absolute_form_rest(target: &str) -> Option<&str> {
 }
 
 /// A complete request: head and decoded body (chunked framing removed).
-#[derive(Debug, Clone)]
+///
+/// A server keeps one and parses request after request into it
+/// ([`crate::RequestReader::next_into`]): each head is copied into the storage the one before
+/// left, so in steady state a request without a body allocates nothing, and nothing is moved.
+/// `Request::default()` allocates nothing either.
+#[derive(Debug, Clone, Default)]
 pub struct Request {
     pub head: Head,
     pub body: Vec<u8>,
@@ -161,45 +182,5 @@ impl std::ops::Deref for Request {
     type Target = Head;
     fn deref(&self) -> &Head {
         &self.head
-    }
-}
-
-/// Storage for the next request's head, kept between requests: the byte copy and the field
-/// ranges of the last request answered, emptied but with their capacity. A connection (or an
-/// event loop, for all its connections) holds one, passes it to
-/// [`crate::RequestReader::advance_with`] and gives each answered request back with
-/// [`Spare::recycle`]; parsing then allocates only when a head is larger than any before it.
-#[derive(Debug, Default)]
-pub struct Spare {
-    bytes: Vec<u8>,
-    headers: Vec<Field>,
-}
-
-impl Spare {
-    pub const fn new() -> Self {
-        Spare {
-            bytes: Vec::new(),
-            headers: Vec::new(),
-        }
-    }
-
-    /// Keeps `request`'s storage for the next head (its body, if any, is freed).
-    pub fn recycle(&mut self, request: Request) {
-        let Head { bytes, headers, .. } = request.head;
-        if bytes.capacity() > self.bytes.capacity() {
-            self.bytes = bytes;
-        }
-        if headers.capacity() > self.headers.capacity() {
-            self.headers = headers;
-        }
-    }
-
-    /// The storage for a head: empty vectors, with whatever capacity was kept.
-    pub(crate) fn take(&mut self) -> (Vec<u8>, Vec<Field>) {
-        let mut bytes = std::mem::take(&mut self.bytes);
-        let mut headers = std::mem::take(&mut self.headers);
-        bytes.clear();
-        headers.clear();
-        (bytes, headers)
     }
 }
