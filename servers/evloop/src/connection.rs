@@ -102,10 +102,25 @@ pub fn cost(handler: &dyn Handler, request: &Request) -> Cost {
 /// and `id` to tell a reused slot's answers apart), and returns true: the request is taken out of
 /// `request` (left empty) and the caller parks the connection ([`State::Offloaded`]). A Quick
 /// request, or any request with offload off, stays where it is, to be answered inline (false).
+#[inline]
 pub fn offload(env: &Env, key: usize, id: u32, request: &mut Request) -> bool {
-    let Some((jobs, reply)) = &env.offload else {
-        return false;
-    };
+    // With offload off (the default) this is one test, inlined into the request path: it runs
+    // for every request.
+    match &env.offload {
+        None => false,
+        Some((jobs, reply)) => hand_over(env, jobs, reply, key, id, request),
+    }
+}
+
+/// [`offload`] with the pool on.
+fn hand_over(
+    env: &Env,
+    jobs: &Sender<Job>,
+    reply: &Reply,
+    key: usize,
+    id: u32,
+    request: &mut Request,
+) -> bool {
     if cost(env.handler.as_ref(), request) == Cost::Quick {
         return false;
     }
