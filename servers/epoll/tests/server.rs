@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{config, Client, Server};
+use common::{cases, config, Client, Server};
 use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
@@ -412,4 +412,14 @@ fn shutdown_returns_at_the_drain_timeout_when_a_request_outlasts_it() {
     // Bounded generously: run must not wait for the 5 s sleep.
     server.stop_within(Duration::from_secs(4));
     assert!(busy.is_closed());
+}
+
+#[test]
+fn header_clock_restarts_after_an_offloaded_request() {
+    cases::header_clock_restarts_after_an_offloaded_request();
+}
+
+#[test]
+fn header_clock_restarts_after_a_streamed_file() {
+    cases::header_clock_restarts_after_a_streamed_file();
 }

@@ -7,22 +7,12 @@
 
 mod common;
 
-use common::{config, Client, Server};
+use common::{cases, config, unavailable, Client, Server};
 use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
-
-fn unavailable() -> bool {
-    match lab_io_uring::availability() {
-        Ok(()) => false,
-        Err(why) => {
-            eprintln!("skipping: {why}");
-            true
-        }
-    }
-}
 
 /// Waits (bounded) until `f` holds; returns whether it did.
 fn eventually(mut f: impl FnMut() -> bool) -> bool {
@@ -337,4 +327,14 @@ fn shutdown_returns_at_the_drain_timeout_when_a_request_outlasts_it() {
     thread::sleep(Duration::from_millis(100));
     server.stop_within(Duration::from_secs(4));
     assert!(busy.is_closed());
+}
+
+#[test]
+fn header_clock_restarts_after_an_offloaded_request() {
+    cases::header_clock_restarts_after_an_offloaded_request();
+}
+
+#[test]
+fn header_clock_restarts_after_a_streamed_file() {
+    cases::header_clock_restarts_after_a_streamed_file();
 }
