@@ -843,5 +843,22 @@ fn accept_spread_counts_every_connection_per_worker_and_the_report_reproduces() 
     );
     assert!(section.contains("**Reading.**"), "{section}");
     assert!(section.contains("`handoff` took"), "{section}");
+    // The chart: one panel per model, a line per strategy, beside the even share.
+    let chart = section
+        .split("](charts/")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no chart in the accept section:\n{section}"));
+    assert!(chart.ends_with("-accept.svg"), "{chart}");
+    let svg = std::fs::read_to_string(out.join("charts").join(chart)).unwrap();
+    for text in [
+        "process_pool: share of connections per worker",
+        "epoll: share of connections per loop",
+        "--accept handoff",
+        "--accept exclusive",
+        "even share",
+    ] {
+        assert!(svg.contains(text), "{text:?} not in {chart}");
+    }
     assert_report_reproduces(&out);
 }

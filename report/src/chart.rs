@@ -67,6 +67,9 @@ pub enum XAxis {
     Rate,
     /// Time, seconds, linear from 0.
     Seconds,
+    /// The n workers (or event loops) of a server, ranked from the one that got the fewest
+    /// connections (1) to the one that got the most (n).
+    Rank(usize),
 }
 
 #[derive(Clone)]
@@ -427,6 +430,14 @@ fn draw_panel(
             mesh.x_desc = "seconds";
             mesh.x_fmt = fmt_seconds;
             with_y(&mut builder, 0.0..hi, y_range, &mesh);
+        }
+        XAxis::Rank(n) => {
+            let n = (*n).max(1);
+            // At most n labels on 0.5..n+0.5: plotters' step is then 1, a label per worker.
+            mesh.x_desc = "ranked from fewest connections to most";
+            mesh.x_fmt = fmt_seconds;
+            mesh.x_labels = n;
+            with_y(&mut builder, 0.5..n as f64 + 0.5, y_range, &mesh);
         }
         XAxis::Percentile => {
             let hi = xs().fold(1.0_f64, f64::max).ceil().max(2.0);

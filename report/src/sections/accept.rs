@@ -3,10 +3,13 @@
 //! itself reported in `GET /_status`, and what each strategy costs per connection.
 
 use super::{and_list, Ctx};
+use crate::chart::{Key, Line, Panel, XAxis};
 use crate::data::{AcceptSpread, CellRecord, CellRun, CellStatus};
 use crate::fmt;
 use crate::stats::{jain_index, max_min_ratio, seed_of, Spread};
 
+/// The colour of the even-share reference line.
+const EVEN_COLOR: usize = 8;
 /// Jain's indexes closer than this are called even.
 const JAIN_TIE: f64 = 0.01;
 /// CPU per connection within this share of the cheapest is called a tie (rusage over a few
@@ -26,6 +29,8 @@ struct Measured {
     rps: f64,
     /// Server CPU (user + system, the whole tree) per connection the server counted, µs.
     cpu_us: f64,
+    /// Each worker's share of the connections, %, from the fewest to the most.
+    shares: Vec<f64>,
 }
 
 fn measured(spread: &AcceptSpread, run: &CellRun) -> Option<Measured> {
@@ -58,6 +63,10 @@ fn measured(spread: &AcceptSpread, run: &CellRun) -> Option<Measured> {
         jain: jain_index(counts),
         rps: run.load.throughput_rps,
         cpu_us: cpu * 1e6 / total as f64,
+        shares: sorted
+            .iter()
+            .map(|&c| c as f64 * 100.0 / total as f64)
+            .collect(),
     })
 }
 
@@ -83,6 +92,36 @@ impl Group {
     fn median(&self, pick: fn(&Measured) -> f64) -> f64 {
         self.spread(pick).map_or(f64::NAN, |s| s.median)
     }
+
+    /// Rank by rank, the median over the runs of the share of connections the worker of that
+    /// rank got (rank 1: the one that got the fewest), with the runs' min–max.
+    fn ranked_shares(&self) -> Vec<(f64, f64, f64, f64)> {
+        (0..self.workers)
+            .filter_map(|rank| {
+                let values: Vec<f64> = self
+                    .runs
+                    .iter()
+                    .filter_map(|m| m.shares.get(rank).copied())
+                    .collect();
+                let spread = Spread::of(
+                    &values,
+                    seed_of(&format!("accept {} {} {rank}", self.model, self.strategy)),
+                )?;
+                let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                Some(((rank + 1) as f64, spread.median, lo, hi))
+            })
+            .collect()
+    }
+}
+
+/// The colour of a strategy on the accept chart: the same strategy, the same colour, in every
+/// model's panel.
+fn strategy_color(strategy: &str) -> usize {
+    ["shared", "reuseport", "handoff", "exclusive"]
+        .iter()
+        .position(|s| *s == strategy)
+        .unwrap_or(4)
 }
 
 fn groups(cells: &[(CellRecord, Option<CellRun>)]) -> Vec<Group> {
@@ -223,8 +262,84 @@ impl Ctx<'_> {
             rows.push(row);
         }
         self.push(crate::doc::Block::Table { head, rows });
+        self.accept_chart(&groups);
         let lines = self.accept_reading(&groups);
         self.reading(lines);
+    }
+
+    /// A panel per model: each strategy's share of connections per worker, the workers ranked
+    /// from the fewest to the most, beside the even share (100/n %): a flat line on the even
+    /// share is a perfect spread, a line that climbs to the right is an uneven one.
+    fn accept_chart(&mut self, groups: &[Group]) {
+        let mut panels = Vec::new();
+        let mut strategies: Vec<&str> = Vec::new();
+        let mut models: Vec<&str> = Vec::new();
+        for g in groups {
+            if !models.contains(&g.model.as_str()) {
+                models.push(&g.model);
+            }
+        }
+        for model in models {
+            let mine: Vec<&Group> = groups
+                .iter()
+                .filter(|g| g.model == model && !g.runs.is_empty() && g.workers > 0)
+                .collect();
+            let Some(workers) = mine.iter().map(|g| g.workers).max() else {
+                continue;
+            };
+            let mut lines: Vec<Line> = mine
+                .iter()
+                .map(|g| {
+                    if !strategies.contains(&g.strategy.as_str()) {
+                        strategies.push(&g.strategy);
+                    }
+                    let ranked = g.ranked_shares();
+                    Line {
+                        color: strategy_color(&g.strategy),
+                        points: ranked.iter().map(|&(x, y, _, _)| (x, y)).collect(),
+                        bars: if g.runs.len() > 1 {
+                            ranked.iter().map(|&(x, _, lo, hi)| (x, lo, hi)).collect()
+                        } else {
+                            Vec::new()
+                        },
+                        dashed: false,
+                    }
+                })
+                .collect();
+            let even = 100.0 / workers as f64;
+            lines.push(Line {
+                color: EVEN_COLOR,
+                points: vec![(0.6, even), (workers as f64 + 0.4, even)],
+                bars: Vec::new(),
+                dashed: true,
+            });
+            panels.push(Panel {
+                title: format!("{model}: share of connections per {}", mine[0].unit),
+                y_desc: "% of connections".into(),
+                y_log: false,
+                y_fmt: fmt::thousands,
+                x: XAxis::Rank(workers),
+                lines,
+            });
+        }
+        if panels.is_empty() {
+            return;
+        }
+        let mut legend: Vec<Key> = strategies
+            .iter()
+            .map(|s| (format!("--accept {s}"), strategy_color(s), false))
+            .collect();
+        legend.push(("even share (100/n %)".into(), EVEN_COLOR, true));
+        let cols = panels.len().min(3);
+        self.chart(
+            "accept",
+            "Each accept strategy's share of connections per worker or loop, workers ranked \
+             from the fewest connections to the most, beside the even share"
+                .into(),
+            &panels,
+            cols,
+            &legend,
+        );
     }
 
     fn accept_reading(&self, groups: &[Group]) -> Vec<String> {
