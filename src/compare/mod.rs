@@ -135,7 +135,7 @@ pub struct CompareArgs {
     /// The experiments to run: `matrix` (models × --conns × --workloads, closed loop), `rates`
     /// (latency against offered load, see --rates), `faults` (fault isolation: /crash, /crash?abort
     /// and kill -9 of a worker under steady load), `accept` (accept spread: connections per
-    /// worker or loop for each `--accept` strategy of process_pool, hybrid_pool and epoll).
+    /// worker or loop for each `--accept` strategy of process_pool, hybrid_pool, epoll and io_uring).
     #[arg(
         long,
         value_enum,

@@ -229,23 +229,13 @@ pub fn run_with_counters(
 ) -> io::Result<()> {
     let loops = lifecycle::loops("epoll", options, &counters)?;
     let mode = options.accept.accept;
-    if !matches!(
-        mode,
-        AcceptMode::Shared | AcceptMode::ReusePort | AcceptMode::Exclusive
-    ) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "epoll: --accept takes shared, reuseport or exclusive",
-        ));
-    }
-    // reuseport: the address the other loops bind beside the socket `lab serve` bound
-    // (refused over a Unix socket, naming the flag).
-    let reuseport_addr = match mode {
-        AcceptMode::ReusePort => Some(lab_core::net::enable_reuseport(&listener)?),
-        _ => None,
-    };
-    // The clones share the file description, so this makes every one non-blocking.
-    listener.set_nonblocking(true)?;
+    let allowed = [
+        AcceptMode::Shared,
+        AcceptMode::ReusePort,
+        AcceptMode::Exclusive,
+    ];
+    let sockets = lifecycle::loop_listeners("epoll", &listener, options, &allowed, true)?;
+    drop(listener);
     let pool = lifecycle::start_offload(
         "epoll",
         &handler,
@@ -256,7 +246,7 @@ pub fn run_with_counters(
     )?;
 
     let mut event_loops = Vec::with_capacity(loops);
-    for (index, counters) in counters.loops.iter().enumerate() {
+    for ((index, counters), socket) in counters.loops.iter().enumerate().zip(sockets) {
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
         let (env, results) =
@@ -265,16 +255,8 @@ pub fn run_with_counters(
                     let _ = waker.wake();
                 })
             });
-        // reuseport: loop 0 keeps the socket `lab serve` bound, the others bind beside it.
-        let socket = match reuseport_addr {
-            Some(addr) if index > 0 => {
-                let socket = lab_core::net::bind_reuseport(addr)?;
-                socket.set_nonblocking(true)?;
-                socket
-            }
-            _ => listener.try_clone()?,
-        };
         let listening = Listening {
+            // reuseport: loop 0 has the socket `lab serve` bound, the others one each beside it.
             socket,
             exclusive: mode == AcceptMode::Exclusive,
         };
@@ -288,7 +270,6 @@ pub fn run_with_counters(
             config.drain_timeout,
         )?);
     }
-    drop(listener);
 
     let mut threads = Vec::with_capacity(loops);
     let mut result = Ok(());

@@ -6,7 +6,8 @@
 use crate::offload::{Done, Pool, Reply, Waker};
 use crate::{Buffers, Counters, Env, LoopCounters, Options};
 use crossbeam_channel::Receiver;
-use lab_core::{Config, Handler, Shutdown};
+use lab_core::net::Listener;
+use lab_core::{AcceptMode, Config, Handler, Shutdown};
 use std::io;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -40,6 +41,45 @@ pub fn loops(model: &str, options: &Options, counters: &Counters) -> io::Result<
     Ok(loops)
 }
 
+/// One listening socket per loop, for `--accept`: with `shared` and `exclusive` every loop gets
+/// a clone of `listener` (one socket, one file description, one accept queue); with `reuseport`
+/// loop 0 keeps `listener` and each other loop binds a SO_REUSEPORT socket of its own beside it,
+/// so the kernel hashes each client to one loop's queue (TCP only: over a Unix socket it is
+/// refused, naming the flag). A strategy not in `allowed` is refused, naming the flag. With
+/// `nonblocking` every socket is made non-blocking (a readiness loop needs it; the clones share
+/// the setting).
+pub fn loop_listeners(
+    model: &str,
+    listener: &Listener,
+    options: &Options,
+    allowed: &[AcceptMode],
+    nonblocking: bool,
+) -> io::Result<Vec<Listener>> {
+    options
+        .accept
+        .check(model, allowed)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let reuseport = match options.accept.accept {
+        AcceptMode::ReusePort => Some(lab_core::net::enable_reuseport(listener)?),
+        _ => None,
+    };
+    if nonblocking {
+        listener.set_nonblocking(true)?;
+    }
+    (0..options.loops.max(1))
+        .map(|index| match reuseport {
+            Some(addr) if index > 0 => {
+                let socket = lab_core::net::bind_reuseport(addr)?;
+                if nonblocking {
+                    socket.set_nonblocking(true)?;
+                }
+                Ok(socket)
+            }
+            _ => listener.try_clone(),
+        })
+        .collect()
+}
+
 /// Starts the offload pool when `--offload on`; with `-v`, says how the `loops` loops (`what`:
 /// "event loops", "rings") run their handlers.
 pub fn start_offload(
@@ -63,7 +103,12 @@ pub fn start_offload(
             true => format!("offload on ({} helper threads)", options.offload_threads),
             false => "offload off (handlers run inline)".into(),
         };
-        eprintln!("{model}: {loops} {what} sharing one listening socket, {offload}");
+        let sockets = match options.accept.accept {
+            AcceptMode::ReusePort => "a SO_REUSEPORT listening socket each",
+            AcceptMode::Exclusive => "one listening socket (EPOLLEXCLUSIVE)",
+            _ => "sharing one listening socket",
+        };
+        eprintln!("{model}: {loops} {what}, {sockets}, {offload}");
     }
     Ok(pool)
 }

@@ -85,6 +85,11 @@
 //!
 //! The scripts are in `servers/io_uring/bench/` (`compare.py`, `syscalls.sh`, `idle.py`).
 //!
+//! **Accepting.** With `--loops N` every ring arms a multishot accept; `--accept shared` (the
+//! default) arms them all on one listening socket, `--accept reuseport` gives each ring a
+//! SO_REUSEPORT socket of its own (the kernel hashes each client to one). There is no
+//! `exclusive`: that is an epoll flag (EPOLLEXCLUSIVE), and a ring's accept is not a wait.
+//!
 //! # Trade-offs
 //! - Wins: fewer syscalls (one enter per round, multishot operations armed once), so less CPU
 //!   per request when many connections are busy; no readiness edge cases (no `WouldBlock`, no
@@ -140,10 +145,9 @@ pub const MODEL: ModelInfo = ModelInfo {
     flags: <Options as clap::Args>::augment_args,
     available: availability,
     start: |flags| {
-        // The toolkit's flags include epoll's `--accept`; the rings share one socket.
+        // The toolkit's flags include epoll's `--accept`: io_uring has no EPOLLEXCLUSIVE.
         if let Ok(o) = <Options as clap::FromArgMatches>::from_arg_matches(flags) {
-            o.accept
-                .check("io_uring", &[lab_core::AcceptMode::Shared])?;
+            o.accept.check("io_uring", &ACCEPT)?;
         }
         model::start(flags, run)
     },
@@ -228,6 +232,12 @@ fn kernel_version(release: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+/// The `--accept` strategies of this model.
+const ACCEPT: [lab_core::AcceptMode; 2] = [
+    lab_core::AcceptMode::Shared,
+    lab_core::AcceptMode::ReusePort,
+];
+
 /// Serves `listener` with `options.loops` rings until `shutdown` is triggered and the loops
 /// have drained.
 pub fn run(
@@ -253,11 +263,10 @@ pub fn run_with_counters(
     counters: Arc<Counters>,
 ) -> io::Result<()> {
     availability().map_err(|reason| io::Error::new(io::ErrorKind::Unsupported, reason))?;
-    options
-        .accept
-        .check("io_uring", &[lab_core::AcceptMode::Shared])
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let loops = lifecycle::loops("io_uring", options, &counters)?;
+    // shared: every ring's multishot accept on one socket; reuseport: a socket per ring.
+    let sockets = lifecycle::loop_listeners("io_uring", &listener, options, &ACCEPT, false)?;
+    drop(listener);
     let pool = lifecycle::start_offload(
         "io_uring",
         &handler,
@@ -272,7 +281,7 @@ pub fn run_with_counters(
     let (ready_tx, ready) = mpsc::channel::<io::Result<()>>();
     let mut threads = Vec::with_capacity(loops);
     let mut result = Ok(());
-    for (index, loop_counters) in counters.loops.iter().enumerate() {
+    for ((index, loop_counters), listener) in counters.loops.iter().enumerate().zip(sockets) {
         let wake = Arc::new(sys::EventFd::new()?);
         let (env, results) = lifecycle::loop_env(
             &handler,
@@ -285,7 +294,6 @@ pub fn run_with_counters(
                 Arc::new(move || wake.wake())
             },
         );
-        let listener = listener.try_clone()?;
         let ready_tx = ready_tx.clone();
         let (verbose, drain_timeout) = (config.verbose, config.drain_timeout);
         let spawned = thread::Builder::new()
@@ -326,7 +334,6 @@ pub fn run_with_counters(
         }
     }
     drop(ready_tx);
-    drop(listener);
     for _ in 0..threads.len() {
         if let Ok(Err(e)) = ready.recv() {
             if result.is_ok() {

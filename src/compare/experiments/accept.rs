@@ -1,5 +1,5 @@
 //! Accept spread (`--experiments accept`): each model with several workers or loops
-//! (process_pool, hybrid_pool, epoll), sized to `--accept-workers`, once per accept strategy it
+//! (process_pool, hybrid_pool, epoll, io_uring), sized to `--accept-workers`, once per accept strategy it
 //! has, under `--accept-conns` clients that open a new connection per request, so that accepting
 //! is most of the work. After the load, `lab run --status-after` saves the server's `/_status`,
 //! and the connections each worker (or loop) counted go into compare.json. With `--repeat`, the
@@ -46,6 +46,12 @@ const SUBJECTS: &[Subject] = &[
     Subject {
         model: "epoll",
         strategies: &["shared", "reuseport", "exclusive"],
+        unit: "loop",
+        sizing: |n| vec!["--loops".into(), n.to_string()],
+    },
+    Subject {
+        model: "io_uring",
+        strategies: &["shared", "reuseport"],
         unit: "loop",
         sizing: |n| vec!["--loops".into(), n.to_string()],
     },
