@@ -1,7 +1,10 @@
 //! Test helpers shared by the event-loop models' tests (epoll's and io_uring's
 //! `tests/common/mod.rs` include this file): start the model on 127.0.0.1:0, speak raw HTTP/1.1
-//! to it, stop it. The including module names the model (`MODEL`) and its `run_with_counters`.
+//! to it, stop it. The including module names the model (`MODEL`), its `run_with_counters` and
+//! `unavailable` (whether the model cannot run on this machine; it prints why). The test bodies
+//! both models' suites run are in [`cases`].
 
+pub use super::unavailable;
 use super::{run_with_counters, MODEL};
 use lab_core::{Config, LabApp, OnOff, Shutdown};
 use lab_evloop::{Counters, Options};
@@ -11,6 +14,8 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+pub mod cases;
 
 /// Every read in a test gives up after this long, so that a bug fails the test instead of
 /// hanging it.
@@ -22,7 +27,7 @@ pub struct Server {
     shutdown: Shutdown,
     done: mpsc::Receiver<io::Result<()>>,
     thread: Option<JoinHandle<()>>,
-    _docroot: tempfile::TempDir,
+    docroot: tempfile::TempDir,
 }
 
 /// What a test server is started with: the common config (reachable as `setup.limits` etc.)
@@ -92,8 +97,13 @@ impl Server {
             shutdown,
             done,
             thread: Some(thread),
-            _docroot: docroot,
+            docroot,
         }
+    }
+
+    /// The directory served under `/static/` (it holds `index.html`).
+    pub fn docroot(&self) -> &std::path::Path {
+        self.docroot.path()
     }
 
     pub fn connect(&self) -> Client {
