@@ -257,33 +257,3 @@ impl Client {
         }
     }
 }
-
-/// `--accept reuseport` with two loops: each loop has a socket of its own, the kernel hashes
-/// each client to one, and every connection is answered. The loops bind their sockets while the
-/// test already connects (the first socket listens from the start), so it connects until both
-/// loops have accepted some, at most 1,000 times: 1,000 connections after both were bound all
-/// hashing to one loop has odds of 2^-999. Counts only.
-pub fn reuseport_spreads_connections_over_the_loops() {
-    let mut setup = config(2, false);
-    setup.options.accept.accept = lab_core::AcceptMode::ReusePort;
-    let server = Server::start(setup);
-    let accepted = || -> Vec<u64> {
-        server
-            .counters
-            .loops
-            .iter()
-            .map(|c| c.accepted.load(std::sync::atomic::Ordering::Relaxed))
-            .collect()
-    };
-    let mut made = 0;
-    while made < 1_000 && !accepted().iter().all(|&n| n > 0) {
-        let mut client = server.connect();
-        client.get("/").unwrap();
-        assert_eq!(client.reply().status, 200);
-        made += 1;
-    }
-    let counts = accepted();
-    assert_eq!(counts.iter().sum::<u64>(), made, "{counts:?}");
-    assert!(counts.iter().all(|&n| n > 0), "{counts:?} after {made}");
-    server.stop();
-}
