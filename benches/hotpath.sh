@@ -9,12 +9,15 @@
 # Steps (--steps, default all):
 #   pipeline   wrk -t1 -c100 -s benches/wrk/pipeline.lua (16 requests per write):
 #              `lab serve --model epoll --loops 1` vs may_minihttp with one worker
-#              (benches/peers/may_minihttp, built here from crates.io)
+#              (benches/peers/may_minihttp, built here from crates.io); then the same pair under
+#              `lab load -t1 -c100 --pipeline 16`, which spends less CPU per request than wrk, so
+#              the servers come nearer their own limit (wrk's one thread is the limit first)
 #   keepalive  wrk -t1 -c100 keep-alive: epoll --loops 1 vs the no-HTTP ceiling
 #              (examples/ceiling.rs) and vs nginx (benches/wrk/nginx.conf: one worker,
 #              `return 200`, no access log), in throughput and in requests per server CPU-second
-#   unix       `lab load -t1 -c100` over a Unix socket vs over TCP, epoll --loops 1 (skipped when
-#              the lab binary's serve has no `--addr unix:PATH` or its load no `unix:PATH:/route`)
+#   unix       `lab load -t1 -c100` over a Unix socket vs over TCP, epoll --loops 1, keep-alive
+#              and 16 deep pipelined (skipped when the lab binary's serve has no
+#              `--addr unix:PATH` or its load no `unix:PATH:/route`)
 #   models     every model's plaintext throughput, wrk -t1 -c100 keep-alive, default flags,
 #              the --before binary vs the --after binary (skipped without --before)
 #
@@ -236,13 +239,14 @@ wrk_run() { # URL [LUA]
     T1=$(tree_ticks "$SERVER_PID")
     parse_load
 }
+DEPTH=1 # labload_run's --pipeline
 labload_run() { # TARGET (http://... or unix:PATH:/route)
     local target=$1
     if [ "$WARMUP" -gt 0 ]; then
-        timeout $((WARMUP + 15)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" -d"${WARMUP}s" -q "$target" >/dev/null 2>&1 || true
+        timeout $((WARMUP + 15)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" --pipeline "$DEPTH" -d"${WARMUP}s" -q "$target" >/dev/null 2>&1 || true
     fi
     T0=$(tree_ticks "$SERVER_PID")
-    timeout $((DURATION + 20)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" -d"${DURATION}s" -q "$target" >"$TMP/last.out" 2>&1 || true
+    timeout $((DURATION + 20)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" --pipeline "$DEPTH" -d"${DURATION}s" -q "$target" >"$TMP/last.out" 2>&1 || true
     T1=$(tree_ticks "$SERVER_PID")
     parse_load
 }
@@ -316,6 +320,11 @@ LUA=$ROOT/benches/wrk/pipeline.lua
 SOCK=$TMP/epoll.sock
 MODEL="" # the model the models step measures now
 wrk_pipelined() { wrk_run "$1" "$LUA"; }
+labload_pipelined() {
+    DEPTH=16
+    labload_run "$1"
+    DEPTH=1
+}
 
 # start_subject SUBJECT: starts SUBJECT's server (output in $TMP/NAME.log, NAME the subject's, or
 # MODEL-SUBJECT for before and after) and sets TARGET, where to load it; says so and returns 1 if
@@ -378,6 +387,15 @@ if has_step pipeline; then
     row "pipelined plaintext (wrk -t1 -c$CONNS, 16 deep): epoll --loops 1 / may_minihttp (1 worker), req per server CPU-s" \
         "$(fmt "$(median pipeline epoll 7)")" "$(fmt "$(median pipeline may_minihttp 7)")" "$(ratio pipeline epoll may_minihttp 7)" ""
     NOTES+=("Pipelined: server CPU-s per ${DURATION} s run (medians): epoll $(median pipeline epoll 5), may_minihttp $(median pipeline may_minihttp 5).")
+    say "pipeline: lab load -t1 -c$CONNS --pipeline 16, epoll --loops 1 vs may_minihttp (1 worker)"
+    for r in $(seq 1 "$ROUNDS"); do
+        measure_round pipeline-lab "$r" labload_pipelined epoll may_minihttp
+    done
+    row "pipelined plaintext (lab load -t1 -c$CONNS --pipeline 16): epoll --loops 1 / may_minihttp (1 worker), req/s" \
+        "$(fmt "$(median pipeline-lab epoll)")" "$(fmt "$(median pipeline-lab may_minihttp)")" "$(ratio pipeline-lab epoll may_minihttp)" "≥ 1.1"
+    row "pipelined plaintext (lab load -t1 -c$CONNS --pipeline 16): epoll --loops 1 / may_minihttp (1 worker), req per server CPU-s" \
+        "$(fmt "$(median pipeline-lab epoll 7)")" "$(fmt "$(median pipeline-lab may_minihttp 7)")" "$(ratio pipeline-lab epoll may_minihttp 7)" ""
+    NOTES+=("Pipelined under lab load: server CPU-s per ${DURATION} s run (medians): epoll $(median pipeline-lab epoll 5), may_minihttp $(median pipeline-lab may_minihttp 5).")
 fi
 
 if has_step keepalive; then
@@ -419,6 +437,13 @@ if has_step unix; then
         row "plaintext over a Unix socket / over TCP, epoll --loops 1, req per server CPU-s" \
             "$(fmt "$(median unix unix 7)")" "$(fmt "$(median unix tcp 7)")" "$(ratio unix unix tcp 7)" ""
         NOTES+=("Unix/TCP: server CPU-s per ${DURATION} s run (medians): unix $(median unix unix 5), tcp $(median unix tcp 5).")
+        for r in $(seq 1 "$ROUNDS"); do
+            measure_round unix-pipelined "$r" labload_pipelined unix tcp
+        done
+        row "pipelined plaintext (16 deep) over a Unix socket / over TCP, epoll --loops 1 (lab load -t1 -c$CONNS --pipeline 16), req/s" \
+            "$(fmt "$(median unix-pipelined unix)")" "$(fmt "$(median unix-pipelined tcp)")" "$(ratio unix-pipelined unix tcp)" ""
+        row "pipelined plaintext (16 deep) over a Unix socket / over TCP, epoll --loops 1, req per server CPU-s" \
+            "$(fmt "$(median unix-pipelined unix 7)")" "$(fmt "$(median unix-pipelined tcp 7)")" "$(ratio unix-pipelined unix tcp 7)" ""
     fi
 fi
 
