@@ -9,12 +9,15 @@
 # Steps (--steps, default all):
 #   pipeline   wrk -t1 -c100 -s benches/wrk/pipeline.lua (16 requests per write):
 #              `lab serve --model epoll --loops 1` vs may_minihttp with one worker
-#              (benches/peers/may_minihttp, built here from crates.io)
+#              (benches/peers/may_minihttp, built here from crates.io); then the same pair under
+#              `lab load -t1 -c100 --pipeline 16`, which spends less CPU per request than wrk, so
+#              the servers come nearer their own limit (wrk's one thread is the limit first)
 #   keepalive  wrk -t1 -c100 keep-alive: epoll --loops 1 vs the no-HTTP ceiling
 #              (examples/ceiling.rs) and vs nginx (benches/wrk/nginx.conf: one worker,
 #              `return 200`, no access log), in throughput and in requests per server CPU-second
-#   unix       `lab load -t1 -c100` over a Unix socket vs over TCP, epoll --loops 1 (skipped when
-#              the lab binary's serve has no `--addr unix:PATH` or its load no `unix:PATH:/route`)
+#   unix       `lab load -t1 -c100` over a Unix socket vs over TCP, epoll --loops 1, keep-alive
+#              and 16 deep pipelined (skipped when the lab binary's serve has no
+#              `--addr unix:PATH` or its load no `unix:PATH:/route`)
 #   models     every model's plaintext throughput, wrk -t1 -c100 keep-alive, default flags,
 #              the --before binary vs the --after binary (skipped without --before)
 #
@@ -236,13 +239,14 @@ wrk_run() { # URL [LUA]
     T1=$(tree_ticks "$SERVER_PID")
     parse_load
 }
+DEPTH=1 # labload_run's --pipeline
 labload_run() { # TARGET (http://... or unix:PATH:/route)
     local target=$1
     if [ "$WARMUP" -gt 0 ]; then
-        timeout $((WARMUP + 15)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" -d"${WARMUP}s" -q "$target" >/dev/null 2>&1 || true
+        timeout $((WARMUP + 15)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" --pipeline "$DEPTH" -d"${WARMUP}s" -q "$target" >/dev/null 2>&1 || true
     fi
     T0=$(tree_ticks "$SERVER_PID")
-    timeout $((DURATION + 20)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" -d"${DURATION}s" -q "$target" >"$TMP/last.out" 2>&1 || true
+    timeout $((DURATION + 20)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" --pipeline "$DEPTH" -d"${DURATION}s" -q "$target" >"$TMP/last.out" 2>&1 || true
     T1=$(tree_ticks "$SERVER_PID")
     parse_load
 }
@@ -311,8 +315,64 @@ MODEL_ROWS=()
 NOTES=()
 row() { ROWS+=("| $1 | $2 | $3 | $4 | $5 |"); }
 
-# --- the steps --------------------------------------------------------------------------------
+# --- the runs ---------------------------------------------------------------------------------
 LUA=$ROOT/benches/wrk/pipeline.lua
+SOCK=$TMP/epoll.sock
+MODEL="" # the model the models step measures now
+wrk_pipelined() { wrk_run "$1" "$LUA"; }
+labload_pipelined() {
+    DEPTH=16
+    labload_run "$1"
+    DEPTH=1
+}
+
+# start_subject SUBJECT: starts SUBJECT's server (output in $TMP/NAME.log, NAME the subject's, or
+# MODEL-SUBJECT for before and after) and sets TARGET, where to load it; says so and returns 1 if
+# it did not start.
+start_subject() {
+    local subj=$1 name=$1 port bin
+    port=$(free_port)
+    TARGET="http://127.0.0.1:$port/"
+    case $subj in
+        epoll | tcp) start_server "$name" "tcp:$port" "$LAB" serve --model epoll --loops 1 --addr "127.0.0.1:$port" ;;
+        may_minihttp) start_server "$name" "tcp:$port" "$PEER" --addr "127.0.0.1:$port" ;;
+        ceiling) start_server "$name" "tcp:$port" "$CEILING" --addr "127.0.0.1:$port" ;;
+        nginx)
+            sed "s/NGINX_PORT/$port/" "$TMP/nginx.conf.in" >"$TMP/nginx.conf"
+            start_server "$name" "tcp:$port" "$NGINX" -e stderr -p "$TMP" -c "$TMP/nginx.conf" ;;
+        unix)
+            rm -f "$SOCK"
+            TARGET="unix:$SOCK:/"
+            start_server "$name" "unix:$SOCK" "$LAB" serve --model epoll --loops 1 --addr "unix:$SOCK" ;;
+        before | after)
+            name="$MODEL-$subj"
+            bin=$BEFORE
+            [ "$subj" = after ] && bin=$AFTER
+            start_server "$name" "tcp:$port" "$bin" serve --model "$MODEL" --addr "127.0.0.1:$port" ;;
+        *) die "no server for subject $subj" ;;
+    esac || { say "  $name did not start: $(tail -1 "$TMP/$name.log")"; return 1; }
+}
+
+# measure_round STEP ROUND LOAD SUBJECT...: one round of a comparison: each SUBJECT in turn on a
+# fresh server (so the rounds alternate A B A B ...), loaded by `LOAD TARGET` (wrk_run,
+# wrk_pipelined, labload_run), its figures recorded under STEP (NA where it did not start).
+measure_round() {
+    local step=$1 r=$2 load=$3 subj cpu
+    shift 3
+    for subj in "$@"; do
+        if ! start_subject "$subj"; then
+            record "$step" "$r" "$subj" NA 0 0
+            continue
+        fi
+        "$load" "$TARGET"
+        cpu=$(cpu_s)
+        stop_server
+        [ "$RPS" = NA ] && say "  $subj gave no figure: $(tail -2 "$TMP/last.out" | tr '\n' ' ')"
+        record "$step" "$r" "$subj" "$RPS" "$cpu" "$ERR"
+    done
+}
+
+# --- the steps --------------------------------------------------------------------------------
 START=$(date -u +%s)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 say "server on CPU $SCPU, load on CPU $LCPU; ${DURATION} s runs after ${WARMUP} s warm-ups; results in $OUT"
@@ -320,44 +380,29 @@ say "server on CPU $SCPU, load on CPU $LCPU; ${DURATION} s runs after ${WARMUP} 
 if has_step pipeline; then
     say "pipeline: wrk -t1 -c$CONNS -s pipeline.lua (16 deep), epoll --loops 1 vs may_minihttp (1 worker)"
     for r in $(seq 1 "$ROUNDS"); do
-        for subj in epoll may_minihttp; do
-            port=$(free_port)
-            if [ $subj = epoll ]; then
-                start_server $subj "tcp:$port" "$LAB" serve --model epoll --loops 1 --addr "127.0.0.1:$port" || { say "  epoll did not start: $(tail -1 "$TMP/$subj.log")"; continue; }
-            else
-                start_server $subj "tcp:$port" "$PEER" --addr "127.0.0.1:$port" || { say "  may_minihttp did not start: $(tail -1 "$TMP/$subj.log")"; continue; }
-            fi
-            wrk_run "http://127.0.0.1:$port/" "$LUA"
-            cpu=$(cpu_s)
-            stop_server
-            record pipeline "$r" $subj "$RPS" "$cpu" "$ERR"
-        done
+        measure_round pipeline "$r" wrk_pipelined epoll may_minihttp
     done
     row "pipelined plaintext (wrk -t1 -c$CONNS, 16 deep): epoll --loops 1 / may_minihttp (1 worker), req/s" \
         "$(fmt "$(median pipeline epoll)")" "$(fmt "$(median pipeline may_minihttp)")" "$(ratio pipeline epoll may_minihttp)" "≥ 1.1"
     row "pipelined plaintext (wrk -t1 -c$CONNS, 16 deep): epoll --loops 1 / may_minihttp (1 worker), req per server CPU-s" \
         "$(fmt "$(median pipeline epoll 7)")" "$(fmt "$(median pipeline may_minihttp 7)")" "$(ratio pipeline epoll may_minihttp 7)" ""
     NOTES+=("Pipelined: server CPU-s per ${DURATION} s run (medians): epoll $(median pipeline epoll 5), may_minihttp $(median pipeline may_minihttp 5).")
+    say "pipeline: lab load -t1 -c$CONNS --pipeline 16, epoll --loops 1 vs may_minihttp (1 worker)"
+    for r in $(seq 1 "$ROUNDS"); do
+        measure_round pipeline-lab "$r" labload_pipelined epoll may_minihttp
+    done
+    row "pipelined plaintext (lab load -t1 -c$CONNS --pipeline 16): epoll --loops 1 / may_minihttp (1 worker), req/s" \
+        "$(fmt "$(median pipeline-lab epoll)")" "$(fmt "$(median pipeline-lab may_minihttp)")" "$(ratio pipeline-lab epoll may_minihttp)" "≥ 1.1"
+    row "pipelined plaintext (lab load -t1 -c$CONNS --pipeline 16): epoll --loops 1 / may_minihttp (1 worker), req per server CPU-s" \
+        "$(fmt "$(median pipeline-lab epoll 7)")" "$(fmt "$(median pipeline-lab may_minihttp 7)")" "$(ratio pipeline-lab epoll may_minihttp 7)" ""
+    NOTES+=("Pipelined under lab load: server CPU-s per ${DURATION} s run (medians): epoll $(median pipeline-lab epoll 5), may_minihttp $(median pipeline-lab may_minihttp 5).")
 fi
 
 if has_step keepalive; then
     say "keepalive: wrk -t1 -c$CONNS, epoll --loops 1 vs the no-HTTP ceiling vs nginx (1 worker)"
     sed "s/127\.0\.0\.1:8081/127.0.0.1:NGINX_PORT/" "$ROOT/benches/wrk/nginx.conf" >"$TMP/nginx.conf.in"
     for r in $(seq 1 "$ROUNDS"); do
-        for subj in epoll ceiling nginx; do
-            port=$(free_port)
-            case $subj in
-                epoll) start_server $subj "tcp:$port" "$LAB" serve --model epoll --loops 1 --addr "127.0.0.1:$port" ;;
-                ceiling) start_server $subj "tcp:$port" "$CEILING" --addr "127.0.0.1:$port" ;;
-                nginx)
-                    sed "s/NGINX_PORT/$port/" "$TMP/nginx.conf.in" >"$TMP/nginx.conf"
-                    start_server $subj "tcp:$port" "$NGINX" -e stderr -p "$TMP" -c "$TMP/nginx.conf" ;;
-            esac || { say "  $subj did not start: $(tail -1 "$TMP/$subj.log")"; continue; }
-            wrk_run "http://127.0.0.1:$port/"
-            cpu=$(cpu_s)
-            stop_server
-            record keepalive "$r" $subj "$RPS" "$cpu" "$ERR"
-        done
+        measure_round keepalive "$r" wrk_run epoll ceiling nginx
     done
     row "keep-alive plaintext (wrk -t1 -c$CONNS): epoll --loops 1 / no-HTTP ceiling, req/s" \
         "$(fmt "$(median keepalive epoll)")" "$(fmt "$(median keepalive ceiling)")" "$(ratio keepalive epoll ceiling)" "≥ 0.95"
@@ -372,12 +417,11 @@ fi
 
 if has_step unix; then
     say "unix: lab load -t1 -c$CONNS, epoll --loops 1 over a Unix socket vs over TCP"
-    sock=$TMP/epoll.sock
-    if ! start_server unix-probe "unix:$sock" "$LAB" serve --model epoll --loops 1 --addr "unix:$sock"; then
+    if ! start_server unix-probe "unix:$SOCK" "$LAB" serve --model epoll --loops 1 --addr "unix:$SOCK"; then
         say "  skipped: no unix transport in this build ($(tail -1 "$TMP/unix-probe.log" 2>/dev/null))"
         row "plaintext over a Unix socket / over TCP, epoll --loops 1 (lab load -t1 -c$CONNS), req/s" \
             "" "" "skipped: no unix transport in this build" "≥ 1.3"
-    elif ! timeout 20 "$LAB" load -c1 -d1s -q "unix:$sock:/" >"$TMP/unix-probe.out" 2>&1 ||
+    elif ! timeout 20 "$LAB" load -c1 -d1s -q "unix:$SOCK:/" >"$TMP/unix-probe.out" 2>&1 ||
         ! grep -q '^Requests/sec:' "$TMP/unix-probe.out"; then
         stop_server
         say "  skipped: lab serve listens on unix:PATH but lab load cannot load it ($(tail -1 "$TMP/unix-probe.out"))"
@@ -386,28 +430,20 @@ if has_step unix; then
     else
         stop_server
         for r in $(seq 1 "$ROUNDS"); do
-            for subj in unix tcp; do
-                if [ $subj = unix ]; then
-                    rm -f "$sock"
-                    start_server $subj "unix:$sock" "$LAB" serve --model epoll --loops 1 --addr "unix:$sock" || { say "  did not start: $(tail -1 "$TMP/$subj.log")"; continue; }
-                    target="unix:$sock:/"
-                else
-                    port=$(free_port)
-                    start_server $subj "tcp:$port" "$LAB" serve --model epoll --loops 1 --addr "127.0.0.1:$port" || { say "  did not start: $(tail -1 "$TMP/$subj.log")"; continue; }
-                    target="http://127.0.0.1:$port/"
-                fi
-                labload_run "$target"
-                cpu=$(cpu_s)
-                stop_server
-                [ "$RPS" = NA ] && say "  lab load gave no figure: $(tail -2 "$TMP/last.out" | tr '\n' ' ')"
-                record unix "$r" $subj "$RPS" "$cpu" "$ERR"
-            done
+            measure_round unix "$r" labload_run unix tcp
         done
         row "plaintext over a Unix socket / over TCP, epoll --loops 1 (lab load -t1 -c$CONNS), req/s" \
             "$(fmt "$(median unix unix)")" "$(fmt "$(median unix tcp)")" "$(ratio unix unix tcp)" "≥ 1.3"
         row "plaintext over a Unix socket / over TCP, epoll --loops 1, req per server CPU-s" \
             "$(fmt "$(median unix unix 7)")" "$(fmt "$(median unix tcp 7)")" "$(ratio unix unix tcp 7)" ""
         NOTES+=("Unix/TCP: server CPU-s per ${DURATION} s run (medians): unix $(median unix unix 5), tcp $(median unix tcp 5).")
+        for r in $(seq 1 "$ROUNDS"); do
+            measure_round unix-pipelined "$r" labload_pipelined unix tcp
+        done
+        row "pipelined plaintext (16 deep) over a Unix socket / over TCP, epoll --loops 1 (lab load -t1 -c$CONNS --pipeline 16), req/s" \
+            "$(fmt "$(median unix-pipelined unix)")" "$(fmt "$(median unix-pipelined tcp)")" "$(ratio unix-pipelined unix tcp)" ""
+        row "pipelined plaintext (16 deep) over a Unix socket / over TCP, epoll --loops 1, req per server CPU-s" \
+            "$(fmt "$(median unix-pipelined unix 7)")" "$(fmt "$(median unix-pipelined tcp 7)")" "$(ratio unix-pipelined unix tcp 7)" ""
     fi
 fi
 
@@ -421,20 +457,8 @@ if has_step models; then
         say "models: wrk -t1 -c$CONNS keep-alive, default flags, before vs after: $(echo $models)"
         for r in $(seq 1 "$MODEL_ROUNDS"); do
             for m in $models; do
-                for subj in before after; do
-                    bin=$BEFORE
-                    [ $subj = after ] && bin=$AFTER
-                    port=$(free_port)
-                    if ! start_server "$m-$subj" "tcp:$port" "$bin" serve --model "$m" --addr "127.0.0.1:$port"; then
-                        say "  $m ($subj) did not start: $(tail -1 "$TMP/$m-$subj.log")"
-                        record "model:$m" "$r" $subj NA 0 0
-                        continue
-                    fi
-                    wrk_run "http://127.0.0.1:$port/"
-                    cpu=$(cpu_s)
-                    stop_server
-                    record "model:$m" "$r" $subj "$RPS" "$cpu" "$ERR"
-                done
+                MODEL=$m
+                measure_round "model:$m" "$r" wrk_run before after
             done
         done
         for m in $models; do

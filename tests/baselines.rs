@@ -6,24 +6,13 @@
 
 mod common;
 
-use common::{assert_report_reproduces, lab, Server};
+use common::{
+    assert_report_reproduces, cell_report, cells, compare, compare_into, lab, lab_ok, plan, Server,
+};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-fn plan(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap()
-}
-
-fn cells(plan: &Value) -> Vec<Value> {
-    plan["cells"].as_array().expect("cells").clone()
-}
-
-fn cell_report(dir: &Path, cell: &Value) -> Value {
-    let file = dir.join(format!("cells/{}.json", cell["id"].as_str().unwrap()));
-    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
-}
 
 /// The cells a `lab compare` ran, from its progress lines (`[n/total] id ...`).
 fn cells_run(stdout: &str) -> usize {
@@ -47,11 +36,8 @@ fn free_port() -> u16 {
 fn external_servers_run_beside_the_models_measured_only_when_their_process_is_known() {
     let measured = Server::start("epoll", &[]);
     let unknown = Server::start("single_thread", &[]);
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("cmp");
     let pid = measured.pid().to_string();
-    let (ok, stdout, stderr) = lab(&[
-        "compare",
+    let (_tmp, out) = compare(&[
         "--models",
         "epoll",
         "--external",
@@ -72,10 +58,7 @@ fn external_servers_run_beside_the_models_measured_only_when_their_process_is_kn
         "1s",
         "--pause",
         "0s",
-        "--out",
-        out.to_str().unwrap(),
     ]);
-    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
     let plan = plan(&out);
     assert_eq!(plan["load"]["threads"], 2, "{plan:#}");
     assert_eq!(plan["load"]["pipeline"], 2);
@@ -165,10 +148,7 @@ fn external_cmd_is_started_measured_and_stopped_and_a_failing_one_is_refused() {
         "{} serve --model epoll --loops 1 --addr 127.0.0.1:{port}",
         env!("CARGO_BIN_EXE_lab")
     );
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("cmp");
-    let (ok, stdout, stderr) = lab(&[
-        "compare",
+    let (tmp, out) = compare(&[
         "--models",
         "single_thread",
         "--external",
@@ -183,10 +163,7 @@ fn external_cmd_is_started_measured_and_stopped_and_a_failing_one_is_refused() {
         "1s",
         "--pause",
         "0s",
-        "--out",
-        out.to_str().unwrap(),
     ]);
-    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
     let plan = plan(&out);
     let cell = cells(&plan)
         .into_iter()
@@ -249,29 +226,28 @@ fn nginx_with_the_shipped_config_runs_as_a_baseline() {
     let conf_path = tmp.path().join("nginx.conf");
     std::fs::write(&conf_path, conf).unwrap();
     let out = tmp.path().join("cmp");
-    let (ok, stdout, stderr) = lab(&[
-        "compare",
-        "--models",
-        "epoll",
-        "--workloads",
-        "hello",
-        "--conns",
-        "10",
-        "--duration",
-        "1s",
-        "--pause",
-        "0s",
-        "--external",
-        &format!("nginx=http://127.0.0.1:{port}/"),
-        "--external-cmd",
-        &format!(
-            "{nginx} -e stderr -c {} -g 'daemon off;'",
-            conf_path.display()
-        ),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
+    compare_into(
+        &out,
+        &[
+            "--models",
+            "epoll",
+            "--workloads",
+            "hello",
+            "--conns",
+            "10",
+            "--duration",
+            "1s",
+            "--pause",
+            "0s",
+            "--external",
+            &format!("nginx=http://127.0.0.1:{port}/"),
+            "--external-cmd",
+            &format!(
+                "{nginx} -e stderr -c {} -g 'daemon off;'",
+                conf_path.display()
+            ),
+        ],
+    );
     let cell = cells(&plan(&out))
         .into_iter()
         .find(|c| c["series"] == "nginx")
@@ -309,24 +285,23 @@ fn series_are_models_with_flags_checked_by_the_models_own_parser() {
     assert!(!Path::new(never).exists());
 
     let out = tmp.path().join("cmp");
-    let (ok, stdout, stderr) = lab(&[
-        "compare",
-        "--series",
-        "epoll --loops 1",
-        "--series",
-        "epoll  --loops 2",
-        "--workloads",
-        "hello",
-        "--conns",
-        "4",
-        "--duration",
-        "1s",
-        "--pause",
-        "0s",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
+    compare_into(
+        &out,
+        &[
+            "--series",
+            "epoll --loops 1",
+            "--series",
+            "epoll  --loops 2",
+            "--workloads",
+            "hello",
+            "--conns",
+            "4",
+            "--duration",
+            "1s",
+            "--pause",
+            "0s",
+        ],
+    );
     let plan = plan(&out);
     assert_eq!(plan["models"], serde_json::json!(["epoll"]), "{plan:#}");
     assert_eq!(
@@ -356,33 +331,26 @@ fn series_are_models_with_flags_checked_by_the_models_own_parser() {
 /// again), the rest run, and the report covers them all. A resume with another plan is refused.
 #[test]
 fn resume_runs_only_the_cells_an_interruption_left() {
-    use std::os::unix::process::CommandExt;
-    use std::process::Stdio;
     use std::time::Instant;
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("cmp");
     let out_s = out.to_str().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args([
-            "compare",
-            "--models",
-            "single_thread,epoll",
-            "--conns",
-            "4,8",
-            "--workloads",
-            "hello",
-            "--duration",
-            "2s",
-            "--pause",
-            "0s",
-            "--out",
-            out_s,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
+    let args = [
+        "compare",
+        "--models",
+        "single_thread,epoll",
+        "--conns",
+        "4,8",
+        "--workloads",
+        "hello",
+        "--duration",
+        "2s",
+        "--pause",
+        "0s",
+        "--out",
+        out_s,
+    ];
+    let mut child = common::spawn_lab_job(&args, 0, Duration::ZERO);
     let pid = child.id();
     // Interrupt once the first cell has ended (compare.json says so) and the next is running.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -427,8 +395,7 @@ fn resume_runs_only_the_cells_an_interruption_left() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("--duration"), "{err}");
 
-    let (ok, stdout, stderr) = lab(&["compare", "--resume", out_s]);
-    assert!(ok, "resume failed:\n{stdout}\n{stderr}");
+    let stdout = lab_ok(&["compare", "--resume", out_s]);
     assert_eq!(cells_run(&stdout), 4 - measured, "{stdout}");
     assert!(
         stdout.contains(&format!("{measured} kept as measured before")),
@@ -454,10 +421,7 @@ fn resume_runs_only_the_cells_an_interruption_left() {
 /// twice, and the report gives one step per rate and one row per series, saying so.
 #[test]
 fn repeat_applies_to_rates_and_faults_cells() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("cmp");
-    let (ok, stdout, stderr) = lab(&[
-        "compare",
+    let (_tmp, out) = compare(&[
         "--models",
         "single_thread",
         "--experiments",
@@ -478,10 +442,7 @@ fn repeat_applies_to_rates_and_faults_cells() {
         "1s",
         "--pause",
         "0s",
-        "--out",
-        out.to_str().unwrap(),
     ]);
-    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
     let cells = cells(&plan(&out));
     let of = |experiment: &str| -> Vec<&Value> {
         cells

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{all_files, assert_report_reproduces, lab};
+use common::{
+    all_files, assert_report_reproduces, cell_report, compare, compare_into, lab, lab_ok, plan,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -23,11 +25,7 @@ fn built_models() -> Vec<String> {
 fn compared() -> &'static Path {
     static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     &DIR.get_or_init(|| {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let out = tmp.path().join("cmp");
-        let out_s = out.to_str().expect("utf-8 path");
-        let (ok, stdout, stderr) = lab(&[
-            "compare",
+        compare(&[
             "--models",
             "all",
             "--conns",
@@ -38,11 +36,7 @@ fn compared() -> &'static Path {
             "1s",
             "--pause",
             "200ms",
-            "--out",
-            out_s,
-        ]);
-        assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
-        (tmp, out)
+        ])
     })
     .1
 }
@@ -50,8 +44,7 @@ fn compared() -> &'static Path {
 #[test]
 fn compare_runs_every_cell_and_the_report_covers_every_section_and_model() {
     let dir = compared();
-    let plan: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
+    let plan = plan(dir);
     let cells = plan["cells"].as_array().expect("cells");
     let models = built_models();
     // Per workload: every model at two sizes; on /sleep (a workload that blocks) also each
@@ -131,29 +124,9 @@ fn compare_runs_every_cell_and_the_report_covers_every_section_and_model() {
 
 #[test]
 fn lab_report_rewrites_the_report_byte_for_byte() {
-    let dir = compared();
-    let copy = tempfile::tempdir().unwrap();
     // Only the JSON goes over: the report is made again from it alone.
-    std::fs::create_dir_all(copy.path().join("cells")).unwrap();
-    std::fs::copy(dir.join("compare.json"), copy.path().join("compare.json")).unwrap();
-    for f in all_files(dir) {
-        if f.starts_with("cells") && f.extension().is_some_and(|e| e == "json") {
-            std::fs::copy(dir.join(&f), copy.path().join(&f)).unwrap();
-        }
-    }
-    let (ok, _, stderr) = lab(&["report", copy.path().to_str().unwrap()]);
-    assert!(ok, "{stderr}");
-    let generated: Vec<PathBuf> = all_files(dir)
-        .into_iter()
-        .filter(|f| !f.starts_with("cells") && f != Path::new("compare.json"))
-        .collect();
-    assert!(generated.len() >= 9, "{generated:?}");
-    for f in &generated {
-        let a = std::fs::read(dir.join(f)).unwrap();
-        let b = std::fs::read(copy.path().join(f))
-            .unwrap_or_else(|_| panic!("{} not regenerated", f.display()));
-        assert!(a == b, "{} differs after `lab report`", f.display());
-    }
+    let generated = assert_report_reproduces(compared());
+    assert!(generated >= 9, "{generated} files");
 }
 
 /// The first Chromium found on this machine, if any.
@@ -305,36 +278,25 @@ fn compare_exits_non_zero_when_every_cell_failed() {
 
 #[test]
 fn ctrl_c_interrupts_compare_which_says_so_and_exits_130() {
-    use std::os::unix::process::CommandExt;
-    use std::process::Stdio;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("cmp");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args([
-            "compare",
-            "--models",
-            "epoll",
-            "--conns",
-            "10,20",
-            "--workloads",
-            "hello",
-            "--duration",
-            "10s",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
+    let args = [
+        "compare",
+        "--models",
+        "epoll",
+        "--conns",
+        "10,20",
+        "--workloads",
+        "hello",
+        "--duration",
+        "10s",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    // Once the first cell's server runs (compare → lab run → lab serve), a moment of load.
+    let mut child = common::spawn_lab_job(&args, 2, Duration::from_secs(30));
     let pid = child.id();
-    // Wait for the first cell's server (compare → lab run → lab serve), then a moment of load.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while common::descendants(pid).len() < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
     std::thread::sleep(Duration::from_millis(1500));
     // A terminal's Ctrl-C: SIGINT to every process of the foreground group.
     common::terminal_ctrl_c(pid);
@@ -347,8 +309,7 @@ fn ctrl_c_interrupts_compare_which_says_so_and_exits_130() {
     let stdout = String::from_utf8_lossy(&out_text.stdout);
     assert_eq!(status.code(), Some(130), "{stdout}");
     assert!(stdout.contains("interrupted after"), "{stdout}");
-    let plan: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let plan = plan(&out);
     assert_eq!(plan["interrupted"], true);
     assert!(plan["cells"]
         .as_array()
@@ -363,10 +324,7 @@ fn ctrl_c_interrupts_compare_which_says_so_and_exits_130() {
 /// the section with its chart, table and reading, and `lab report` reproduces it.
 #[test]
 fn rates_auto_searches_each_series_and_the_report_reproduces() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("cmp");
-    let (ok, stdout, stderr) = lab(&[
-        "compare",
+    let (_tmp, out) = compare(&[
         "--models",
         "single_thread,process_pool",
         "--experiments",
@@ -387,12 +345,8 @@ fn rates_auto_searches_each_series_and_the_report_reproduces() {
         "1s",
         "--pause",
         "0s",
-        "--out",
-        out.to_str().unwrap(),
     ]);
-    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
-    let plan: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let plan = plan(&out);
     assert_eq!(plan["rates"]["auto"], true, "{plan:#}");
     let cells = plan["cells"].as_array().unwrap();
     for series in ["single_thread", "process_pool"] {
@@ -433,10 +387,7 @@ fn rates_auto_searches_each_series_and_the_report_reproduces() {
 /// report with its fault table is reproduced by `lab report`.
 #[test]
 fn faults_table_shows_who_survives_and_who_dies() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("cmp");
-    let (ok, stdout, stderr) = lab(&[
-        "compare",
+    let (_tmp, out) = compare(&[
         "--models",
         "single_thread,process_pool",
         "--experiments",
@@ -445,12 +396,8 @@ fn faults_table_shows_who_survives_and_who_dies() {
         "6s",
         "--pause",
         "0s",
-        "--out",
-        out.to_str().unwrap(),
     ]);
-    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
-    let plan: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let plan = plan(&out);
     let cells = plan["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 2, "{plan:#}");
     let cell = |series: &str| {
@@ -525,32 +472,16 @@ fn faults_table_shows_who_survives_and_who_dies() {
     assert_renders_in_chromium(&out.join("index.html"), 1);
 }
 
-/// Runs `lab compare` with `args` into `out`, asserting it succeeded.
-fn compare_into(out: &Path, args: &[&str]) {
-    let mut all: Vec<&str> = vec!["compare"];
-    all.extend(args);
-    all.extend(["--out", out.to_str().unwrap()]);
-    let (ok, stdout, stderr) = lab(&all);
-    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
-}
-
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 /// The median over a cell's successful runs of `pick`, read straight from the folder's JSON.
 fn median_of(dir: &Path, (w, s, c): (&str, &str, u64), pick: fn(&serde_json::Value) -> f64) -> f64 {
-    let plan = read_json(&dir.join("compare.json"));
+    let plan = plan(dir);
     let mut values: Vec<f64> = plan["cells"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|x| x["workload"] == w && x["series"] == s && x["conns"] == c)
         .filter(|x| x["status"] == "ok")
-        .map(|x| {
-            let id = x["id"].as_str().unwrap();
-            pick(&read_json(&dir.join(format!("cells/{id}.json"))))
-        })
+        .map(|x| pick(&cell_report(dir, x)))
         .collect();
     assert!(
         !values.is_empty(),
@@ -611,13 +542,12 @@ fn report_against_a_baseline_overlays_both_runs_and_divides_their_cells() {
     b.extend(common);
     compare_into(&base, &b);
 
-    let (ok, stdout, stderr) = lab(&[
+    let stdout = lab_ok(&[
         "report",
         this.to_str().unwrap(),
         "--against",
         base.to_str().unwrap(),
     ]);
-    assert!(ok, "{stdout}\n{stderr}");
     let out = this.join("against");
     assert!(stdout.contains("against/index.html"), "{stdout}");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
@@ -694,13 +624,12 @@ fn report_against_a_baseline_overlays_both_runs_and_divides_their_cells() {
 
     // Regenerated: the same bytes.
     let first = snapshot(&out);
-    let (ok, _, stderr) = lab(&[
+    lab_ok(&[
         "report",
         this.to_str().unwrap(),
         "--against",
         base.to_str().unwrap(),
     ]);
-    assert!(ok, "{stderr}");
     assert!(
         first == snapshot(&out),
         "--against differs when regenerated"
@@ -714,7 +643,7 @@ fn report_against_a_baseline_overlays_both_runs_and_divides_their_cells() {
     // with the server pinned.
     let single = tmp.path().join("single");
     std::fs::create_dir_all(single.join("cells")).unwrap();
-    let mut plan = read_json(&base.join("compare.json"));
+    let mut plan = plan(&base);
     let mut seen = Vec::new();
     let cells: Vec<serde_json::Value> = plan["cells"]
         .as_array()
@@ -745,13 +674,12 @@ fn report_against_a_baseline_overlays_both_runs_and_divides_their_cells() {
         .unwrap()
         .extend(["--server-cpus".into(), "1".into()]);
     std::fs::write(single.join("compare.json"), plan.to_string()).unwrap();
-    let (ok, _, stderr) = lab(&[
+    lab_ok(&[
         "report",
         this.to_str().unwrap(),
         "--against",
         single.to_str().unwrap(),
     ]);
-    assert!(ok, "{stderr}");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
         md.contains("the baseline did not measure each cell 3 times or more")
@@ -781,10 +709,7 @@ fn report_against_a_baseline_overlays_both_runs_and_divides_their_cells() {
 /// cell's report say so, the environment section tells the reader, and `lab report` reproduces it.
 #[test]
 fn compare_over_unix_sockets_records_the_transport() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("cmp");
-    let (ok, stdout, stderr) = lab(&[
-        "compare",
+    let (_tmp, out) = compare(&[
         "--models",
         "epoll,thread_per_request",
         "--conns",
@@ -797,12 +722,8 @@ fn compare_over_unix_sockets_records_the_transport() {
         "0s",
         "--transport",
         "unix",
-        "--out",
-        out.to_str().unwrap(),
     ]);
-    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
-    let plan: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let plan = plan(&out);
     assert_eq!(plan["transport"], "unix");
     let cells = plan["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 2);
@@ -818,11 +739,7 @@ fn compare_over_unix_sockets_records_the_transport() {
             command.windows(2).any(|w| w == ["--transport", "unix"]),
             "{command:?}"
         );
-        let id = cell["id"].as_str().unwrap();
-        let run: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(out.join("cells").join(format!("{id}.json"))).unwrap(),
-        )
-        .unwrap();
+        let run = cell_report(&out, cell);
         assert_eq!(run["transport"], "unix");
         assert!(
             run["url"].as_str().unwrap().starts_with("unix:"),
@@ -838,13 +755,12 @@ fn compare_over_unix_sockets_records_the_transport() {
     );
     assert_report_reproduces(&out);
     // Against the shared loopback-TCP comparison: the difference in transport is named.
-    let (ok, stdout, stderr) = lab(&[
+    lab_ok(&[
         "report",
         out.to_str().unwrap(),
         "--against",
         compared().to_str().unwrap(),
     ]);
-    assert!(ok, "{stdout}\n{stderr}");
     let md = std::fs::read_to_string(out.join("against").join("report.md")).unwrap();
     assert!(
         md.contains("transport: `unix` here, `tcp` in the baseline"),
@@ -857,10 +773,7 @@ fn compare_over_unix_sockets_records_the_transport() {
 /// the report's table is reproduced by `lab report`. Counts only.
 #[test]
 fn accept_spread_counts_every_connection_per_worker_and_the_report_reproduces() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("cmp");
-    let (ok, stdout, stderr) = lab(&[
-        "compare",
+    let (_tmp, out) = compare(&[
         "--models",
         "process_pool,epoll",
         "--experiments",
@@ -873,12 +786,8 @@ fn accept_spread_counts_every_connection_per_worker_and_the_report_reproduces() 
         "1s",
         "--pause",
         "0s",
-        "--out",
-        out.to_str().unwrap(),
     ]);
-    assert!(ok, "lab compare failed:\n{stdout}\n{stderr}");
-    let plan: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let plan = plan(&out);
     let cells = plan["cells"].as_array().unwrap();
     let mut seen = Vec::new();
     for cell in cells {
@@ -892,13 +801,7 @@ fn accept_spread_counts_every_connection_per_worker_and_the_report_reproduces() 
             .map(|n| n.as_u64().unwrap())
             .collect();
         assert_eq!(per_worker.len(), 2, "{cell:#}");
-        let run: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(
-                out.join(format!("cells/{}.json", cell["id"].as_str().unwrap())),
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        let run = cell_report(&out, cell);
         let requests = run["requests"].as_u64().unwrap();
         // A new connection per request: the server counted at least one per measured request
         // (plus the warm-up's and the one `GET /_status`).

@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 /// Short timeouts, as in the conformance suite.
 const FLAGS: &[&str] = &["--idle-timeout", "3s", "--drain-timeout", "5s"];
 
-/// The pools' tests run with and without `--park on` (an event-driven front holds connections
-/// until their head has arrived; see tests/park.rs).
+/// The pools' tests run in each mode, given as the flags that select it (`mode`): the default
+/// (one shared listening socket, no front), `--park on` (an event-driven front holds connections
+/// until their head has arrived; see tests/park.rs), `--accept handoff` ([`HANDOFF`]) and, for
+/// some, `--accept reuseport`.
 const PARK_OFF: &[&str] = &[];
 const PARK_ON: &[&str] = &["--park", "on"];
 
@@ -297,7 +299,7 @@ fn process_pool_replaces_a_killed_worker_within_two_ticks() {
     replaces_a_killed_worker_within_two_ticks(PARK_OFF);
 }
 
-fn replaces_a_killed_worker_within_two_ticks(park: &[&str]) {
+fn replaces_a_killed_worker_within_two_ticks(mode: &[&str]) {
     let flags = [
         "--start-workers",
         "3",
@@ -308,7 +310,7 @@ fn replaces_a_killed_worker_within_two_ticks(park: &[&str]) {
         "--maintenance-interval",
         "500ms",
     ];
-    let server = start("process_pool", &[&flags[..], park].concat());
+    let server = start("process_pool", &[&flags[..], mode].concat());
     assert!(eventually(Duration::from_secs(5), || workers(&server)
         .len()
         == 3));
@@ -397,12 +399,9 @@ fn generation_size(addr: SocketAddr, g: u64) -> usize {
     live_workers(addr).0.iter().filter(|w| w.1 == g).count()
 }
 
-/// process_pool with 8 workers to start, for 6 keep-alive clients and a spare or two.
-fn process_pool_for_faults() -> Server {
-    process_pool_for_faults_with(PARK_OFF)
-}
-
-fn process_pool_for_faults_with(park: &[&str]) -> Server {
+/// process_pool with 8 workers to start, for 6 keep-alive clients and a spare or two; `mode`:
+/// the `--park`/`--accept` flags.
+fn process_pool_for_faults(mode: &[&str]) -> Server {
     let flags = [
         "--start-workers",
         "8",
@@ -413,15 +412,11 @@ fn process_pool_for_faults_with(park: &[&str]) -> Server {
         "--maintenance-interval",
         "200ms",
     ];
-    start("process_pool", &[&flags[..], park].concat())
+    start("process_pool", &[&flags[..], mode].concat())
 }
 
 /// hybrid_pool of 2 processes x `threads` threads.
-fn hybrid_pool_for_faults(threads: usize) -> Server {
-    hybrid_pool_for_faults_with(threads, PARK_OFF)
-}
-
-fn hybrid_pool_for_faults_with(threads: usize, park: &[&str]) -> Server {
+fn hybrid_pool_for_faults(threads: usize, mode: &[&str]) -> Server {
     let threads = threads.to_string();
     let flags = [
         "--workers",
@@ -431,12 +426,16 @@ fn hybrid_pool_for_faults_with(threads: usize, park: &[&str]) -> Server {
         "--maintenance-interval",
         "200ms",
     ];
-    start("hybrid_pool", &[&flags[..], park].concat())
+    start("hybrid_pool", &[&flags[..], mode].concat())
 }
 
 #[test]
 fn process_pool_abort_costs_only_the_aborting_connection() {
-    let server = process_pool_for_faults();
+    abort_costs_only_the_aborting_connection(PARK_OFF);
+}
+
+fn abort_costs_only_the_aborting_connection(mode: &[&str]) {
+    let server = process_pool_for_faults(mode);
     let (ok, failed) = faults_under_load(&server, 6, Fault::Abort, 5);
     // A prefork worker holds one connection: the one that asked it to abort. No keep-alive
     // client was on a dying worker, and none may lose its connection.
@@ -461,7 +460,7 @@ fn process_pool_abort_costs_only_the_aborting_connection() {
 
 #[test]
 fn process_pool_kill_9_costs_one_connection() {
-    let server = process_pool_for_faults();
+    let server = process_pool_for_faults(PARK_OFF);
     let (ok, failed) = faults_under_load(&server, 6, Fault::Kill, 5);
     // Each kill takes the one connection its worker was serving.
     assert!(ok > 100, "only {ok} requests succeeded");
@@ -483,7 +482,7 @@ fn process_pool_kill_9_costs_one_connection() {
 #[test]
 fn hybrid_pool_abort_costs_its_process_connections() {
     let threads = 4;
-    let server = hybrid_pool_for_faults(threads);
+    let server = hybrid_pool_for_faults(threads, PARK_OFF);
     let (ok, failed) = faults_under_load(&server, 6, Fault::Abort, 5);
     // The aborting request holds one of the process's threads: the others' connections go
     // with it, so 1 to threads - 1 other connections per abort (process_pool: none).
@@ -504,7 +503,7 @@ fn hybrid_pool_abort_costs_its_process_connections() {
 #[test]
 fn hybrid_pool_kill_9_costs_its_process_connections() {
     let threads = 4;
-    let server = hybrid_pool_for_faults(threads);
+    let server = hybrid_pool_for_faults(threads, PARK_OFF);
     let (ok, failed) = faults_under_load(&server, 6, Fault::Kill, 5);
     // The busiest process serves at least half of the 6 clients and at most `threads`
     // (process_pool: one connection per kill).
@@ -525,7 +524,7 @@ fn process_pool_grows_under_load_and_shrinks_after() {
     grows_under_load_and_shrinks_after(PARK_OFF);
 }
 
-fn grows_under_load_and_shrinks_after(park: &[&str]) {
+fn grows_under_load_and_shrinks_after(mode: &[&str]) {
     let flags = [
         "--start-workers",
         "2",
@@ -538,7 +537,7 @@ fn grows_under_load_and_shrinks_after(park: &[&str]) {
         "--maintenance-interval",
         "100ms",
     ];
-    let server = start("process_pool", &[&flags[..], park].concat());
+    let server = start("process_pool", &[&flags[..], mode].concat());
     assert!(eventually(Duration::from_secs(5), || workers(&server)
         .len()
         == 2));
@@ -583,7 +582,7 @@ fn process_pool_recycles_workers_without_failing_a_request() {
     recycles_workers_without_failing_a_request(PARK_OFF);
 }
 
-fn recycles_workers_without_failing_a_request(park: &[&str]) {
+fn recycles_workers_without_failing_a_request(mode: &[&str]) {
     let flags = [
         "--start-workers",
         "3",
@@ -594,7 +593,7 @@ fn recycles_workers_without_failing_a_request(park: &[&str]) {
         "--max-requests-per-worker",
         "10",
     ];
-    let server = start("process_pool", &[&flags[..], park].concat());
+    let server = start("process_pool", &[&flags[..], mode].concat());
     let mut pids = std::collections::HashSet::new();
     for i in 0..100 {
         let (status, body) =
@@ -664,22 +663,45 @@ fn reload_under_load_fails_no_request(
     finish(server);
 }
 
+/// [`reload_under_load_fails_no_request`] on a process_pool of `workers` workers to start (and
+/// up to 4 idle spares more), under `mode` (the `--park`/`--accept` flags), with `clients`
+/// (fresh, kept-alive).
+fn process_pool_sighup_reload(mode: &[&str], workers: usize, clients: (usize, usize)) {
+    let (start_workers, max_spare) = (workers.to_string(), (workers + 4).to_string());
+    let flags = [
+        "--start-workers",
+        &start_workers,
+        "--min-spare",
+        "2",
+        "--max-spare",
+        &max_spare,
+        "--maintenance-interval",
+        "200ms",
+    ];
+    let server = start("process_pool", &[&flags[..], mode].concat());
+    reload_under_load_fails_no_request(server, workers, clients, None);
+}
+
+/// [`reload_under_load_fails_no_request`] on a hybrid_pool of 2 processes x 4 threads, under
+/// `mode`: the same supervisor as process_pool, with workers of several threads; the old
+/// generation's threads must finish what they hold while the new generation takes the new
+/// connections.
+fn hybrid_pool_sighup_reload(mode: &[&str]) {
+    let flags = [
+        "--workers",
+        "2",
+        "--threads-per-worker",
+        "4",
+        "--maintenance-interval",
+        "200ms",
+    ];
+    let server = start("hybrid_pool", &[&flags[..], mode].concat());
+    reload_under_load_fails_no_request(server, 2, (3, 3), Some(2));
+}
+
 #[test]
 fn process_pool_sighup_reload_fails_no_request() {
-    let server = start(
-        "process_pool",
-        &[
-            "--start-workers",
-            "8",
-            "--min-spare",
-            "2",
-            "--max-spare",
-            "12",
-            "--maintenance-interval",
-            "200ms",
-        ],
-    );
-    reload_under_load_fails_no_request(server, 8, (4, 4), None);
+    process_pool_sighup_reload(PARK_OFF, 8, (4, 4));
 }
 
 #[test]
@@ -688,40 +710,12 @@ fn process_pool_reuseport_sighup_reload_fails_no_request() {
     // or the connections the kernel queued on them are reset when they close. Keep-alive
     // clients are left out: with SO_REUSEPORT a connection hashed to the socket of a worker
     // pinned by another keep-alive client waits for that worker (see process_pool's `//!`).
-    let server = start(
-        "process_pool",
-        &[
-            "--accept",
-            "reuseport",
-            "--start-workers",
-            "8",
-            "--min-spare",
-            "2",
-            "--max-spare",
-            "12",
-            "--maintenance-interval",
-            "200ms",
-        ],
-    );
-    reload_under_load_fails_no_request(server, 8, (8, 0), None);
+    process_pool_sighup_reload(&["--accept", "reuseport"], 8, (8, 0));
 }
 
 #[test]
 fn hybrid_pool_sighup_reload_fails_no_request() {
-    // The same supervisor as process_pool, with workers of several threads: the old generation's
-    // threads must finish what they hold while the new generation takes the new connections.
-    let server = start(
-        "hybrid_pool",
-        &[
-            "--workers",
-            "2",
-            "--threads-per-worker",
-            "4",
-            "--maintenance-interval",
-            "200ms",
-        ],
-    );
-    reload_under_load_fails_no_request(server, 2, (3, 3), Some(2));
+    hybrid_pool_sighup_reload(PARK_OFF);
 }
 
 /// A keep-alive connection idle when `sig` lands: its worker waits for the next request and
@@ -891,11 +885,7 @@ fn process_pool_park_replaces_a_killed_worker_within_two_ticks() {
 fn process_pool_park_abort_costs_only_the_aborting_connection() {
     // Parked connections live in the parent's front: a worker's abort still costs only the
     // connection it was serving.
-    let server = process_pool_for_faults_with(PARK_ON);
-    let (ok, failed) = faults_under_load(&server, 6, Fault::Abort, 5);
-    assert!(ok > 100, "only {ok} requests succeeded");
-    assert_eq!(failed, 0, "5 aborts cost {failed} other connections");
-    finish(server);
+    abort_costs_only_the_aborting_connection(PARK_ON);
 }
 
 #[test]
@@ -912,7 +902,7 @@ fn process_pool_park_recycles_workers_without_failing_a_request() {
 fn hybrid_pool_park_abort_costs_its_process_connections() {
     // With parking, the aborted process also loses the idle keep-alive connections its front
     // held: up to every client on that process (6 here), not only its busy threads'.
-    let server = hybrid_pool_for_faults_with(4, PARK_ON);
+    let server = hybrid_pool_for_faults(4, PARK_ON);
     let (ok, failed) = faults_under_load(&server, 6, Fault::Abort, 5);
     assert!(ok > 100, "only {ok} requests succeeded");
     assert!(
@@ -924,40 +914,12 @@ fn hybrid_pool_park_abort_costs_its_process_connections() {
 
 #[test]
 fn process_pool_park_sighup_reload_fails_no_request() {
-    let server = start(
-        "process_pool",
-        &[
-            "--park",
-            "on",
-            "--start-workers",
-            "4",
-            "--min-spare",
-            "2",
-            "--max-spare",
-            "8",
-            "--maintenance-interval",
-            "200ms",
-        ],
-    );
-    reload_under_load_fails_no_request(server, 4, (4, 4), None);
+    process_pool_sighup_reload(PARK_ON, 4, (4, 4));
 }
 
 #[test]
 fn hybrid_pool_park_sighup_reload_fails_no_request() {
-    let server = start(
-        "hybrid_pool",
-        &[
-            "--park",
-            "on",
-            "--workers",
-            "2",
-            "--threads-per-worker",
-            "4",
-            "--maintenance-interval",
-            "200ms",
-        ],
-    );
-    reload_under_load_fails_no_request(server, 2, (3, 3), Some(2));
+    hybrid_pool_sighup_reload(PARK_ON);
 }
 
 // `--accept handoff`: the parent accepts and deals each connection to a worker that asked for
@@ -973,11 +935,7 @@ fn process_pool_handoff_replaces_a_killed_worker_within_two_ticks() {
 
 #[test]
 fn process_pool_handoff_abort_costs_only_the_aborting_connection() {
-    let server = process_pool_for_faults_with(HANDOFF);
-    let (ok, failed) = faults_under_load(&server, 6, Fault::Abort, 5);
-    assert!(ok > 100, "only {ok} requests succeeded");
-    assert_eq!(failed, 0, "5 aborts cost {failed} other connections");
-    finish(server);
+    abort_costs_only_the_aborting_connection(HANDOFF);
 }
 
 #[test]
@@ -987,32 +945,12 @@ fn process_pool_handoff_recycles_workers_without_failing_a_request() {
 
 #[test]
 fn process_pool_handoff_sighup_reload_fails_no_request() {
-    let flags = [
-        "--start-workers",
-        "4",
-        "--min-spare",
-        "2",
-        "--max-spare",
-        "8",
-        "--maintenance-interval",
-        "200ms",
-    ];
-    let server = start("process_pool", &[&flags[..], HANDOFF].concat());
-    reload_under_load_fails_no_request(server, 4, (4, 4), None);
+    process_pool_sighup_reload(HANDOFF, 4, (4, 4));
 }
 
 #[test]
 fn hybrid_pool_handoff_sighup_reload_fails_no_request() {
-    let flags = [
-        "--workers",
-        "2",
-        "--threads-per-worker",
-        "4",
-        "--maintenance-interval",
-        "200ms",
-    ];
-    let server = start("hybrid_pool", &[&flags[..], HANDOFF].concat());
-    reload_under_load_fails_no_request(server, 2, (3, 3), Some(2));
+    hybrid_pool_sighup_reload(HANDOFF);
 }
 
 /// Connections per worker from `/_status` (live workers, in slot order).

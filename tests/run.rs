@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::lab;
-use std::os::unix::process::CommandExt;
+use common::{lab, lab_json};
 
 const KEYS: &[&str] = &[
     "model",
@@ -21,9 +20,9 @@ const KEYS: &[&str] = &[
     "host",
 ];
 
-fn check_report(path: &std::path::Path, model: &str, conns: u64) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).expect("report written");
-    let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+/// Checks a `lab run` report `v` of `model` at `conns` connections: every key, a measured
+/// server, nothing left behind.
+fn check_report(v: &serde_json::Value, model: &str, conns: u64) {
     for key in KEYS {
         assert!(v.get(key).is_some(), "{model}: key {key} missing");
     }
@@ -64,32 +63,17 @@ fn check_report(path: &std::path::Path, model: &str, conns: u64) -> serde_json::
         "{model}: server memory not sampled"
     );
     assert!(v["server"]["peak_processes"].as_u64().unwrap() >= 1);
-    v
 }
 
 #[test]
 fn lab_run_writes_every_key_and_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
     for model in ["single_thread", "thread_per_request", "epoll"] {
-        let json = dir.path().join(format!("{model}.json"));
-        let (ok, stdout, stderr) = lab(&[
-            "run",
-            "--model",
-            model,
-            "--conns",
-            "50",
-            "--duration",
-            "2s",
-            "--quiet",
-            "--json",
-            json.to_str().unwrap(),
-        ]);
-        assert!(ok, "{model}: lab run failed:\n{stdout}\n{stderr}");
+        let (stdout, v) = lab_json(&["run", "--model", model, "--conns", "50", "--duration", "2s"]);
         assert!(
             stdout.contains("Requests/sec") && stdout.contains("peak PSS"),
             "{model}: {stdout}"
         );
-        let v = check_report(&json, model, 50);
+        check_report(&v, model, 50);
         if model != "single_thread" {
             // single_thread serves one keep-alive connection at a time: the others time out,
             // which is the lesson, not a failure. The concurrent models must hold all 50.
@@ -101,9 +85,7 @@ fn lab_run_writes_every_key_and_leaves_nothing() {
 
 #[test]
 fn lab_run_forwards_server_flags() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("r.json");
-    let (ok, stdout, stderr) = lab(&[
+    let (_, v) = lab_json(&[
         "run",
         "--model",
         "epoll",
@@ -117,12 +99,8 @@ fn lab_run_forwards_server_flags() {
         "4",
         "--duration",
         "1s",
-        "--quiet",
-        "--json",
-        json.to_str().unwrap(),
     ]);
-    assert!(ok, "{stdout}\n{stderr}");
-    let v = check_report(&json, "epoll", 4);
+    check_report(&v, "epoll", 4);
     let cmd: Vec<String> = serde_json::from_value(v["server_command"].clone()).unwrap();
     let cmd = cmd.join(" ");
     assert!(
@@ -163,9 +141,7 @@ fn lab_run_refuses_bad_flags_before_starting() {
 #[test]
 fn lab_load_against_a_server() {
     let server = common::Server::start("thread_per_request", &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("load.json");
-    let (ok, stdout, stderr) = lab(&[
+    let (_, v) = lab_json(&[
         "load",
         &server.url("/hello"),
         "-c",
@@ -174,13 +150,7 @@ fn lab_load_against_a_server() {
         "1000",
         "-d",
         "10s",
-        "--quiet",
-        "--json",
-        json.to_str().unwrap(),
     ]);
-    assert!(ok, "{stdout}\n{stderr}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["requests"], 1000, "--requests sends exactly N");
     assert_eq!(v["errors"]["status"], 0);
     // A closed port: connect errors, counted, not fatal to the run; but nothing succeeded, so
@@ -211,37 +181,26 @@ fn lab_load_against_a_server() {
 
 #[test]
 fn ctrl_c_stops_lab_run_cleanly_exits_130_and_says_so() {
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args([
-            "run",
-            "--model",
-            "thread_per_request",
-            "--conns",
-            "10",
-            "--duration",
-            "20s",
-            "--warmup",
-            "200ms",
-            "--quiet",
-            "--json",
-            json.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // A group of its own, as a shell gives a foreground job.
-        .process_group(0)
-        .spawn()
-        .unwrap();
+    let args = [
+        "run",
+        "--model",
+        "thread_per_request",
+        "--conns",
+        "10",
+        "--duration",
+        "20s",
+        "--warmup",
+        "200ms",
+        "--quiet",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    // Once the server child runs, a little load.
+    let mut child = common::spawn_lab_job(&args, 1, Duration::from_secs(20));
     let pid = child.id();
-    // Wait for the server child, then a little load.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while common::descendants(pid).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
     std::thread::sleep(Duration::from_millis(1500));
     // A terminal's Ctrl-C: SIGINT to every process of the foreground group.
     common::terminal_ctrl_c(pid);
@@ -251,8 +210,7 @@ fn ctrl_c_stops_lab_run_cleanly_exits_130_and_says_so() {
     assert_eq!(status.code(), Some(130), "{stdout}");
     assert!(stdout.contains("interrupted after"), "{stdout}");
     assert!(stdout.contains("of 20 s"), "{stdout}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v = common::read_json(&json);
     assert_eq!(v["interrupted"], true);
     assert!(v["requests"].as_u64().unwrap() > 0);
     // The server was stopped after the load, not by the Ctrl-C: its shutdown is no error.
@@ -278,9 +236,7 @@ fn server_cpu_matches_the_kernels_rusage_for_forking_and_pool_models() {
         ("fork_per_request", "1000"),
         ("process_pool", "100"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let json = dir.path().join("run.json");
-        let (ok, stdout, stderr) = lab(&[
+        let (_, v) = lab_json(&[
             "run",
             "--model",
             model,
@@ -288,13 +244,7 @@ fn server_cpu_matches_the_kernels_rusage_for_forking_and_pool_models() {
             conns,
             "--duration",
             "2s",
-            "--quiet",
-            "--json",
-            json.to_str().unwrap(),
         ]);
-        assert!(ok, "{model} {conns}: {stdout}\n{stderr}");
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
         let s = &v["server"];
         assert_eq!(s["cpu_source"], "rusage", "{model} {conns}");
         let kernel = s["cpu_user_s"].as_f64().unwrap() + s["cpu_sys_s"].as_f64().unwrap();
@@ -382,7 +332,8 @@ fn lab_run_pins_the_server_and_the_load_generator_and_records_it() {
         assert_eq!(list, "0", "thread {name}");
     }
     assert_eq!(loader.len(), 1, "{loader:?}");
-    let v = check_report(&json, "epoll", 4);
+    let v = common::read_json(&json);
+    check_report(&v, "epoll", 4);
     assert_eq!(v["server_cpus"], serde_json::json!([0]));
     assert_eq!(v["load_cpus"], serde_json::json!([0]));
 
@@ -412,10 +363,8 @@ fn lab_load_over_a_unix_socket() {
     let common::Target::Unix(socket) = &server.target else {
         panic!("not on a Unix socket");
     };
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("load.json");
     let url = format!("unix:{}:/hello", socket.display());
-    let (ok, stdout, stderr) = lab(&[
+    let (_, v) = lab_json(&[
         "load",
         &url,
         "-c",
@@ -426,13 +375,7 @@ fn lab_load_over_a_unix_socket() {
         "4",
         "-d",
         "10s",
-        "--quiet",
-        "--json",
-        json.to_str().unwrap(),
     ]);
-    assert!(ok, "{stdout}\n{stderr}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["requests"], 1000);
     assert_eq!(v["errors"]["status"], 0);
     assert_eq!(v["connections"]["established"], 10);
@@ -445,9 +388,7 @@ fn lab_load_over_a_unix_socket() {
 /// load goes over it, the report says so, and neither the socket nor its directory is left.
 #[test]
 fn lab_run_over_a_unix_socket_records_it_and_leaves_no_socket() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("r.json");
-    let (ok, stdout, stderr) = lab(&[
+    let (stdout, v) = lab_json(&[
         "run",
         "--model",
         "process_pool",
@@ -459,16 +400,12 @@ fn lab_run_over_a_unix_socket_records_it_and_leaves_no_socket() {
         "8",
         "--duration",
         "1s",
-        "--quiet",
-        "--json",
-        json.to_str().unwrap(),
     ]);
-    assert!(ok, "{stdout}\n{stderr}");
     assert!(
         stdout.contains("connections over a Unix socket"),
         "{stdout}"
     );
-    let v = check_report(&json, "process_pool", 8);
+    check_report(&v, "process_pool", 8);
     assert_eq!(v["transport"], "unix");
     assert_eq!(v["errors"]["status"], 0);
     let url = v["url"].as_str().unwrap();

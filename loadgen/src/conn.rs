@@ -341,6 +341,12 @@ impl Worker<'_> {
                     if !self.consume(i, &buf[..n]) {
                         break;
                     }
+                    // The next requests, one per response just read, go out in one write: a
+                    // pipelining client sends its window's worth at once, as wrk's batches do.
+                    // Sending each as its response is parsed would cost a syscall (and a TCP
+                    // segment, and a server read) per request, and the load generator, not the
+                    // server, would be what a pipelined run measures.
+                    self.pump(i);
                     // A short read drained the socket; the kernel signals
                     // the next arrival with a new edge, so the read that
                     // would only say `WouldBlock` can be skipped (tokio does
@@ -385,8 +391,8 @@ impl Worker<'_> {
         true
     }
 
-    /// A complete response: record it and send the next request.
-    /// `false` if the connection was closed.
+    /// A complete response: record it (the caller sends the next requests, once the whole read
+    /// is parsed). `false` if the connection was closed.
     fn response(&mut self, i: usize, done: Done) -> bool {
         let now = self.now;
         let Some(sent) = self.conns[i].inflight.pop_front() else {
@@ -414,9 +420,7 @@ impl Worker<'_> {
             // it for us if the server forgets.
             c.closing = true;
             c.since = now;
-            return true;
         }
-        self.pump(i);
         true
     }
 

@@ -223,3 +223,52 @@ fn starved_connections_are_counted_and_said() {
         "{summary}"
     );
 }
+
+/// A pipelining client refills its window in one write per read, as wrk's batches do: with one
+/// connection 16 deep, each of the server's reads holds all 16 requests of a round (loopback TCP
+/// delivers one write's bytes as one segment). When the load generator wrote each request as its
+/// response was parsed, the server saw them one or two per read, and a pipelined run measured the
+/// load generator's syscalls rather than the server. Counts only.
+#[test]
+fn pipelined_requests_are_refilled_in_one_write_per_read() {
+    use std::io::{Read, Write};
+    const DEPTH: usize = 16;
+    const ROUNDS: usize = 20;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut per_read = Vec::new();
+        let mut buf = [0u8; 65536];
+        let mut pending = Vec::new();
+        let mut answered = 0;
+        while answered < DEPTH * ROUNDS {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "the client closed after {answered}");
+            pending.extend_from_slice(&buf[..n]);
+            let mut complete = 0;
+            while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                pending.drain(..end + 4);
+                complete += 1;
+            }
+            per_read.push(complete);
+            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".repeat(complete);
+            stream.write_all(&answer).unwrap();
+            answered += complete;
+        }
+        per_read
+    });
+    let mut c = loadgen::Config::for_url(&format!("http://{addr}/")).unwrap();
+    c.quiet = true;
+    c.conns = 1;
+    c.pipeline = DEPTH;
+    c.requests = Some((DEPTH * ROUNDS) as u64);
+    c.duration = Duration::from_secs(20);
+    let report = loadgen::run(&c).unwrap();
+    assert_eq!(report.requests, (DEPTH * ROUNDS) as u64);
+    let per_read = server.join().unwrap();
+    assert_eq!(per_read, vec![DEPTH; ROUNDS], "requests per server read");
+}

@@ -1,5 +1,6 @@
 //! Test support: start the real `lab` binary on 127.0.0.1:0 (or on a Unix socket in a temp dir)
-//! and talk HTTP to it over real sockets.
+//! and talk HTTP to it over real sockets; run `lab run`, `lab load` and `lab compare` and read
+//! the JSON they write.
 //! Every wait here is bounded: a hung server fails the test, it does not hang it.
 #![allow(dead_code)]
 
@@ -503,8 +504,8 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Copies a comparison's JSON to a new folder, runs `lab report` there, and asserts every file
-/// of the report comes out byte for byte the same.
-pub fn assert_report_reproduces(dir: &Path) {
+/// of the report comes out byte for byte the same; returns how many files the report has.
+pub fn assert_report_reproduces(dir: &Path) -> usize {
     let copy = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(copy.path().join("cells")).unwrap();
     std::fs::copy(dir.join("compare.json"), copy.path().join("compare.json")).unwrap();
@@ -513,15 +514,86 @@ pub fn assert_report_reproduces(dir: &Path) {
             std::fs::copy(dir.join(&f), copy.path().join(&f)).unwrap();
         }
     }
-    let (ok, _, stderr) = lab(&["report", copy.path().to_str().unwrap()]);
-    assert!(ok, "{stderr}");
-    for f in all_files(dir) {
-        if f.starts_with("cells") || f == Path::new("compare.json") {
-            continue;
-        }
-        let a = std::fs::read(dir.join(&f)).unwrap();
-        let b = std::fs::read(copy.path().join(&f))
+    lab_ok(&["report", copy.path().to_str().unwrap()]);
+    let generated: Vec<PathBuf> = all_files(dir)
+        .into_iter()
+        .filter(|f| !f.starts_with("cells") && f != Path::new("compare.json"))
+        .collect();
+    for f in &generated {
+        let a = std::fs::read(dir.join(f)).unwrap();
+        let b = std::fs::read(copy.path().join(f))
             .unwrap_or_else(|_| panic!("{} not regenerated", f.display()));
         assert!(a == b, "{} differs after `lab report`", f.display());
     }
+    generated.len()
+}
+
+/// Runs `lab args`, failing the test (with its output) unless it succeeded; returns its stdout.
+pub fn lab_ok(args: &[&str]) -> String {
+    let (ok, stdout, stderr) = lab(args);
+    assert!(ok, "lab {args:?} failed:\n{stdout}\n{stderr}");
+    stdout
+}
+
+/// The JSON document in the file at `path`.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A `lab run` or `lab load` with `args`, plus `--quiet --json FILE` in a temporary directory:
+/// fails the test unless it succeeded; returns its stdout and the report it wrote.
+pub fn lab_json(args: &[&str]) -> (String, serde_json::Value) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("report.json");
+    let stdout = lab_ok(&[args, &["--quiet", "--json", json.to_str().unwrap()]].concat());
+    (stdout, read_json(&json))
+}
+
+/// `lab compare args --out out`, failing the test unless it succeeded; returns its stdout.
+pub fn compare_into(out: &Path, args: &[&str]) -> String {
+    lab_ok(&[&["compare"], args, &["--out", out.to_str().unwrap()]].concat())
+}
+
+/// `lab compare args` into `cmp` in a new temporary directory (kept while the first value
+/// lives); returns that directory and the comparison's folder.
+pub fn compare(args: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("cmp");
+    compare_into(&out, args);
+    (tmp, out)
+}
+
+/// A comparison folder's plan (`compare.json`).
+pub fn plan(dir: &Path) -> serde_json::Value {
+    read_json(&dir.join("compare.json"))
+}
+
+/// The plan's cells.
+pub fn cells(plan: &serde_json::Value) -> Vec<serde_json::Value> {
+    plan["cells"].as_array().expect("cells").clone()
+}
+
+/// The `lab run` report of one of the plan's cells.
+pub fn cell_report(dir: &Path, cell: &serde_json::Value) -> serde_json::Value {
+    read_json(&dir.join(format!("cells/{}.json", cell["id"].as_str().unwrap())))
+}
+
+/// Starts `lab args` as a terminal starts a foreground job (a process group of its own, for
+/// [`terminal_ctrl_c`]), its output piped; returns once it has `children` descendants (its
+/// server started), bounded by `within`.
+pub fn spawn_lab_job(args: &[&str], children: usize, within: Duration) -> Child {
+    use std::os::unix::process::CommandExt;
+    let child = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("spawn lab");
+    let deadline = Instant::now() + within;
+    while descendants(child.id()).len() < children && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
 }

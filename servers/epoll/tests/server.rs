@@ -1,9 +1,10 @@
 //! The epoll model over real sockets on 127.0.0.1:0. No wall-clock assertions: the tests check
-//! counts and order; every read has a timeout (common::READ_TIMEOUT).
+//! counts and order; every read has a timeout (common::READ_TIMEOUT). The bodies of the tests
+//! io_uring runs too are the event-loop toolkit's (`cases`, servers/evloop/testsupport/cases.rs).
 
 mod common;
 
-use common::{config, Client, Server};
+use common::{cases, config, Client, Server};
 use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
@@ -127,27 +128,7 @@ fn ten_pipelined_requests_in_one_write_get_ten_responses_in_order() {
 
 #[test]
 fn pipelined_offloaded_requests_keep_their_order() {
-    let server = Server::start(config(1, true));
-    let mut client = server.connect();
-    let mut bytes = Vec::new();
-    for path in ["/sleep/50", "/", "/cpu/10", "/sleep/1", "/hello"] {
-        write!(bytes, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    }
-    client.send(&bytes).unwrap();
-    let bodies: Vec<String> = (0..5).map(|_| client.reply().text()).collect();
-    assert_eq!(
-        bodies,
-        [
-            "slept 50 ms\n",
-            "Hello, World!",
-            "fib(10) = 55\n",
-            "slept 1 ms\n",
-            "Hello, World!"
-        ]
-    );
-    let offloaded = server.counters.loops[0].offloaded.load(Ordering::Relaxed);
-    assert_eq!(offloaded, 3);
-    server.stop();
+    cases::pipelined_offloaded_requests_keep_their_order();
 }
 
 #[test]
@@ -269,44 +250,7 @@ fn with_offload_a_quick_request_passes_a_blocking_one() {
 
 #[test]
 fn a_client_dribbling_its_header_is_cut_off_while_others_are_served() {
-    let mut config = config(1, false);
-    config.limits.header_timeout = Duration::from_secs(1);
-    let server = Server::start(config);
-    let addr = server.addr;
-    let dribbler = thread::spawn(move || {
-        let mut client = Client::connect(addr);
-        // One byte every 100 ms, for up to 4 s: long past the 1 s header timeout.
-        let head = b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-        for byte in head.iter().cycle().take(40) {
-            if client.send(&[*byte]).is_err() {
-                break;
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-        // Either the 408 is there to read, or the connection is gone (EOF or reset).
-        match client.read_reply(false) {
-            Ok(reply) => {
-                assert_eq!(reply.status, 408);
-                assert!(client.is_closed());
-            }
-            Err(e) => assert!(
-                !matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ),
-                "the slow client was not cut off: {e}"
-            ),
-        }
-    });
-    // Meanwhile others are served, each on a fresh connection.
-    for _ in 0..20 {
-        let mut client = server.connect();
-        client.get("/").unwrap();
-        assert_eq!(client.reply().status, 200);
-        thread::sleep(Duration::from_millis(50));
-    }
-    dribbler.join().unwrap();
-    server.stop();
+    cases::a_client_dribbling_its_header_is_cut_off_while_others_are_served();
 }
 
 #[test]
@@ -362,45 +306,12 @@ fn a_keep_alive_connection_whose_next_head_dribbles_gets_408_at_the_header_timeo
 
 #[test]
 fn a_pipelining_client_that_reads_slowly_gets_every_response() {
-    // Far more output than the socket buffers hold: the server must stop reading while its
-    // output waits (back-pressure) and resume by itself once the client reads.
-    const N: usize = 20_000;
-    let server = Server::start(config(1, false));
-    let mut client = server.connect();
-    let mut writer = client.stream().try_clone().unwrap();
-    let sender = thread::spawn(move || {
-        let mut bytes = Vec::new();
-        for i in 0..N {
-            write!(bytes, "GET /hello?{i} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-        }
-        writer.write_all(&bytes).unwrap();
-    });
-    thread::sleep(Duration::from_millis(200));
-    for _ in 0..N {
-        assert_eq!(client.reply().text(), "Hello, World!");
-    }
-    sender.join().unwrap();
-    server.stop();
+    cases::a_pipelining_client_that_reads_slowly_gets_every_response();
 }
 
 #[test]
 fn a_large_body_is_echoed() {
-    let server = Server::start(config(1, false));
-    let mut client = server.connect();
-    let body: Vec<u8> = (0..512 * 1024).map(|i| (i % 251) as u8).collect();
-    let mut request = format!(
-        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(&body);
-    let mut writer = client.stream().try_clone().unwrap();
-    let sender = thread::spawn(move || writer.write_all(&request).unwrap());
-    let reply = client.reply();
-    sender.join().unwrap();
-    assert_eq!(reply.status, 200);
-    assert!(reply.body == body);
-    server.stop();
+    cases::a_large_body_is_echoed();
 }
 
 #[test]
@@ -417,37 +328,20 @@ fn a_rejected_request_gets_its_status_and_a_close() {
 
 #[test]
 fn graceful_shutdown_finishes_in_flight_requests_and_closes_idle_ones() {
-    for offload in [false, true] {
-        let server = Server::start(config(2, offload));
-        let mut idle = server.connect();
-        idle.get("/").unwrap();
-        assert_eq!(idle.reply().status, 200);
-        let mut busy = server.connect();
-        busy.get("/sleep/500").unwrap();
-        thread::sleep(Duration::from_millis(100));
-        let addr = server.addr;
-        let stopper = thread::spawn(move || server.stop());
-        // The in-flight request completes, and is told the connection closes.
-        let reply = busy.reply();
-        assert_eq!(reply.text(), "slept 500 ms\n");
-        assert!(reply.closes());
-        assert!(busy.is_closed());
-        assert!(idle.is_closed());
-        stopper.join().unwrap();
-        // The listener is gone once run returned.
-        assert!(std::net::TcpStream::connect(addr).is_err());
-    }
+    cases::graceful_shutdown_finishes_in_flight_requests_and_closes_idle_ones();
 }
 
 #[test]
 fn shutdown_returns_at_the_drain_timeout_when_a_request_outlasts_it() {
-    let mut config = config(1, true);
-    config.drain_timeout = Duration::from_millis(500);
-    let mut server = Server::start(config);
-    let mut busy = server.connect();
-    busy.get("/sleep/5000").unwrap();
-    thread::sleep(Duration::from_millis(100));
-    // Bounded generously: run must not wait for the 5 s sleep.
-    server.stop_within(Duration::from_secs(4));
-    assert!(busy.is_closed());
+    cases::shutdown_returns_at_the_drain_timeout_when_a_request_outlasts_it();
+}
+
+#[test]
+fn header_clock_restarts_after_an_offloaded_request() {
+    cases::header_clock_restarts_after_an_offloaded_request();
+}
+
+#[test]
+fn header_clock_restarts_after_a_streamed_file() {
+    cases::header_clock_restarts_after_a_streamed_file();
 }

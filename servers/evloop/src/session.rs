@@ -43,7 +43,8 @@ pub struct Session {
     /// A file body still to send after `output` (boxed: most sessions have none). While it is
     /// here nothing more is answered, so responses stay in order.
     file: Option<Box<FileBody>>,
-    /// When the current request's first byte arrived (header and body clocks).
+    /// When the current request's first byte arrived, or when the session could take it (after
+    /// an offloaded request or a file body it was pipelined behind): the header and body clocks.
     request_start: Instant,
     /// When the last response was queued or the last send made progress (idle, write and
     /// linger clocks).
@@ -153,6 +154,9 @@ impl Session {
                     self.file = None;
                 } else if file.remaining() == 0 {
                     self.file = None;
+                    // Requests buffered behind the file could not be answered while it went
+                    // out: their header clock starts now (as after an offloaded request).
+                    self.request_start = Instant::now();
                 }
                 return chunk;
             }
@@ -303,6 +307,10 @@ impl Session {
         env: &mut Env,
     ) {
         self.state = State::Reading;
+        // Requests pipelined behind the offloaded one could not be answered while it ran: their
+        // header clock starts now, not when they were received (else a slow handler turns a
+        // request the client finishes after this answer into a 408).
+        self.request_start = now;
         self.queue_response(request, response, now, env);
         self.answer_buffered(key, unsent, now, env);
     }

@@ -1,7 +1,10 @@
 //! Test helpers shared by the event-loop models' tests (epoll's and io_uring's
 //! `tests/common/mod.rs` include this file): start the model on 127.0.0.1:0, speak raw HTTP/1.1
-//! to it, stop it. The including module names the model (`MODEL`) and its `run_with_counters`.
+//! to it, stop it. The including module names the model (`MODEL`), its `run_with_counters` and
+//! `unavailable` (whether the model cannot run on this machine; it prints why). The test bodies
+//! both models' suites run are in [`cases`].
 
+pub use super::unavailable;
 use super::{run_with_counters, MODEL};
 use lab_core::{Config, LabApp, OnOff, Shutdown};
 use lab_evloop::{Counters, Options};
@@ -11,6 +14,8 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+pub mod cases;
 
 /// Every read in a test gives up after this long, so that a bug fails the test instead of
 /// hanging it.
@@ -22,7 +27,7 @@ pub struct Server {
     shutdown: Shutdown,
     done: mpsc::Receiver<io::Result<()>>,
     thread: Option<JoinHandle<()>>,
-    _docroot: tempfile::TempDir,
+    docroot: tempfile::TempDir,
 }
 
 /// What a test server is started with: the common config (reachable as `setup.limits` etc.)
@@ -92,8 +97,13 @@ impl Server {
             shutdown,
             done,
             thread: Some(thread),
-            _docroot: docroot,
+            docroot,
         }
+    }
+
+    /// The directory served under `/static/` (it holds `index.html`).
+    pub fn docroot(&self) -> &std::path::Path {
+        self.docroot.path()
     }
 
     pub fn connect(&self) -> Client {
@@ -246,34 +256,4 @@ impl Client {
             ),
         }
     }
-}
-
-/// `--accept reuseport` with two loops: each loop has a socket of its own, the kernel hashes
-/// each client to one, and every connection is answered. The loops bind their sockets while the
-/// test already connects (the first socket listens from the start), so it connects until both
-/// loops have accepted some, at most 1,000 times: 1,000 connections after both were bound all
-/// hashing to one loop has odds of 2^-999. Counts only.
-pub fn reuseport_spreads_connections_over_the_loops() {
-    let mut setup = config(2, false);
-    setup.options.accept.accept = lab_core::AcceptMode::ReusePort;
-    let server = Server::start(setup);
-    let accepted = || -> Vec<u64> {
-        server
-            .counters
-            .loops
-            .iter()
-            .map(|c| c.accepted.load(std::sync::atomic::Ordering::Relaxed))
-            .collect()
-    };
-    let mut made = 0;
-    while made < 1_000 && !accepted().iter().all(|&n| n > 0) {
-        let mut client = server.connect();
-        client.get("/").unwrap();
-        assert_eq!(client.reply().status, 200);
-        made += 1;
-    }
-    let counts = accepted();
-    assert_eq!(counts.iter().sum::<u64>(), made, "{counts:?}");
-    assert!(counts.iter().all(|&n| n > 0), "{counts:?} after {made}");
-    server.stop();
 }

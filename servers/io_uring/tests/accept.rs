@@ -5,5 +5,5 @@ mod common;
 
 #[test]
 fn reuseport_spreads_connections_over_the_loops() {
-    common::reuseport_spreads_connections_over_the_loops();
+    common::cases::reuseport_spreads_connections_over_the_loops();
 }

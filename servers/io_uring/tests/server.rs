@@ -3,26 +3,17 @@
 //! with operations in flight, the offload pool's eventfd, timeouts and the drain. The shared
 //! HTTP behaviour is the conformance suite's (tests/conformance.rs, through the binary).
 //! No wall-clock assertions; every read has a timeout (common::READ_TIMEOUT). Skipped, with the
-//! reason printed, where io_uring is unavailable.
+//! reason printed, where io_uring is unavailable. The bodies of the tests epoll runs too are the
+//! event-loop toolkit's (`cases`, servers/evloop/testsupport/cases.rs).
 
 mod common;
 
-use common::{config, Client, Server};
+use common::{cases, config, unavailable, Client, Server};
 use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
-
-fn unavailable() -> bool {
-    match lab_io_uring::availability() {
-        Ok(()) => false,
-        Err(why) => {
-            eprintln!("skipping: {why}");
-            true
-        }
-    }
-}
 
 /// Waits (bounded) until `f` holds; returns whether it did.
 fn eventually(mut f: impl FnMut() -> bool) -> bool {
@@ -126,29 +117,7 @@ fn a_thousand_concurrent_clients_on_two_loops() {
 
 #[test]
 fn a_pipelining_client_that_reads_slowly_gets_every_response() {
-    if unavailable() {
-        return;
-    }
-    // Far more output than the socket buffers hold: the connection stops answering at the
-    // output high-water mark, its receive is cancelled once 64 KiB of input wait, and both
-    // resume by themselves once the client reads.
-    const N: usize = 20_000;
-    let server = Server::start(config(1, false));
-    let mut client = server.connect();
-    let mut writer = client.stream().try_clone().unwrap();
-    let sender = thread::spawn(move || {
-        let mut bytes = Vec::new();
-        for i in 0..N {
-            write!(bytes, "GET /hello?{i} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-        }
-        writer.write_all(&bytes).unwrap();
-    });
-    thread::sleep(Duration::from_millis(200));
-    for _ in 0..N {
-        assert_eq!(client.reply().text(), "Hello, World!");
-    }
-    sender.join().unwrap();
-    server.stop();
+    cases::a_pipelining_client_that_reads_slowly_gets_every_response();
 }
 
 #[test]
@@ -189,30 +158,7 @@ fn a_client_that_never_reads_is_closed_at_the_write_timeout() {
 
 #[test]
 fn pipelined_offloaded_requests_keep_their_order() {
-    if unavailable() {
-        return;
-    }
-    let server = Server::start(config(1, true));
-    let mut client = server.connect();
-    let mut bytes = Vec::new();
-    for path in ["/sleep/50", "/", "/cpu/10", "/sleep/1", "/hello"] {
-        write!(bytes, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    }
-    client.send(&bytes).unwrap();
-    let bodies: Vec<String> = (0..5).map(|_| client.reply().text()).collect();
-    assert_eq!(
-        bodies,
-        [
-            "slept 50 ms\n",
-            "Hello, World!",
-            "fib(10) = 55\n",
-            "slept 1 ms\n",
-            "Hello, World!"
-        ]
-    );
-    let offloaded = server.counters.loops[0].offloaded.load(Ordering::Relaxed);
-    assert_eq!(offloaded, 3);
-    server.stop();
+    cases::pipelined_offloaded_requests_keep_their_order();
 }
 
 #[test]
@@ -236,105 +182,30 @@ fn a_client_that_leaves_during_an_offloaded_request_is_closed_and_counted() {
 
 #[test]
 fn a_client_dribbling_its_header_gets_408_while_others_are_served() {
-    if unavailable() {
-        return;
-    }
-    let mut config = config(1, false);
-    config.limits.header_timeout = Duration::from_secs(1);
-    let server = Server::start(config);
-    let addr = server.addr;
-    let dribbler = thread::spawn(move || {
-        let mut client = Client::connect(addr);
-        let head = b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-        for byte in head.iter().cycle().take(40) {
-            if client.send(&[*byte]).is_err() {
-                break;
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-        match client.read_reply(false) {
-            Ok(reply) => {
-                assert_eq!(reply.status, 408);
-                assert!(client.is_closed());
-            }
-            Err(e) => assert!(
-                !matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ),
-                "the slow client was not cut off: {e}"
-            ),
-        }
-    });
-    for _ in 0..20 {
-        let mut client = server.connect();
-        client.get("/").unwrap();
-        assert_eq!(client.reply().status, 200);
-        thread::sleep(Duration::from_millis(50));
-    }
-    dribbler.join().unwrap();
-    server.stop();
+    cases::a_client_dribbling_its_header_is_cut_off_while_others_are_served();
 }
 
 #[test]
 fn a_large_body_is_echoed() {
-    if unavailable() {
-        return;
-    }
-    let server = Server::start(config(1, false));
-    let mut client = server.connect();
-    let body: Vec<u8> = (0..512 * 1024).map(|i| (i % 251) as u8).collect();
-    let mut request = format!(
-        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(&body);
-    let mut writer = client.stream().try_clone().unwrap();
-    let sender = thread::spawn(move || writer.write_all(&request).unwrap());
-    let reply = client.reply();
-    sender.join().unwrap();
-    assert_eq!(reply.status, 200);
-    assert!(reply.body == body);
-    server.stop();
+    cases::a_large_body_is_echoed();
 }
 
 #[test]
 fn graceful_shutdown_finishes_in_flight_requests_and_closes_idle_ones() {
-    if unavailable() {
-        return;
-    }
-    for offload in [false, true] {
-        let server = Server::start(config(2, offload));
-        let mut idle = server.connect();
-        idle.get("/").unwrap();
-        assert_eq!(idle.reply().status, 200);
-        let mut busy = server.connect();
-        busy.get("/sleep/500").unwrap();
-        thread::sleep(Duration::from_millis(100));
-        let addr = server.addr;
-        let stopper = thread::spawn(move || server.stop());
-        let reply = busy.reply();
-        assert_eq!(reply.text(), "slept 500 ms\n");
-        assert!(reply.closes());
-        assert!(busy.is_closed());
-        assert!(idle.is_closed());
-        stopper.join().unwrap();
-        assert!(TcpStream::connect(addr).is_err());
-    }
+    cases::graceful_shutdown_finishes_in_flight_requests_and_closes_idle_ones();
 }
 
 #[test]
 fn shutdown_returns_at_the_drain_timeout_when_a_request_outlasts_it() {
-    if unavailable() {
-        return;
-    }
-    let mut config = config(1, true);
-    config.drain_timeout = Duration::from_millis(500);
-    let mut server = Server::start(config);
-    let mut busy = server.connect();
-    busy.get("/sleep/5000").unwrap();
-    thread::sleep(Duration::from_millis(100));
-    server.stop_within(Duration::from_secs(4));
-    assert!(busy.is_closed());
+    cases::shutdown_returns_at_the_drain_timeout_when_a_request_outlasts_it();
+}
+
+#[test]
+fn header_clock_restarts_after_an_offloaded_request() {
+    cases::header_clock_restarts_after_an_offloaded_request();
+}
+
+#[test]
+fn header_clock_restarts_after_a_streamed_file() {
+    cases::header_clock_restarts_after_a_streamed_file();
 }

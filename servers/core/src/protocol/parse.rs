@@ -177,6 +177,9 @@ pub fn parse_head_into(
     head.expect_continue = expect_continue;
     head.framing = framing;
     head.target = range_of(target.as_bytes());
+    head.target_text.clear();
+    head.target_text.push_str(target);
+    head.path_end = query_start(target.as_bytes());
     head.bytes.clear();
     head.bytes.extend_from_slice(&buf[..consumed]);
     head.headers.clear();
@@ -186,6 +189,17 @@ pub fn parse_head_into(
             .map(|h| (range_of(h.name.as_bytes()), range_of(h.value))),
     );
     Ok(Some(consumed))
+}
+
+/// Where the query begins in a target (its first `?`), or its length: a plain loop for the short
+/// targets most requests carry (a call into memchr costs more than scanning a dozen bytes).
+fn query_start(target: &[u8]) -> usize {
+    if target.len() <= 32 {
+        target.iter().position(|&b| b == b'?')
+    } else {
+        memchr::memchr(b'?', target)
+    }
+    .unwrap_or(target.len())
 }
 
 /// A head that is still incomplete may already be too big, or carry bytes no head may carry.

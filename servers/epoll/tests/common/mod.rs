@@ -6,6 +6,11 @@
 const MODEL: &str = "epoll";
 use lab_epoll::run_with_counters;
 
+/// epoll runs wherever Linux does.
+pub fn unavailable() -> bool {
+    false
+}
+
 #[path = "../../../evloop/testsupport/mod.rs"]
 mod support;
 pub use support::*;

@@ -6,6 +6,18 @@
 const MODEL: &str = "io_uring";
 use lab_io_uring::run_with_counters;
 
+/// Whether io_uring cannot run here (an old kernel, a seccomp filter): the tests are skipped,
+/// with the reason printed.
+pub fn unavailable() -> bool {
+    match lab_io_uring::availability() {
+        Ok(()) => false,
+        Err(why) => {
+            eprintln!("skipping: {why}");
+            true
+        }
+    }
+}
+
 #[path = "../../../evloop/testsupport/mod.rs"]
 mod support;
 pub use support::*;
