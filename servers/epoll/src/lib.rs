@@ -118,21 +118,25 @@
 //! - As a fraction of the ceiling (`examples/ceiling.rs`: a mio loop that only counts request
 //!   terminators and writes a fixed response, one write per read), `wrk -t1 -c100 -d4s`,
 //!   alternating epoll, ceiling, nginx in one run with other builds on the machine, in requests
-//!   per server CPU-second: keep-alive, one request per read, **0.84–0.96 of the ceiling** (7 of
-//!   8 rounds at 0.94–0.96) and 1.04–1.15x nginx; 16 pipelined requests per write, **0.71–0.80
-//!   of the ceiling** (5 rounds, pinned, with the allocation-free request path; 0.64–0.72 before
-//!   it in the same run): there the parser and the buffer handling, not the kernel, are the cost.
+//!   per server CPU-second: keep-alive, one request per read, **0.99 of the ceiling** (0.96–1.08, 5
+//!   rounds, pinned, nothing else running; 0.84–0.96 in an earlier run with builds on the
+//!   machine) and **1.13x nginx** (1.09–1.25); 16 pipelined requests per write, 0.71–0.80 of the
+//!   ceiling in that earlier run: there the parser and the buffer handling, not the kernel, are
+//!   the cost.
 //!   The README's "What we measured" has the table and how to re-measure.
-//! - Pipelined (16 per write), against may_minihttp with one worker (`benches/hotpath.sh --steps
-//!   pipeline`, alternating, other builds running), in requests per server CPU-second:
-//!   **0.87–0.95** after the coarse-clock `Date`, the per-thread response-head cache and the
-//!   per-batch request counter; 0.85–0.88 before them. The kernel's time per request is about
-//!   the same for both; may_minihttp spends less in user space (about 75 ns per request to our
-//!   150–175).
+//! - Pipelined (16 per write), against may_minihttp with one worker (`benches/hotpath.sh`,
+//!   alternating, pinned, nothing else running), in requests per server CPU-second: **0.97**
+//!   under wrk and **0.99** under `lab load --pipeline 16` (both servers at a full core there),
+//!   from 0.76–0.83 in throughput when measured first and 0.90 after the allocation-free path.
+//!   The kernel's time per request is about the same for both; in user space the loop runs
+//!   1,681 instructions per request to may_minihttp's 930 (callgrind): the strict parser's
+//!   checks, the `Handler` call returning a `Response` by value, and the copy of each head into
+//!   the `Request` a handler may keep.
 //! - Over a Unix socket (`--addr unix:PATH`, loaded with `lab load unix:PATH:/ -c100`, since wrk
-//!   cannot), alternating with the same loop on loopback TCP: **1.9-2.0x the requests per
-//!   server CPU-second** keep-alive (2.7 µs of CPU per request instead of 5.2) and **2.3x** with
-//!   16 pipelined: about half of the loop's CPU per request over TCP is the TCP stack.
+//!   cannot), alternating with the same loop on loopback TCP: **2.25x the requests per server
+//!   CPU-second** keep-alive (2.6 µs of CPU per request instead of 5.8) and **1.66x** with 16
+//!   pipelined (230 ns instead of 370): loopback TCP is over half of the loop's CPU per request
+//!   keep-alive.
 //! - `wrk -t1 -c10000 -d10s` against one loop: 100,000 requests/s and no socket errors.
 //!   `lab run --model epoll --conns 10000`: all 10,000 established, zero errors, 102,000 requests/s,
 //!   3.4 MiB PSS for the whole server.
