@@ -295,6 +295,7 @@ fn comparison(this: &Study, base: &Study, (a, b): (&str, &str)) -> Vec<Block> {
         blocks.push(Block::Table { head, rows });
     }
     blocks.push(Block::Reading(reading(&ratios, this, base)));
+    blocks.extend(knees(this, base));
     // Cells only one run has: listed, never dropped in silence.
     let only: Vec<Vec<String>> = ours
         .iter()
@@ -345,6 +346,86 @@ fn comparison(this: &Study, base: &Study, (a, b): (&str, &str)) -> Vec<Block> {
         }
     }
     blocks
+}
+
+/// The sustained open-loop rate of each series in both runs (the rates experiment's knees): a
+/// table and a reading. A knee is a bracket (the highest rate that held, the lowest that failed),
+/// so a ratio is called a change only when the brackets do not overlap.
+fn knees(this: &Study, base: &Study) -> Vec<Block> {
+    let (ours, theirs) = (sections::knee_brackets(this), sections::knee_brackets(base));
+    if ours.is_empty() || theirs.is_empty() {
+        return Vec::new();
+    }
+    let bracket = |held: Option<f64>, broke: Option<f64>| match (held, broke) {
+        (Some(h), Some(b)) => format!("{}–{}", fmt::thousands(h), fmt::thousands(b)),
+        (Some(h), None) => format!("≥ {}", fmt::thousands(h)),
+        (None, Some(b)) => format!("none (< {})", fmt::thousands(b)),
+        (None, None) => "not measured".into(),
+    };
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    for (series, held, broke) in &ours {
+        let Some((_, b_held, b_broke)) = theirs.iter().find(|(s, _, _)| s == series) else {
+            continue;
+        };
+        let ratio = match (held, b_held) {
+            (Some(x), Some(y)) if *y > 0.0 => x / y,
+            _ => f64::NAN,
+        };
+        // Brackets [held, broke) that do not overlap: one run held where the other failed.
+        let up = matches!((held, b_broke), (Some(h), Some(b)) if h >= b);
+        let down = matches!((broke, b_held), (Some(b), Some(h)) if *b <= *h);
+        let call = if up {
+            "higher (it held where the baseline failed)"
+        } else if down {
+            "lower (it failed where the baseline held)"
+        } else {
+            "within the brackets"
+        };
+        rows.push(vec![
+            format!("`{series}`"),
+            bracket(*held, *broke),
+            bracket(*b_held, *b_broke),
+            ratio_text(ratio),
+            call.to_string(),
+        ]);
+        if up || down {
+            lines.push(format!(
+                "`{series}`: sustained rate {} in this run, {} in the baseline: {call}.",
+                bracket(*held, *broke),
+                bracket(*b_held, *b_broke)
+            ));
+        }
+    }
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let moved = lines.len();
+    lines.push(format!(
+        "{moved} of the {} series measured in both runs moved beyond their brackets; a ratio \
+         inside them is the search's resolution, not a change.",
+        rows.len()
+    ));
+    vec![
+        Block::Subheading("Sustained rate (the rates experiment's knee)".into()),
+        Block::Para(
+            "Per series, the open-loop rate each run sustained with its latency objective met: \
+             the highest offered rate that held and the lowest that failed (req/s), and the \
+             ratio of the rates that held."
+                .into(),
+        ),
+        Block::Table {
+            head: vec![
+                "series".into(),
+                "this run (held–failed)".into(),
+                "baseline (held–failed)".into(),
+                "ratio of held".into(),
+                "reading".into(),
+            ],
+            rows,
+        },
+        Block::Reading(lines),
+    ]
 }
 
 /// What the ratios say: per figure, the geometric mean and range over the cells, then which

@@ -235,3 +235,71 @@ fn repeated_runs_show_median_and_spread_and_render_the_same_bytes_twice() {
     // Seeded bootstrap on rayon: the same bytes every time.
     assert_eq!(report::render(&s), report::render(&s));
 }
+
+/// A study of the rates experiment alone: `series` offered each of `steps` (rate, achieved),
+/// one run each; a step holds when it achieved what was offered (p99 is 300 µs, under the
+/// 10 ms objective).
+fn rates_study(series: &str, steps: &[(f64, f64)]) -> Study {
+    let cells: Vec<Cell> = steps
+        .iter()
+        .map(|&(_, achieved)| Cell {
+            workload: "hello",
+            series: "epoll",
+            conns: 10,
+            rps: achieved,
+            starved: 0,
+            pss: 1 << 20,
+        })
+        .collect();
+    let mut s = study(&cells);
+    s.plan.series = vec![series.to_string()];
+    s.plan.experiments = vec!["rates".into()];
+    s.plan.rates = Some(report::RatesPlan {
+        workload: "hello".into(),
+        conns: 10,
+        slo_us: 10_000,
+        auto: true,
+        asked: Vec::new(),
+        start: 1000.0,
+        max_steps: 6,
+    });
+    for (cell, &(rate, _)) in s.plan.cells.iter_mut().zip(steps) {
+        cell.experiment = "rates".into();
+        cell.rate = Some(rate);
+        cell.series = series.to_string();
+        cell.id = format!("rates-{series}-{rate}");
+    }
+    s
+}
+
+/// `lab report --against` compares the rates experiment's knees: a series that held a rate
+/// where the baseline failed is called higher, one whose brackets overlap the baseline's is
+/// within them.
+#[test]
+fn against_compares_the_sustained_rates_by_their_brackets() {
+    let this = rates_study(
+        "epoll",
+        &[(1000.0, 1000.0), (2000.0, 2000.0), (4000.0, 2500.0)],
+    );
+    let base = rates_study("epoll", &[(1000.0, 1000.0), (2000.0, 1500.0)]);
+    let files = report::against::render(&this, &base, ("new", "old"));
+    let (_, md) = files.iter().find(|(n, _)| n == "report.md").unwrap();
+    let md = String::from_utf8(md.clone()).unwrap();
+    assert!(
+        md.contains("| `epoll` | 2,000–4,000 | 1,000–2,000 | 2.00x | higher (it held where the baseline failed) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("1 of the 1 series measured in both runs moved"),
+        "{md}"
+    );
+    // The same brackets in both: within them.
+    let files = report::against::render(&this, &this, ("new", "new"));
+    let (_, md) = files.iter().find(|(n, _)| n == "report.md").unwrap();
+    let md = String::from_utf8(md.clone()).unwrap();
+    assert!(md.contains("| 1.00x | within the brackets |"), "{md}");
+    assert!(
+        md.contains("0 of the 1 series measured in both runs moved"),
+        "{md}"
+    );
+}

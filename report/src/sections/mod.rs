@@ -54,6 +54,28 @@ pub fn build_overlaid(study: &Study, palette: &[String], overlay: &Overlay) -> D
     run(study, palette, Some(overlay)).0
 }
 
+/// Each series' sustained open-loop rate as the rates section finds it: (series, the highest
+/// rate that held, the lowest that failed), in plan order; empty when the study has no rates
+/// experiment. For `lab report --against`.
+pub fn knee_brackets(study: &Study) -> Vec<(String, Option<f64>, Option<f64>)> {
+    let Some(rp) = study.plan.rates.clone() else {
+        return Vec::new();
+    };
+    let cx = Ctx {
+        s: study,
+        sizes: Vec::new(),
+        blocks: Vec::new(),
+        chart_no: 0,
+        palette: &study.plan.series,
+        overlay: None,
+        drawn: Vec::new(),
+    };
+    cx.knees(&rp)
+        .into_iter()
+        .map(|k| (k.series, k.held, k.broke))
+        .collect()
+}
+
 fn run<'a>(
     study: &'a Study,
     palette: &'a [String],

@@ -15,15 +15,15 @@ const SLO_COLOR: usize = 8;
 type StepRuns = (f64, CellRun, bool, Option<String>, Vec<CellRun>);
 
 /// One series' steps and what they make.
-struct Knee {
-    series: String,
+pub(super) struct Knee {
+    pub(super) series: String,
     /// By offered rate. With `--repeat`, the run shown is the one of median p99, and a step
     /// passed when most of its runs did (as `lab compare --rates auto` decided it).
     steps: Vec<StepRuns>,
     /// Steps whose cells all failed outright (no report).
     failed_cells: usize,
-    held: Option<f64>,
-    broke: Option<f64>,
+    pub(super) held: Option<f64>,
+    pub(super) broke: Option<f64>,
 }
 
 impl Knee {
@@ -35,7 +35,7 @@ impl Knee {
 }
 
 impl Ctx<'_> {
-    fn knees(&self, rp: &RatesPlan) -> Vec<Knee> {
+    pub(super) fn knees(&self, rp: &RatesPlan) -> Vec<Knee> {
         let cells = self.s.experiment("rates");
         let mut out = Vec::new();
         for series in &self.s.plan.series {
