@@ -401,10 +401,23 @@ fn knees(this: &Study, base: &Study) -> Vec<Block> {
         return Vec::new();
     }
     let moved = lines.len();
+    let runs = |s: &Study| match s.plan.repeat {
+        0 | 1 => "one run".to_string(),
+        n => format!("the majority of {n} runs"),
+    };
     lines.push(format!(
         "{moved} of the {} series measured in both runs moved beyond their brackets; a ratio \
-         inside them is the search's resolution, not a change.",
-        rows.len()
+         inside them is the search's resolution, not a change. Each step's verdict is {} here \
+         and {} in the baseline: a series whose brackets only touch differs at one step, which \
+         {}.",
+        rows.len(),
+        runs(this),
+        runs(base),
+        if this.plan.repeat >= 3 && base.plan.repeat >= 3 {
+            "is a difference to check again rather than a proven one"
+        } else {
+            "one run each can flip on noise alone (`--repeat 3` for both runs)"
+        }
     ));
     vec![
         Block::Subheading("Sustained rate (the rates experiment's knee)".into()),

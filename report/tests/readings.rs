@@ -303,3 +303,45 @@ fn against_compares_the_sustained_rates_by_their_brackets() {
         "{md}"
     );
 }
+
+/// The accept section when a strategy left some loops without a connection (io_uring's rings
+/// on one shared socket do): max/min is infinite, shown as such in the table and said in words
+/// in the reading, never as an empty ratio.
+#[test]
+fn an_accept_strategy_that_starves_a_loop_is_named_in_words() {
+    let cell = |_: &str| Cell {
+        workload: "hello",
+        series: "io_uring",
+        conns: 200,
+        rps: 20_000.0,
+        starved: 0,
+        pss: 1 << 20,
+    };
+    let mut s = study(&[cell("shared"), cell("reuseport")]);
+    s.plan.experiments = vec!["accept".into()];
+    for (c, (strategy, counts)) in s.plan.cells.iter_mut().zip([
+        ("shared", vec![0, 0, 2, 35_726]),
+        ("reuseport", vec![7_939, 8_223, 8_400, 8_580]),
+    ]) {
+        c.experiment = "accept".into();
+        c.id = format!("accept-io_uring-{strategy}");
+        c.accept = Some(report::AcceptSpread {
+            strategy: strategy.into(),
+            unit: "loop".into(),
+            per_worker: counts,
+        });
+    }
+    let md = markdown(&s);
+    let section = md
+        .split("## Accept spread")
+        .nth(1)
+        .expect("an accept section");
+    assert!(
+        section.contains("| `io_uring` | `shared` | 4 loops | 0 / 1 / 35,726 | ∞ (one got none) |"),
+        "{section}"
+    );
+    assert!(
+        section.contains("`shared` least (Jain 0.250, some loops got no connection at all)"),
+        "{section}"
+    );
+}

@@ -93,6 +93,19 @@ impl Group {
         self.spread(pick).map_or(f64::NAN, |s| s.median)
     }
 
+    /// The median over the runs of max/min, which is infinite in a run where some worker got
+    /// no connection ([`Spread`] leaves such values out, and would have no median at all when
+    /// every run has one).
+    fn median_ratio(&self) -> f64 {
+        let mut ratios: Vec<f64> = self.runs.iter().map(|m| m.ratio).collect();
+        ratios.sort_by(f64::total_cmp);
+        match ratios.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => ratios[n / 2],
+            n => (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0,
+        }
+    }
+
     /// Rank by rank, the median over the runs of the share of connections the worker of that
     /// rank got (rank 1: the one that got the fewest), with the runs' min–max.
     fn ranked_shares(&self) -> Vec<(f64, f64, f64, f64)> {
@@ -236,7 +249,7 @@ impl Ctx<'_> {
                 count(g.median(|m| m.median)),
                 count(g.median(|m| m.max))
             ));
-            row.push(ratio_text(g.median(|m| m.ratio)));
+            row.push(ratio_text(g.median_ratio()));
             row.push(
                 g.spread(|m| m.jain)
                     .map_or(String::new(), |s| fmt::spread(&s, jain_text)),
@@ -378,15 +391,22 @@ impl Ctx<'_> {
                     jain_text(best)
                 )
             } else {
+                let ratio = worst.median_ratio();
+                let spread = if ratio.is_finite() {
+                    format!(
+                        "the busiest {} got {} the idlest's connections",
+                        worst.unit,
+                        ratio_text(ratio)
+                    )
+                } else {
+                    format!("some {}s got no connection at all", worst.unit)
+                };
                 format!(
-                    "`{model}`: {} spread most evenly (Jain {}); `{}` least (Jain {}, the \
-                     busiest {} got {} the idlest's connections)",
+                    "`{model}`: {} spread most evenly (Jain {}); `{}` least (Jain {}, {spread})",
                     and_list(&even),
                     jain_text(best),
                     worst.strategy,
                     jain_text(jain(worst)),
-                    worst.unit,
-                    ratio_text(worst.median(|m| m.ratio))
                 )
             };
             let cpu = |g: &Group| g.median(|m| m.cpu_us);
