@@ -92,8 +92,8 @@
 //! Measured (`lab compare --experiments accept`, 4 rings, 200 clients opening a connection per
 //! request, 3 runs): with `shared` one ring took almost every connection (0 / 0 / 2 / 35,726,
 //! Jain 0.25), so the other rings serve nothing on a connection-per-request load; with
-//! `reuseport` each took its quarter (Jain 1.000). Keep-alive clients make this matter less
-//! only as long as connections are few and long-lived.
+//! `reuseport` each took its quarter (Jain 1.000). With keep-alive clients the same imbalance
+//! decides which ring serves each connection for its whole life.
 //!
 //! # Trade-offs
 //! - Wins: fewer syscalls (one enter per round, multishot operations armed once), so less CPU
