@@ -92,7 +92,8 @@ impl Spread {
     }
 }
 
-fn median(sorted: &[f64]) -> f64 {
+/// The median of `sorted` (ascending, not empty; infinite values count as any other).
+pub(crate) fn median(sorted: &[f64]) -> f64 {
     let n = sorted.len();
     if n % 2 == 1 {
         sorted[n / 2]

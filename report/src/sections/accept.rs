@@ -6,7 +6,7 @@ use super::{and_list, Ctx};
 use crate::chart::{Key, Line, Panel, XAxis};
 use crate::data::{AcceptSpread, CellRecord, CellRun, CellStatus};
 use crate::fmt;
-use crate::stats::{jain_index, max_min_ratio, seed_of, Spread};
+use crate::stats::{jain_index, max_min_ratio, median, seed_of, Spread};
 
 /// The colour of the even-share reference line.
 const EVEN_COLOR: usize = 8;
@@ -46,27 +46,18 @@ fn measured(spread: &AcceptSpread, run: &CellRun) -> Option<Measured> {
     {
         return None;
     }
-    let mut sorted = counts.clone();
-    sorted.sort_unstable();
-    let n = sorted.len();
-    let median = if n % 2 == 1 {
-        sorted[n / 2] as f64
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) as f64 / 2.0
-    };
+    let mut sorted: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
+    sorted.sort_by(f64::total_cmp);
     let cpu = run.server.cpu_user_s + run.server.cpu_sys_s;
     Some(Measured {
-        min: sorted[0] as f64,
-        median,
-        max: sorted[n - 1] as f64,
+        min: sorted[0],
+        median: median(&sorted),
+        max: sorted[sorted.len() - 1],
         ratio: max_min_ratio(counts),
         jain: jain_index(counts),
         rps: run.load.throughput_rps,
         cpu_us: cpu * 1e6 / total as f64,
-        shares: sorted
-            .iter()
-            .map(|&c| c as f64 * 100.0 / total as f64)
-            .collect(),
+        shares: sorted.iter().map(|&c| c * 100.0 / total as f64).collect(),
     })
 }
 
@@ -98,12 +89,11 @@ impl Group {
     /// every run has one).
     fn median_ratio(&self) -> f64 {
         let mut ratios: Vec<f64> = self.runs.iter().map(|m| m.ratio).collect();
-        ratios.sort_by(f64::total_cmp);
-        match ratios.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => ratios[n / 2],
-            n => (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0,
+        if ratios.is_empty() {
+            return f64::NAN;
         }
+        ratios.sort_by(f64::total_cmp);
+        median(&ratios)
     }
 
     /// Rank by rank, the median over the runs of the share of connections the worker of that
@@ -120,9 +110,7 @@ impl Group {
                     &values,
                     seed_of(&format!("accept {} {} {rank}", self.model, self.strategy)),
                 )?;
-                let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                Some(((rank + 1) as f64, spread.median, lo, hi))
+                Some(((rank + 1) as f64, spread.median, spread.min, spread.max))
             })
             .collect()
     }
