@@ -683,9 +683,16 @@ pub(crate) fn stop_tree(child: &mut std::process::Child, grace: Duration, who: &
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Children may need a moment to be reaped by their own parent.
+    // Children may need a moment to be reaped by their own parent. The tree is read again too:
+    // a pool may have forked a worker since the first reading.
     let settle = Instant::now() + Duration::from_secs(2);
-    let mut left: Vec<u32> = tree.into_iter().filter(|&p| procmon::is_alive(p)).collect();
+    let mut left: Vec<u32> = tree
+        .into_iter()
+        .chain(procmon::tree_pids(pid))
+        .filter(|&p| procmon::is_alive(p))
+        .collect();
+    left.sort_unstable();
+    left.dedup();
     while !left.is_empty() && Instant::now() < settle {
         std::thread::sleep(Duration::from_millis(50));
         left.retain(|&p| procmon::is_alive(p));

@@ -310,24 +310,10 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
     }
 }
 
-/// SIGTERM to `lab run` (it stops its load and its server), then SIGKILL to its whole tree.
+/// SIGTERM to `lab run` (it stops its load and its server), then SIGKILL to what is left of its
+/// whole tree: `lab run`'s own way of stopping a server.
 fn terminate(child: &mut std::process::Child) {
-    let pid = child.id();
-    let tree = loadgen::procmon::tree_pids(pid);
-    lab_core::sys::kill(pid as i32, libc::SIGTERM);
-    let deadline = Instant::now() + KILL_GRACE;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    for p in tree.into_iter().chain(loadgen::procmon::tree_pids(pid)) {
-        if loadgen::procmon::is_alive(p) {
-            lab_core::sys::kill(p as i32, libc::SIGKILL);
-        }
-    }
-    let _ = child.kill();
+    crate::run::stop_tree(child, KILL_GRACE, "lab run");
 }
 
 fn tail_lines(text: &str, n: usize) -> String {
