@@ -239,14 +239,13 @@ wrk_run() { # URL [LUA]
     T1=$(tree_ticks "$SERVER_PID")
     parse_load
 }
-DEPTH=1 # labload_run's --pipeline
-labload_run() { # TARGET (http://... or unix:PATH:/route)
-    local target=$1
+labload_run() { # TARGET (http://... or unix:PATH:/route) [DEPTH: requests in flight per connection]
+    local target=$1 depth=${2:-1}
     if [ "$WARMUP" -gt 0 ]; then
-        timeout $((WARMUP + 15)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" --pipeline "$DEPTH" -d"${WARMUP}s" -q "$target" >/dev/null 2>&1 || true
+        timeout $((WARMUP + 15)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" --pipeline "$depth" -d"${WARMUP}s" -q "$target" >/dev/null 2>&1 || true
     fi
     T0=$(tree_ticks "$SERVER_PID")
-    timeout $((DURATION + 20)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" --pipeline "$DEPTH" -d"${DURATION}s" -q "$target" >"$TMP/last.out" 2>&1 || true
+    timeout $((DURATION + 20)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" --pipeline "$depth" -d"${DURATION}s" -q "$target" >"$TMP/last.out" 2>&1 || true
     T1=$(tree_ticks "$SERVER_PID")
     parse_load
 }
@@ -320,11 +319,7 @@ LUA=$ROOT/benches/wrk/pipeline.lua
 SOCK=$TMP/epoll.sock
 MODEL="" # the model the models step measures now
 wrk_pipelined() { wrk_run "$1" "$LUA"; }
-labload_pipelined() {
-    DEPTH=16
-    labload_run "$1"
-    DEPTH=1
-}
+labload_pipelined() { labload_run "$1" 16; }
 
 # start_subject SUBJECT: starts SUBJECT's server (output in $TMP/NAME.log, NAME the subject's, or
 # MODEL-SUBJECT for before and after) and sets TARGET, where to load it; says so and returns 1 if
