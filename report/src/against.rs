@@ -296,6 +296,8 @@ fn comparison(this: &Study, base: &Study, (a, b): (&str, &str)) -> Vec<Block> {
     }
     blocks.push(Block::Reading(reading(&ratios, this, base)));
     blocks.extend(knees(this, base));
+    blocks.extend(faults(this, base));
+    blocks.extend(accept(this, base));
     // Cells only one run has: listed, never dropped in silence.
     let only: Vec<Vec<String>> = ours
         .iter()
@@ -433,6 +435,304 @@ fn knees(this: &Study, base: &Study) -> Vec<Block> {
                 "this run (held–failed)".into(),
                 "baseline (held–failed)".into(),
                 "ratio of held".into(),
+                "reading".into(),
+            ],
+            rows,
+        },
+        Block::Reading(lines),
+    ]
+}
+
+/// A count over a series' runs in both studies (lost requests, broken connections), as a
+/// ratio's call reads it: higher or lower only when both runs measured it [`RUNS_FOR_NOISE`]
+/// times or more and the 95% intervals of the medians do not overlap.
+fn count_call(this: &Spread, base: &Spread) -> &'static str {
+    let r = Ratio {
+        this: *this,
+        base: *base,
+    };
+    match r.changed() {
+        Some(true) if this.median > base.median => "higher",
+        Some(true) => "lower",
+        Some(false) => "within the noise",
+        None => "not called (fewer than 3 runs)",
+    }
+}
+
+/// The faults experiment in both runs: per model, its fate, the load's losses and what each
+/// fault brought back, this run's against the baseline's.
+fn faults(this: &Study, base: &Study) -> Vec<Block> {
+    let (ours, theirs) = (
+        sections::experiment_cells(this, "faults"),
+        sections::experiment_cells(base, "faults"),
+    );
+    let (ours, theirs) = (
+        sections::fault_summaries(&ours),
+        sections::fault_summaries(&theirs),
+    );
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    let (mut compared, mut moved) = (0, 0);
+    let mut few_runs = false;
+    for x in &ours {
+        let Some(y) = theirs.iter().find(|y| y.series == x.series) else {
+            continue;
+        };
+        compared += 1;
+        let name = format!("`{}`", x.series);
+        let (a, b) = match (&x.outcome, &y.outcome) {
+            (Ok(a), Ok(b)) => (a, b),
+            (a, b) => {
+                let why = |o: &Result<sections::FaultOutcome, String>| match o {
+                    Ok(o) => o.fate.clone(),
+                    Err(why) => why.clone(),
+                };
+                rows.push(vec![
+                    name,
+                    "outcome".into(),
+                    why(a),
+                    why(b),
+                    "n/a (not measured in both)".into(),
+                ]);
+                continue;
+            }
+        };
+        // Fate: survived every run, died in every run, or some of each.
+        let all = |o: &sections::FaultOutcome| o.survived == o.measured;
+        let none = |o: &sections::FaultOutcome| o.survived == 0;
+        let before = lines.len();
+        let fate = match (all(a), all(b)) {
+            (true, true) => "same (survived)".to_string(),
+            _ if none(a) && none(b) => "same (died)".to_string(),
+            (true, false) if none(b) => {
+                lines.push(format!(
+                    "{name} survived the faults in this run and died in the baseline."
+                ));
+                "better: survived here, died in the baseline".into()
+            }
+            (false, true) if none(a) => {
+                lines.push(format!(
+                    "{name} died under the faults in this run and survived them in the baseline."
+                ));
+                "worse: died here, survived in the baseline".into()
+            }
+            _ => {
+                lines.push(format!(
+                    "{name} survived {} of {} runs here and {} of {} in the baseline.",
+                    a.survived, a.measured, b.survived, b.measured
+                ));
+                format!(
+                    "survived {} of {} here, {} of {} in the baseline",
+                    a.survived, a.measured, b.survived, b.measured
+                )
+            }
+        };
+        rows.push(vec![
+            name.clone(),
+            "outcome".into(),
+            a.fate.clone(),
+            b.fate.clone(),
+            fate,
+        ]);
+        // Counts: a death turns the rest of the run into refused attempts, not comparable.
+        for (what, text, spread) in [
+            (
+                "lost requests",
+                (&a.lost_text, &b.lost_text),
+                (&a.lost, &b.lost),
+            ),
+            (
+                "broken connections",
+                (&a.broken_text, &b.broken_text),
+                (&a.broken, &b.broken),
+            ),
+        ] {
+            let call = match spread {
+                _ if !all(a) || !all(b) => "n/a (the server died)",
+                (Some(x), Some(y)) => {
+                    few_runs |= x.n < RUNS_FOR_NOISE || y.n < RUNS_FOR_NOISE;
+                    let call = count_call(x, y);
+                    if matches!(call, "higher" | "lower") {
+                        lines.push(format!(
+                            "{name}: {what} {call} than in the baseline ({} against {}; the 95% \
+                             intervals of the medians do not overlap).",
+                            text.0, text.1
+                        ));
+                    }
+                    call
+                }
+                _ => "n/a",
+            };
+            rows.push(vec![
+                name.clone(),
+                what.into(),
+                text.0.clone(),
+                text.1.clone(),
+                call.into(),
+            ]);
+        }
+        if lines.len() > before {
+            moved += 1;
+        }
+        for (i, (_, heading)) in sections::FAULTS.iter().enumerate() {
+            let cell = |o: &sections::FaultOutcome| match o.back[i].as_str() {
+                "—" => o.came_back[i].clone(),
+                "died" => format!("{}; died", o.came_back[i]),
+                back => format!("{}; back after {back}", o.came_back[i]),
+            };
+            let same = a.came_back[i] == b.came_back[i];
+            rows.push(vec![
+                name.clone(),
+                heading.to_string(),
+                cell(a),
+                cell(b),
+                if same { "same" } else { "differs" }.into(),
+            ]);
+        }
+    }
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    lines.push(format!(
+        "{moved} of the {compared} models measured in both runs changed beyond the noise \
+         (survival, lost requests or broken connections)."
+    ));
+    if few_runs {
+        lines.push(format!(
+            "Lost requests and broken connections are not called higher or lower here: that \
+             takes {RUNS_FOR_NOISE} runs or more of each model in both runs (`--repeat \
+             {RUNS_FOR_NOISE}`); one run's counts move with the load's timing."
+        ));
+    }
+    vec![
+        Block::Subheading("Fault isolation".into()),
+        Block::Para(format!(
+            "Per model, how the faults experiment went in each run: the outcome, the load's \
+             requests that got no response and its connections broken (medians and min–max \
+             over the runs), and for each fault what came back and how long throughput took \
+             to be back (in the run of median losses, as the faults section shows it). A \
+             difference in survival is always named; a count is called higher or lower \
+             only when both runs measured it {RUNS_FOR_NOISE} times or more and the 95% \
+             intervals of the medians do not overlap; what a fault brought back is the same \
+             or differs."
+        )),
+        Block::Table {
+            head: vec![
+                "model".into(),
+                "measure".into(),
+                "this run".into(),
+                "baseline".into(),
+                "reading".into(),
+            ],
+            rows,
+        },
+        Block::Reading(lines),
+    ]
+}
+
+/// The accept experiment in both runs: per model and strategy, how evenly the connections were
+/// shared out (max/min and Jain's index), this run's against the baseline's. Jain's index is
+/// called more or less even only when the two runs' spreads do not overlap.
+fn accept(this: &Study, base: &Study) -> Vec<Block> {
+    let (ours, theirs) = (
+        sections::experiment_cells(this, "accept"),
+        sections::experiment_cells(base, "accept"),
+    );
+    let (ours, theirs) = (sections::balances(&ours), sections::balances(&theirs));
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    let mut single = false;
+    for x in &ours {
+        let Some(y) = theirs
+            .iter()
+            .find(|y| y.model == x.model && y.strategy == x.strategy)
+        else {
+            continue;
+        };
+        let ratio = |b: &sections::Balance| {
+            if b.runs == 0 {
+                "no run measured".to_string()
+            } else {
+                sections::max_min_text(b.max_min)
+            }
+        };
+        let jain = |b: &sections::Balance| {
+            b.jain
+                .map_or("n/a".to_string(), |s| fmt::spread(&s, sections::jain_text))
+        };
+        let call = match (&x.jain, &y.jain) {
+            (Some(j), Some(k)) => {
+                single |= j.n < 2 || k.n < 2;
+                if j.ties(k, sections::JAIN_TIE) {
+                    "as even (the spreads overlap)".to_string()
+                } else if (j.median - k.median).abs() <= sections::JAIN_TIE {
+                    // The accept section's own tie: indexes this close are called even.
+                    format!("as even (within {})", sections::JAIN_TIE)
+                } else {
+                    let more = j.median > k.median;
+                    lines.push(format!(
+                        "`{}` with `--accept {}` spread its connections {} evenly than in the \
+                         baseline: Jain {} against {}, max/min {} against {}.",
+                        x.model,
+                        x.strategy,
+                        if more { "more" } else { "less" },
+                        jain(x),
+                        jain(y),
+                        ratio(x),
+                        ratio(y)
+                    ));
+                    if more { "more even" } else { "less even" }.to_string()
+                }
+            }
+            _ => "n/a".to_string(),
+        };
+        rows.push(vec![
+            format!("`{}`", x.model),
+            format!("`{}`", x.strategy),
+            ratio(x),
+            ratio(y),
+            jain(x),
+            jain(y),
+            call,
+        ]);
+    }
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    lines.push(format!(
+        "{} of the {} strategies measured in both runs moved beyond their spread.",
+        lines.len(),
+        rows.len()
+    ));
+    if single {
+        lines.push(
+            "Some strategies were measured once in one of the runs: one run has no spread, so \
+             a difference there can be run-to-run noise (`--repeat 3` for both runs gives each \
+             a spread)."
+                .to_string(),
+        );
+    }
+    vec![
+        Block::Subheading("Accept spread".into()),
+        Block::Para(format!(
+            "Per model and accept strategy, how evenly each run shared its connections out over \
+             the workers (or loops), as the accept section measures it: the busiest worker's \
+             connections over the idlest's (max/min, the median over the runs; ∞ when one got \
+             none) and Jain's fairness index (1: even; 1/n: one got all; median and min–max). \
+             A strategy is called more or less even only when the Jain indexes' spreads do not \
+             overlap (the 95% interval of the median with 3 runs or more, else min–max) and \
+             their medians are more than {tie} apart (the accept section calls indexes closer \
+             than that even).",
+            tie = sections::JAIN_TIE
+        )),
+        Block::Table {
+            head: vec![
+                "model".into(),
+                "--accept".into(),
+                "max/min: this".into(),
+                "baseline".into(),
+                "Jain: this".into(),
+                "baseline".into(),
                 "reading".into(),
             ],
             rows,

@@ -345,3 +345,229 @@ fn an_accept_strategy_that_starves_a_loop_is_named_in_words() {
         "{section}"
     );
 }
+
+/// The `report.md` of `this` against `base`.
+fn against_markdown(this: &Study, base: &Study) -> String {
+    let files = report::against::render(this, base, ("new", "old"));
+    let (_, md) = files.iter().find(|(n, _)| n == "report.md").unwrap();
+    String::from_utf8(md.clone()).unwrap()
+}
+
+/// The lines of `lab report --against`'s comparison section (between its heading and the next
+/// section's).
+fn against_section(md: &str) -> String {
+    md.split("## Against the baseline")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("an against section")
+        .to_string()
+}
+
+/// A study of the faults experiment alone: per series, its runs (one cell each), each the load's
+/// connections closed mid-request (the lost requests), whether the server died, and what the
+/// 5 × `/crash?abort` brought back.
+fn faults_study(series: &[(&'static str, &[(u64, bool, &str)])]) -> Study {
+    let mut cells = Vec::new();
+    for (name, runs) in series {
+        for _ in runs.iter() {
+            cells.push(Cell {
+                workload: "hello",
+                series: name,
+                conns: 4,
+                rps: 1000.0,
+                starved: 0,
+                pss: 1 << 20,
+            });
+        }
+    }
+    let mut s = study(&cells);
+    s.plan.experiments = vec!["faults".into()];
+    s.plan.repeat = series.iter().map(|(_, r)| r.len()).max().unwrap_or(1) as u32;
+    let all = series
+        .iter()
+        .flat_map(|(name, runs)| runs.iter().enumerate().map(move |(i, r)| (name, i, r)));
+    for ((cell, run), (name, i, &(lost, died, abort))) in
+        s.plan.cells.iter_mut().zip(s.runs.iter_mut()).zip(all)
+    {
+        cell.experiment = "faults".into();
+        cell.run = i as u32 + 1;
+        cell.id = format!("faults-{name}-r{}", i + 1);
+        let injection =
+            |kind: &str, what: &str, at_s: f64, outcome: &str, n: u32| report::Injection {
+                kind: kind.into(),
+                what: what.into(),
+                at_s,
+                outcomes: [(outcome.to_string(), n)].into_iter().collect(),
+            };
+        let mut injections = vec![
+            injection("crash", "20 x GET /crash", 1.5, "500", 20),
+            injection("abort", "5 x GET /crash?abort", 3.0, abort, 5),
+        ];
+        if !died {
+            injections.push(injection("kill", "kill -9", 4.5, "killed", 1));
+        }
+        cell.faults = Some(report::FaultLog {
+            injections,
+            died_at_s: died.then_some(3.0),
+            alive_at_end: !died,
+            probe_after: if died { "refused".into() } else { "200".into() },
+        });
+        run.as_mut().unwrap().load.errors.closed = lost;
+    }
+    s
+}
+
+/// `lab report --against` compares the faults experiment per model and fault: a survival that
+/// differs is named, a count is called higher only when both runs measured it 3 times and the
+/// intervals do not overlap, a fault's outcome is the same or differs; a study without the
+/// experiment on either side gives no table.
+#[test]
+fn against_compares_the_faults_per_model_and_fault() {
+    let closed = "closed without a response";
+    let this = faults_study(&[
+        (
+            "process_pool",
+            &[
+                (30, false, closed),
+                (31, false, closed),
+                (32, false, closed),
+            ],
+        ),
+        (
+            "epoll",
+            &[(0, false, "500"), (1, false, "500"), (0, false, "500")],
+        ),
+    ]);
+    let base = faults_study(&[
+        (
+            "process_pool",
+            &[
+                (10, false, closed),
+                (11, false, closed),
+                (12, false, closed),
+            ],
+        ),
+        (
+            "epoll",
+            &[(40, true, closed), (40, true, closed), (40, true, closed)],
+        ),
+    ]);
+    let section = against_section(&against_markdown(&this, &base));
+    for row in [
+        "| `process_pool` | outcome | survived (3 of 3 runs) | survived (3 of 3 runs) | same (survived) |",
+        "| `process_pool` | lost requests | 31 (30–32) | 11 (10–12) | higher |",
+        "| `process_pool` | 5 × /crash?abort | 5 × closed without a response; back after n/a (no second before the first fault) | 5 × closed without a response; back after n/a (no second before the first fault) | same |",
+        "| `epoll` | outcome | survived (3 of 3 runs) | server died at t=3.0 s (3 of 3 runs died) | better: survived here, died in the baseline |",
+        "| `epoll` | lost requests | 0 (0–1) | all after t=3.0 s (40 failed attempts) | n/a (the server died) |",
+        "| `epoll` | kill -9 of a worker | 1 × killed; back after n/a (no second before the first fault) | not injected (the server was dead) | differs |",
+    ] {
+        assert!(section.contains(row), "{row}\n{section}");
+    }
+    assert!(
+        section.contains("`epoll` survived the faults in this run and died in the baseline."),
+        "{section}"
+    );
+    assert!(
+        section.contains("2 of the 2 models measured in both runs changed beyond the noise"),
+        "{section}"
+    );
+    // One run each: the counts are not called.
+    let one = |lost| faults_study(&[("process_pool", &[(lost, false, closed)])]);
+    let section = against_section(&against_markdown(&one(30), &one(10)));
+    assert!(
+        section.contains(
+            "| `process_pool` | lost requests | 30 | 10 | not called (fewer than 3 runs) |"
+        ),
+        "{section}"
+    );
+    // Without the experiment in either run: no table.
+    let matrix = study(&[Cell {
+        workload: "hello",
+        series: "epoll",
+        conns: 10,
+        rps: 1000.0,
+        starved: 0,
+        pss: 1 << 20,
+    }]);
+    for (a, b) in [(&this, &matrix), (&matrix, &this)] {
+        let section = against_section(&against_markdown(a, b));
+        assert!(!section.contains("### Fault isolation"), "{section}");
+        assert!(!section.contains("lost requests"), "{section}");
+    }
+}
+
+/// A study of the accept experiment alone, one run per strategy: (strategy, connections per
+/// loop) for `io_uring`.
+fn accept_study(strategies: &[(&str, Vec<u64>)]) -> Study {
+    let cells: Vec<Cell> = strategies
+        .iter()
+        .map(|_| Cell {
+            workload: "hello",
+            series: "io_uring",
+            conns: 200,
+            rps: 20_000.0,
+            starved: 0,
+            pss: 1 << 20,
+        })
+        .collect();
+    let mut s = study(&cells);
+    s.plan.experiments = vec!["accept".into()];
+    for (c, (strategy, counts)) in s.plan.cells.iter_mut().zip(strategies) {
+        c.experiment = "accept".into();
+        c.id = format!("accept-io_uring-{strategy}");
+        c.accept = Some(report::AcceptSpread {
+            strategy: strategy.to_string(),
+            unit: "loop".into(),
+            per_worker: counts.clone(),
+        });
+    }
+    s
+}
+
+/// `lab report --against` compares the accept spread per model and strategy: max/min (infinite
+/// shown as the accept section shows it) and Jain's index, called less even only beyond the
+/// spreads and the accept section's tie; no table when either run lacks the experiment.
+#[test]
+fn against_compares_the_accept_spread_per_model_and_strategy() {
+    let even = vec![7_939, 8_223, 8_400, 8_580];
+    let this = accept_study(&[
+        ("shared", vec![0, 0, 2, 35_726]),
+        ("reuseport", even.clone()),
+    ]);
+    let base = accept_study(&[
+        ("shared", vec![8_000, 8_000, 8_000, 10_000]),
+        ("reuseport", even),
+    ]);
+    let section = against_section(&against_markdown(&this, &base));
+    assert!(
+        section.contains(
+            "| `io_uring` | `shared` | ∞ (one got none) | 1.25x | 0.250 | 0.990 | less even |"
+        ),
+        "{section}"
+    );
+    assert!(
+        section.contains("| `io_uring` | `reuseport` | 1.08x | 1.08x | 0.999 | 0.999 | as even (the spreads overlap) |"),
+        "{section}"
+    );
+    assert!(
+        section.contains("`io_uring` with `--accept shared` spread its connections less evenly than in the baseline: Jain 0.250 against 0.990, max/min ∞ (one got none) against 1.25x."),
+        "{section}"
+    );
+    assert!(
+        section.contains("1 of the 2 strategies measured in both runs moved beyond their spread."),
+        "{section}"
+    );
+    let matrix = study(&[Cell {
+        workload: "hello",
+        series: "epoll",
+        conns: 10,
+        rps: 1000.0,
+        starved: 0,
+        pss: 1 << 20,
+    }]);
+    for (a, b) in [(&this, &matrix), (&matrix, &this)] {
+        let section = against_section(&against_markdown(a, b));
+        assert!(!section.contains("### Accept spread"), "{section}");
+        assert!(!section.contains("max/min"), "{section}");
+    }
+}

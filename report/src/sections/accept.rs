@@ -11,7 +11,7 @@ use crate::stats::{jain_index, max_min_ratio, median, seed_of, Spread};
 /// The colour of the even-share reference line.
 const EVEN_COLOR: usize = 8;
 /// Jain's indexes closer than this are called even.
-const JAIN_TIE: f64 = 0.01;
+pub(crate) const JAIN_TIE: f64 = 0.01;
 /// CPU per connection within this share of the cheapest is called a tie (rusage over a few
 /// seconds on a shared machine moves by a few percent from run to run).
 const CPU_TIE: f64 = 0.05;
@@ -159,11 +159,39 @@ fn groups(cells: &[(CellRecord, Option<CellRun>)]) -> Vec<Group> {
     out
 }
 
-fn jain_text(j: f64) -> String {
+/// How evenly one model × strategy shared its connections out over the runs measured, for
+/// `lab report --against`.
+pub(crate) struct Balance {
+    pub model: String,
+    pub strategy: String,
+    /// Runs measured (a run that failed, starved a connection or lost over 1% is not).
+    pub runs: usize,
+    /// The median over the runs of max/min: infinite when a worker got no connection.
+    pub max_min: f64,
+    /// Jain's index over the runs.
+    pub jain: Option<Spread>,
+}
+
+/// Each model × strategy's balance, models in plan order, strategies as they first appear;
+/// empty when the study has no accept experiment.
+pub(crate) fn balances(cells: &[(CellRecord, Option<CellRun>)]) -> Vec<Balance> {
+    groups(cells)
+        .iter()
+        .map(|g| Balance {
+            model: g.model.clone(),
+            strategy: g.strategy.clone(),
+            runs: g.runs.len(),
+            max_min: g.median_ratio(),
+            jain: g.spread(|m| m.jain),
+        })
+        .collect()
+}
+
+pub(crate) fn jain_text(j: f64) -> String {
     fmt::fixed(j, 3)
 }
 
-fn ratio_text(r: f64) -> String {
+pub(crate) fn ratio_text(r: f64) -> String {
     if r.is_infinite() {
         "∞ (one got none)".into()
     } else {
@@ -173,12 +201,7 @@ fn ratio_text(r: f64) -> String {
 
 impl Ctx<'_> {
     pub(super) fn accept(&mut self) {
-        let cells: Vec<(CellRecord, Option<CellRun>)> = self
-            .s
-            .experiment("accept")
-            .into_iter()
-            .map(|(c, r)| (c.clone(), r.cloned()))
-            .collect();
+        let cells = super::experiment_cells(self.s, "accept");
         if cells.is_empty() {
             return;
         }

@@ -2,7 +2,7 @@
 //! from the measured cells (who led, where a curve broke, by how much).
 
 use crate::chart::{self, Key, Line, Panel, XAxis};
-use crate::data::{CellRun, CellStatus, Study};
+use crate::data::{CellRecord, CellRun, CellStatus, Study};
 use crate::doc::{Block, Document};
 use crate::fmt;
 use crate::measure::{self, bands, curve, fit, largest_measured, ranking};
@@ -75,6 +75,22 @@ pub fn knee_brackets(study: &Study) -> Vec<(String, Option<f64>, Option<f64>)> {
         .map(|k| (k.series, k.held, k.broke))
         .collect()
 }
+
+/// The cells of one experiment besides the matrix (`faults`, `accept`), as the sections read
+/// them.
+pub(crate) fn experiment_cells(
+    study: &Study,
+    experiment: &str,
+) -> Vec<(CellRecord, Option<CellRun>)> {
+    study
+        .experiment(experiment)
+        .into_iter()
+        .map(|(c, r)| (c.clone(), r.cloned()))
+        .collect()
+}
+
+pub(crate) use accept::{balances, jain_text, ratio_text as max_min_text, Balance, JAIN_TIE};
+pub(crate) use faults::{summaries as fault_summaries, Outcome as FaultOutcome, FAULTS};
 
 fn run<'a>(
     study: &'a Study,
