@@ -4,7 +4,11 @@
 //! connections, this run's figure over the baseline's for throughput, p99 and CPU per request,
 //! says which changed beyond the run-to-run noise (when both runs measured it, `--repeat 3` or
 //! more), lists the cells only one run has, and warns when the runs differ in how they were
-//! measured (machine, build, transport, CPU pinning, duration, load flags).
+//! measured (machine, build, transport, CPU pinning, duration, load flags). Where both runs ran
+//! them, it sets the experiments besides the matrix side by side too: each series' sustained rate
+//! (`rates`), each model's fate and losses under the faults and what each fault brought back
+//! (`faults`), and each model and strategy's spread of connections over its workers (`accept`).
+//! A figure is called higher or lower only when the two runs' brackets or spreads do not overlap.
 //!
 //! The files go to `DIR/against/` (`index.html`, `report.md`, `charts/*.svg`), beside the plain
 //! report, which stays as `lab compare` wrote it. Like the plain report, the render is a pure
