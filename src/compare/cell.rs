@@ -52,6 +52,36 @@ pub fn place(plan: &mut Plan, record: CellRecord) -> usize {
     }
 }
 
+/// Whether `c`, a cell of the interrupted comparison in `out`, can be kept instead of run:
+/// measured (its report is there), or failed for a reason of its own (not the interruption).
+fn keepable(out: &Path, c: &CellRecord) -> bool {
+    match c.status {
+        CellStatus::Ok => out.join(c.file()).is_file(),
+        CellStatus::Failed => c.reason.as_deref() != Some("interrupted"),
+        CellStatus::Pending => false,
+    }
+}
+
+/// The earlier record of `job`'s cell among `previous`, if it can be kept and ran the same
+/// command.
+fn measured_before<'a>(
+    out: &Path,
+    previous: &'a [CellRecord],
+    job: &Job,
+) -> Option<&'a CellRecord> {
+    previous
+        .iter()
+        .find(|c| c.id == job.record.id && c.command == job.record.command && keepable(out, c))
+}
+
+/// `--resume`: how many cells of `previous` (the folder's compare.json) will be kept rather
+/// than run, of those planned up front (`jobs`).
+fn kept_before(out: &Path, previous: &[CellRecord], jobs: &[Job]) -> usize {
+    jobs.iter()
+        .filter(|j| measured_before(out, previous, j).is_some())
+        .count()
+}
+
 impl Runner {
     /// `total`: the cells expected, for the progress bar.
     pub fn new(
@@ -92,27 +122,17 @@ impl Runner {
     /// `--resume`: keep the cells of `previous` that were measured (or failed for a reason of
     /// their own) instead of running them again; an interrupted or unrun cell runs.
     pub fn resume_from(&mut self, previous: Vec<CellRecord>, jobs: &[Job]) {
+        // The progress counts the cells to run: those measured before are not.
+        self.total = self
+            .total
+            .saturating_sub(kept_before(&self.out, &previous, jobs));
         self.previous = previous;
-        // The progress counts the cells to run: those planned now and measured before are not.
-        let kept = jobs
-            .iter()
-            .filter(|j| self.measured_before(j).is_some())
-            .count();
-        self.total = self.total.saturating_sub(kept);
         self.progress.set_length(self.total as u64);
     }
 
     /// The earlier record of `job`'s cell, if it was measured with the same command.
     pub fn measured_before(&self, job: &Job) -> Option<&CellRecord> {
-        self.previous.iter().find(|c| {
-            c.id == job.record.id
-                && c.command == job.record.command
-                && match c.status {
-                    CellStatus::Ok => self.out.join(c.file()).is_file(),
-                    CellStatus::Failed => c.reason.as_deref() != Some("interrupted"),
-                    CellStatus::Pending => false,
-                }
-        })
+        measured_before(&self.out, &self.previous, job)
     }
 
     /// Cells run, and cells kept from a resumed folder.
@@ -319,4 +339,66 @@ fn terminate(child: &mut std::process::Child) {
 fn tail_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(id: &str, status: CellStatus, reason: Option<&str>) -> CellRecord {
+        CellRecord {
+            id: id.into(),
+            command: vec!["lab".into(), "run".into(), id.into()],
+            status,
+            reason: reason.map(str::to_string),
+            ..CellRecord::default()
+        }
+    }
+
+    /// A resumed comparison's progress counts the cells still to run: every cell kept from the
+    /// earlier run is left out, those planned up front and those its experiments added as they
+    /// went (a search's steps, the faults and accept cells), which the replay meets again.
+    #[test]
+    fn resume_counts_kept_dynamic_cells_as_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("cells")).unwrap();
+        let measured = |c: CellRecord| {
+            std::fs::write(dir.path().join(c.file()), "{}").unwrap();
+            c
+        };
+        let previous = vec![
+            // Planned up front: one measured, one never run.
+            measured(cell("hello-epoll-c10", CellStatus::Ok, None)),
+            cell("hello-epoll-c100", CellStatus::Pending, None),
+            // Added as the earlier run went: two measured steps, one that failed on its own,
+            // one the interruption stopped.
+            measured(cell("rates-hello-epoll-r1000", CellStatus::Ok, None)),
+            measured(cell("rates-hello-epoll-r2000", CellStatus::Ok, None)),
+            cell(
+                "faults-epoll",
+                CellStatus::Failed,
+                Some("`lab run` exited with 1"),
+            ),
+            cell(
+                "accept-epoll-shared",
+                CellStatus::Failed,
+                Some("interrupted"),
+            ),
+        ];
+        let jobs: Vec<Job> = previous[..2]
+            .iter()
+            .map(|c| Job {
+                record: CellRecord {
+                    status: CellStatus::Pending,
+                    ..c.clone()
+                },
+                args: Vec::new(),
+            })
+            .collect();
+        assert_eq!(kept_before(dir.path(), &previous, &jobs), 4);
+        // A planned cell whose command changed is run again, not kept.
+        let mut other = jobs;
+        other[0].record.command.push("--loops".into());
+        assert_eq!(kept_before(dir.path(), &previous, &other), 3);
+    }
 }
