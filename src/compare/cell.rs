@@ -75,11 +75,20 @@ fn measured_before<'a>(
 }
 
 /// `--resume`: how many cells of `previous` (the folder's compare.json) will be kept rather
-/// than run, of those planned up front (`jobs`).
+/// than run: those planned up front (`jobs`) measured before with the same command, and those
+/// the earlier run added as it went (a search's steps, the faults and accept cells) that can be
+/// kept, which the experiments meet again as they replay the same plan.
 fn kept_before(out: &Path, previous: &[CellRecord], jobs: &[Job]) -> usize {
-    jobs.iter()
+    let planned = jobs
+        .iter()
         .filter(|j| measured_before(out, previous, j).is_some())
-        .count()
+        .count();
+    let added = previous
+        .iter()
+        .filter(|c| !jobs.iter().any(|j| j.record.id == c.id))
+        .filter(|c| keepable(out, c))
+        .count();
+    planned + added
 }
 
 impl Runner {
