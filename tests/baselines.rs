@@ -417,6 +417,105 @@ fn resume_runs_only_the_cells_an_interruption_left() {
     assert_report_reproduces(&out);
 }
 
+/// A comparison with `--external-pid` whose server was restarted since (a new pid at the same
+/// URL) resumes with `--resume DIR --external-pid NEW`: the cells measured before are kept (the
+/// external server's too, run with the old pid), the rest sample the new process, and the report
+/// names both. Alone, the resume is refused in one
+/// line naming the flag and how to give the new pid; with nothing answering at the URL, it is
+/// refused whatever the pid.
+#[test]
+fn resume_takes_a_restarted_external_servers_new_pid() {
+    let first = Server::start("epoll", &[]);
+    let addr = first.addr.to_string();
+    let old_pid = first.pid().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let out_s = out.to_str().unwrap();
+    compare_into(
+        &out,
+        &[
+            "--models",
+            "single_thread",
+            "--external",
+            &format!("ext={}", first.url("/")),
+            "--external-pid",
+            &old_pid,
+            "--workloads",
+            "hello",
+            "--conns",
+            "4,8",
+            "--duration",
+            "1s",
+            "--pause",
+            "0s",
+        ],
+    );
+    // As an interruption during the external server's cell leaves the folder.
+    let path = out.join("compare.json");
+    let mut before = plan(&out);
+    let ext = cells(&before)
+        .iter()
+        .position(|c| c["series"] == "ext" && c["conns"] == 8)
+        .unwrap();
+    before["cells"][ext]["status"] = "failed".into();
+    before["cells"][ext]["reason"] = "interrupted".into();
+    before["interrupted"] = true.into();
+    std::fs::write(&path, serde_json::to_string_pretty(&before).unwrap()).unwrap();
+    drop(first);
+    let second = Server::start_on("epoll", &addr, &[]);
+    let new_pid = second.pid().to_string();
+    assert_ne!(new_pid, old_pid);
+
+    let (ok, _, err) = lab(&["compare", "--resume", out_s]);
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("--external-pid {old_pid}: no such process"))
+            && err.contains(&format!(
+                "`lab compare --resume {out_s} --external-pid PID`"
+            )),
+        "{err}"
+    );
+
+    let stdout = lab_ok(&["compare", "--resume", out_s, "--external-pid", &new_pid]);
+    assert_eq!(cells_run(&stdout), 1, "{stdout}");
+    assert!(stdout.contains("3 kept as measured before"), "{stdout}");
+    let after = plan(&out);
+    assert_eq!(after["command"], before["command"]);
+    assert_eq!(after["externals"][0]["pid"], second.pid());
+    let cells_after = cells(&after);
+    assert_eq!(cells_after.len(), 4);
+    // The cells measured before are kept as they were, the external server's at 4 connections
+    // with its old pid.
+    for (i, c) in cells(&before).iter().enumerate().filter(|(i, _)| *i != ext) {
+        assert_eq!(&cells_after[i], c, "not kept");
+    }
+    let ext_cell = &cells_after[ext];
+    assert_eq!(ext_cell["status"], "ok", "{ext_cell:#}");
+    let line = ext_cell["command"].to_string();
+    assert!(
+        line.contains(&format!("\"--external-pid\",\"{new_pid}\"")),
+        "{line}"
+    );
+    assert_eq!(cell_report(&out, ext_cell)["external"]["pid"], second.pid());
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains(&format!(
+            "processes {old_pid} and {new_pid} (restarted during the comparison)"
+        )),
+        "{md}"
+    );
+    assert_report_reproduces(&out);
+
+    drop(second);
+    let (ok, _, err) = lab(&["compare", "--resume", out_s, "--external-pid", &new_pid]);
+    assert!(!ok);
+    assert!(
+        err.contains("--external ext=") && err.contains("nothing answers"),
+        "{err}"
+    );
+}
+
 /// `--repeat 2` applies to the rates and faults cells too: each rate and each fault cell runs
 /// twice, and the report gives one step per rate and one row per series, saying so.
 #[test]

@@ -63,15 +63,17 @@ fn keepable(out: &Path, c: &CellRecord) -> bool {
 }
 
 /// The earlier record of `job`'s cell among `previous`, if it can be kept and ran the same
-/// command.
+/// command (but for an external server's pid: a restarted server is the same server).
 fn measured_before<'a>(
     out: &Path,
     previous: &'a [CellRecord],
     job: &Job,
 ) -> Option<&'a CellRecord> {
-    previous
-        .iter()
-        .find(|c| c.id == job.record.id && c.command == job.record.command && keepable(out, c))
+    previous.iter().find(|c| {
+        c.id == job.record.id
+            && super::resume::same_command(&c.command, &job.record.command)
+            && keepable(out, c)
+    })
 }
 
 /// `--resume`: how many cells of `previous` (the folder's compare.json) will be kept rather

@@ -235,7 +235,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
             out.display()
         ));
     }
-    check_externals(&lineup)?;
+    check_externals(&lineup, previous.as_ref().map(|_| out.as_path()))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;
 
     let mut conns = args.conns.clone();
@@ -561,8 +561,9 @@ fn lineup(args: &CompareArgs) -> Result<Lineup, String> {
 }
 
 /// Before any cell: each external server answers (or its command starts it and it answers, then
-/// is stopped again), and each pid is alive; the error names the flag.
-fn check_externals(lineup: &Lineup) -> Result<(), String> {
+/// is stopped again), and each pid is alive; the error names the flag (and, resuming `dir`, how
+/// to give a restarted server's new pid).
+fn check_externals(lineup: &Lineup, resuming: Option<&std::path::Path>) -> Result<(), String> {
     for e in &lineup.externals {
         if let Some(cmd) = &e.cmd {
             let mut started = crate::external::Started::start(cmd, &e.url, &[])?;
@@ -571,7 +572,15 @@ fn check_externals(lineup: &Lineup) -> Result<(), String> {
             crate::external::probe(&e.url)
                 .map_err(|why| format!("--external {}={}: {why}", e.name, e.url))?;
             if let Some(pid) = e.pid {
-                crate::external::check_pid(pid)?;
+                crate::external::check_pid(pid).map_err(|why| match resuming {
+                    Some(dir) => format!(
+                        "{why}: if the server at {} was restarted, `lab compare --resume {} \
+                         --external-pid PID` resumes with its new pid",
+                        e.url,
+                        dir.display()
+                    ),
+                    None => why,
+                })?;
             }
         }
     }

@@ -180,18 +180,53 @@ fn load_words(l: &crate::data::LoadPlan) -> String {
     text
 }
 
+/// The pids an `--external` server's cells sampled, distinct, in plan order: more than one when
+/// the server was restarted and the comparison resumed with its new pid (`--external-pid`).
+fn external_pids(study: &Study, e: &lab_schema::External) -> Vec<u32> {
+    let mut pids: Vec<u32> = Vec::new();
+    for (c, r) in study.plan.cells.iter().zip(&study.runs) {
+        let pid = r
+            .as_ref()
+            .and_then(|r| r.external.as_ref())
+            .and_then(|x| x.pid);
+        if let (true, Some(pid)) = (c.series == e.name, pid) {
+            if !pids.contains(&pid) {
+                pids.push(pid);
+            }
+        }
+    }
+    if pids.is_empty() {
+        pids.extend(e.pid);
+    }
+    pids
+}
+
+/// `process 12` or `processes 12 and 34 (restarted during the comparison)`.
+fn processes_words(pids: &[u32]) -> String {
+    match pids {
+        [one] => format!("process {one}"),
+        _ => format!(
+            "processes {} (restarted during the comparison)",
+            and_list(&pids.iter().map(u32::to_string).collect::<Vec<_>>())
+        ),
+    }
+}
+
 /// The `--external` servers in words, for the setup paragraph (empty when there are none).
-fn externals_words(externals: &[lab_schema::External]) -> String {
-    externals
+fn externals_words(study: &Study) -> String {
+    study
+        .plan
+        .externals
         .iter()
         .map(|e| {
             let how = match (&e.command, e.pid) {
                 (Some(cmd), _) => format!(
                     "started for each of its cells by `{cmd}` and measured like a model's server"
                 ),
-                (None, Some(pid)) => format!(
-                    "already running as process {pid}, whose tree was sampled (its CPU and context \
-                     switches counted from the start of each cell's load)"
+                (None, Some(_)) => format!(
+                    "already running as {}, whose tree was sampled (its CPU and context \
+                     switches counted from the start of each cell's load)",
+                    processes_words(&external_pids(study, e))
                 ),
                 (None, None) => "its memory and CPU not measured (no pid or command given)".into(),
             };
@@ -564,7 +599,7 @@ impl Ctx<'_> {
              most {limit} of attempts failing.",
             limit = fmt::percent(measure::ERROR_LIMIT),
             load = load_words(&p.load),
-            externals = externals_words(&p.externals),
+            externals = externals_words(self.s),
             variants = p
                 .variants
                 .iter()
@@ -724,7 +759,7 @@ impl Ctx<'_> {
             }
             let how = match (&e.command, e.pid) {
                 (Some(cmd), _) => format!("The lab started it for each cell with `{cmd}`, measured its process tree like a model's and stopped it after."),
-                (None, Some(pid)) => format!("It ran as process {pid}; the lab sampled its process tree during each cell."),
+                (None, Some(_)) => format!("It ran as {}; the lab sampled its process tree during each cell.", processes_words(&external_pids(self.s, &e))),
                 (None, None) => "Its memory and CPU were not measured: the lab did not know its process (`--external-pid` or `--external-cmd` measures it).".into(),
             };
             self.push(Block::Model {
