@@ -94,8 +94,9 @@ pub struct CompareArgs {
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
     /// Resume the comparison in DIR: run the cells it has not measured (unrun, or interrupted)
-    /// and write the whole report. Alone, it resumes the plan as first typed; with other flags,
-    /// they must make the same plan.
+    /// and write the whole report. Alone, it resumes the plan as first typed (with
+    /// `--external-pid`, a restarted external server's new pid); with other flags, they must
+    /// make the same plan.
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub resume: Option<PathBuf>,
     /// Connection counts (1k = 1000).
