@@ -86,6 +86,8 @@ accept! {
     absolute_form: b"GET http://a/b?c HTTP/1.1\r\nHost: a\r\n\r\n" => [(Get, "http://a/b?c", b"", true)];
     options_star: b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n" => [(Options, "*", b"", true)];
     host_with_port: b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n" => [(Get, "/", b"", true)];
+    blank_and_padded_values: b"GET / HTTP/1.1\r\nHost: a \t \r\nX:\r\nY: \t\r\nZ: z\t\r\n\r\n" => [(Get, "/", b"", true)];
+    two_leading_empty_lines: b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n" => [(Get, "/", b"", true)];
     obs_text_value: b"GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9\t!\r\n\r\n" => [(Get, "/", b"", true)];
 }
 
@@ -135,6 +137,15 @@ reject! {
     nul_in_value: b"GET / HTTP/1.1\r\nHost: a\r\nX: \x00\r\n\r\n" => ControlByte;
     bare_cr: b"GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n" => ControlByte;
     bare_lf: b"GET / HTTP/1.1\nHost: a\r\n\r\n" => ControlByte;
+    bare_lf_after_value: b"GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n" => ControlByte;
+    bare_lf_after_last_value: b"GET / HTTP/1.1\r\nHost: a\r\nX: y\n\r\n" => ControlByte;
+    bare_lf_after_trailing_space: b"GET / HTTP/1.1\r\nHost: a \t \nX: y\r\n\r\n" => ControlByte;
+    bare_lf_after_empty_value: b"GET / HTTP/1.1\r\nHost: a\r\nX:\nY: z\r\n\r\n" => ControlByte;
+    bare_lf_after_blank_value: b"GET / HTTP/1.1\r\nHost: a\r\nX:  \nY: z\r\n\r\n" => ControlByte;
+    bare_lf_ending_head: b"GET / HTTP/1.1\r\nHost: a\r\n\n" => ControlByte;
+    bare_lf_ending_head_without_fields: b"GET / HTTP/1.0\r\n\n" => ControlByte;
+    bare_lf_in_leading_empty_line: b"\r\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n" => ControlByte;
+    bare_lf_after_higher_minor_version: b"GET / HTTP/1.2\nHost: a\r\n\r\n" => ControlByte;
     control_in_value: b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x07b\r\n\r\n" => BadHeader;
     del_in_value: b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb\r\n\r\n" => BadHeader;
     control_in_target: b"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n" => BadRequestLine;
