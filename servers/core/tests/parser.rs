@@ -408,3 +408,33 @@ fn random_mutations_never_panic_and_split_consistently() {
         }
     }
 }
+
+/// One `Request` reused request after request (as every server does) remembers the last Host it
+/// accepted and skips checking the same value again: a different value is still checked, however
+/// many good ones came before, and a refused one is never remembered.
+#[test]
+fn a_reused_request_checks_every_new_host() {
+    let limits = limits_small();
+    let mut reader = RequestReader::new();
+    let mut req = lab_core::Request::default();
+    let mut next = |bytes: &[u8]| {
+        let mut input = Input::from(bytes.to_vec());
+        reader.next_into(&mut input, &limits, &mut req)
+    };
+    let good = b"GET / HTTP/1.1\r\nHost: a.example:80\r\n\r\n";
+    assert_eq!(next(good), Ok(lab_core::Parsed::Complete));
+    assert_eq!(next(good), Ok(lab_core::Parsed::Complete));
+    for bad in [
+        &b"a.example/80"[..],
+        b"a example:80",
+        b"a@example:80",
+        b"a\\example",
+    ] {
+        let mut head = b"GET / HTTP/1.1\r\nHost: ".to_vec();
+        head.extend_from_slice(bad);
+        head.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(next(&head), Err(Rejection::BadHost), "{bad:?}");
+        assert_eq!(next(&head), Err(Rejection::BadHost), "{bad:?} again");
+        assert_eq!(next(good), Ok(lab_core::Parsed::Complete));
+    }
+}

@@ -96,7 +96,11 @@ pub fn parse_head_into(
         let value = h.value;
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
-            check_host(value)?;
+            if value != head.accepted_host.as_slice() {
+                check_host(value)?;
+                head.accepted_host.clear();
+                head.accepted_host.extend_from_slice(value);
+            }
         } else if name.eq_ignore_ascii_case("content-length") {
             // RFC 9110 section 8.6 lets a recipient accept a repeated or list-valued field whose
             // values are all the same. Strict choice: any second value is an error.
