@@ -88,6 +88,16 @@ pub fn check_parse_head(data: &[u8]) {
         data[..consumed].ends_with(b"\r\n\r\n"),
         "a head ends with an empty line"
     );
+    // The parser looks for bare LFs only where lines end: no byte of an accepted head is a NUL, a
+    // CR without its LF or an LF without its CR.
+    let head_bytes = &data[..consumed];
+    for (i, &b) in head_bytes.iter().enumerate() {
+        let before = i.checked_sub(1).map(|j| head_bytes[j]);
+        let after = head_bytes.get(i + 1).copied();
+        assert!(b != 0, "NUL at {i} in an accepted head");
+        assert!(b != b'\r' || after == Some(b'\n'), "bare CR at {i}");
+        assert!(b != b'\n' || before == Some(b'\r'), "bare LF at {i}");
+    }
     check_head(&head, &data[..consumed], &limits);
 
     // The head alone, and the head followed by anything, is the same head.

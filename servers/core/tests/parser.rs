@@ -86,6 +86,8 @@ accept! {
     absolute_form: b"GET http://a/b?c HTTP/1.1\r\nHost: a\r\n\r\n" => [(Get, "http://a/b?c", b"", true)];
     options_star: b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n" => [(Options, "*", b"", true)];
     host_with_port: b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n" => [(Get, "/", b"", true)];
+    blank_and_padded_values: b"GET / HTTP/1.1\r\nHost: a \t \r\nX:\r\nY: \t\r\nZ: z\t\r\n\r\n" => [(Get, "/", b"", true)];
+    two_leading_empty_lines: b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n" => [(Get, "/", b"", true)];
     obs_text_value: b"GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9\t!\r\n\r\n" => [(Get, "/", b"", true)];
 }
 
@@ -135,6 +137,15 @@ reject! {
     nul_in_value: b"GET / HTTP/1.1\r\nHost: a\r\nX: \x00\r\n\r\n" => ControlByte;
     bare_cr: b"GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n" => ControlByte;
     bare_lf: b"GET / HTTP/1.1\nHost: a\r\n\r\n" => ControlByte;
+    bare_lf_after_value: b"GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n" => ControlByte;
+    bare_lf_after_last_value: b"GET / HTTP/1.1\r\nHost: a\r\nX: y\n\r\n" => ControlByte;
+    bare_lf_after_trailing_space: b"GET / HTTP/1.1\r\nHost: a \t \nX: y\r\n\r\n" => ControlByte;
+    bare_lf_after_empty_value: b"GET / HTTP/1.1\r\nHost: a\r\nX:\nY: z\r\n\r\n" => ControlByte;
+    bare_lf_after_blank_value: b"GET / HTTP/1.1\r\nHost: a\r\nX:  \nY: z\r\n\r\n" => ControlByte;
+    bare_lf_ending_head: b"GET / HTTP/1.1\r\nHost: a\r\n\n" => ControlByte;
+    bare_lf_ending_head_without_fields: b"GET / HTTP/1.0\r\n\n" => ControlByte;
+    bare_lf_in_leading_empty_line: b"\r\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n" => ControlByte;
+    bare_lf_after_higher_minor_version: b"GET / HTTP/1.2\nHost: a\r\n\r\n" => ControlByte;
     control_in_value: b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x07b\r\n\r\n" => BadHeader;
     del_in_value: b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb\r\n\r\n" => BadHeader;
     control_in_target: b"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n" => BadRequestLine;
@@ -395,5 +406,35 @@ fn random_mutations_never_panic_and_split_consistently() {
             (Err(_), Err(_)) => {}
             _ => assert_eq!(whole, parts, "split at {split} of {shown:?}"),
         }
+    }
+}
+
+/// One `Request` reused request after request (as every server does) remembers the last Host it
+/// accepted and skips checking the same value again: a different value is still checked, however
+/// many good ones came before, and a refused one is never remembered.
+#[test]
+fn a_reused_request_checks_every_new_host() {
+    let limits = limits_small();
+    let mut reader = RequestReader::new();
+    let mut req = lab_core::Request::default();
+    let mut next = |bytes: &[u8]| {
+        let mut input = Input::from(bytes.to_vec());
+        reader.next_into(&mut input, &limits, &mut req)
+    };
+    let good = b"GET / HTTP/1.1\r\nHost: a.example:80\r\n\r\n";
+    assert_eq!(next(good), Ok(lab_core::Parsed::Complete));
+    assert_eq!(next(good), Ok(lab_core::Parsed::Complete));
+    for bad in [
+        &b"a.example/80"[..],
+        b"a example:80",
+        b"a@example:80",
+        b"a\\example",
+    ] {
+        let mut head = b"GET / HTTP/1.1\r\nHost: ".to_vec();
+        head.extend_from_slice(bad);
+        head.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(next(&head), Err(Rejection::BadHost), "{bad:?}");
+        assert_eq!(next(&head), Err(Rejection::BadHost), "{bad:?} again");
+        assert_eq!(next(good), Ok(lab_core::Parsed::Complete));
     }
 }

@@ -43,6 +43,7 @@ pub trait Handler: Send + Sync + 'static {
 
 /// Runs the handler, turning a panic into `500 Internal Server Error` with `Connection: close`.
 /// One request's failure never takes the server down (an abort, of course, takes its process).
+#[inline]
 pub fn call(handler: &dyn Handler, req: &Request) -> Response {
     in_handler(|| handler.handle(req)).unwrap_or_else(|| {
         let mut resp = Response::error(Status::INTERNAL_SERVER_ERROR, "the handler panicked");
@@ -64,6 +65,7 @@ thread_local! {
 }
 
 /// Runs `f` as handler code: `None` if it panicked.
+#[inline]
 fn in_handler<R>(f: impl FnOnce() -> R) -> Option<R> {
     let outer = IN_HANDLER.with(|flag| flag.replace(true));
     let result = catch_unwind(AssertUnwindSafe(f));

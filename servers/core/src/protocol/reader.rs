@@ -86,6 +86,10 @@ impl RequestReader {
         request: &mut Request,
     ) -> Result<Parsed, Rejection> {
         if self.body.is_none() {
+            if input.is_empty() {
+                // The end of every batch of pipelined requests: nothing to parse.
+                return Ok(Parsed::Partial);
+            }
             let Some(consumed) = parse_head_into(input.bytes(), limits, &mut request.head)? else {
                 return Ok(Parsed::Partial);
             };

@@ -88,6 +88,9 @@ pub struct Head {
     /// Where the path ends in `target_text` (at the `?`, or its length) for an origin-form target.
     pub(crate) path_end: usize,
     pub(crate) headers: Vec<Field>,
+    /// The last Host value the parser accepted into this storage: a client sends the same one on
+    /// every request of a connection, and a value equal to it is not checked again byte by byte.
+    pub(crate) accepted_host: Vec<u8>,
 }
 
 impl Default for Head {
@@ -104,6 +107,7 @@ impl Default for Head {
             target_text: String::new(),
             path_end: 0,
             headers: Vec::new(),
+            accepted_host: Vec::new(),
         }
     }
 }
