@@ -363,10 +363,12 @@ fn against_section(md: &str) -> String {
         .to_string()
 }
 
-/// A study of the faults experiment alone: per series, its runs (one cell each), each the load's
-/// connections closed mid-request (the lost requests), whether the server died, and what the
-/// 5 × `/crash?abort` brought back.
-fn faults_study(series: &[(&'static str, &[(u64, bool, &str)])]) -> Study {
+/// One fault run: the load's connections closed mid-request (the lost requests), whether the
+/// server died, and what the 5 × `/crash?abort` brought back.
+type FaultRun<'a> = (u64, bool, &'a str);
+
+/// A study of the faults experiment alone: per series, its runs (one cell each).
+fn faults_study(series: &[(&'static str, &[FaultRun])]) -> Study {
     let mut cells = Vec::new();
     for (name, runs) in series {
         for _ in runs.iter() {
