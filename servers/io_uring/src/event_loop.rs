@@ -58,12 +58,25 @@ fn tag(kind: u64, key: usize) -> u64 {
     ((key as u64) << 8) | kind
 }
 
+/// How a loop keeps an accept armed on its listening socket (the crate's "Accepting").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accepting {
+    /// One multishot accept, armed once: for a socket that is this loop's alone (`reuseport`).
+    Multishot,
+    /// This many single accepts in flight, each re-armed when it completes: for a socket every
+    /// loop shares (`shared`), where a multishot accept would take every connection for the
+    /// loop that armed first.
+    OneShot(usize),
+}
+
 pub struct EventLoop {
     pub index: usize,
     ring: Ring,
     /// `None` once draining: the loop accepts no more.
     listener: Option<Listener>,
-    accept_armed: bool,
+    accepting: Accepting,
+    /// Accepts in flight (a multishot one counts once).
+    accepts_armed: usize,
     accept_paused_until: Option<Instant>,
     wake: Arc<EventFd>,
     results: Receiver<Done>,
@@ -91,6 +104,7 @@ impl EventLoop {
         index: usize,
         ring: Ring,
         listener: Listener,
+        accepting: Accepting,
         wake: Arc<EventFd>,
         results: Receiver<Done>,
         env: Env,
@@ -101,7 +115,8 @@ impl EventLoop {
             index,
             ring,
             listener: Some(listener),
-            accept_armed: false,
+            accepting,
+            accepts_armed: 0,
             accept_paused_until: None,
             wake,
             results,
@@ -190,19 +205,33 @@ impl EventLoop {
         }
     }
 
+    /// Arms the accept (multishot), or tops the single accepts up to their number.
     fn arm_accept(&mut self) -> io::Result<()> {
-        if let Some(listener) = &self.listener {
-            self.ring
-                .accept_multi(listener.as_raw_fd(), tag(ACCEPT, 0))?;
-            self.accept_armed = true;
+        let Some(listener) = &self.listener else {
+            return Ok(());
+        };
+        let fd = listener.as_raw_fd();
+        match self.accepting {
+            Accepting::Multishot if self.accepts_armed == 0 => {
+                self.ring.accept_multi(fd, tag(ACCEPT, 0))?;
+                self.accepts_armed = 1;
+            }
+            Accepting::Multishot => {}
+            Accepting::OneShot(n) => {
+                while self.accepts_armed < n {
+                    self.ring.accept_one(fd, tag(ACCEPT, 0))?;
+                    self.accepts_armed += 1;
+                }
+            }
         }
         Ok(())
     }
 
-    /// An accept completion: a new connection, or the end of the multishot accept.
+    /// An accept completion: a new connection, or the end of the multishot accept (a single
+    /// accept always ends).
     fn accepted(&mut self, c: &Completion) -> io::Result<()> {
         if !c.more() {
-            self.accept_armed = false;
+            self.accepts_armed = self.accepts_armed.saturating_sub(1);
         }
         if c.result >= 0 {
             let fd = sys::adopt_fd(c.result);
@@ -231,7 +260,7 @@ impl EventLoop {
                 }
             }
         }
-        if !self.accept_armed && self.accept_paused_until.is_none() {
+        if self.accept_paused_until.is_none() {
             self.arm_accept()?;
         }
         Ok(())
@@ -504,11 +533,9 @@ impl EventLoop {
         let now = Instant::now();
         if self.accept_paused_until.is_some_and(|t| t <= now) {
             self.accept_paused_until = None;
-            if !self.accept_armed {
-                if let Err(e) = self.arm_accept() {
-                    self.warn(&format!("cannot re-arm accept: {e}"));
-                    self.accept_paused_until = Some(now + ACCEPT_PAUSE);
-                }
+            if let Err(e) = self.arm_accept() {
+                self.warn(&format!("cannot re-arm accept: {e}"));
+                self.accept_paused_until = Some(now + ACCEPT_PAUSE);
             }
         }
         while let Some(key) = self.timers.pop_expired(now) {
@@ -559,8 +586,11 @@ impl EventLoop {
     /// Shutdown: stop accepting, close idle connections. Busy ones finish their request (their
     /// response says `Connection: close`), bounded by the drain deadline.
     fn begin_drain(&mut self, deadline: Instant) -> Instant {
-        if self.listener.take().is_some() && self.accept_armed {
-            let _ = self.ring.cancel(tag(ACCEPT, 0), tag(CANCEL, 0));
+        if self.listener.take().is_some() {
+            // A cancel by user data ends one matching operation: one per accept in flight.
+            for _ in 0..self.accepts_armed {
+                let _ = self.ring.cancel(tag(ACCEPT, 0), tag(CANCEL, 0));
+            }
         }
         self.accept_paused_until = None;
         let idle: Vec<usize> = (0..self.connections.len())

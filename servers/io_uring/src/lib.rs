@@ -118,7 +118,7 @@ pub mod event_loop;
 #[allow(unsafe_code)]
 pub mod sys;
 
-use event_loop::EventLoop;
+use event_loop::{Accepting, EventLoop};
 use lab_core::model::{self, ModelInfo, Variant};
 use lab_core::net::Listener;
 use lab_core::{Config, Handler, Shutdown};
@@ -137,6 +137,11 @@ const RING_ENTRIES: u32 = 1024;
 /// so this bounds arrivals per round, not connections; when they run out, a receive ends with
 /// ENOBUFS and is re-armed.
 const RING_BUFFERS: u16 = 512;
+
+/// Single accepts each ring keeps in flight on a shared listening socket (`--accept shared`).
+/// One is enough for an even spread (each ring takes a connection per round, and the rings
+/// that wait take turns); four spread as evenly in the accept experiment.
+const SHARED_ACCEPTS: usize = 1;
 
 /// The kernel this model needs: multishot receive (6.0); multishot accept and provided buffer
 /// rings came in 5.19.
@@ -243,6 +248,17 @@ const ACCEPT: [lab_core::AcceptMode; 2] = [
     lab_core::AcceptMode::ReusePort,
 ];
 
+/// How each ring accepts (the crate's "Accepting"): a multishot accept where the socket is the
+/// ring's alone (`reuseport`, or a single ring), single accepts re-armed one by one where rings
+/// share it.
+fn accepting(options: &Options) -> Accepting {
+    match options.accept.accept {
+        _ if options.loops <= 1 => Accepting::Multishot,
+        lab_core::AcceptMode::ReusePort => Accepting::Multishot,
+        _ => Accepting::OneShot(SHARED_ACCEPTS),
+    }
+}
+
 /// Serves `listener` with `options.loops` rings until `shutdown` is triggered and the loops
 /// have drained.
 pub fn run(
@@ -269,7 +285,8 @@ pub fn run_with_counters(
 ) -> io::Result<()> {
     availability().map_err(|reason| io::Error::new(io::ErrorKind::Unsupported, reason))?;
     let loops = lifecycle::loops("io_uring", options, &counters)?;
-    // shared: every ring's multishot accept on one socket; reuseport: a socket per ring.
+    // shared: one socket, each ring with a single accept on it at a time; reuseport: a socket
+    // (and a multishot accept) per ring.
     let sockets = lifecycle::loop_listeners("io_uring", &listener, options, &ACCEPT, false)?;
     drop(listener);
     let pool = lifecycle::start_offload(
@@ -286,6 +303,7 @@ pub fn run_with_counters(
     let (ready_tx, ready) = mpsc::channel::<io::Result<()>>();
     let mut threads = Vec::with_capacity(loops);
     let mut result = Ok(());
+    let accepting = accepting(options);
     for ((index, loop_counters), listener) in counters.loops.iter().enumerate().zip(sockets) {
         let wake = Arc::new(sys::EventFd::new()?);
         let (env, results) = lifecycle::loop_env(
@@ -311,6 +329,7 @@ pub fn run_with_counters(
                                 index,
                                 ring,
                                 listener,
+                                accepting,
                                 wake,
                                 results,
                                 env,

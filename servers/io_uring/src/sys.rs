@@ -114,6 +114,17 @@ impl Ring {
         self.push(entry)
     }
 
+    /// Queues one accept on `listener`: a single completion, the next connection. While no
+    /// connection waits, the kernel queues the request at the *tail* of the socket's waiters and
+    /// takes it off when it completes, so rings that each keep one armed are served in turn.
+    pub fn accept_one(&mut self, listener: RawFd, user_data: u64) -> io::Result<()> {
+        let entry = opcode::Accept::new(Fd(listener), std::ptr::null_mut(), std::ptr::null_mut())
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(user_data);
+        self.push(entry)
+    }
+
     /// Arms a multishot receive on `fd` into the buffer ring: one completion per arrival.
     pub fn recv_multi(&mut self, fd: RawFd, user_data: u64) -> io::Result<()> {
         let entry = opcode::RecvMulti::new(Fd(fd), BUFFER_GROUP)
