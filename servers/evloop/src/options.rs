@@ -17,7 +17,7 @@ pub struct Options {
     /// Helper threads for offloaded requests (default: four per core).
     #[arg(long, default_value_t = 4 * cores(), value_name = "N")]
     pub offload_threads: usize,
-    /// `--accept shared|reuseport|exclusive` (epoll; io_uring's rings take only `shared`).
+    /// `--accept shared|reuseport|exclusive` (epoll; io_uring's rings take `shared` and `reuseport`).
     #[command(flatten)]
     pub accept: AcceptFlag,
 }

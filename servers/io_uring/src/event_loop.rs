@@ -5,7 +5,8 @@
 //!     submit what was queued (sends, re-armed receives) and wait for ≥1 completion,
 //!         at most until the next deadline (one io_uring_enter)
 //!     for completion {
-//!         ACCEPT => a new connection: arm its multishot receive (re-arm accept if it stopped)
+//!         ACCEPT => a new connection: arm its multishot receive (re-arm accept if it ended:
+//!                   a single accept on a shared socket always does)
 //!         RECV   => bytes in a ring buffer: session.received, give the buffer back at once
 //!         SEND   => the send is done (or short: send the rest)
 //!         WAKE   => take the offload pool's answers; read the eventfd again

@@ -14,7 +14,8 @@
 //!     io_uring_enter(submit: every send and re-arm queued last round, wait: ≥1 completion or
 //!                    the next deadline)
 //!     for completion {
-//!         ACCEPT (multishot: armed once, one completion per connection) => arm its receive
+//!         ACCEPT (one completion per connection; on a shared socket re-armed each time,
+//!                 see "Accepting") => arm its receive
 //!         RECV   (multishot, into the provided buffer ring) => parse, answer, queue the response;
 //!                 give the buffer back to the ring at once
 //!         SEND   => done, or short: queue the rest
@@ -85,15 +86,36 @@
 //!
 //! The scripts are in `servers/io_uring/bench/` (`compare.py`, `syscalls.sh`, `idle.py`).
 //!
-//! **Accepting.** With `--loops N` every ring arms a multishot accept; `--accept shared` (the
-//! default) arms them all on one listening socket, `--accept reuseport` gives each ring a
-//! SO_REUSEPORT socket of its own (the kernel hashes each client to one). There is no
-//! `exclusive`: that is an epoll flag (EPOLLEXCLUSIVE), and a ring's accept is not a wait.
-//! Measured (`lab compare --experiments accept`, 4 rings, 200 clients opening a connection per
-//! request, 3 runs): with `shared` one ring took almost every connection (0 / 0 / 2 / 35,726,
-//! Jain 0.25), so the other rings serve nothing on a connection-per-request load; with
-//! `reuseport` each took its quarter (Jain 1.000). With keep-alive clients the same imbalance
-//! decides which ring serves each connection for its whole life.
+//! **Accepting.** With `--loops N` the rings share one listening socket (`--accept shared`, the
+//! default) or each has a SO_REUSEPORT socket of its own (`--accept reuseport`: the kernel
+//! hashes each client to one). On a socket of its own (reuseport, or a single ring) a ring arms
+//! one *multishot* accept: armed once, a completion per connection. On the shared socket each
+//! ring keeps one *single* accept in flight and re-arms it when it completes, because of how
+//! the kernel hands an arrival to one of several waiting accepts. An accept that finds no
+//! connection waits on the socket's wait queue as an *exclusive* waiter (io_uring arms its
+//! poll with EPOLLEXCLUSIVE, so that an arrival wakes one ring, not all), queued at the tail;
+//! an arrival wakes the first exclusive waiter. A multishot accept's entry stays where it is
+//! after each wake-up, and takes the wake-up even while its ring is busy (the ring accepts
+//! when it next enters the kernel, then keeps accepting until the queue is empty). So with
+//! multishot accepts on the shared socket (what `shared` first did here) the ring whose entry
+//! came first took every connection while the other rings sat idle: `lab compare
+//! --experiments accept` (4 rings, 200 clients opening a connection per request, 3 runs) gave
+//! 0 / 0 / 2 / 35,726 connections per ring, Jain 0.25. A single accept's entry is removed when
+//! it is woken, and queued again at the tail when its ring re-arms, so the waiting rings take
+//! turns, as threads blocked in `accept` do, and a busy ring takes at most one connection per
+//! round. Measured the same way (release build, epoll's cells alternating with these, other
+//! builds running): `shared` 31,939 / 31,759 / 32,123 / 31,999, 15,662 / 15,535 / 15,832 /
+//! 15,197 and 23,077 / 24,826 / 23,340 / 23,141 per ring (Jain 1.000, 1.000, 0.999), as even
+//! as `reuseport` (Jain 1.000); server CPU per connection 32 µs against reuseport's 34 µs.
+//! (One ring taking everything used less CPU per connection, 21 µs, and served 4% to 8% more
+//! connections per second, 3 alternating pairs of `lab run --loops 4 --conns 200
+//! --no-keepalive`, on this 2-core VM where the load generator needs a core too: one busy
+//! thread instead of four. Keep-alive plaintext, `--loops 2 --conns 100`, 13 alternating pairs:
+//! the spread served 0.97x as many requests per second, pairwise median, range 0.80x to 1.59x.)
+//! The catch, shared with EPOLLEXCLUSIVE and reuseport: an arrival can wake a ring that is
+//! stuck in a long handler (`--offload off`); its connection then waits in the backlog until
+//! another ring re-arms or is woken by the next arrival (it accepts the oldest first). There is
+//! no `exclusive` flag: io_uring's accept always waits exclusively.
 //!
 //! # Trade-offs
 //! - Wins: fewer syscalls (one enter per round, multishot operations armed once), so less CPU
@@ -376,7 +398,25 @@ pub fn run_with_counters(
 
 #[cfg(test)]
 mod tests {
-    use super::kernel_version;
+    use super::{accepting, kernel_version, Accepting, Options, SHARED_ACCEPTS};
+    use lab_core::AcceptMode;
+
+    #[test]
+    fn multishot_accept_only_on_a_socket_of_the_rings_own() {
+        let with = |loops, accept| {
+            let mut options = Options {
+                loops,
+                ..Options::default()
+            };
+            options.accept.accept = accept;
+            accepting(&options)
+        };
+        let shared = Accepting::OneShot(SHARED_ACCEPTS);
+        assert_eq!(with(4, AcceptMode::Shared), shared);
+        assert_eq!(with(2, AcceptMode::Shared), shared);
+        assert_eq!(with(1, AcceptMode::Shared), Accepting::Multishot);
+        assert_eq!(with(4, AcceptMode::ReusePort), Accepting::Multishot);
+    }
 
     #[test]
     fn kernel_versions_parse() {
