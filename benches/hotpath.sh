@@ -9,9 +9,11 @@
 # Steps (--steps, default all):
 #   pipeline   wrk -t1 -c100 -s benches/wrk/pipeline.lua (16 requests per write):
 #              `lab serve --model epoll --loops 1` vs may_minihttp with one worker
-#              (benches/peers/may_minihttp, built here from crates.io); then the same pair under
-#              `lab load -t1 -c100 --pipeline 16`, which spends less CPU per request than wrk, so
-#              the servers come nearer their own limit (wrk's one thread is the limit first)
+#              (benches/peers/may_minihttp, built here from crates.io), and the no-HTTP ceiling
+#              (examples/ceiling.rs) beside them as the bound on what any server can gain there;
+#              then the same three under `lab load -t1 -c100 --pipeline 16`, which spends less
+#              CPU per request than wrk, so the servers come nearer their own limit (wrk's one
+#              thread is the limit first)
 #   keepalive  wrk -t1 -c100 keep-alive: epoll --loops 1 vs the no-HTTP ceiling
 #              (examples/ceiling.rs) and vs nginx (benches/wrk/nginx.conf: one worker,
 #              `return 200`, no access log), in throughput and in requests per server CPU-second
@@ -117,7 +119,7 @@ if [ "$BUILD" = 1 ]; then
     if [ -z "$LAB" ] || [ "$(realpath -m "$LAB")" = "$(realpath -m "$ROOT/target/release/lab")" ]; then
         say "building lab and the ceiling example (cargo build --release)"
         (cd "$ROOT" && cargo build --release --quiet --bin lab --example ceiling)
-    elif has_step keepalive; then
+    elif has_step keepalive || has_step pipeline; then
         say "building the ceiling example (cargo build --release --example ceiling)"
         (cd "$ROOT" && cargo build --release --quiet --example ceiling)
     fi
@@ -129,7 +131,7 @@ if [ "$BUILD" = 1 ]; then
 fi
 [ -z "$LAB" ] && LAB=$ROOT/target/release/lab
 [ -x "$LAB" ] || die "no lab binary at $LAB (build it, or give --lab)"
-has_step keepalive && { [ -x "$CEILING" ] || die "no ceiling example at $CEILING"; }
+{ has_step keepalive || has_step pipeline; } && { [ -x "$CEILING" ] || die "no ceiling example at $CEILING"; }
 has_step pipeline && { [ -x "$PEER" ] || die "no may_minihttp peer at $PEER"; }
 
 [ -z "$OUT" ] && OUT=$ROOT/results/hotpath-$(date -u +%Y%m%dT%H%M%SZ)
@@ -382,26 +384,30 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 say "server on CPU $SCPU, load on CPU $LCPU; ${DURATION} s runs after ${WARMUP} s warm-ups; results in $OUT"
 
 if has_step pipeline; then
-    say "pipeline: wrk -t1 -c$CONNS -s pipeline.lua (16 deep), epoll --loops 1 vs may_minihttp (1 worker)"
+    say "pipeline: wrk -t1 -c$CONNS -s pipeline.lua (16 deep), epoll --loops 1 vs may_minihttp (1 worker) vs the no-HTTP ceiling"
     for r in $(seq 1 "$ROUNDS"); do
-        measure_round pipeline "$r" wrk_pipelined epoll may_minihttp
+        measure_round pipeline "$r" wrk_pipelined epoll may_minihttp ceiling
     done
     row "pipelined plaintext (wrk -t1 -c$CONNS, 16 deep): epoll --loops 1 / may_minihttp (1 worker), req/s" \
         "$(fmt "$(median pipeline epoll)")" "$(fmt "$(median pipeline may_minihttp)")" "$(ratio pipeline epoll may_minihttp)" "≥ 1.1"
     row "pipelined plaintext (wrk -t1 -c$CONNS, 16 deep): epoll --loops 1 / may_minihttp (1 worker), req per server CPU-s" \
         "$(fmt "$(median pipeline epoll 7)")" "$(fmt "$(median pipeline may_minihttp 7)")" "$(ratio pipeline epoll may_minihttp 7)" ""
-    NOTES+=("Pipelined: server CPU-s per ${DURATION} s run (medians): epoll $(median pipeline epoll 5), may_minihttp $(median pipeline may_minihttp 5).")
-    say "pipeline: lab load -t1 -c$CONNS --pipeline 16, epoll --loops 1 vs may_minihttp (1 worker)"
+    row "pipelined plaintext (wrk -t1 -c$CONNS, 16 deep): the no-HTTP ceiling / may_minihttp (1 worker), req per server CPU-s: the most any server could show here" \
+        "$(fmt "$(median pipeline ceiling 7)")" "$(fmt "$(median pipeline may_minihttp 7)")" "$(ratio pipeline ceiling may_minihttp 7)" ""
+    NOTES+=("Pipelined: server CPU-s per ${DURATION} s run (medians): epoll $(median pipeline epoll 5), may_minihttp $(median pipeline may_minihttp 5), ceiling $(median pipeline ceiling 5).")
+    say "pipeline: lab load -t1 -c$CONNS --pipeline 16, epoll --loops 1 vs may_minihttp (1 worker) vs the no-HTTP ceiling"
     for r in $(seq 1 "$ROUNDS"); do
-        measure_round pipeline-lab "$r" labload_pipelined epoll may_minihttp
+        measure_round pipeline-lab "$r" labload_pipelined epoll may_minihttp ceiling
     done
     row "pipelined plaintext (lab load -t1 -c$CONNS --pipeline 16): epoll --loops 1 / may_minihttp (1 worker), req/s" \
         "$(fmt "$(median pipeline-lab epoll)")" "$(fmt "$(median pipeline-lab may_minihttp)")" "$(ratio pipeline-lab epoll may_minihttp)" "≥ 1.1"
     row "pipelined plaintext (lab load -t1 -c$CONNS --pipeline 16): epoll --loops 1 / may_minihttp (1 worker), req per server CPU-s" \
         "$(fmt "$(median pipeline-lab epoll 7)")" "$(fmt "$(median pipeline-lab may_minihttp 7)")" "$(ratio pipeline-lab epoll may_minihttp 7)" ""
-    NOTES+=("Pipelined under lab load: server CPU-s per ${DURATION} s run (medians): epoll $(median pipeline-lab epoll 5), may_minihttp $(median pipeline-lab may_minihttp 5).")
+    row "pipelined plaintext (lab load -t1 -c$CONNS --pipeline 16): the no-HTTP ceiling / may_minihttp (1 worker), req per server CPU-s: the most any server could show here" \
+        "$(fmt "$(median pipeline-lab ceiling 7)")" "$(fmt "$(median pipeline-lab may_minihttp 7)")" "$(ratio pipeline-lab ceiling may_minihttp 7)" ""
+    NOTES+=("Pipelined under lab load: server CPU-s per ${DURATION} s run (medians): epoll $(median pipeline-lab epoll 5), may_minihttp $(median pipeline-lab may_minihttp 5), ceiling $(median pipeline-lab ceiling 5).")
     for st in pipeline pipeline-lab; do
-        NOTES+=("Where a pipelined request's server CPU goes ($st, medians, ns of CPU per request, user space + kernel, from utime and stime): epoll $(ns "$(median $st epoll 8)") + $(ns "$(median $st epoll 9)"), may_minihttp $(ns "$(median $st may_minihttp 8)") + $(ns "$(median $st may_minihttp 9)").")
+        NOTES+=("Where a pipelined request's server CPU goes ($st, medians, ns of CPU per request, user space + kernel, from utime and stime): epoll $(ns "$(median $st epoll 8)") + $(ns "$(median $st epoll 9)"), may_minihttp $(ns "$(median $st may_minihttp 8)") + $(ns "$(median $st may_minihttp 9)"), ceiling $(ns "$(median $st ceiling 8)") + $(ns "$(median $st ceiling 9)").")
     done
 fi
 
