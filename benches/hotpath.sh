@@ -9,9 +9,11 @@
 # Steps (--steps, default all):
 #   pipeline   wrk -t1 -c100 -s benches/wrk/pipeline.lua (16 requests per write):
 #              `lab serve --model epoll --loops 1` vs may_minihttp with one worker
-#              (benches/peers/may_minihttp, built here from crates.io); then the same pair under
-#              `lab load -t1 -c100 --pipeline 16`, which spends less CPU per request than wrk, so
-#              the servers come nearer their own limit (wrk's one thread is the limit first)
+#              (benches/peers/may_minihttp, built here from crates.io), and the no-HTTP ceiling
+#              (examples/ceiling.rs) beside them as the bound on what any server can gain there;
+#              then the same three under `lab load -t1 -c100 --pipeline 16`, which spends less
+#              CPU per request than wrk, so the servers come nearer their own limit (wrk's one
+#              thread is the limit first)
 #   keepalive  wrk -t1 -c100 keep-alive: epoll --loops 1 vs the no-HTTP ceiling
 #              (examples/ceiling.rs) and vs nginx (benches/wrk/nginx.conf: one worker,
 #              `return 200`, no access log), in throughput and in requests per server CPU-second
@@ -117,7 +119,7 @@ if [ "$BUILD" = 1 ]; then
     if [ -z "$LAB" ] || [ "$(realpath -m "$LAB")" = "$(realpath -m "$ROOT/target/release/lab")" ]; then
         say "building lab and the ceiling example (cargo build --release)"
         (cd "$ROOT" && cargo build --release --quiet --bin lab --example ceiling)
-    elif has_step keepalive; then
+    elif has_step keepalive || has_step pipeline; then
         say "building the ceiling example (cargo build --release --example ceiling)"
         (cd "$ROOT" && cargo build --release --quiet --example ceiling)
     fi
@@ -129,14 +131,14 @@ if [ "$BUILD" = 1 ]; then
 fi
 [ -z "$LAB" ] && LAB=$ROOT/target/release/lab
 [ -x "$LAB" ] || die "no lab binary at $LAB (build it, or give --lab)"
-has_step keepalive && { [ -x "$CEILING" ] || die "no ceiling example at $CEILING"; }
+{ has_step keepalive || has_step pipeline; } && { [ -x "$CEILING" ] || die "no ceiling example at $CEILING"; }
 has_step pipeline && { [ -x "$PEER" ] || die "no may_minihttp peer at $PEER"; }
 
 [ -z "$OUT" ] && OUT=$ROOT/results/hotpath-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/hotpath.XXXXXX)
 RUNS=$OUT/runs.tsv
-printf 'step\tround\tsubject\treq_per_s\tserver_cpu_s\terrors\n' >"$RUNS"
+printf 'step\tround\tsubject\treq_per_s\tserver_cpu_s\terrors\tserver_user_s\n' >"$RUNS"
 TICK=$(getconf CLK_TCK)
 
 # Servers and load generators each run in a session of their own (setsid), which with the
@@ -208,35 +210,37 @@ start_server() {
     return 1
 }
 
-# CPU ticks (utime+stime+cutime+cstime) of a process and all its descendants.
+# CPU ticks of a process and all its descendants: "ALL USER", ALL = utime+stime+cutime+cstime
+# and USER = utime+cutime (user space only; ALL - USER is the kernel's share).
 tree_ticks() {
     # cat, not awk's own file list: a process that exits between the glob and the read is skipped.
     { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
         {
             line = $0; pid = $1
             sub(/^[0-9]+ \(.*\) /, "", line); split(line, f, " ")
-            parent[pid] = f[2]; ticks[pid] = f[12] + f[13] + f[14] + f[15]
+            parent[pid] = f[2]; ticks[pid] = f[12] + f[13] + f[14] + f[15]; user[pid] = f[12] + f[14]
         }
         END {
             want[root] = 1; grew = 1
             while (grew) { grew = 0; for (p in parent) if (!(p in want) && (parent[p] in want)) { want[p] = 1; grew = 1 } }
-            for (p in want) total += ticks[p]
-            print total + 0
+            for (p in want) { total += ticks[p]; utotal += user[p] }
+            print total + 0, utotal + 0
         }'
 }
 
 # --- load -------------------------------------------------------------------------------------
 # Each sets RPS (requests per second, NA if none), ERR (failed requests and socket errors) and
-# T0, T1 (the server tree's CPU ticks around the measured run); the output is in $TMP/last.out.
+# T0, T1 (the server tree's CPU ticks around the measured run) and U0, U1 (their user-space
+# part); the output is in $TMP/last.out.
 wrk_run() { # URL [LUA]
     local url=$1 lua=${2:-} args=()
     [ -n "$lua" ] && args=(-s "$lua")
     if [ "$WARMUP" -gt 0 ]; then
         timeout $((WARMUP + 15)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" "${args[@]}" "$url" >/dev/null 2>&1 || true
     fi
-    T0=$(tree_ticks "$SERVER_PID")
+    read -r T0 U0 < <(tree_ticks "$SERVER_PID")
     timeout $((DURATION + 15)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" "${args[@]}" "$url" >"$TMP/last.out" 2>&1 || true
-    T1=$(tree_ticks "$SERVER_PID")
+    read -r T1 U1 < <(tree_ticks "$SERVER_PID")
     parse_load
 }
 labload_run() { # TARGET (http://... or unix:PATH:/route) [DEPTH: requests in flight per connection]
@@ -244,9 +248,9 @@ labload_run() { # TARGET (http://... or unix:PATH:/route) [DEPTH: requests in fl
     if [ "$WARMUP" -gt 0 ]; then
         timeout $((WARMUP + 15)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" --pipeline "$depth" -d"${WARMUP}s" -q "$target" >/dev/null 2>&1 || true
     fi
-    T0=$(tree_ticks "$SERVER_PID")
+    read -r T0 U0 < <(tree_ticks "$SERVER_PID")
     timeout $((DURATION + 20)) setsid -w "${PRIO[@]}" taskset -c "$LCPU" "$LAB" load -t1 -c"$CONNS" --pipeline "$depth" -d"${DURATION}s" -q "$target" >"$TMP/last.out" 2>&1 || true
-    T1=$(tree_ticks "$SERVER_PID")
+    read -r T1 U1 < <(tree_ticks "$SERVER_PID")
     parse_load
 }
 # wrk's and lab load's summaries alike: "Requests/sec: N", "Socket errors: connect N (...), read N,
@@ -261,20 +265,26 @@ parse_load() {
         /Non-2xx or 3xx responses:/ { e += $5 }
         END { printf "%s %d\n", (rps == "" ? "NA" : rps), e }' "$TMP/last.out")
 }
+ns() { awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.0f", v }'; }
 cpu_s() { awk -v a="$T0" -v b="$T1" -v t="$TICK" 'BEGIN { printf "%.3f", (b - a) / t }'; }
+user_s() { awk -v a="$U0" -v b="$U1" -v t="$TICK" 'BEGIN { printf "%.3f", (b - a) / t }'; }
 
-record() { # STEP ROUND SUBJECT RPS CPU ERRORS
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RUNS"
-    say "  $(printf '%-10s round %s  %-28s %12s req/s  server CPU %6s s  errors %s' "$@")"
+record() { # STEP ROUND SUBJECT RPS CPU ERRORS USER_CPU
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RUNS"
+    say "  $(printf '%-10s round %s  %-28s %12s req/s  server CPU %6s s  errors %s  (user %s s)' "$@")"
 }
 
 # --- summaries --------------------------------------------------------------------------------
 # median STEP SUBJECT [COLUMN]: the median of a column (4: req/s, 5: CPU s; 7: requests per
-# server CPU-second, req/s x duration / CPU s).
+# server CPU-second, req/s x duration / CPU s; 8 and 9: the server's user-space and kernel
+# nanoseconds of CPU per request).
 median() {
     awk -F'\t' -v s="$1" -v subj="$2" -v c="${3:-4}" -v d="$DURATION" '
         NR > 1 && $1 == s && $3 == subj && $4 != "NA" {
-            v = (c == 7) ? ($5 > 0 ? $4 * d / $5 : "NA") : $c
+            if (c == 7) v = $5 > 0 ? $4 * d / $5 : "NA"
+            else if (c == 8) v = $4 > 0 ? $7 / ($4 * d) * 1e9 : "NA"
+            else if (c == 9) v = $4 > 0 ? ($5 - $7) / ($4 * d) * 1e9 : "NA"
+            else v = $c
             if (v != "NA") x[n++] = v
         }
         END {
@@ -352,18 +362,19 @@ start_subject() {
 # fresh server (so the rounds alternate A B A B ...), loaded by `LOAD TARGET` (wrk_run,
 # wrk_pipelined, labload_run), its figures recorded under STEP (NA where it did not start).
 measure_round() {
-    local step=$1 r=$2 load=$3 subj cpu
+    local step=$1 r=$2 load=$3 subj cpu user
     shift 3
     for subj in "$@"; do
         if ! start_subject "$subj"; then
-            record "$step" "$r" "$subj" NA 0 0
+            record "$step" "$r" "$subj" NA 0 0 0
             continue
         fi
         "$load" "$TARGET"
         cpu=$(cpu_s)
+        user=$(user_s)
         stop_server
         [ "$RPS" = NA ] && say "  $subj gave no figure: $(tail -2 "$TMP/last.out" | tr '\n' ' ')"
-        record "$step" "$r" "$subj" "$RPS" "$cpu" "$ERR"
+        record "$step" "$r" "$subj" "$RPS" "$cpu" "$ERR" "$user"
     done
 }
 
@@ -373,24 +384,31 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 say "server on CPU $SCPU, load on CPU $LCPU; ${DURATION} s runs after ${WARMUP} s warm-ups; results in $OUT"
 
 if has_step pipeline; then
-    say "pipeline: wrk -t1 -c$CONNS -s pipeline.lua (16 deep), epoll --loops 1 vs may_minihttp (1 worker)"
+    say "pipeline: wrk -t1 -c$CONNS -s pipeline.lua (16 deep), epoll --loops 1 vs may_minihttp (1 worker) vs the no-HTTP ceiling"
     for r in $(seq 1 "$ROUNDS"); do
-        measure_round pipeline "$r" wrk_pipelined epoll may_minihttp
+        measure_round pipeline "$r" wrk_pipelined epoll may_minihttp ceiling
     done
     row "pipelined plaintext (wrk -t1 -c$CONNS, 16 deep): epoll --loops 1 / may_minihttp (1 worker), req/s" \
         "$(fmt "$(median pipeline epoll)")" "$(fmt "$(median pipeline may_minihttp)")" "$(ratio pipeline epoll may_minihttp)" "≥ 1.1"
     row "pipelined plaintext (wrk -t1 -c$CONNS, 16 deep): epoll --loops 1 / may_minihttp (1 worker), req per server CPU-s" \
         "$(fmt "$(median pipeline epoll 7)")" "$(fmt "$(median pipeline may_minihttp 7)")" "$(ratio pipeline epoll may_minihttp 7)" ""
-    NOTES+=("Pipelined: server CPU-s per ${DURATION} s run (medians): epoll $(median pipeline epoll 5), may_minihttp $(median pipeline may_minihttp 5).")
-    say "pipeline: lab load -t1 -c$CONNS --pipeline 16, epoll --loops 1 vs may_minihttp (1 worker)"
+    row "pipelined plaintext (wrk -t1 -c$CONNS, 16 deep): the no-HTTP ceiling / may_minihttp (1 worker), req per server CPU-s: the most any server could show here" \
+        "$(fmt "$(median pipeline ceiling 7)")" "$(fmt "$(median pipeline may_minihttp 7)")" "$(ratio pipeline ceiling may_minihttp 7)" ""
+    NOTES+=("Pipelined: server CPU-s per ${DURATION} s run (medians): epoll $(median pipeline epoll 5), may_minihttp $(median pipeline may_minihttp 5), ceiling $(median pipeline ceiling 5).")
+    say "pipeline: lab load -t1 -c$CONNS --pipeline 16, epoll --loops 1 vs may_minihttp (1 worker) vs the no-HTTP ceiling"
     for r in $(seq 1 "$ROUNDS"); do
-        measure_round pipeline-lab "$r" labload_pipelined epoll may_minihttp
+        measure_round pipeline-lab "$r" labload_pipelined epoll may_minihttp ceiling
     done
     row "pipelined plaintext (lab load -t1 -c$CONNS --pipeline 16): epoll --loops 1 / may_minihttp (1 worker), req/s" \
         "$(fmt "$(median pipeline-lab epoll)")" "$(fmt "$(median pipeline-lab may_minihttp)")" "$(ratio pipeline-lab epoll may_minihttp)" "≥ 1.1"
     row "pipelined plaintext (lab load -t1 -c$CONNS --pipeline 16): epoll --loops 1 / may_minihttp (1 worker), req per server CPU-s" \
         "$(fmt "$(median pipeline-lab epoll 7)")" "$(fmt "$(median pipeline-lab may_minihttp 7)")" "$(ratio pipeline-lab epoll may_minihttp 7)" ""
-    NOTES+=("Pipelined under lab load: server CPU-s per ${DURATION} s run (medians): epoll $(median pipeline-lab epoll 5), may_minihttp $(median pipeline-lab may_minihttp 5).")
+    row "pipelined plaintext (lab load -t1 -c$CONNS --pipeline 16): the no-HTTP ceiling / may_minihttp (1 worker), req per server CPU-s: the most any server could show here" \
+        "$(fmt "$(median pipeline-lab ceiling 7)")" "$(fmt "$(median pipeline-lab may_minihttp 7)")" "$(ratio pipeline-lab ceiling may_minihttp 7)" ""
+    NOTES+=("Pipelined under lab load: server CPU-s per ${DURATION} s run (medians): epoll $(median pipeline-lab epoll 5), may_minihttp $(median pipeline-lab may_minihttp 5), ceiling $(median pipeline-lab ceiling 5).")
+    for st in pipeline pipeline-lab; do
+        NOTES+=("Where a pipelined request's server CPU goes ($st, medians, ns of CPU per request, user space + kernel, from utime and stime): epoll $(ns "$(median $st epoll 8)") + $(ns "$(median $st epoll 9)"), may_minihttp $(ns "$(median $st may_minihttp 8)") + $(ns "$(median $st may_minihttp 9)"), ceiling $(ns "$(median $st ceiling 8)") + $(ns "$(median $st ceiling 9)").")
+    done
 fi
 
 if has_step keepalive; then

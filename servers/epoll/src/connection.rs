@@ -389,8 +389,9 @@ impl Connection {
         // Requests pipelined behind the offloaded one could not be answered while it ran: their
         // header clock starts now, not when it was received (else a slow handler, or a machine
         // under load, turns a complete buffered request into a 408).
-        self.request_start = Instant::now();
-        self.queue_response(request, response, Instant::now(), env);
+        let now = Instant::now();
+        self.request_start = now;
+        self.queue_response(request, response, now, env);
         self.advance(token, env)
     }
 
