@@ -116,22 +116,23 @@
 //!   efficiency). The goal of 1.2x nginx is not reached: with 84% of the time in the
 //!   kernel and nginx's syscalls already minimal, user space has no 20% left to win.
 //! - As a fraction of the ceiling (`examples/ceiling.rs`: a mio loop that only counts request
-//!   terminators and writes a fixed response, one write per read), `wrk -t1 -c100 -d4s`,
-//!   alternating epoll, ceiling, nginx in one run with other builds on the machine, in requests
-//!   per server CPU-second: keep-alive, one request per read, **0.99 of the ceiling** (0.96–1.08, 5
-//!   rounds, pinned, nothing else running; 0.84–0.96 in an earlier run with builds on the
-//!   machine) and **1.13x nginx** (1.09–1.25); 16 pipelined requests per write, 0.71–0.80 of the
-//!   ceiling in that earlier run: there the parser and the buffer handling, not the kernel, are
-//!   the cost.
+//!   terminators and writes a fixed response, one write per read, stopping at a short read as
+//!   this loop does), `benches/hotpath.sh`, alternating, pinned, nothing else running: keep-alive,
+//!   one request per read, **1.01 of the ceiling's requests/s** (0.89–1.03, 5 pairs) and 0.93 of
+//!   its requests per server CPU-second (0.80–0.97; 0.99 against the earlier ceiling, which read
+//!   once more per batch for the `EAGAIN` and so cost more than this loop), and **1.10x nginx**
+//!   per server CPU-second (0.88–1.15).
 //!   The README's "What we measured" has the table and how to re-measure.
-//! - Pipelined (16 per write), against may_minihttp with one worker (`benches/hotpath.sh`,
-//!   alternating, pinned, nothing else running), in requests per server CPU-second: **0.97**
-//!   under wrk and **0.99** under `lab load --pipeline 16` (both servers at a full core there),
-//!   from 0.76–0.83 in throughput when measured first and 0.90 after the allocation-free path.
-//!   The kernel's time per request is about the same for both; in user space the loop runs
-//!   1,681 instructions per request to may_minihttp's 930 (callgrind): the strict parser's
+//! - Pipelined (16 per write), against may_minihttp with one worker (same run), in requests per
+//!   server CPU-second: **0.98** under wrk and **1.02** under `lab load --pipeline 16`, from
+//!   0.76–0.83 in throughput when measured first. The kernel is about 80% of either server's CPU
+//!   per request (this loop 335 ns under wrk, may_minihttp 355: one `recvfrom` per batch here, two
+//!   there); in user space this loop spends 96 ns and 1,499 instructions per request (callgrind),
+//!   may_minihttp 70 ns and 931: httparse is about 460 of ours, the rest the strict parser's
 //!   checks, the `Handler` call returning a `Response` by value, and the copy of each head into
-//!   the `Request` a handler may keep.
+//!   the `Request` a handler may keep. The ceiling itself, no HTTP at all, is 1.16x may_minihttp
+//!   under wrk and 1.08x under `lab load`: the 1.1x would need this loop at 45 ns of user
+//!   time per request, nearer the ceiling's 32 than may_minihttp's 70.
 //! - Over a Unix socket (`--addr unix:PATH`, loaded with `lab load unix:PATH:/ -c100`, since wrk
 //!   cannot), alternating with the same loop on loopback TCP: **2.25x the requests per server
 //!   CPU-second** keep-alive (2.6 µs of CPU per request instead of 5.8) and **1.66x** with 16
