@@ -366,6 +366,52 @@ mod tests {
         }
     }
 
+    /// A cell's `lab run` that outlives its time is stopped, with its whole process tree: here a
+    /// shell (which SIGTERM stops) that started a process ignoring SIGTERM, as a server stuck in
+    /// a handler might. Both are gone when the cell returns, and the cell says it timed out. A
+    /// tree left standing would also hold the cell's stderr pipe open and keep it from returning
+    /// at all: the test waits a minute for it, then fails (and kills what it started).
+    #[test]
+    fn a_cell_that_outlives_its_time_is_stopped_with_its_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("cells")).unwrap();
+        let pids_file = dir.path().join("pids");
+        let script = format!(
+            "echo $$ > {0}; (trap '' TERM; exec sleep 3600) & echo $! >> {0}; wait",
+            pids_file.display()
+        );
+        let job = Job {
+            record: cell("over-time", CellStatus::Pending, None),
+            args: vec!["-c".into(), script],
+        };
+        let out = dir.path().to_path_buf();
+        let (done, outcome) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let stop = AtomicBool::new(false);
+            let limit = Duration::from_secs(1);
+            let _ = done.send(run_cell(Path::new("/bin/sh"), &job, &out, limit, &stop));
+        });
+        let outcome = outcome.recv_timeout(Duration::from_secs(60));
+        let pids: Vec<u32> = std::fs::read_to_string(&pids_file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        let left: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|&p| loadgen::procmon::is_alive(p))
+            .collect();
+        for &pid in &left {
+            lab_core::sys::kill(pid as i32, libc::SIGKILL);
+        }
+        let outcome = outcome.expect("the cell returned (its process tree was stopped)");
+        let reason = outcome.failure.expect("a cell killed for its time failed");
+        assert!(reason.starts_with("timed out"), "{reason}");
+        assert_eq!(pids.len(), 2, "the shell and the process it started");
+        assert_eq!(left, Vec::<u32>::new(), "processes that outlived the cell");
+    }
+
     /// A resumed comparison's progress counts the cells still to run: every cell kept from the
     /// earlier run is left out, those planned up front and those its experiments added as they
     /// went (a search's steps, the faults and accept cells), which the replay meets again.
