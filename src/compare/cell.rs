@@ -18,6 +18,8 @@ const CELL_SLACK: Duration = Duration::from_secs(60);
 
 /// After SIGTERM, how long a cell gets to stop its server and exit before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(20);
+/// How long a cell waits, once `lab run` has ended, for the end of its stderr.
+const STDERR_GRACE: Duration = Duration::from_secs(5);
 /// Lines of a failed cell's stderr kept as its reason.
 const REASON_LINES: usize = 8;
 
@@ -257,12 +259,13 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
         Err(e) => return failed(format!("cannot start `lab run`: {e}")),
     };
     let stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
+    let (text_tx, text_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut text = Vec::new();
         if let Some(s) = stderr {
             let _ = s.take(16 * 1024 * 1024).read_to_end(&mut text);
         }
-        String::from_utf8_lossy(&text).into_owned()
+        let _ = text_tx.send(String::from_utf8_lossy(&text).into_owned());
     });
     let deadline = start + limit;
     let mut timed_out = false;
@@ -284,7 +287,17 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let err_text = reader.join().unwrap_or_default();
+    // The pipe ends when every process holding it has exited: `lab run` and its tree. A process
+    // that left the tree (a daemon that double-forked) can hold it for ever, so the wait for it
+    // is bounded, and the cell says why its stderr is missing.
+    let err_text = match text_rx.recv_timeout(STDERR_GRACE) {
+        Ok(text) => text,
+        Err(_) => format!(
+            "(stderr still held open {} s after `lab run` ended: a process it started outlived \
+             it outside its process tree, and was left running)",
+            STDERR_GRACE.as_secs()
+        ),
+    };
     // Keep stderr in the cell's log too, after the summary.
     if !err_text.is_empty() {
         use std::io::Write as _;
@@ -410,6 +423,48 @@ mod tests {
         assert!(reason.starts_with("timed out"), "{reason}");
         assert_eq!(pids.len(), 2, "the shell and the process it started");
         assert_eq!(left, Vec::<u32>::new(), "processes that outlived the cell");
+    }
+
+    /// A process that leaves the cell's tree (a daemon that double-forked, holding the cell's
+    /// stderr) cannot keep the cell from returning: it ends, and says what held it.
+    #[test]
+    fn a_cell_returns_when_an_escaped_process_holds_its_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("cells")).unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!(
+            "(sh -c 'echo $$ > {0}; exec sleep 3600' &); echo started >&2; exit 3",
+            pid_file.display()
+        );
+        let job = Job {
+            record: cell("escaped", CellStatus::Pending, None),
+            args: vec!["-c".into(), script],
+        };
+        let out = dir.path().to_path_buf();
+        let (done, outcome) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let stop = AtomicBool::new(false);
+            let limit = Duration::from_secs(30);
+            let _ = done.send(run_cell(Path::new("/bin/sh"), &job, &out, limit, &stop));
+        });
+        let outcome = outcome.recv_timeout(Duration::from_secs(60));
+        let mut pid = None;
+        for _ in 0..100 {
+            pid = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok());
+            if pid.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(pid) = pid {
+            lab_core::sys::kill(pid, libc::SIGKILL);
+        }
+        let outcome = outcome.expect("the cell returned though its stderr was still open");
+        let reason = outcome.failure.expect("`lab run` exited with 3");
+        assert!(reason.contains("exited with"), "{reason}");
+        assert!(reason.contains("stderr still held open"), "{reason}");
     }
 
     /// A resumed comparison's progress counts the cells still to run: every cell kept from the
