@@ -96,7 +96,7 @@ pub fn check_pid(pid: u32) -> Result<(), String> {
 /// `RUSAGE_CHILDREN` once it has been waited for).
 pub struct Started {
     child: Child,
-    stderr: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<crate::run::StderrText>,
 }
 
 impl Started {
@@ -124,13 +124,10 @@ impl Started {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("--external-cmd `{command}`: cannot start it: {e}"))?;
-        let stderr = child.stderr.take().map(|s| {
-            std::thread::spawn(move || {
-                let mut text = Vec::new();
-                let _ = s.take(1024 * 1024).read_to_end(&mut text);
-                String::from_utf8_lossy(&text).into_owned()
-            })
-        });
+        let stderr = child
+            .stderr
+            .take()
+            .map(|s| crate::run::StderrText::read(s, 1024 * 1024, 1024 * 1024));
         let mut started = Started { child, stderr };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -138,7 +135,7 @@ impl Started {
                 let err = started
                     .stderr
                     .take()
-                    .and_then(|h| h.join().ok())
+                    .map(|s| s.wait(crate::run::STDERR_GRACE))
                     .unwrap_or_default();
                 let last = err.lines().rev().find(|l| !l.trim().is_empty());
                 return Err(format!(
@@ -172,8 +169,8 @@ impl Started {
             Duration::from_secs(10),
             "lab: external server",
         );
-        if let Some(h) = self.stderr.take() {
-            let _ = h.join();
+        if let Some(s) = self.stderr.take() {
+            let _ = s.wait(crate::run::STDERR_GRACE);
         }
         left.len()
     }

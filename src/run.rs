@@ -574,7 +574,7 @@ struct Server {
     child: Child,
     /// What the load's URL starts with: `http://127.0.0.1:PORT` or `unix:/path/lab.sock:`.
     base: String,
-    stderr: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<StderrText>,
 }
 
 impl Server {
@@ -598,14 +598,7 @@ impl Server {
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let stderr = child.stderr.take().ok_or("no stderr")?;
         // Keep the server's stderr (the last 64 KiB) to show if something goes wrong.
-        let stderr = std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = BufReader::new(stderr)
-                .take(64 * 1024 * 1024)
-                .read_to_end(&mut text);
-            let start = text.len().saturating_sub(64 * 1024);
-            String::from_utf8_lossy(&text[start..]).into_owned()
-        });
+        let stderr = StderrText::read(stderr, 64 * 1024 * 1024, 64 * 1024);
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
@@ -635,7 +628,7 @@ impl Server {
                 let err = server
                     .stderr
                     .take()
-                    .and_then(|h| h.join().ok())
+                    .map(|s| s.wait(STDERR_GRACE))
                     .unwrap_or_default();
                 Err(format!("`lab serve` did not start: {}", err.trim()))
             }
@@ -650,8 +643,8 @@ impl Server {
     /// tree had to be killed.
     fn stop(&mut self) -> usize {
         let left = stop_tree(&mut self.child, Duration::from_secs(15), "lab run: server");
-        if let Some(h) = self.stderr.take() {
-            let text = h.join().unwrap_or_default();
+        if let Some(s) = self.stderr.take() {
+            let text = s.wait(STDERR_GRACE);
             if !left.is_empty() && !text.is_empty() {
                 eprintln!("server stderr (tail):\n{}", text.trim_end());
             }
@@ -706,4 +699,41 @@ pub(crate) fn stop_tree(child: &mut std::process::Child, grace: Duration, who: &
         let _ = child.wait();
     }
     left
+}
+
+/// A child's stderr, read to its end on a thread of its own, for the text to be shown if
+/// something went wrong. The pipe ends only when every process holding it has exited, and a
+/// process that left the child's tree (a daemon that double-forked: nginx without
+/// `daemon off`, say) can hold it for ever, so [`StderrText::wait`] waits a bounded time.
+pub(crate) struct StderrText {
+    text: mpsc::Receiver<String>,
+}
+
+/// How long [`StderrText::wait`] waits for the end of the pipe once the child has ended.
+pub(crate) const STDERR_GRACE: Duration = Duration::from_secs(5);
+
+impl StderrText {
+    /// Reads up to `cap` bytes of `pipe`, keeping the last `keep` of them.
+    pub(crate) fn read(pipe: impl Read + Send + 'static, cap: u64, keep: usize) -> StderrText {
+        let (tx, text) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = BufReader::new(pipe).take(cap).read_to_end(&mut bytes);
+            let start = bytes.len().saturating_sub(keep);
+            let _ = tx.send(String::from_utf8_lossy(&bytes[start..]).into_owned());
+        });
+        StderrText { text }
+    }
+
+    /// The text, once the pipe has ended; if it has not within `grace`, a line that says so (the
+    /// reading thread is left to end with the pipe).
+    pub(crate) fn wait(self, grace: Duration) -> String {
+        self.text.recv_timeout(grace).unwrap_or_else(|_| {
+            format!(
+                "(stderr still held open {} s after the process ended: a process it started \
+                 outlived it outside its process tree, and was left running)",
+                grace.as_secs()
+            )
+        })
+    }
 }

@@ -198,6 +198,58 @@ fn external_cmd_is_started_measured_and_stopped_and_a_failing_one_is_refused() {
     assert!(!tmp.path().join("never").exists());
 }
 
+/// An `--external-cmd` that exits at once but leaves a daemon behind (nginx without
+/// `daemon off` does) is refused like any command that exits, rather than hanging the lab on the
+/// stderr pipe the daemon still holds; the daemon is the user's to stop, and the test stops it.
+#[test]
+fn an_external_cmd_that_daemonizes_is_refused_without_hanging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pid_file = tmp.path().join("daemon.pid");
+    let cmd = format!(
+        "sh -c '(sh -c \"echo \\$\\$ > {}; exec sleep 3600\" &); echo forked a daemon >&2; exit 1'",
+        pid_file.display()
+    );
+    let url = format!("http://127.0.0.1:{}/", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args([
+            "compare",
+            "--external",
+            &format!("x={url}"),
+            "--external-cmd",
+            &cmd,
+        ])
+        .args(["--out", tmp.path().join("never").to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run lab");
+    let mut status = None;
+    for _ in 0..600 {
+        status = child.try_wait().expect("wait for lab");
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let daemon = std::fs::read_to_string(&pid_file).unwrap_or_default();
+    if let Ok(pid) = daemon.trim().parse::<u32>() {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    let status = status.expect("lab compare returned within a minute");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert!(!daemon.trim().is_empty(), "the command forked its daemon");
+    assert!(
+        err.contains("--external-cmd") && err.contains("exited"),
+        "{err}"
+    );
+}
+
 /// nginx beside a model with the shipped `docs/baselines/nginx.conf` (its port and pid file
 /// moved to free ones), started by `--external-cmd` as the README shows. Skipped, saying why,
 /// where nginx is not installed.

@@ -3,9 +3,10 @@
 
 use crate::compare::output::write_plan;
 use crate::compare::plan::{warmup_s, Job};
+use crate::run::{StderrText, STDERR_GRACE};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use report::{CellRecord, CellStatus, Plan};
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -18,8 +19,6 @@ const CELL_SLACK: Duration = Duration::from_secs(60);
 
 /// After SIGTERM, how long a cell gets to stop its server and exit before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(20);
-/// How long a cell waits, once `lab run` has ended, for the end of its stderr.
-const STDERR_GRACE: Duration = Duration::from_secs(5);
 /// Lines of a failed cell's stderr kept as its reason.
 const REASON_LINES: usize = 8;
 
@@ -258,15 +257,10 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
         Ok(c) => c,
         Err(e) => return failed(format!("cannot start `lab run`: {e}")),
     };
-    let stderr = child.stderr.take();
-    let (text_tx, text_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut text = Vec::new();
-        if let Some(s) = stderr {
-            let _ = s.take(16 * 1024 * 1024).read_to_end(&mut text);
-        }
-        let _ = text_tx.send(String::from_utf8_lossy(&text).into_owned());
-    });
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| StderrText::read(s, 16 * 1024 * 1024, 16 * 1024 * 1024));
     let deadline = start + limit;
     let mut timed_out = false;
     let mut forwarded = false;
@@ -287,17 +281,8 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    // The pipe ends when every process holding it has exited: `lab run` and its tree. A process
-    // that left the tree (a daemon that double-forked) can hold it for ever, so the wait for it
-    // is bounded, and the cell says why its stderr is missing.
-    let err_text = match text_rx.recv_timeout(STDERR_GRACE) {
-        Ok(text) => text,
-        Err(_) => format!(
-            "(stderr still held open {} s after `lab run` ended: a process it started outlived \
-             it outside its process tree, and was left running)",
-            STDERR_GRACE.as_secs()
-        ),
-    };
+    // Bounded: a process that left the tree can hold the pipe for ever (see StderrText).
+    let err_text = stderr.map(|s| s.wait(STDERR_GRACE)).unwrap_or_default();
     // Keep stderr in the cell's log too, after the summary.
     if !err_text.is_empty() {
         use std::io::Write as _;
