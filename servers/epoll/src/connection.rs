@@ -277,9 +277,9 @@ impl Connection {
         let now = env.now;
         let mut answered = 0;
         // Every request of the batch is parsed into the loop's one request, in place.
-        let mut request = std::mem::take(&mut env.buffers.request);
+        let mut request = env.buffers.request.take().unwrap_or_default();
         let blocked = self.answer_batch(token, input, now, &mut request, &mut answered, env);
-        env.buffers.request = request;
+        env.buffers.request = Some(request);
         if answered > 0 {
             env.counters.requests.fetch_add(answered, Ordering::Relaxed);
             // The handlers may have taken long: what follows (the write's timestamp, the next

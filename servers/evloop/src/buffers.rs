@@ -34,8 +34,10 @@ pub struct Buffers {
     pub scratch: Input,
     /// The request being answered: the loop parses every request into this one, in place, into
     /// the storage the one before left (one per loop, so an idle connection keeps none). An
-    /// offloaded request is taken out of it, leaving it empty.
-    pub request: Request,
+    /// offloaded request is taken out of it, leaving it empty. Boxed, and taken out for each
+    /// batch as a pointer: moving the request itself (about 200 bytes, out and back) cost about
+    /// 100 instructions per keep-alive request, where a batch is one request.
+    pub request: Option<Box<Request>>,
     spare: Vec<Vec<u8>>,
 }
 
@@ -43,7 +45,7 @@ impl Buffers {
     pub fn new() -> Self {
         Buffers {
             scratch: Input::with_capacity(READ_CHUNK),
-            request: Request::default(),
+            request: Some(Box::default()),
             spare: Vec::new(),
         }
     }
