@@ -266,8 +266,7 @@ parse_load() {
         END { printf "%s %d\n", (rps == "" ? "NA" : rps), e }' "$TMP/last.out")
 }
 ns() { awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.0f", v }'; }
-cpu_s() { awk -v a="$T0" -v b="$T1" -v t="$TICK" 'BEGIN { printf "%.3f", (b - a) / t }'; }
-user_s() { awk -v a="$U0" -v b="$U1" -v t="$TICK" 'BEGIN { printf "%.3f", (b - a) / t }'; }
+ticks_s() { awk -v a="$1" -v b="$2" -v t="$TICK" 'BEGIN { printf "%.3f", (b - a) / t }'; } # FROM TO: seconds
 
 record() { # STEP ROUND SUBJECT RPS CPU ERRORS USER_CPU
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RUNS"
@@ -275,37 +274,45 @@ record() { # STEP ROUND SUBJECT RPS CPU ERRORS USER_CPU
 }
 
 # --- summaries --------------------------------------------------------------------------------
-# median STEP SUBJECT [COLUMN]: the median of a column (4: req/s, 5: CPU s; 7: requests per
-# server CPU-second, req/s x duration / CPU s; 8 and 9: the server's user-space and kernel
-# nanoseconds of CPU per request).
+# The awk functions median and ratio share (d: the run's duration). val(c): column c of a
+# runs.tsv line (4: req/s, 5: CPU s), or a figure derived from it (7: requests per server
+# CPU-second, req/s x duration / CPU s; 8 and 9: the server's user-space and kernel nanoseconds
+# of CPU per request), "NA" where it has none. sorted_median(x, n): sorts x[0..n) in place and
+# returns its median.
+FIGURES_AWK='
+    function val(c) {
+        if (c == 7) return $5 > 0 ? $4 * d / $5 : "NA"
+        if (c == 8) return $4 > 0 ? $7 / ($4 * d) * 1e9 : "NA"
+        if (c == 9) return $4 > 0 ? ($5 - $7) / ($4 * d) * 1e9 : "NA"
+        return $c
+    }
+    function sorted_median(x, n,    i, j, t) {
+        for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+        return (n % 2) ? x[int(n / 2)] : (x[n / 2 - 1] + x[n / 2]) / 2
+    }'
+# median STEP SUBJECT [COLUMN]: the median of a column or figure (see val above; default 4).
 median() {
-    awk -F'\t' -v s="$1" -v subj="$2" -v c="${3:-4}" -v d="$DURATION" '
+    awk -F'\t' -v s="$1" -v subj="$2" -v c="${3:-4}" -v d="$DURATION" "$FIGURES_AWK"'
         NR > 1 && $1 == s && $3 == subj && $4 != "NA" {
-            if (c == 7) v = $5 > 0 ? $4 * d / $5 : "NA"
-            else if (c == 8) v = $4 > 0 ? $7 / ($4 * d) * 1e9 : "NA"
-            else if (c == 9) v = $4 > 0 ? ($5 - $7) / ($4 * d) * 1e9 : "NA"
-            else v = $c
+            v = val(c)
             if (v != "NA") x[n++] = v
         }
         END {
             if (n == 0) { print "NA"; exit }
-            for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
-            print (n % 2) ? x[int(n / 2)] : (x[n / 2 - 1] + x[n / 2]) / 2
+            print sorted_median(x, n)
         }' "$RUNS"
 }
 # ratio STEP A B [COLUMN]: "median (min–max)" of A/B taken round by round (each pair measured
 # back to back), over the rounds where both have a figure.
 ratio() {
-    awk -F'\t' -v s="$1" -v a="$2" -v b="$3" -v c="${4:-4}" -v d="$DURATION" '
-        function val() { return (c == 7) ? ($5 > 0 ? $4 * d / $5 : "NA") : $c }
+    awk -F'\t' -v s="$1" -v a="$2" -v b="$3" -v c="${4:-4}" -v d="$DURATION" "$FIGURES_AWK"'
         NR > 1 && $1 == s && $4 != "NA" {
-            if ($3 == a) A[$2] = val(); else if ($3 == b) B[$2] = val()
+            if ($3 == a) A[$2] = val(c); else if ($3 == b) B[$2] = val(c)
         }
         END {
             for (r in A) if ((r in B) && A[r] != "NA" && B[r] != "NA" && B[r] > 0) x[n++] = A[r] / B[r]
             if (n == 0) { print "n/a"; exit }
-            for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
-            m = (n % 2) ? x[int(n / 2)] : (x[n / 2 - 1] + x[n / 2]) / 2
+            m = sorted_median(x, n)
             printf "**%.2f** (%.2f–%.2f, %d pair%s)", m, x[0], x[n - 1], n, (n == 1 ? "" : "s")
         }' "$RUNS"
 }
@@ -370,8 +377,8 @@ measure_round() {
             continue
         fi
         "$load" "$TARGET"
-        cpu=$(cpu_s)
-        user=$(user_s)
+        cpu=$(ticks_s "$T0" "$T1")
+        user=$(ticks_s "$U0" "$U1")
         stop_server
         [ "$RPS" = NA ] && say "  $subj gave no figure: $(tail -2 "$TMP/last.out" | tr '\n' ' ')"
         record "$step" "$r" "$subj" "$RPS" "$cpu" "$ERR" "$user"
