@@ -135,7 +135,7 @@ impl Started {
                 let err = started
                     .stderr
                     .take()
-                    .map(|s| s.wait(crate::run::STDERR_GRACE))
+                    .map(crate::run::StderrText::wait)
                     .unwrap_or_default();
                 let last = err.lines().rev().find(|l| !l.trim().is_empty());
                 return Err(format!(
@@ -170,7 +170,7 @@ impl Started {
             "lab: external server",
         );
         if let Some(s) = self.stderr.take() {
-            let _ = s.wait(crate::run::STDERR_GRACE);
+            let _ = s.wait();
         }
         left.len()
     }

@@ -628,7 +628,7 @@ impl Server {
                 let err = server
                     .stderr
                     .take()
-                    .map(|s| s.wait(STDERR_GRACE))
+                    .map(StderrText::wait)
                     .unwrap_or_default();
                 Err(format!("`lab serve` did not start: {}", err.trim()))
             }
@@ -644,7 +644,7 @@ impl Server {
     fn stop(&mut self) -> usize {
         let left = stop_tree(&mut self.child, Duration::from_secs(15), "lab run: server");
         if let Some(s) = self.stderr.take() {
-            let text = s.wait(STDERR_GRACE);
+            let text = s.wait();
             if !left.is_empty() && !text.is_empty() {
                 eprintln!("server stderr (tail):\n{}", text.trim_end());
             }
@@ -710,7 +710,7 @@ pub(crate) struct StderrText {
 }
 
 /// How long [`StderrText::wait`] waits for the end of the pipe once the child has ended.
-pub(crate) const STDERR_GRACE: Duration = Duration::from_secs(5);
+const STDERR_GRACE: Duration = Duration::from_secs(5);
 
 impl StderrText {
     /// Reads up to `cap` bytes of `pipe`, keeping the last `keep` of them.
@@ -725,14 +725,15 @@ impl StderrText {
         StderrText { text }
     }
 
-    /// The text, once the pipe has ended; if it has not within `grace`, a line that says so (the
-    /// reading thread is left to end with the pipe).
-    pub(crate) fn wait(self, grace: Duration) -> String {
-        self.text.recv_timeout(grace).unwrap_or_else(|_| {
+    /// The text, once the pipe has ended; if it has not within [`STDERR_GRACE`] (call this once
+    /// the child has ended), a line that says so (the reading thread is left to end with the
+    /// pipe).
+    pub(crate) fn wait(self) -> String {
+        self.text.recv_timeout(STDERR_GRACE).unwrap_or_else(|_| {
             format!(
                 "(stderr still held open {} s after the process ended: a process it started \
                  outlived it outside its process tree, and was left running)",
-                grace.as_secs()
+                STDERR_GRACE.as_secs()
             )
         })
     }

@@ -309,28 +309,10 @@ fn against_compares_the_sustained_rates_by_their_brackets() {
 /// in the reading, never as an empty ratio.
 #[test]
 fn an_accept_strategy_that_starves_a_loop_is_named_in_words() {
-    let cell = |_: &str| Cell {
-        workload: "hello",
-        series: "io_uring",
-        conns: 200,
-        rps: 20_000.0,
-        starved: 0,
-        pss: 1 << 20,
-    };
-    let mut s = study(&[cell("shared"), cell("reuseport")]);
-    s.plan.experiments = vec!["accept".into()];
-    for (c, (strategy, counts)) in s.plan.cells.iter_mut().zip([
+    let s = accept_study(&[
         ("shared", vec![0, 0, 2, 35_726]),
         ("reuseport", vec![7_939, 8_223, 8_400, 8_580]),
-    ]) {
-        c.experiment = "accept".into();
-        c.id = format!("accept-io_uring-{strategy}");
-        c.accept = Some(report::AcceptSpread {
-            strategy: strategy.into(),
-            unit: "loop".into(),
-            per_worker: counts,
-        });
-    }
+    ]);
     let md = markdown(&s);
     let section = md
         .split("## Accept spread")
@@ -483,19 +465,24 @@ fn against_compares_the_faults_per_model_and_fault() {
         "{section}"
     );
     // Without the experiment in either run: no table.
-    let matrix = study(&[Cell {
+    let matrix = matrix_study();
+    for (a, b) in [(&this, &matrix), (&matrix, &this)] {
+        let section = against_section(&against_markdown(a, b));
+        assert!(!section.contains("### Fault isolation"), "{section}");
+        assert!(!section.contains("lost requests"), "{section}");
+    }
+}
+
+/// A study of the matrix experiment alone: one plaintext cell of `epoll`.
+fn matrix_study() -> Study {
+    study(&[Cell {
         workload: "hello",
         series: "epoll",
         conns: 10,
         rps: 1000.0,
         starved: 0,
         pss: 1 << 20,
-    }]);
-    for (a, b) in [(&this, &matrix), (&matrix, &this)] {
-        let section = against_section(&against_markdown(a, b));
-        assert!(!section.contains("### Fault isolation"), "{section}");
-        assert!(!section.contains("lost requests"), "{section}");
-    }
+    }])
 }
 
 /// A study of the accept experiment alone, one run per strategy: (strategy, connections per
@@ -559,14 +546,7 @@ fn against_compares_the_accept_spread_per_model_and_strategy() {
         section.contains("1 of the 2 strategies measured in both runs moved beyond their spread."),
         "{section}"
     );
-    let matrix = study(&[Cell {
-        workload: "hello",
-        series: "epoll",
-        conns: 10,
-        rps: 1000.0,
-        starved: 0,
-        pss: 1 << 20,
-    }]);
+    let matrix = matrix_study();
     for (a, b) in [(&this, &matrix), (&matrix, &this)] {
         let section = against_section(&against_markdown(a, b));
         assert!(!section.contains("### Accept spread"), "{section}");

@@ -3,7 +3,7 @@
 
 use crate::compare::output::write_plan;
 use crate::compare::plan::{warmup_s, Job};
-use crate::run::{StderrText, STDERR_GRACE};
+use crate::run::StderrText;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use report::{CellRecord, CellStatus, Plan};
 use std::io::IsTerminal;
@@ -282,7 +282,7 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
         std::thread::sleep(Duration::from_millis(100));
     };
     // Bounded: a process that left the tree can hold the pipe for ever (see StderrText).
-    let err_text = stderr.map(|s| s.wait(STDERR_GRACE)).unwrap_or_default();
+    let err_text = stderr.map(StderrText::wait).unwrap_or_default();
     // Keep stderr in the cell's log too, after the summary.
     if !err_text.is_empty() {
         use std::io::Write as _;
@@ -364,6 +364,33 @@ mod tests {
         }
     }
 
+    /// Runs a cell whose `lab run` is `/bin/sh -c SCRIPT`, `script` given the cell's folder (for
+    /// the pid files it writes), on a thread of its own: the outcome, or `Err` if the cell had
+    /// not returned after a minute (the caller then kills what its script started).
+    fn shell_cell(
+        id: &str,
+        script: impl FnOnce(&Path) -> String,
+        limit: Duration,
+    ) -> (
+        tempfile::TempDir,
+        Result<Outcome, std::sync::mpsc::RecvTimeoutError>,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("cells")).unwrap();
+        let job = Job {
+            record: cell(id, CellStatus::Pending, None),
+            args: vec!["-c".into(), script(dir.path())],
+        };
+        let out = dir.path().to_path_buf();
+        let (done, outcome) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let stop = AtomicBool::new(false);
+            let _ = done.send(run_cell(Path::new("/bin/sh"), &job, &out, limit, &stop));
+        });
+        let outcome = outcome.recv_timeout(Duration::from_secs(60));
+        (dir, outcome)
+    }
+
     /// A cell's `lab run` that outlives its time is stopped, with its whole process tree: here a
     /// shell (which SIGTERM stops) that started a process ignoring SIGTERM, as a server stuck in
     /// a handler might. Both are gone when the cell returns, and the cell says it timed out. A
@@ -371,26 +398,14 @@ mod tests {
     /// at all: the test waits a minute for it, then fails (and kills what it started).
     #[test]
     fn a_cell_that_outlives_its_time_is_stopped_with_its_tree() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("cells")).unwrap();
-        let pids_file = dir.path().join("pids");
-        let script = format!(
-            "echo $$ > {0}; (trap '' TERM; exec sleep 3600) & echo $! >> {0}; wait",
-            pids_file.display()
-        );
-        let job = Job {
-            record: cell("over-time", CellStatus::Pending, None),
-            args: vec!["-c".into(), script],
+        let script = |dir: &Path| {
+            format!(
+                "echo $$ > {0}; (trap '' TERM; exec sleep 3600) & echo $! >> {0}; wait",
+                dir.join("pids").display()
+            )
         };
-        let out = dir.path().to_path_buf();
-        let (done, outcome) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let stop = AtomicBool::new(false);
-            let limit = Duration::from_secs(1);
-            let _ = done.send(run_cell(Path::new("/bin/sh"), &job, &out, limit, &stop));
-        });
-        let outcome = outcome.recv_timeout(Duration::from_secs(60));
-        let pids: Vec<u32> = std::fs::read_to_string(&pids_file)
+        let (dir, outcome) = shell_cell("over-time", script, Duration::from_secs(1));
+        let pids: Vec<u32> = std::fs::read_to_string(dir.path().join("pids"))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.trim().parse().ok())
@@ -414,25 +429,14 @@ mod tests {
     /// stderr) cannot keep the cell from returning: it ends, and says what held it.
     #[test]
     fn a_cell_returns_when_an_escaped_process_holds_its_stderr() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("cells")).unwrap();
-        let pid_file = dir.path().join("pid");
-        let script = format!(
-            "(sh -c 'echo $$ > {0}; exec sleep 3600' &); echo started >&2; exit 3",
-            pid_file.display()
-        );
-        let job = Job {
-            record: cell("escaped", CellStatus::Pending, None),
-            args: vec!["-c".into(), script],
+        let script = |dir: &Path| {
+            format!(
+                "(sh -c 'echo $$ > {0}; exec sleep 3600' &); echo started >&2; exit 3",
+                dir.join("pid").display()
+            )
         };
-        let out = dir.path().to_path_buf();
-        let (done, outcome) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let stop = AtomicBool::new(false);
-            let limit = Duration::from_secs(30);
-            let _ = done.send(run_cell(Path::new("/bin/sh"), &job, &out, limit, &stop));
-        });
-        let outcome = outcome.recv_timeout(Duration::from_secs(60));
+        let (dir, outcome) = shell_cell("escaped", script, Duration::from_secs(30));
+        let pid_file = dir.path().join("pid");
         let mut pid = None;
         for _ in 0..100 {
             pid = std::fs::read_to_string(&pid_file)

@@ -277,9 +277,9 @@ impl Connection {
         let now = env.now;
         let mut answered = 0;
         // Every request of the batch is parsed into the loop's one request, in place.
-        let mut request = env.buffers.request.take().unwrap_or_default();
+        let mut request = env.buffers.take_request();
         let blocked = self.answer_batch(token, input, now, &mut request, &mut answered, env);
-        env.buffers.request = Some(request);
+        env.buffers.give_request(request);
         if answered > 0 {
             env.counters.requests.fetch_add(answered, Ordering::Relaxed);
             // The handlers may have taken long: what follows (the write's timestamp, the next

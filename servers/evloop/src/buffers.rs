@@ -34,10 +34,11 @@ pub struct Buffers {
     pub scratch: Input,
     /// The request being answered: the loop parses every request into this one, in place, into
     /// the storage the one before left (one per loop, so an idle connection keeps none). An
-    /// offloaded request is taken out of it, leaving it empty. Boxed, and taken out for each
-    /// batch as a pointer: moving the request itself (about 200 bytes, out and back) cost about
-    /// 100 instructions per keep-alive request, where a batch is one request.
-    pub request: Option<Box<Request>>,
+    /// offloaded request is taken out of it, leaving it empty. Boxed, and lent for each batch as
+    /// a pointer ([`Buffers::take_request`], [`Buffers::give_request`]): moving the request
+    /// itself (about 200 bytes, out and back) cost about 100 instructions per keep-alive request,
+    /// where a batch is one request.
+    request: Option<Box<Request>>,
     spare: Vec<Vec<u8>>,
 }
 
@@ -48,6 +49,16 @@ impl Buffers {
             request: Some(Box::default()),
             spare: Vec::new(),
         }
+    }
+
+    /// The loop's request, for a batch; give it back after with [`Buffers::give_request`].
+    pub fn take_request(&mut self) -> Box<Request> {
+        self.request.take().unwrap_or_default()
+    }
+
+    /// Gives back the request [`Buffers::take_request`] lent.
+    pub fn give_request(&mut self, request: Box<Request>) {
+        self.request = Some(request);
     }
 
     /// An empty buffer, from the pool if one is spare.

@@ -226,10 +226,10 @@ impl Session {
         // Every request of the batch is parsed into the loop's one request, in place, and the
         // shared request counter is added to once for the batch (an atomic add per request
         // costs as much as some of the parsing), as epoll's loop does.
-        let mut request = env.buffers.request.take().unwrap_or_default();
+        let mut request = env.buffers.take_request();
         let mut answered = 0;
         self.answer_into(key, input, unsent, now, &mut request, &mut answered, env);
-        env.buffers.request = Some(request);
+        env.buffers.give_request(request);
         if answered > 0 {
             env.counters.requests.fetch_add(answered, Ordering::Relaxed);
         }
