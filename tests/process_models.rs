@@ -107,6 +107,19 @@ fn proc_state(pid: u32) -> Option<char> {
     stat[stat.rfind(')')? + 2..].chars().next()
 }
 
+/// Some thread of `pid` is blocked in `recvmsg` (`/proc/PID/task/*/syscall` names the call a
+/// sleeping thread is in).
+fn blocked_in_recvmsg(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        std::fs::read_to_string(task.path().join("syscall")).is_ok_and(|line| {
+            line.split_whitespace().next() == Some(&libc::SYS_recvmsg.to_string())
+        })
+    })
+}
+
 /// Live (not zombie) worker processes of the server.
 fn workers(server: &Server) -> Vec<u32> {
     descendants(server.pid())
@@ -1012,6 +1025,13 @@ fn handoff_deals_again_what_a_dead_worker_never_took() {
     // turn, so one of them goes to the stopped worker, which never takes it.
     assert!(hello_ok(server.addr));
     let victim = workers(&server)[0];
+    // The victim must have asked before it is stopped, or nothing is ever dealt to it: a worker
+    // blocked in `recvmsg` on its channel has asked (it asks, then receives), and stays asked
+    // until a connection arrives. Stopping it as it came back from serving could miss the ask.
+    assert!(
+        eventually(Duration::from_secs(5), || blocked_in_recvmsg(victim)),
+        "worker {victim} never waited on its channel"
+    );
     signal(victim, libc::SIGSTOP);
     // Stopped for sure (state T) before any connection is dealt: a worker woken by the signal
     // but not yet stopped could still take one, and lose it when killed.
