@@ -559,14 +559,23 @@ pub mod cases {
     pub fn graceful_shutdown(under: &Under) {
         let server = under.start(&[]);
         let target = server.target.clone();
-        // A request in flight at SIGTERM completes.
+        // A request in flight at SIGTERM completes. In flight for sure: SIGTERM is sent once
+        // the handler sleeps (a fixed pause could end before the server had even read the
+        // request, which it may then drop with the idle connections). 2.5 s: SIGTERM lands
+        // while it runs even if this thread is held up, and it ends within the suite's 5 s
+        // drain timeout.
         let inflight = std::thread::spawn(move || {
             let mut c = Client::connect_to(&target);
-            // Long enough that SIGTERM lands while it runs even on a loaded CI machine (it
-            // must finish within the suite's 5 s drain timeout).
             c.get("/sleep/2500")
         });
-        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            common::eventually(common::TIMEOUT, || common::sleeping_in_handler(
+                server.pid(),
+                2500
+            )),
+            "{}: the request never reached its handler",
+            under.model
+        );
         finish(server);
         let r = inflight.join().expect("client");
         assert_eq!(r.status, 200, "the in-flight request finished");

@@ -217,6 +217,67 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     None
 }
 
+/// Polls `check` every 20 ms for up to `limit`; true as soon as it holds. Tests wait for what
+/// they can observe with this, not for a fixed time.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The system call a blocked thread is in and its first three arguments, from
+/// `/proc/PID/task/TID/syscall`; `None` while the thread runs, or once it is gone.
+fn blocked_in(pid: u32, tid: &str) -> Option<(i64, [u64; 3])> {
+    let line = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")).ok()?;
+    let mut words = line.split_whitespace();
+    let nr = words.next()?.parse().ok()?;
+    let mut args = [0; 3];
+    for arg in &mut args {
+        *arg = u64::from_str_radix(words.next()?.strip_prefix("0x")?, 16).ok()?;
+    }
+    Some((nr, args))
+}
+
+/// Some thread of `root`'s process tree is blocked in `GET /sleep/<ms>`'s handler: in
+/// `nanosleep` or `clock_nanosleep` for exactly `ms` (the handler's `thread::sleep`; the request
+/// is read from the thread's stack through `/proc/PID/mem`, so a supervisor's or a poll loop's
+/// own short sleeps do not count). With that, a test knows its request is in flight (read and
+/// being served) instead of hoping a fixed pause was long enough. Pick an `ms` no other sleep
+/// of the server has (a few seconds).
+pub fn sleeping_in_handler(root: u32, ms: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    let want = ((ms / 1000) as i64, ((ms % 1000) * 1_000_000) as i64);
+    loadgen::procmon::tree_pids(root).into_iter().any(|pid| {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return false;
+        };
+        let Ok(mem) = std::fs::File::open(format!("/proc/{pid}/mem")) else {
+            return false;
+        };
+        tasks.flatten().any(|task| {
+            let tid = task.file_name().to_string_lossy().into_owned();
+            let request = match blocked_in(pid, &tid) {
+                Some((nr, args)) if nr == libc::SYS_nanosleep => args[0],
+                Some((nr, args)) if nr == libc::SYS_clock_nanosleep => args[2],
+                _ => return false,
+            };
+            let mut timespec = [0u8; 16];
+            mem.read_exact_at(&mut timespec, request).is_ok() && {
+                let secs = i64::from_ne_bytes(timespec[..8].try_into().expect("8 bytes"));
+                let nanos = i64::from_ne_bytes(timespec[8..].try_into().expect("8 bytes"));
+                (secs, nanos) == want
+            }
+        })
+    })
+}
+
 /// Every process whose parent chain leads to `root` (not `root` itself).
 pub fn descendants(root: u32) -> Vec<u32> {
     loadgen::procmon::tree_pids(root)
