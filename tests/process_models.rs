@@ -738,9 +738,19 @@ fn idle_keep_alive_connection_gets_its_next_request_answered(server: Server, sig
     let mut kept = None;
     assert!(keepalive_hello(&mut kept, server.addr));
     signal(server.pid(), sig);
-    // Long after the worker has seen the signal (it looks at least every 250 ms), well within
-    // the 1 s it then grants an idle connection.
-    thread::sleep(Duration::from_millis(500));
+    // The next request goes once the parent has passed the signal on to the worker (SIGTERM
+    // to it), so that the worker knows it is to leave when the request comes (a fixed pause
+    // raced a slow parent), and at once, well within the 1 s the worker grants an idle
+    // connection from when it notices. SIGHUP: the parent logs the reload after SIGTERMing
+    // the old generation. SIGTERM: the parent SIGTERMs every worker, then reaps them,
+    // sleeping 10 ms between looks (`Children::stop`); it sleeps 10 ms nowhere else.
+    let told = eventually(common::TIMEOUT, || match sig {
+        libc::SIGHUP => server
+            .stderr_so_far()
+            .contains("SIGHUP: generation 2 started"),
+        _ => common::sleeping(server.pid(), 10),
+    });
+    assert!(told, "{}: the workers were never told to leave", server.model);
     let answer = keepalive_get(&mut kept, server.addr, "/");
     assert!(
         matches!(&answer, Ok((200, body, true)) if body == "Hello, World!"),

@@ -55,6 +55,8 @@ pub struct Server {
     pub model: String,
     child: Option<Child>,
     stderr: Option<std::thread::JoinHandle<String>>,
+    /// What the server has written to stderr so far (the reader thread appends each line).
+    stderr_so_far: std::sync::Arc<std::sync::Mutex<String>>,
     /// The temporary directory holding a Unix server's socket.
     _socket_dir: Option<tempfile::TempDir>,
 }
@@ -107,11 +109,23 @@ impl Server {
             .expect("spawn lab serve");
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = BufReader::new(stderr).read_to_string(&mut text);
-            text
-        });
+        let stderr_so_far = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = {
+            let so_far = std::sync::Arc::clone(&stderr_so_far);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stderr);
+                let mut line = Vec::new();
+                while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+                    so_far
+                        .lock()
+                        .expect("stderr")
+                        .push_str(&String::from_utf8_lossy(&line));
+                    line.clear();
+                }
+                let text = so_far.lock().expect("stderr").clone();
+                text
+            })
+        };
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut line = String::new();
@@ -142,6 +156,7 @@ impl Server {
             model: model.to_string(),
             child: Some(child),
             stderr: Some(stderr),
+            stderr_so_far,
             _socket_dir: None,
         }
     }
@@ -152,6 +167,12 @@ impl Server {
 
     pub fn connect(&self) -> Client {
         Client::connect_to(&self.target)
+    }
+
+    /// What the running server has written to stderr so far, whole lines: a test can wait for
+    /// a line the server logs when it has done something.
+    pub fn stderr_so_far(&self) -> String {
+        self.stderr_so_far.lock().expect("stderr").clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -245,36 +266,43 @@ fn blocked_in(pid: u32, tid: &str) -> Option<(i64, [u64; 3])> {
     Some((nr, args))
 }
 
-/// Some thread of `root`'s process tree is blocked in `GET /sleep/<ms>`'s handler: in
-/// `nanosleep` or `clock_nanosleep` for exactly `ms` (the handler's `thread::sleep`; the request
-/// is read from the thread's stack through `/proc/PID/mem`, so a supervisor's or a poll loop's
-/// own short sleeps do not count). With that, a test knows its request is in flight (read and
-/// being served) instead of hoping a fixed pause was long enough. Pick an `ms` no other sleep
-/// of the server has (a few seconds).
+/// Some thread of `root`'s process tree is blocked in `GET /sleep/<ms>`'s handler: see
+/// [`sleeping`]. With that, a test knows its request is in flight (read, and being served)
+/// instead of hoping a fixed pause was long enough. Pick an `ms` no other sleep of the server
+/// has (a second or more).
 pub fn sleeping_in_handler(root: u32, ms: u64) -> bool {
+    loadgen::procmon::tree_pids(root)
+        .into_iter()
+        .any(|pid| sleeping(pid, ms))
+}
+
+/// Some thread of process `pid` is blocked in `nanosleep` or `clock_nanosleep` for exactly
+/// `ms` (a `thread::sleep(Duration::from_millis(ms))`): the call from
+/// `/proc/PID/task/TID/syscall`, the time asked for read from the thread's stack through
+/// `/proc/PID/mem` (allowed: the test is root or the server's ancestor), so that sleeps of
+/// other lengths do not count.
+pub fn sleeping(pid: u32, ms: u64) -> bool {
     use std::os::unix::fs::FileExt;
     let want = ((ms / 1000) as i64, ((ms % 1000) * 1_000_000) as i64);
-    loadgen::procmon::tree_pids(root).into_iter().any(|pid| {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            return false;
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    let Ok(mem) = std::fs::File::open(format!("/proc/{pid}/mem")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        let tid = task.file_name().to_string_lossy().into_owned();
+        let request = match blocked_in(pid, &tid) {
+            Some((nr, args)) if nr == libc::SYS_nanosleep => args[0],
+            Some((nr, args)) if nr == libc::SYS_clock_nanosleep => args[2],
+            _ => return false,
         };
-        let Ok(mem) = std::fs::File::open(format!("/proc/{pid}/mem")) else {
-            return false;
-        };
-        tasks.flatten().any(|task| {
-            let tid = task.file_name().to_string_lossy().into_owned();
-            let request = match blocked_in(pid, &tid) {
-                Some((nr, args)) if nr == libc::SYS_nanosleep => args[0],
-                Some((nr, args)) if nr == libc::SYS_clock_nanosleep => args[2],
-                _ => return false,
-            };
-            let mut timespec = [0u8; 16];
-            mem.read_exact_at(&mut timespec, request).is_ok() && {
-                let secs = i64::from_ne_bytes(timespec[..8].try_into().expect("8 bytes"));
-                let nanos = i64::from_ne_bytes(timespec[8..].try_into().expect("8 bytes"));
-                (secs, nanos) == want
-            }
-        })
+        let mut timespec = [0u8; 16];
+        mem.read_exact_at(&mut timespec, request).is_ok() && {
+            let secs = i64::from_ne_bytes(timespec[..8].try_into().expect("8 bytes"));
+            let nanos = i64::from_ne_bytes(timespec[8..].try_into().expect("8 bytes"));
+            (secs, nanos) == want
+        }
     })
 }
 
