@@ -647,8 +647,17 @@ fn reload_under_load_fails_no_request(
     let fresh_load = steady_load(server.addr, fresh, Conns::Fresh, stop.clone());
     let kept_load = steady_load(server.addr, kept, Conns::KeepAlive, stop.clone());
     thread::sleep(Duration::from_millis(500));
-    for _ in 0..3 {
+    for generation in 2..=4 {
         signal(server.pid(), libc::SIGHUP);
+        // The parent takes SIGHUP as a flag: a second one before it has reloaded for the
+        // first would be one reload. The next goes once this one is logged.
+        let logged = format!("SIGHUP: generation {generation} started");
+        assert!(
+            eventually(common::TIMEOUT, || server.stderr_so_far().contains(&logged)),
+            "{}: no reload to generation {generation}",
+            server.model
+        );
+        // A moment of load on the new generation, while the old one finishes.
         thread::sleep(Duration::from_millis(500));
     }
     thread::sleep(Duration::from_millis(500));
