@@ -215,22 +215,24 @@ fn expect_100_continue() {
     server.stop();
 }
 
-/// Sends `/sleep/300` on one connection, then (a little later) `/` on another, and returns the
-/// order in which the server answered them. When the quick answer arrives, the slow one is
-/// either already in the slow client's socket (the server wrote it first) or not.
+/// Sends `/sleep/900` on one connection, then (once its handler sleeps) `/` on another, and
+/// returns the order in which the server answered them. When the quick answer arrives, the
+/// slow one is either already in the slow client's socket (the server wrote it first) or not.
+/// With offload, the quick answer must come within the 900 ms: wide, for a loaded machine.
 fn completion_order(offload: bool) -> Vec<&'static str> {
     let server = Server::start(config(1, offload));
     let mut slow = server.connect();
     let mut quick = server.connect();
-    slow.get("/sleep/300").unwrap();
-    // Give the loop time to read the sleep request first.
-    thread::sleep(Duration::from_millis(50));
+    slow.get("/sleep/900").unwrap();
+    // The loop has read the sleep request first (a fixed pause only hoped so): its handler
+    // runs, on the loop or in the offload pool.
+    common::wait_until_handler_sleeps(900);
     quick.get("/").unwrap();
     assert_eq!(quick.reply().text(), "Hello, World!");
     slow.stream().set_nonblocking(true).unwrap();
     let slow_already_answered = slow.stream().peek(&mut [0u8; 1]).is_ok_and(|n| n > 0);
     slow.stream().set_nonblocking(false).unwrap();
-    assert_eq!(slow.reply().text(), "slept 300 ms\n");
+    assert_eq!(slow.reply().text(), "slept 900 ms\n");
     server.stop();
     match slow_already_answered {
         true => vec!["sleep", "quick"],

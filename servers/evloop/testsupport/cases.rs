@@ -240,13 +240,16 @@ pub fn graceful_shutdown_finishes_in_flight_requests_and_closes_idle_ones() {
         idle.get("/").unwrap();
         assert_eq!(idle.reply().status, 200);
         let mut busy = server.connect();
-        busy.get("/sleep/500").unwrap();
-        thread::sleep(Duration::from_millis(100));
+        busy.get("/sleep/1300").unwrap();
+        // In flight for sure: its handler sleeps (a request not yet read when shutdown comes
+        // is an idle connection, closed). 1.3 s: shutdown comes while it runs even if this
+        // thread is held up.
+        super::wait_until_handler_sleeps(1300);
         let addr = server.addr;
         let stopper = thread::spawn(move || server.stop());
         // The in-flight request completes, and is told the connection closes.
         let reply = busy.reply();
-        assert_eq!(reply.text(), "slept 500 ms\n");
+        assert_eq!(reply.text(), "slept 1300 ms\n");
         assert!(reply.closes());
         assert!(busy.is_closed());
         assert!(idle.is_closed());
@@ -266,7 +269,8 @@ pub fn shutdown_returns_at_the_drain_timeout_when_a_request_outlasts_it() {
     let mut server = Server::start(config);
     let mut busy = server.connect();
     busy.get("/sleep/5000").unwrap();
-    thread::sleep(Duration::from_millis(100));
+    // Running for sure, not still unread (then it would be an idle connection, closed at once).
+    super::wait_until_handler_sleeps(5000);
     // Bounded generously: run must not wait for the 5 s sleep.
     server.stop_within(Duration::from_secs(4));
     assert!(busy.is_closed());

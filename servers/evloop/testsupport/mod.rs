@@ -142,6 +142,56 @@ impl Drop for Server {
     }
 }
 
+/// Waits (bounded) until a thread of this process is blocked in the handler of
+/// `GET /sleep/<ms>`: then that request has been read and is being served (inline on a loop, or
+/// in the offload pool), where a fixed pause only hoped so. The handler's `thread::sleep` is
+/// recognised by its call (`/proc/self/task/TID/syscall`: `nanosleep` or `clock_nanosleep`) and
+/// the time it asked for (read through `/proc/self/mem`), so `ms` must be one that no other
+/// test of the binary sleeps for (the tests run in parallel threads of this process).
+pub fn wait_until_handler_sleeps(ms: u64) {
+    let deadline = std::time::Instant::now() + READ_TIMEOUT;
+    while !handler_sleeping(ms) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no thread ever slept {ms} ms: the request never reached its handler"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn handler_sleeping(ms: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    let want = ((ms / 1000) as i64, ((ms % 1000) * 1_000_000) as i64);
+    let (Ok(tasks), Ok(mem)) = (
+        std::fs::read_dir("/proc/self/task"),
+        std::fs::File::open("/proc/self/mem"),
+    ) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        let Ok(line) = std::fs::read_to_string(task.path().join("syscall")) else {
+            return false;
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let arg = |i: usize| {
+            words
+                .get(i + 1)
+                .and_then(|w| u64::from_str_radix(w.strip_prefix("0x")?, 16).ok())
+        };
+        let request = match words.first().and_then(|w| w.parse::<i64>().ok()) {
+            Some(nr) if nr == libc::SYS_nanosleep => arg(0),
+            Some(nr) if nr == libc::SYS_clock_nanosleep => arg(2),
+            _ => None,
+        };
+        let mut timespec = [0u8; 16];
+        request.is_some_and(|at| mem.read_exact_at(&mut timespec, at).is_ok()) && {
+            let secs = i64::from_ne_bytes(timespec[..8].try_into().unwrap());
+            let nanos = i64::from_ne_bytes(timespec[8..].try_into().unwrap());
+            (secs, nanos) == want
+        }
+    })
+}
+
 /// A parsed response, as much as the tests need.
 #[derive(Debug)]
 pub struct Reply {
