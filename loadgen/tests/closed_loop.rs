@@ -165,7 +165,12 @@ fn target_dying_mid_run_ends_with_errors_not_a_hang() {
         let server = &server;
         std::thread::scope(|s| {
             s.spawn(|| {
-                std::thread::sleep(Duration::from_millis(400));
+                // Mid-run: once the server has answered a request (so the run has measured
+                // one), not after a fixed 400 ms, which a slow start of the run could outlast.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while server.count() == 0 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 server.kill();
             });
             let start = Instant::now();
