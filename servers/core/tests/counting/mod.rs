@@ -66,12 +66,14 @@ pub fn measure(stream: &mut TcpStream, singles: usize, batches: usize) -> Window
     run(stream, &mut buf, 100);
     run_batches(stream, &mut buf, 10);
     let warm_up = 1 + 100 + 10 * BATCH;
-    // Let the server finish its turn (deadline bookkeeping after the write) before counting.
-    std::thread::sleep(Duration::from_millis(100));
+    // The server finishes its turn (deadline bookkeeping after the write) before counting
+    // starts, and the last measured turn before it ends: each time, until every other thread
+    // of the process waits.
+    settle();
     let before = sys::allocations();
     run(stream, &mut buf, singles);
     run_batches(stream, &mut buf, batches);
-    std::thread::sleep(Duration::from_millis(100));
+    settle();
     let allocations = sys::allocations() - before;
     Window {
         requests: singles + batches * BATCH,
@@ -97,4 +99,41 @@ fn exchange(
         got += n;
     }
     assert!(buf[..got].ends_with(b"Hello, World!"));
+}
+
+/// Waits (bounded) until every thread of this process but the caller is asleep (state `S` in
+/// `/proc/self/task/TID/stat`: blocked in its wait for input, `epoll_wait` or a socket read,
+/// or parked), twice in a row 10 ms apart: then the server has finished its turn. A fixed pause
+/// only hoped so, and a turn finished late on a loaded machine fell into the window. The
+/// looking allocates, uncounted.
+fn settle() {
+    sys::uncounted(|| {
+        let me = std::fs::read_link("/proc/thread-self")
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .expect("/proc/thread-self");
+        let others_asleep = || {
+            std::fs::read_dir("/proc/self/task")
+                .expect("/proc/self/task")
+                .flatten()
+                .filter(|t| t.file_name().to_string_lossy() != me)
+                .all(|t| {
+                    std::fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| {
+                        stat.rfind(')')
+                            .and_then(|i| stat.get(i + 2..i + 3))
+                            .is_some_and(|state| state == "S")
+                    })
+                })
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut quiet = 0;
+        while quiet < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server's threads never went back to waiting"
+            );
+            quiet = if others_asleep() { quiet + 1 } else { 0 };
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
 }
