@@ -1012,12 +1012,23 @@ fn handoff_deals_connections_round_robin() {
     assert!(eventually(Duration::from_secs(5), || workers(&server)
         .len()
         == 4));
+    // Every worker has asked again (it waits in recvmsg) before the next connection arrives,
+    // so the parent deals them in turn. Only one client, one connection at a time, was not
+    // enough: the worker next in turn, descheduled before it asked again, was skipped.
+    let all_asked = || {
+        let deadline = Instant::now() + common::TIMEOUT;
+        while !workers(&server).into_iter().all(blocked_in_recvmsg) {
+            assert!(Instant::now() < deadline, "the workers never all asked");
+            thread::sleep(Duration::from_millis(1));
+        }
+    };
     for _ in 0..200 {
+        all_asked();
         assert!(hello_ok(server.addr));
     }
+    all_asked();
     let per_worker = connections_per_worker(server.addr);
-    // One client, one connection at a time: every worker has asked again before the next
-    // connection arrives, so the parent deals them in turn (the /_status request is one more).
+    // The /_status request is one more.
     assert_eq!(per_worker.len(), 4, "{per_worker:?}");
     assert!(
         per_worker.iter().all(|&n| (50..=51).contains(&n)),
