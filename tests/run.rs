@@ -198,10 +198,18 @@ fn ctrl_c_stops_lab_run_cleanly_exits_130_and_says_so() {
         "--json",
         json.to_str().unwrap(),
     ];
-    // Once the server child runs, a little load.
+    // Once the load runs (its worker threads, `loadgen-N`, exist: the server is up), a second
+    // of it, past the 200 ms warm-up. Counted from the server's start, a fixed pause could
+    // end before the load began when the machine was slow to start the server.
     let mut child = common::spawn_lab_job(&args, 1, Duration::from_secs(20));
     let pid = child.id();
-    std::thread::sleep(Duration::from_millis(1500));
+    let loading = common::eventually(Duration::from_secs(20), || {
+        threads_cpus(pid)
+            .iter()
+            .any(|(name, _)| name.starts_with("loadgen-"))
+    });
+    assert!(loading, "lab run never started its load");
+    std::thread::sleep(Duration::from_millis(1000));
     // A terminal's Ctrl-C: SIGINT to every process of the foreground group.
     common::terminal_ctrl_c(pid);
     let status = common::wait_exit(&mut child, Duration::from_secs(30), "lab run after Ctrl-C");
