@@ -148,6 +148,11 @@ fn a_client_that_never_reads_is_closed_at_the_write_timeout() {
         }
         client
     });
+    // Accepted first (open was 0 before that too), then closed.
+    assert!(
+        eventually(|| server.counters.loops[0].accepted.load(Ordering::Relaxed) == 1),
+        "the connection was not accepted"
+    );
     assert!(
         eventually(|| server.open() == 0),
         "the connection was not closed"
