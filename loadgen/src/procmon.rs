@@ -164,6 +164,14 @@ pub fn is_alive(pid: u32) -> bool {
     }
 }
 
+/// This thread's time on a CPU and time ready but waiting for one, nanoseconds, as the kernel
+/// counts them (`/proc/thread-self/schedstat`).
+pub(crate) fn this_thread_schedstat() -> Option<(u64, u64)> {
+    let text = fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
+    Some((fields.next()??, fields.next()??))
+}
+
 /// The command name of `pid` (`/proc/PID/comm`), if it lives.
 pub fn command_name(pid: u32) -> Option<String> {
     let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
