@@ -240,8 +240,9 @@ fn a_lead_the_load_generator_could_not_push_past_is_called_a_lower_bound() {
     assert!(
         md.contains(
             "At 1,000 connections the load generator was busy nearly all the time (at least 90% \
-             of the measured time on a CPU or waiting for one) in the cells of `epoll`: their \
-             figures are what the generator, or the CPUs it shared with the server, could drive"
+             of the measured time on a CPU or waiting for one) while loading `epoll`: that \
+             figure is what the generator, or the CPUs it shared with the server, could drive, a \
+             lower bound on what the server can do."
         ),
         "{md}"
     );
@@ -254,7 +255,7 @@ fn a_lead_the_load_generator_could_not_push_past_is_called_a_lower_bound() {
         "{md}"
     );
     // process_pool's generator had time to spare: no caveat, and its ceiling stays "none".
-    assert!(!md.contains("cells of `process_pool`"), "{md}");
+    assert!(!md.contains("loading `process_pool`"), "{md}");
     assert!(!md.contains("`epoll` and `process_pool`"), "{md}");
     assert!(md.contains("| hello | `process_pool` | none |"), "{md}");
 }

@@ -516,12 +516,17 @@ impl Ctx<'_> {
             .map(|(s, _)| format!("`{s}`"))
             .collect();
         if !bound.is_empty() {
+            let (figures, servers) = if bound.len() == 1 {
+                ("that figure is", "a lower bound on what the server")
+            } else {
+                ("those figures are", "lower bounds on what those servers")
+            };
             lines.push(format!(
                 "At {at} connections the load generator was busy nearly all the time (at least {} \
-                 of the measured time on a CPU or waiting for one) in the cells of {}: their \
-                 figures are what the generator, or the CPUs it shared with the server, could \
-                 drive, lower bounds on what those servers can do. More load-generator \
-                 `--threads`, or CPUs apart (`--server-cpus`, `--load-cpus`), would tell.",
+                 of the measured time on a CPU or waiting for one) while loading {}: {figures} \
+                 what the generator, or the CPUs it shared with the server, could drive, \
+                 {servers} can do. More load-generator `--threads`, or CPUs apart \
+                 (`--server-cpus`, `--load-cpus`), would tell.",
                 fmt::percent(lab_schema::Loader::SATURATED),
                 and_list(&bound)
             ));
