@@ -81,12 +81,22 @@ pub fn probe(url: &str) -> Result<(), String> {
     }
 }
 
-/// Whether `pid` is a live process.
-pub fn check_pid(pid: u32) -> Result<(), String> {
-    if loadgen::procmon::is_alive(pid) {
-        Ok(())
-    } else {
-        Err(format!("--external-pid {pid}: no such process"))
+/// Whether `pid` is the server at `url`: a live process that (or one of whose children) holds a
+/// socket listening on the URL's address. A pid that only lives (reused by the kernel after the
+/// server restarted, or mistyped) would have the report measure the wrong process. When `/proc`
+/// cannot tell (another network namespace, another user's process) a live process is taken.
+pub fn check_pid(pid: u32, url: &str) -> Result<(), String> {
+    if !loadgen::procmon::is_alive(pid) {
+        return Err(format!("--external-pid {pid}: no such process"));
+    }
+    let target = target_of(url)?;
+    match loadgen::procmon::listens_on(pid, &target) {
+        Some(false) => Err(format!(
+            "--external-pid {pid}: that process ({}) and its children do not listen on {target}: \
+             give the pid of the server at {url} (e.g. `pgrep -o nginx`, or `ss -ltnp`)",
+            loadgen::procmon::command_name(pid).unwrap_or_else(|| "?".into())
+        )),
+        Some(true) | None => Ok(()),
     }
 }
 

@@ -424,7 +424,7 @@ fn run_external(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String
     let pid = match (&started, args.external.external_pid) {
         (Some(s), _) => Some(s.pid()),
         (None, Some(pid)) => {
-            crate::external::check_pid(pid)?;
+            crate::external::check_pid(pid, &url)?;
             Some(pid)
         }
         (None, None) => {

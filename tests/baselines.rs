@@ -8,6 +8,7 @@ mod common;
 
 use common::{
     assert_report_reproduces, cell_report, cells, compare, compare_into, lab, lab_ok, plan, Server,
+    Target, Transport,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -469,6 +470,54 @@ fn resume_runs_only_the_cells_an_interruption_left() {
     assert_report_reproduces(&out);
 }
 
+/// `--external-pid` must be the server at the URL: a process that lives but does not listen
+/// there (the kernel reused a restarted server's pid, or a typo) would have the report measure
+/// the wrong process, so it is refused in one line naming the flag and the process, before any
+/// load, over TCP and a Unix socket. The server's own pid is taken over both.
+#[test]
+fn an_external_pid_that_does_not_listen_at_the_url_is_refused() {
+    let mut other = Command::new("sleep").arg("60").spawn().expect("sleep");
+    let other_pid = other.id().to_string();
+    for transport in [Transport::Tcp, Transport::Unix] {
+        let server = Server::start_over(transport, "epoll", &[]);
+        let (url, at) = match &server.target {
+            Target::Tcp(addr) => (server.url("/"), addr.to_string()),
+            Target::Unix(path) => (
+                format!("unix:{}:/", path.display()),
+                format!("unix:{}", path.display()),
+            ),
+        };
+        let spec = format!("ext={url}");
+        let run = |pid: &str| {
+            lab(&[
+                "run",
+                "--external",
+                &spec,
+                "--external-pid",
+                pid,
+                "--conns",
+                "2",
+                "--duration",
+                "1s",
+            ])
+        };
+        let (ok, _, err) = run(&other_pid);
+        assert!(!ok, "{transport:?}: a pid that does not listen was taken");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!(
+                "--external-pid {other_pid}: that process (sleep) and its children do not \
+                 listen on {at}"
+            )),
+            "{transport:?}: {err}"
+        );
+        let (ok, _, err) = run(&server.pid().to_string());
+        assert!(ok, "{transport:?}: the server's own pid was refused: {err}");
+    }
+    other.kill().expect("kill sleep");
+    other.wait().expect("reap sleep");
+}
+
 /// A comparison with `--external-pid` whose server was restarted since (a new pid at the same
 /// URL) resumes with `--resume DIR --external-pid NEW`: the cells measured before are kept (the
 /// external server's too, run with the old pid), the rest sample the new process, and the report
@@ -517,6 +566,35 @@ fn resume_takes_a_restarted_external_servers_new_pid() {
     let second = Server::start_on("epoll", &addr, &[]);
     let new_pid = second.pid().to_string();
     assert_ne!(new_pid, old_pid);
+
+    // The old pid reused by an unrelated process (here: the folder's command names a live
+    // process that is not the server) is refused as well, with the same advice.
+    let mut reused = Command::new("sleep").arg("60").spawn().expect("sleep");
+    let reused_pid = reused.id().to_string();
+    let typed = std::fs::read_to_string(&path).unwrap();
+    let as_reused = typed.replace(
+        &format!("\"--external-pid\",\n    \"{old_pid}\""),
+        &format!("\"--external-pid\",\n    \"{reused_pid}\""),
+    );
+    assert_ne!(
+        as_reused, typed,
+        "the command's pid was not found in compare.json"
+    );
+    std::fs::write(&path, &as_reused).unwrap();
+    let (ok, _, err) = lab(&["compare", "--resume", out_s]);
+    assert!(!ok, "a reused pid was taken");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "--external-pid {reused_pid}: that process (sleep) and its children do not listen"
+        )) && err.contains(&format!(
+            "`lab compare --resume {out_s} --external-pid PID`"
+        )),
+        "{err}"
+    );
+    reused.kill().expect("kill sleep");
+    reused.wait().expect("reap sleep");
+    std::fs::write(&path, &typed).unwrap();
 
     let (ok, _, err) = lab(&["compare", "--resume", out_s]);
     assert!(!ok);

@@ -176,6 +176,17 @@ pub fn merge(parts: &[Report]) -> Result<Report, String> {
         None
     };
 
+    // The loaders' threads side by side (each loader on machines of its own), when every loader
+    // measured its threads.
+    let loader = parts
+        .iter()
+        .map(|p| p.loader.clone())
+        .collect::<Option<Vec<_>>>()
+        .map(|loaders| lab_schema::Loader {
+            on_cpu: loaders.iter().flat_map(|l| l.on_cpu.clone()).collect(),
+            waiting: loaders.iter().flat_map(|l| l.waiting.clone()).collect(),
+        });
+
     Ok(Report {
         schema_version: lab_schema::SCHEMA_VERSION,
         planned_s: parts.iter().map(|p| p.planned_s).fold(0.0, f64::max),
@@ -212,6 +223,7 @@ pub fn merge(parts: &[Report]) -> Result<Report, String> {
             kernel: kernels.join(", "),
         },
         warnings,
+        loader,
     })
 }
 
@@ -276,6 +288,10 @@ mod tests {
                 kernel: "6.1".into(),
             },
             warnings: vec![],
+            loader: Some(lab_schema::Loader {
+                on_cpu: vec![0.5],
+                waiting: vec![0.1],
+            }),
         }
     }
 
@@ -285,6 +301,16 @@ mod tests {
         let b = part(&[10_000, 20_000], Some(5.0), "b");
         let m = merge(&[a.clone(), b.clone()]).unwrap();
         assert_eq!(m.requests, 5);
+        // Each loader's threads, side by side.
+        let loader = m
+            .loader
+            .as_ref()
+            .expect("both loaders measured their threads");
+        assert_eq!(loader.on_cpu, vec![0.5, 0.5]);
+        assert_eq!(loader.waiting, vec![0.1, 0.1]);
+        let mut unmeasured = b.clone();
+        unmeasured.loader = None;
+        assert_eq!(merge(&[a.clone(), unmeasured]).unwrap().loader, None);
         assert_eq!(m.conns, 20);
         assert_eq!(m.errors.timeout, 2);
         assert_eq!(m.connections.established, 20);

@@ -164,6 +164,149 @@ pub fn is_alive(pid: u32) -> bool {
     }
 }
 
+/// This thread's time on a CPU and time ready but waiting for one, nanoseconds, as the kernel
+/// counts them (`/proc/thread-self/schedstat`).
+pub(crate) fn this_thread_schedstat() -> Option<(u64, u64)> {
+    let text = fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
+    Some((fields.next()??, fields.next()??))
+}
+
+/// The command name of `pid` (`/proc/PID/comm`), if it lives.
+pub fn command_name(pid: u32) -> Option<String> {
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(comm.trim_end().to_string())
+}
+
+/// Whether the process tree rooted at `pid` holds a listening socket for `target`: a TCP
+/// socket in LISTEN on the target's port (at its address or a wildcard one), or a listening Unix
+/// socket bound to its path. `None` when `/proc` cannot tell: the process is in another network
+/// namespace (a container's port may be forwarded from another one), or its descriptors are
+/// another user's to read.
+///
+/// This is how a pid given for a server is known to be that server, and not a process that
+/// happens to live (a pid the kernel reused after the server was restarted, a typo).
+pub fn listens_on(pid: u32, target: &crate::Target) -> Option<bool> {
+    let netns = |p: &str| fs::read_link(format!("/proc/{p}/ns/net")).ok();
+    if netns(&pid.to_string())? != netns("self")? {
+        return None;
+    }
+    let listening = match target {
+        crate::Target::Tcp(addr) => tcp_listeners(pid, addr),
+        crate::Target::Unix(path) => unix_listeners(pid, path),
+    };
+    let mut unreadable = false;
+    for p in tree_pids(pid) {
+        match fs::read_dir(format!("/proc/{p}/fd")) {
+            Ok(fds) => {
+                let holds = fds.flatten().any(|fd| {
+                    fs::read_link(fd.path()).is_ok_and(|link| {
+                        link.to_str()
+                            .and_then(|l| l.strip_prefix("socket:["))
+                            .and_then(|l| l.strip_suffix(']'))
+                            .and_then(|inode| inode.parse::<u64>().ok())
+                            .is_some_and(|inode| listening.contains(&inode))
+                    })
+                });
+                if holds {
+                    return Some(true);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => unreadable = true,
+            Err(_) => {}
+        }
+    }
+    (!unreadable).then_some(false)
+}
+
+/// The inodes of the TCP sockets in LISTEN on `addr`'s port, at its address or a wildcard one,
+/// in `pid`'s network namespace (`/proc/PID/net/tcp` and `tcp6`).
+fn tcp_listeners(pid: u32, addr: &std::net::SocketAddr) -> Vec<u64> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    // An address as the kernel prints it: each 32-bit word of the network-order bytes in hex,
+    // in host order.
+    let ip = |hex: &str| -> Option<IpAddr> {
+        let word = |i: usize| {
+            u32::from_str_radix(hex.get(8 * i..8 * i + 8)?, 16)
+                .ok()
+                .map(u32::to_ne_bytes)
+        };
+        Some(match hex.len() {
+            8 => IpAddr::V4(Ipv4Addr::from(word(0)?)),
+            32 => {
+                let mut bytes = [0u8; 16];
+                for i in 0..4 {
+                    bytes[4 * i..4 * i + 4].copy_from_slice(&word(i)?);
+                }
+                IpAddr::V6(Ipv6Addr::from(bytes))
+            }
+            _ => return None,
+        })
+    };
+    // A v4-mapped address is its v4 one; a wildcard (v4 or v6, dual-stack) serves any address.
+    let serves = |local: IpAddr| {
+        let local = match local {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(local, IpAddr::V4),
+            v4 => v4,
+        };
+        local.is_unspecified() || local == addr.ip()
+    };
+    let mut inodes = Vec::new();
+    for file in ["tcp", "tcp6"] {
+        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/{file}")) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(&"0A"), Some(inode)) =
+                (words.get(1), words.get(3), words.get(9))
+            else {
+                continue;
+            };
+            let Some((host, port)) = local.split_once(':') else {
+                continue;
+            };
+            if u16::from_str_radix(port, 16).ok() == Some(addr.port())
+                && ip(host).is_some_and(serves)
+            {
+                inodes.extend(inode.parse::<u64>().ok());
+            }
+        }
+    }
+    inodes
+}
+
+/// The inodes of the listening Unix sockets bound to `path` (`/proc/PID/net/unix`; a relative
+/// bound path is taken from the process's working directory).
+fn unix_listeners(pid: u32, path: &std::path::Path) -> Vec<u64> {
+    /// `__SO_ACCEPTCON` in the Flags column: the socket listens.
+    const ACCEPTING: u32 = 1 << 16;
+    let want = fs::canonicalize(path).ok();
+    let cwd = fs::read_link(format!("/proc/{pid}/cwd")).ok();
+    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/unix")) else {
+        return Vec::new();
+    };
+    let mut inodes = Vec::new();
+    for line in text.lines().skip(1) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (Some(flags), Some(inode), Some(bound)) = (words.get(3), words.get(6), words.get(7))
+        else {
+            continue;
+        };
+        let listening = u32::from_str_radix(flags, 16).is_ok_and(|f| f & ACCEPTING != 0);
+        let bound = std::path::Path::new(bound);
+        let bound = match &cwd {
+            Some(cwd) if bound.is_relative() => cwd.join(bound),
+            _ => bound.to_path_buf(),
+        };
+        if listening && (bound == path || (want.is_some() && fs::canonicalize(&bound).ok() == want))
+        {
+            inodes.extend(inode.parse::<u64>().ok());
+        }
+    }
+    inodes
+}
+
 /// A `Key: value kB` line of a `/proc` file, in bytes (or the bare number
 /// for lines without a unit).
 fn field(text: &str, key: &str) -> Option<u64> {

@@ -12,7 +12,7 @@ use crate::request::Request;
 use crate::stats::{histogram, Live, ThreadStats, Timeline};
 use crate::worker::{Plan, Shared, Worker};
 use lab_schema::{
-    encode_histogram, Connections, Errors, Host, Latency, LoadReport as Report, Service,
+    encode_histogram, Connections, Errors, Host, Latency, LoadReport as Report, Loader, Service,
     SCHEMA_VERSION,
 };
 
@@ -190,6 +190,12 @@ fn merge(
         finished_us = finished_us.max(r.finished_us);
     }
     let duration_s = (finished_us - measure_us) as f64 / 1e6;
+    // Every thread's shares, or none: a partial list would hide the busiest.
+    let busy: Option<Vec<(f64, f64)>> = results.iter().map(|r| r.busy).collect();
+    let loader = busy.map(|busy| Loader {
+        on_cpu: busy.iter().map(|b| b.0).collect(),
+        waiting: busy.iter().map(|b| b.1).collect(),
+    });
     Report {
         schema_version: SCHEMA_VERSION,
         url: config.url(),
@@ -227,5 +233,6 @@ fn merge(
             .map(|d| d.as_secs_f64()),
         host: Host::current(),
         warnings,
+        loader,
     }
 }

@@ -129,6 +129,9 @@ pub(crate) struct ThreadStats {
     pub first_response_us: Vec<u64>,
     /// The second being accumulated.
     pub row: SecondRow,
+    /// Over the measured time: the share of it this thread was on a CPU, and the share it was
+    /// ready but waiting for one (`None` if `/proc` could not say).
+    pub busy: Option<(f64, f64)>,
 }
 
 impl ThreadStats {
@@ -144,6 +147,7 @@ impl ThreadStats {
             finished_us: 0,
             per_conn: Vec::new(),
             first_response_us: Vec::new(),
+            busy: None,
             row: SecondRow {
                 second: 0,
                 requests: 0,

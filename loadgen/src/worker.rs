@@ -112,6 +112,8 @@ pub(crate) struct Worker<'a> {
     /// deadline it is set for.
     timer: Timer,
     timer_at: u64,
+    /// When measuring began (microseconds since the epoch) and this thread's schedstat then.
+    busy_from: Option<(u64, (u64, u64))>,
 }
 
 impl<'a> Worker<'a> {
@@ -129,6 +131,7 @@ impl<'a> Worker<'a> {
             poll,
             timer,
             timer_at: u64::MAX,
+            busy_from: None,
             conns,
             buf: vec![0; READ_BUF],
             stats: ThreadStats::new(open_loop),
@@ -161,6 +164,20 @@ impl<'a> Worker<'a> {
         false
     }
 
+    /// The shares of the time since measuring began that this thread was on a CPU and waiting
+    /// for one.
+    fn busy_since_measuring(&self) -> Option<(f64, f64)> {
+        let (from, (cpu0, wait0)) = self.busy_from?;
+        let (cpu, wait) = crate::procmon::this_thread_schedstat()?;
+        let wall_ns = (self.now.checked_sub(from)? * 1000) as f64;
+        (wall_ns > 0.0).then(|| {
+            (
+                cpu.saturating_sub(cpu0) as f64 / wall_ns,
+                wait.saturating_sub(wait0) as f64 / wall_ns,
+            )
+        })
+    }
+
     fn tick(&mut self) {
         self.now = self.plan.epoch.elapsed().as_micros() as u64;
     }
@@ -178,9 +195,13 @@ impl<'a> Worker<'a> {
             - 1;
         loop {
             self.tick();
+            if self.busy_from.is_none() && self.measuring() {
+                self.busy_from = crate::procmon::this_thread_schedstat().map(|s| (self.now, s));
+            }
             if self.sending && (self.now >= self.plan.end_us || self.shared.budget_spent()) {
                 self.sending = false;
                 self.stats.finished_us = self.now.min(self.plan.end_us);
+                self.stats.busy = self.busy_since_measuring();
             }
             let drained = !self.sending && self.inflight == 0;
             let late = self.now >= self.plan.end_us + self.plan.drain_us;
@@ -241,6 +262,7 @@ impl<'a> Worker<'a> {
         self.flush_live();
         if self.stats.finished_us == 0 {
             self.stats.finished_us = self.now.min(self.plan.end_us);
+            self.stats.busy = self.busy_since_measuring();
         }
         for c in &self.conns {
             self.stats.per_conn.push(c.responses);

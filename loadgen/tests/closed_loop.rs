@@ -277,3 +277,41 @@ fn pipelined_requests_are_refilled_in_one_write_per_read() {
     let per_read = server.join().unwrap();
     assert_eq!(per_read, vec![DEPTH; ROUNDS], "requests per server read");
 }
+
+/// The load generator says how busy each of its threads was over the measured time: one share
+/// per thread, none above the whole time. A generator whose one connection waits on a stalled
+/// server sleeps: it is idle, not busy (the shares are of CPU time, not of wall time).
+#[test]
+fn the_load_generator_says_how_busy_its_threads_were() {
+    let server = TestServer::start(Behavior::Ok);
+    let mut c = config(&server);
+    c.conns = 4;
+    c.threads = 2;
+    c.duration = Duration::from_millis(1000);
+    let report = loadgen::run(&c).unwrap();
+    let loader = report.loader.expect("the threads' busy shares");
+    assert_eq!(loader.on_cpu.len(), 2, "{loader:?}");
+    assert_eq!(loader.waiting.len(), 2, "{loader:?}");
+    for share in loader.on_cpu.iter().chain(&loader.waiting) {
+        assert!((0.0..=1.05).contains(share), "{loader:?}");
+    }
+    assert!(loader.on_cpu.iter().all(|&c| c > 0.0), "{loader:?}");
+
+    let stalled = TestServer::start(Behavior::StallOnce {
+        at: 1,
+        pause: Duration::from_secs(3),
+    });
+    let mut c = config(&stalled);
+    c.conns = 1;
+    c.threads = 1;
+    c.duration = Duration::from_millis(1000);
+    let report = loadgen::run(&c).unwrap();
+    assert_eq!(
+        report.requests, 0,
+        "the stalled request was answered in time"
+    );
+    let loader = report.loader.expect("the thread's busy share");
+    let (_, on_cpu, waiting) = loader.busiest().unwrap();
+    assert!(on_cpu + waiting < 0.5, "{loader:?}");
+    assert!(!loader.saturated());
+}

@@ -51,3 +51,74 @@ fn counts_cpu_of_the_current_process() {
     let back: loadgen::ServerStats = serde_json::from_str(&json).unwrap();
     assert_eq!(back, stats);
 }
+
+/// `listens_on` finds this process's listening sockets in `/proc`: at a specific address, at a
+/// v4 and a v6 wildcard (which serve 127.0.0.1), on a Unix path; not another address, another
+/// port, a connected socket's port, or a process without sockets.
+#[test]
+fn listens_on_reads_the_listening_sockets_of_a_tree() {
+    use loadgen::procmon::listens_on;
+    use loadgen::Target;
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    let me = std::process::id();
+    let at = |addr: &str| Target::Tcp(addr.parse::<SocketAddr>().unwrap());
+
+    let local = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = local.local_addr().unwrap().port();
+    assert_eq!(
+        listens_on(me, &at(&format!("127.0.0.1:{port}"))),
+        Some(true)
+    );
+    assert_eq!(
+        listens_on(me, &at(&format!("127.0.0.2:{port}"))),
+        Some(false)
+    );
+    // A connected socket on the other end of that port is not a listener.
+    let client = TcpStream::connect(local.local_addr().unwrap()).unwrap();
+    let client_port = client.local_addr().unwrap().port();
+    assert_eq!(
+        listens_on(me, &at(&format!("127.0.0.1:{client_port}"))),
+        Some(false)
+    );
+
+    let any4 = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port4 = any4.local_addr().unwrap().port();
+    assert_eq!(
+        listens_on(me, &at(&format!("127.0.0.1:{port4}"))),
+        Some(true)
+    );
+    if let Ok(any6) = TcpListener::bind("[::]:0") {
+        let port6 = any6.local_addr().unwrap().port();
+        assert_eq!(
+            listens_on(me, &at(&format!("127.0.0.1:{port6}"))),
+            Some(true)
+        );
+        assert_eq!(listens_on(me, &at(&format!("[::1]:{port6}"))), Some(true));
+    }
+    if let Ok(loop6) = TcpListener::bind("[::1]:0") {
+        let port6 = loop6.local_addr().unwrap().port();
+        assert_eq!(listens_on(me, &at(&format!("[::1]:{port6}"))), Some(true));
+        assert_eq!(
+            listens_on(me, &at(&format!("127.0.0.1:{port6}"))),
+            Some(false)
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sock");
+    let _unix = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    assert_eq!(listens_on(me, &Target::Unix(path.clone())), Some(true));
+    assert_eq!(
+        listens_on(me, &Target::Unix(dir.path().join("other.sock"))),
+        Some(false)
+    );
+
+    // A process that holds no socket, and whose parent's sockets are not its own.
+    let mut child = Command::new("sleep").arg("10").spawn().unwrap();
+    assert_eq!(
+        listens_on(child.id(), &at(&format!("127.0.0.1:{port}"))),
+        Some(false)
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

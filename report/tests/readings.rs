@@ -17,6 +17,15 @@ struct Cell {
     pss: u64,
 }
 
+/// A cell's load generator, busy (on a CPU, waiting for one) for these shares of the time.
+fn with_loader(mut run: RunReport, on_cpu: f64, waiting: f64) -> RunReport {
+    run.load.loader = Some(lab_schema::Loader {
+        on_cpu: vec![on_cpu],
+        waiting: vec![waiting],
+    });
+    run
+}
+
 fn run(c: &Cell) -> RunReport {
     let requests = (c.rps * 2.0) as u64;
     let latency = Latency {
@@ -72,6 +81,7 @@ fn run(c: &Cell) -> RunReport {
             start_at: None,
             host: Host::default(),
             warnings: Vec::new(),
+            loader: None,
         },
         server: ServerStats {
             peak_pss_bytes: c.pss,
@@ -200,6 +210,54 @@ fn a_starving_or_noisy_result_is_never_crowned() {
     for zero in [" 0 µs", "(0 µs", "|0 µs"] {
         assert!(!md.contains(zero), "{md}");
     }
+}
+
+/// A lead measured with the load generator busy nearly all the time is a floor: the throughput
+/// reading says so for the cells where it was, and the ceilings name the generator (or the
+/// CPUs it shares) as the limit instead of "none". A generator with idle time is not mentioned.
+#[test]
+fn a_lead_the_load_generator_could_not_push_past_is_called_a_lower_bound() {
+    let cell = |series, conns, rps| Cell {
+        workload: "hello",
+        series,
+        conns,
+        rps,
+        starved: 0,
+        pss: 1_000_000,
+    };
+    let cells = [
+        cell("process_pool", 10, 50_000.0),
+        cell("process_pool", 1000, 60_000.0),
+        cell("epoll", 10, 60_000.0),
+        cell("epoll", 1000, 150_000.0),
+    ];
+    let mut s = study(&cells);
+    // epoll's largest cell: generator on a CPU 70%, waiting 25%; process_pool's: 40% and 10%.
+    s.runs[3] = Some(with_loader(s.runs[3].take().unwrap(), 0.70, 0.25));
+    s.runs[1] = Some(with_loader(s.runs[1].take().unwrap(), 0.40, 0.10));
+    let md = markdown(&s);
+    assert!(md.contains("`epoll` led with 150,000 req/s"), "{md}");
+    assert!(
+        md.contains(
+            "At 1,000 connections the load generator was busy nearly all the time (at least 90% \
+             of the measured time on a CPU or waiting for one) while loading `epoll`: that \
+             figure is what the generator, or the CPUs it shared with the server, could drive, a \
+             lower bound on what the server can do."
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| hello | `epoll` | the load generator, or the CPUs it shares with the server | \
+             every connection served, but the load generator was busy nearly all the time (its \
+             thread on a CPU 70% and waiting for one 25% of the measured time)"
+        ),
+        "{md}"
+    );
+    // process_pool's generator had time to spare: no caveat, and its ceiling stays "none".
+    assert!(!md.contains("loading `process_pool`"), "{md}");
+    assert!(!md.contains("`epoll` and `process_pool`"), "{md}");
+    assert!(md.contains("| hello | `process_pool` | none |"), "{md}");
 }
 
 #[test]

@@ -81,6 +81,60 @@ pub struct LoadReport {
     /// Preflight warnings (not errors) about the machine.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// What the load generator's own threads did over the measured time. Absent in reports
+    /// written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loader: Option<Loader>,
+}
+
+/// How busy each load-generator thread was over the measured time, from the kernel's account of
+/// it (`/proc/thread-self/schedstat`). A thread that was never idle (on a CPU, or ready and
+/// waiting for one) could not have sent sooner: the throughput measured is then, at least in
+/// part, the generator's limit or the CPU it shares with the server, not the server's alone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Loader {
+    /// Per thread: the share of the measured time it ran on a CPU.
+    pub on_cpu: Vec<f64>,
+    /// Per thread: the share of the measured time it was ready to run but waited for a CPU
+    /// (another thread or process, the server's perhaps, had it).
+    pub waiting: Vec<f64>,
+}
+
+impl Loader {
+    /// A thread busy (on a CPU or waiting for one) for at least this share of the measured time
+    /// is called saturated.
+    pub const SATURATED: f64 = 0.9;
+
+    /// The busiest thread: (its index, on a CPU, waiting), by the sum of the two.
+    pub fn busiest(&self) -> Option<(usize, f64, f64)> {
+        self.on_cpu
+            .iter()
+            .zip(&self.waiting)
+            .enumerate()
+            .map(|(i, (&c, &w))| (i, c, w))
+            .max_by(|a, b| (a.1 + a.2).total_cmp(&(b.1 + b.2)))
+    }
+
+    /// Whether some thread was saturated ([`Loader::SATURATED`]).
+    pub fn saturated(&self) -> bool {
+        self.busiest()
+            .is_some_and(|(_, c, w)| c + w >= Self::SATURATED)
+    }
+
+    /// `busiest thread on a CPU 81% and waiting for one 12% of the measured time`.
+    pub fn describe(&self) -> Option<String> {
+        let (_, c, w) = self.busiest()?;
+        let one = if self.on_cpu.len() == 1 {
+            "its thread"
+        } else {
+            "its busiest thread"
+        };
+        Some(format!(
+            "{one} on a CPU {:.0}% and waiting for one {:.0}% of the measured time",
+            100.0 * c,
+            100.0 * w
+        ))
+    }
 }
 
 /// A latency distribution summary; all values in microseconds.
@@ -457,6 +511,9 @@ impl LoadReport {
             }
         }
         let _ = writeln!(s, "Requests/sec: {:>10.2}", self.throughput_rps);
+        if let Some(busy) = self.loader.as_ref().and_then(Loader::describe) {
+            let _ = writeln!(s, "Load generator: {busy}");
+        }
         for line in self.notices() {
             let _ = writeln!(s, "{line}");
         }
@@ -484,6 +541,14 @@ impl LoadReport {
                 "warning: requests left the load generator late (send lag p99 {}): the generator, \
                  not the server, limited this measurement",
                 human_us(g.p99 as f64)
+            ));
+        }
+        if let Some(busy) = self.loader.as_ref().filter(|l| l.saturated()) {
+            out.push(format!(
+                "warning: the load generator was busy nearly all the time ({}): the throughput may be its \
+                 limit, or that of the CPUs it shares with the server, not the server's; give it \
+                 more --threads, or CPUs of its own (--server-cpus, --load-cpus)",
+                busy.describe().unwrap_or_default()
             ));
         }
         if self.interrupted {
@@ -549,6 +614,60 @@ mod tests {
         assert_eq!(seconds(3.21), "3.2 s");
         assert_eq!(seconds(10.0), "10 s");
         assert_eq!(thousands(1000), "1,000");
+    }
+
+    #[test]
+    fn a_load_generator_busy_nine_tenths_of_the_time_is_saturated() {
+        let two = Loader {
+            on_cpu: vec![0.30, 0.62],
+            waiting: vec![0.65, 0.20],
+        };
+        // The busiest by the sum: thread 0 (0.95), not thread 1 (0.82), though 1 ran more.
+        assert_eq!(two.busiest(), Some((0, 0.30, 0.65)));
+        assert!(two.saturated());
+        assert_eq!(
+            two.describe().unwrap(),
+            "its busiest thread on a CPU 30% and waiting for one 65% of the measured time"
+        );
+        let idle = Loader {
+            on_cpu: vec![0.70],
+            waiting: vec![0.19],
+        };
+        assert!(!idle.saturated());
+        assert!(idle
+            .describe()
+            .unwrap()
+            .starts_with("its thread on a CPU 70%"));
+        assert!(!Loader::default().saturated());
+        assert_eq!(Loader::default().describe(), None);
+
+        // The summary says it; only a saturated generator is a warning.
+        let lat = serde_json::to_value(Latency::default()).unwrap();
+        let mut report: LoadReport = serde_json::from_value(serde_json::json!({
+            "url": "http://x/", "conns": 1, "threads": 1, "duration_s": 1.0,
+            "planned_s": 1.0, "requests": 1, "throughput_rps": 1.0,
+            "latency_us": lat, "connect_us": lat,
+            "errors": serde_json::to_value(Errors::default()).unwrap(),
+            "connections": serde_json::to_value(Connections::default()).unwrap(),
+            "timeline": [], "histogram": "", "host": {"cores": 2, "kernel": "6"},
+        }))
+        .expect("a report without `loader` still reads");
+        assert_eq!(report.loader, None);
+        assert!(!report.summary().contains("Load generator"));
+        report.loader = Some(idle);
+        assert!(report
+            .summary()
+            .contains("Load generator: its thread on a CPU 70% and waiting for one 19%"));
+        assert!(!report.notices().iter().any(|n| n.contains("busy")));
+        report.loader = Some(two);
+        assert!(
+            report
+                .notices()
+                .iter()
+                .any(|n| n.starts_with("warning: the load generator was busy nearly all the time")),
+            "{:?}",
+            report.notices()
+        );
     }
 
     #[test]

@@ -42,6 +42,10 @@ fn full_report() -> RunReport {
             start_at: Some(0.0),
             host: Host::default(),
             warnings: vec![String::new()],
+            loader: Some(lab_schema::Loader {
+                on_cpu: vec![0.5],
+                waiting: vec![0.1],
+            }),
         },
         server: ServerStats {
             samples: vec![Sample::default()],

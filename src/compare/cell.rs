@@ -317,7 +317,7 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
         .and_then(|t| serde_json::from_str::<report::CellRun>(&t).ok())
     {
         Some(run) => format!(
-            "{:>10.0} req/s  p99 {:>8} ms  errors {}{}",
+            "{:>10.0} req/s  p99 {:>8} ms  errors {}{}{}",
             run.load.throughput_rps,
             if run.load.requests > 0 {
                 format!("{:.2}", run.load.latency_us.p99 as f64 / 1000.0)
@@ -328,6 +328,13 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
             match run.load.service.starved {
                 0 => String::new(),
                 n => format!("  starved {n} of {}", run.load.conns),
+            },
+            match run.load.loader.as_ref().filter(|l| l.saturated()) {
+                Some(l) => {
+                    let (_, on_cpu, waiting) = l.busiest().unwrap_or_default();
+                    format!("  generator busy {:.0}%", 100.0 * (on_cpu + waiting))
+                }
+                None => String::new(),
             }
         ),
         None => return failed(with_tail("`lab run` wrote no readable report".into())),

@@ -573,7 +573,7 @@ fn check_externals(lineup: &Lineup, resuming: Option<&std::path::Path>) -> Resul
             crate::external::probe(&e.url)
                 .map_err(|why| format!("--external {}={}: {why}", e.name, e.url))?;
             if let Some(pid) = e.pid {
-                crate::external::check_pid(pid).map_err(|why| match resuming {
+                crate::external::check_pid(pid, &e.url).map_err(|why| match resuming {
                     Some(dir) => format!(
                         "{why}: if the server at {} was restarted, `lab compare --resume {} \
                          --external-pid PID` resumes with its new pid",

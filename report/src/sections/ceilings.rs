@@ -140,6 +140,16 @@ fn ceiling(run: &CellRun, env: &Environment, conns: u64) -> (String, String) {
             ),
         );
     }
+    if let Some(busy) = run.load.loader.as_ref().filter(|l| l.saturated()) {
+        return (
+            "the load generator, or the CPUs it shares with the server".into(),
+            format!(
+                "every connection served, but the load generator was busy nearly all the time \
+                 ({}): the server may have had more to give",
+                busy.describe().unwrap_or_default()
+            ),
+        );
+    }
     if !run.server_measured() {
         return (
             "none seen by the load generator".into(),
@@ -226,8 +236,9 @@ impl Ctx<'_> {
              RLIMIT_NOFILE, kernel.threads-max or kernel.pid_max; PSS above 80% of memory; \
              starved connections (with connect timeouts or refusals: the listen backlog; without: \
              every worker busy, and the pool still growing when its processes or threads kept \
-             rising in the second half of the samples); more than 1% of attempts failing. The limits are those of the \
-             environment section.",
+             rising in the second half of the samples); more than 1% of attempts failing; a load \
+             generator busy at least 90% of the measured time, on a CPU or waiting for one. The \
+             limits are those of the environment section.",
         );
         self.push(Block::Table {
             head: ["workload", "model", "limit hit first", "from the data"]

@@ -504,6 +504,33 @@ impl Ctx<'_> {
                 }
             }
         }
+        // A figure the load generator could not push past is a floor, not the server's rate.
+        let bound: Vec<String> = ok
+            .iter()
+            .filter(|(s, _)| {
+                self.s
+                    .ok(w, s, conns)
+                    .and_then(|r| r.load.loader.as_ref())
+                    .is_some_and(|l| l.saturated())
+            })
+            .map(|(s, _)| format!("`{s}`"))
+            .collect();
+        if !bound.is_empty() {
+            let (figures, servers) = if bound.len() == 1 {
+                ("that figure is", "a lower bound on what the server")
+            } else {
+                ("those figures are", "lower bounds on what those servers")
+            };
+            lines.push(format!(
+                "At {at} connections the load generator was busy nearly all the time (at least {} \
+                 of the measured time on a CPU or waiting for one) while loading {}: {figures} \
+                 what the generator, or the CPUs it shared with the server, could drive, \
+                 {servers} can do. More load-generator `--threads`, or CPUs apart \
+                 (`--server-cpus`, `--load-cpus`), would tell.",
+                fmt::percent(lab_schema::Loader::SATURATED),
+                and_list(&bound)
+            ));
+        }
         for (s, v) in troubled {
             if let Some(what) = measure::trouble(self.s, w, &s, conns) {
                 let served = if v.median > 0.0 {
