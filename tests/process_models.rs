@@ -759,7 +759,11 @@ fn idle_keep_alive_connection_gets_its_next_request_answered(server: Server, sig
             .contains("SIGHUP: generation 2 started"),
         _ => common::sleeping(server.pid(), 10),
     });
-    assert!(told, "{}: the workers were never told to leave", server.model);
+    assert!(
+        told,
+        "{}: the workers were never told to leave",
+        server.model
+    );
     let answer = keepalive_get(&mut kept, server.addr, "/");
     assert!(
         matches!(&answer, Ok((200, body, true)) if body == "Hello, World!"),
