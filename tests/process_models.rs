@@ -1076,7 +1076,18 @@ fn handoff_deals_again_what_a_dead_worker_never_took() {
             thread::spawn(move || request(addr, "/"))
         })
         .collect();
-    thread::sleep(Duration::from_millis(500));
+    // Killed once a connection waits in its channel, not after a fixed 500 ms (a slow start
+    // of the clients left nothing dealt to it yet): the parent deals in turn, and the victim
+    // has a credit, so the other worker cannot serve two connections before the victim has
+    // been dealt one. Two clients answered means one connection waits for the victim.
+    assert!(
+        eventually(common::TIMEOUT, || clients
+            .iter()
+            .filter(|c| c.is_finished())
+            .count()
+            >= 2),
+        "the other worker did not serve two of the clients"
+    );
     signal(victim, libc::SIGKILL);
     for client in clients {
         let answer = client.join().expect("client");
