@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{descendants, signal, Server};
+use common::{descendants, eventually, signal, Server};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -85,20 +85,6 @@ fn json_number(json: &str, name: &str) -> u64 {
         .collect::<String>()
         .parse()
         .expect("number")
-}
-
-/// Polls `check` every 20 ms for up to `limit`; true as soon as it holds.
-fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Field 3 of /proc/PID/stat: R, S, Z, …
