@@ -86,11 +86,13 @@ pub fn probe(url: &str) -> Result<(), String> {
 /// server restarted, or mistyped) would have the report measure the wrong process. When `/proc`
 /// cannot tell (another network namespace, another user's process) a live process is taken.
 pub fn check_pid(pid: u32, url: &str) -> Result<(), String> {
+    let gone = || format!("--external-pid {pid}: no such process");
     if !loadgen::procmon::is_alive(pid) {
-        return Err(format!("--external-pid {pid}: no such process"));
+        return Err(gone());
     }
     let target = target_of(url)?;
     match loadgen::procmon::listens_on(pid, &target) {
+        Some(false) if !loadgen::procmon::is_alive(pid) => Err(gone()),
         Some(false) => Err(format!(
             "--external-pid {pid}: that process ({}) and its children do not listen on {target}: \
              give the pid of the server at {url} (e.g. `pgrep -o nginx`, or `ss -ltnp`)",

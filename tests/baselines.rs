@@ -516,6 +516,50 @@ fn an_external_pid_that_does_not_listen_at_the_url_is_refused() {
     }
     other.kill().expect("kill sleep");
     other.wait().expect("reap sleep");
+
+    // A wrapper (a shell that runs the server as its child, as a start script does): its pid is
+    // taken, the listening socket being its child's.
+    let url = format!("http://127.0.0.1:{}/", free_port());
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut wrapper = Command::new("sh")
+        .args([
+            "-c",
+            "\"$0\" serve --model single_thread --addr \"$1\"; :",
+            env!("CARGO_BIN_EXE_lab"),
+            &addr,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sh");
+    let answered = (0..250).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+    assert!(answered, "the wrapped server never listened on {addr}");
+    let shell = wrapper.id().to_string();
+    let (ok, _, err) = lab(&[
+        "run",
+        "--external",
+        &format!("wrapped={url}"),
+        "--external-pid",
+        &shell,
+        "--conns",
+        "2",
+        "--duration",
+        "1s",
+    ]);
+    for child in common::descendants(wrapper.id()) {
+        common::signal(child, libc::SIGTERM);
+    }
+    wrapper.wait().expect("reap the wrapper");
+    assert!(
+        ok,
+        "a wrapper whose child serves the URL was refused: {err}"
+    );
 }
 
 /// A comparison with `--external-pid` whose server was restarted since (a new pid at the same

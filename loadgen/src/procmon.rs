@@ -7,6 +7,10 @@
 //! well), processes, threads, open descriptors; and the totals: CPU time and
 //! context switches. It depends on no server crate: any pid will do.
 //!
+//! It also answers two questions about processes other than the server's samples: whether a
+//! process tree holds the socket listening at an address ([`listens_on`], how `--external-pid`
+//! is checked), and how busy the load generator's own threads were (their `schedstat`).
+//!
 //! CPU time is counted without double counting: each live process
 //! contributes its own time plus `cutime + cstime`, the time of the
 //! children it has already reaped. A live child is in nobody's `cutime`, and
@@ -164,12 +168,18 @@ pub fn is_alive(pid: u32) -> bool {
     }
 }
 
-/// This thread's time on a CPU and time ready but waiting for one, nanoseconds, as the kernel
-/// counts them (`/proc/thread-self/schedstat`).
-pub(crate) fn this_thread_schedstat() -> Option<(u64, u64)> {
-    let text = fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+/// A thread's time on a CPU and time ready but waiting for one, nanoseconds, as the kernel
+/// counts them in a `schedstat` file.
+fn schedstat(path: &str) -> Option<(u64, u64)> {
+    let text = fs::read_to_string(path).ok()?;
     let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
     Some((fields.next()??, fields.next()??))
+}
+
+/// This thread's [`schedstat`] (`/proc/thread-self/schedstat`): the load generator's measure of
+/// how busy its own threads were.
+pub(crate) fn this_thread_schedstat() -> Option<(u64, u64)> {
+    schedstat("/proc/thread-self/schedstat")
 }
 
 /// The command name of `pid` (`/proc/PID/comm`), if it lives.
@@ -193,10 +203,15 @@ pub fn listens_on(pid: u32, target: &crate::Target) -> Option<bool> {
     }
     let listening = match target {
         crate::Target::Tcp(addr) => tcp_listeners(pid, addr),
-        crate::Target::Unix(path) => unix_listeners(pid, path),
+        crate::Target::Unix(path) => unix_listeners(pid, path)?,
     };
+    let tree = tree_pids(pid);
+    if tree.is_empty() {
+        // Gone since the caller looked: nothing to tell.
+        return None;
+    }
     let mut unreadable = false;
-    for p in tree_pids(pid) {
+    for p in tree {
         match fs::read_dir(format!("/proc/{p}/fd")) {
             Ok(fds) => {
                 let holds = fds.flatten().any(|fd| {
@@ -249,7 +264,7 @@ fn tcp_listeners(pid: u32, addr: &std::net::SocketAddr) -> Vec<u64> {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(local, IpAddr::V4),
             v4 => v4,
         };
-        local.is_unspecified() || local == addr.ip()
+        local.is_unspecified() || local == addr.ip().to_canonical()
     };
     let mut inodes = Vec::new();
     for file in ["tcp", "tcp6"] {
@@ -276,35 +291,46 @@ fn tcp_listeners(pid: u32, addr: &std::net::SocketAddr) -> Vec<u64> {
     inodes
 }
 
-/// The inodes of the listening Unix sockets bound to `path` (`/proc/PID/net/unix`; a relative
-/// bound path is taken from the process's working directory).
-fn unix_listeners(pid: u32, path: &std::path::Path) -> Vec<u64> {
+/// The inodes of the listening Unix sockets bound to `path` (`/proc/PID/net/unix`). `None` when
+/// a listening socket was bound to a relative path: where it lies depends on the binding
+/// process's directory at the time, which `/proc` does not keep.
+fn unix_listeners(pid: u32, path: &std::path::Path) -> Option<Vec<u64>> {
     /// `__SO_ACCEPTCON` in the Flags column: the socket listens.
     const ACCEPTING: u32 = 1 << 16;
     let want = fs::canonicalize(path).ok();
-    let cwd = fs::read_link(format!("/proc/{pid}/cwd")).ok();
-    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/unix")) else {
-        return Vec::new();
-    };
+    let text = fs::read_to_string(format!("/proc/{pid}/net/unix")).ok()?;
     let mut inodes = Vec::new();
     for line in text.lines().skip(1) {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let (Some(flags), Some(inode), Some(bound)) = (words.get(3), words.get(6), words.get(7))
-        else {
+        // Num RefCount Protocol Flags Type St Inode Path: the path is the rest of the line after
+        // one space (it may hold spaces itself), absent for an unbound socket.
+        let mut rest = line;
+        let mut fields = [""; 7];
+        for field in &mut fields {
+            rest = rest.trim_start();
+            let end = rest.find(' ').unwrap_or(rest.len());
+            *field = &rest[..end];
+            rest = &rest[end..];
+        }
+        let [_, _, _, flags, _, _, inode] = fields;
+        let Some(bound) = rest.strip_prefix(' ').filter(|b| !b.is_empty()) else {
             continue;
         };
-        let listening = u32::from_str_radix(flags, 16).is_ok_and(|f| f & ACCEPTING != 0);
+        if !u32::from_str_radix(flags, 16).is_ok_and(|f| f & ACCEPTING != 0) {
+            continue;
+        }
         let bound = std::path::Path::new(bound);
-        let bound = match &cwd {
-            Some(cwd) if bound.is_relative() => cwd.join(bound),
-            _ => bound.to_path_buf(),
-        };
-        if listening && (bound == path || (want.is_some() && fs::canonicalize(&bound).ok() == want))
-        {
+        if bound.is_relative() {
+            // An abstract socket ('@name') is not a path; a relative path cannot be placed.
+            if bound.to_str().is_some_and(|b| b.starts_with('@')) {
+                continue;
+            }
+            return None;
+        }
+        if bound == path || (want.is_some() && fs::canonicalize(bound).ok() == want) {
             inodes.extend(inode.parse::<u64>().ok());
         }
     }
-    inodes
+    Some(inodes)
 }
 
 /// A `Key: value kB` line of a `/proc` file, in bytes (or the bare number
@@ -410,10 +436,12 @@ impl Tracker {
             let Some(tid) = task.file_name().to_str().and_then(|s| s.parse().ok()) else {
                 continue;
             };
-            cpu_ns += fs::read_to_string(task.path().join("schedstat"))
-                .ok()
-                .and_then(|t| t.split_whitespace().next()?.parse::<u64>().ok())
-                .unwrap_or(0);
+            cpu_ns += task
+                .path()
+                .join("schedstat")
+                .to_str()
+                .and_then(schedstat)
+                .map_or(0, |(on_cpu, _)| on_cpu);
             let Ok(text) = fs::read_to_string(task.path().join("status")) else {
                 continue;
             };

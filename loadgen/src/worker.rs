@@ -160,8 +160,16 @@ impl<'a> Worker<'a> {
         if !measured || self.shared.claim() {
             return true;
         }
-        self.sending = false;
+        self.stop_sending();
         false
+    }
+
+    /// No request is sent after this (the end, or the budget spent): the measured time ends
+    /// here, and with it the measure of how busy this thread was.
+    fn stop_sending(&mut self) {
+        self.sending = false;
+        self.stats.finished_us = self.now.min(self.plan.end_us);
+        self.stats.busy = self.busy_since_measuring();
     }
 
     /// The shares of the time since measuring began that this thread was on a CPU and waiting
@@ -170,7 +178,8 @@ impl<'a> Worker<'a> {
         let (from, (cpu0, wait0)) = self.busy_from?;
         let (cpu, wait) = crate::procmon::this_thread_schedstat()?;
         let wall_ns = (self.now.checked_sub(from)? * 1000) as f64;
-        (wall_ns > 0.0).then(|| {
+        // A kernel that keeps no schedstat prints zeros: no figure, rather than an idle 0%.
+        (wall_ns > 0.0 && cpu > 0).then(|| {
             (
                 cpu.saturating_sub(cpu0) as f64 / wall_ns,
                 wait.saturating_sub(wait0) as f64 / wall_ns,
@@ -199,9 +208,7 @@ impl<'a> Worker<'a> {
                 self.busy_from = crate::procmon::this_thread_schedstat().map(|s| (self.now, s));
             }
             if self.sending && (self.now >= self.plan.end_us || self.shared.budget_spent()) {
-                self.sending = false;
-                self.stats.finished_us = self.now.min(self.plan.end_us);
-                self.stats.busy = self.busy_since_measuring();
+                self.stop_sending();
             }
             let drained = !self.sending && self.inflight == 0;
             let late = self.now >= self.plan.end_us + self.plan.drain_us;
@@ -250,6 +257,11 @@ impl<'a> Worker<'a> {
             }
             self.flush_live();
         }
+        // Stopped early (interrupted): the measured time ends now, before the closes below.
+        if self.sending {
+            self.tick();
+            self.stop_sending();
+        }
         // The last (partial) second's row counts the connections open when the run ended, before
         // they are closed below.
         if self.measuring() {
@@ -260,10 +272,6 @@ impl<'a> Worker<'a> {
             self.close(i);
         }
         self.flush_live();
-        if self.stats.finished_us == 0 {
-            self.stats.finished_us = self.now.min(self.plan.end_us);
-            self.stats.busy = self.busy_since_measuring();
-        }
         for c in &self.conns {
             self.stats.per_conn.push(c.responses);
             if let (Some(a), Some(b)) = (c.first_connect, c.first_response) {

@@ -52,9 +52,10 @@ fn counts_cpu_of_the_current_process() {
     assert_eq!(back, stats);
 }
 
-/// `listens_on` finds this process's listening sockets in `/proc`: at a specific address, at a
-/// v4 and a v6 wildcard (which serve 127.0.0.1), on a Unix path; not another address, another
-/// port, a connected socket's port, or a process without sockets.
+/// `listens_on` finds this process's listening sockets in `/proc`: at a specific address (also
+/// named v4-mapped), at a v4 and a v6 wildcard (which serve 127.0.0.1), on a Unix path (with
+/// spaces too); not another address, another port, a connected socket's port, or a process
+/// without sockets.
 #[test]
 fn listens_on_reads_the_listening_sockets_of_a_tree() {
     use loadgen::procmon::listens_on;
@@ -79,6 +80,12 @@ fn listens_on_reads_the_listening_sockets_of_a_tree() {
     assert_eq!(
         listens_on(me, &at(&format!("127.0.0.1:{client_port}"))),
         Some(false)
+    );
+
+    // A v4-mapped v6 address is its v4 one.
+    assert_eq!(
+        listens_on(me, &at(&format!("[::ffff:127.0.0.1]:{port}"))),
+        Some(true)
     );
 
     let any4 = TcpListener::bind("0.0.0.0:0").unwrap();
@@ -110,6 +117,14 @@ fn listens_on_reads_the_listening_sockets_of_a_tree() {
     assert_eq!(listens_on(me, &Target::Unix(path.clone())), Some(true));
     assert_eq!(
         listens_on(me, &Target::Unix(dir.path().join("other.sock"))),
+        Some(false)
+    );
+    // `/proc/net/unix` ends a line with the path, spaces and all.
+    let spaced = dir.path().join("a b  c.sock");
+    let _spaced = std::os::unix::net::UnixListener::bind(&spaced).unwrap();
+    assert_eq!(listens_on(me, &Target::Unix(spaced)), Some(true));
+    assert_eq!(
+        listens_on(me, &Target::Unix(dir.path().join("a b"))),
         Some(false)
     );
 

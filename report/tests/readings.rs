@@ -213,8 +213,9 @@ fn a_starving_or_noisy_result_is_never_crowned() {
 }
 
 /// A lead measured with the load generator busy nearly all the time is a floor: the throughput
-/// reading says so for the cells where it was, and the ceilings name the generator (or the
-/// CPUs it shares) as the limit instead of "none". A generator with idle time is not mentioned.
+/// reading says so for the cells where it was, and the ceilings name the limit instead of
+/// "none": the generator when it ran nearly all the time, the CPUs when it mostly waited for
+/// one. A generator with idle time is not mentioned.
 #[test]
 fn a_lead_the_load_generator_could_not_push_past_is_called_a_lower_bound() {
     let cell = |series, conns, rps| Cell {
@@ -232,25 +233,29 @@ fn a_lead_the_load_generator_could_not_push_past_is_called_a_lower_bound() {
         cell("epoll", 1000, 150_000.0),
     ];
     let mut s = study(&cells);
-    // epoll's largest cell: generator on a CPU 70%, waiting 25%; process_pool's: 40% and 10%.
+    // epoll at 1,000: on a CPU 70%, waiting 25% (the CPUs); at 10: on a CPU 95% (the
+    // generator). process_pool at 1,000: 40% and 10% (time to spare).
     s.runs[3] = Some(with_loader(s.runs[3].take().unwrap(), 0.70, 0.25));
+    s.runs[2] = Some(with_loader(s.runs[2].take().unwrap(), 0.95, 0.02));
     s.runs[1] = Some(with_loader(s.runs[1].take().unwrap(), 0.40, 0.10));
     let md = markdown(&s);
     assert!(md.contains("`epoll` led with 150,000 req/s"), "{md}");
+    for at in ["1,000", "10"] {
+        assert!(
+            md.contains(&format!(
+                "At {at} connections the load generator was busy nearly all the time (on a CPU, \
+                 or ready and waiting for one, at least 90% of the measured time) while loading \
+                 `epoll`: that figure is what the generator and the CPUs it had could drive, a \
+                 lower bound on what the server can do."
+            )),
+            "{md}"
+        );
+    }
     assert!(
         md.contains(
-            "At 1,000 connections the load generator was busy nearly all the time (at least 90% \
-             of the measured time on a CPU or waiting for one) while loading `epoll`: that \
-             figure is what the generator, or the CPUs it shared with the server, could drive, a \
-             lower bound on what the server can do."
-        ),
-        "{md}"
-    );
-    assert!(
-        md.contains(
-            "| hello | `epoll` | the load generator, or the CPUs it shares with the server | \
-             every connection served, but the load generator was busy nearly all the time (its \
-             thread on a CPU 70% and waiting for one 25% of the measured time)"
+            "| hello | `epoll` | the CPUs, oversubscribed | every connection served, but the \
+             load generator waited for a CPU much of the time (its thread on a CPU 70% and \
+             waiting for one 25% of the measured time)"
         ),
         "{md}"
     );
@@ -258,6 +263,17 @@ fn a_lead_the_load_generator_could_not_push_past_is_called_a_lower_bound() {
     assert!(!md.contains("loading `process_pool`"), "{md}");
     assert!(!md.contains("`epoll` and `process_pool`"), "{md}");
     assert!(md.contains("| hello | `process_pool` | none |"), "{md}");
+
+    // At the largest size, a generator on a CPU 95% of the time is the limit named.
+    s.runs[3] = Some(with_loader(s.runs[3].take().unwrap(), 0.95, 0.02));
+    let md = markdown(&s);
+    assert!(
+        md.contains(
+            "| hello | `epoll` | the load generator | every connection served, but the load \
+             generator ran nearly all the time (its thread on a CPU 95%"
+        ),
+        "{md}"
+    );
 }
 
 #[test]

@@ -24,7 +24,7 @@ mod server;
 
 pub use load::{
     decode_histogram, encode_histogram, Connections, Errors, FirstResponse, Host, Latency,
-    LoadReport, Loader, Second, Service,
+    LoadReport, Loader, LoaderLimit, Second, Service,
 };
 pub use run::{External, RunReport};
 pub use server::{Sample, ServerStats};

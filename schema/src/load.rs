@@ -100,6 +100,16 @@ pub struct Loader {
     pub waiting: Vec<f64>,
 }
 
+/// Which limit a saturated load generator points at ([`Loader::limit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoaderLimit {
+    /// A thread ran on a CPU nearly all the measured time: the generator could not send faster.
+    Generator,
+    /// A thread was ready nearly all the time but ran much less: it waited for CPUs the server,
+    /// or other work on the machine, had. The CPUs were oversubscribed.
+    SharedCpus,
+}
+
 impl Loader {
     /// A thread busy (on a CPU or waiting for one) for at least this share of the measured time
     /// is called saturated.
@@ -119,6 +129,18 @@ impl Loader {
     pub fn saturated(&self) -> bool {
         self.busiest()
             .is_some_and(|(_, c, w)| c + w >= Self::SATURATED)
+    }
+
+    /// What a saturated generator says of the throughput, if it was saturated: the generator
+    /// itself (a thread that ran nearly all the time), or the CPUs (a thread that was ready
+    /// nearly all the time but waited for a CPU the server, or other work, had).
+    pub fn limit(&self) -> Option<LoaderLimit> {
+        let (_, on_cpu, _) = self.busiest().filter(|_| self.saturated())?;
+        Some(if on_cpu >= Self::SATURATED {
+            LoaderLimit::Generator
+        } else {
+            LoaderLimit::SharedCpus
+        })
     }
 
     /// `busiest thread on a CPU 81% and waiting for one 12% of the measured time`.
@@ -543,13 +565,26 @@ impl LoadReport {
                 human_us(g.p99 as f64)
             ));
         }
-        if let Some(busy) = self.loader.as_ref().filter(|l| l.saturated()) {
-            out.push(format!(
-                "warning: the load generator was busy nearly all the time ({}): the throughput may be its \
-                 limit, or that of the CPUs it shares with the server, not the server's; give it \
-                 more --threads, or CPUs of its own (--server-cpus, --load-cpus)",
-                busy.describe().unwrap_or_default()
-            ));
+        // With --rate the throughput is the rate asked for; the send lag above says whether the
+        // generator kept to it.
+        let closed_loop = self.rate.is_none();
+        if let Some(loader) = self.loader.as_ref().filter(|_| closed_loop) {
+            let busy = loader.describe().unwrap_or_default();
+            match loader.limit() {
+                Some(LoaderLimit::Generator) => out.push(format!(
+                    "warning: the load generator ran nearly all the measured time ({busy}): the \
+                     throughput may be the generator's limit, not the server's; give it more \
+                     --threads if a core is spare, or load from more machines (lab merge)"
+                )),
+                Some(LoaderLimit::SharedCpus) => out.push(format!(
+                    "warning: the load generator was ready nearly all the measured time but \
+                     waited for a CPU ({busy}): the CPUs were oversubscribed, by the server or \
+                     by other work on this machine, so the throughput is what the shared CPUs \
+                     allowed, not the server's alone; measure on a quiet machine, with the \
+                     server and the generator on CPUs apart (lab run --server-cpus, --load-cpus)"
+                )),
+                None => {}
+            }
         }
         if self.interrupted {
             out.push(format!(
@@ -658,16 +693,52 @@ mod tests {
         assert!(report
             .summary()
             .contains("Load generator: its thread on a CPU 70% and waiting for one 19%"));
-        assert!(!report.notices().iter().any(|n| n.contains("busy")));
+        assert!(!report
+            .notices()
+            .iter()
+            .any(|n| n.contains("load generator")));
+        // Ready 95% of the time but on a CPU only 30%: the CPUs were the limit, not the
+        // generator.
+        assert_eq!(two.limit(), Some(LoaderLimit::SharedCpus));
         report.loader = Some(two);
+        let warned = |report: &LoadReport, start: &str| {
+            report.notices().iter().any(|n| n.starts_with(start))
+        };
         assert!(
-            report
-                .notices()
-                .iter()
-                .any(|n| n.starts_with("warning: the load generator was busy nearly all the time")),
+            warned(&report, "warning: the load generator was ready nearly all the measured time but waited for a CPU"),
             "{:?}",
             report.notices()
         );
+        // On a CPU 93%: the generator itself.
+        let ran = Loader {
+            on_cpu: vec![0.93],
+            waiting: vec![0.01],
+        };
+        assert_eq!(ran.limit(), Some(LoaderLimit::Generator));
+        assert_eq!(idle_limit(), None);
+        report.loader = Some(ran);
+        assert!(
+            warned(&report, "warning: the load generator ran nearly all the measured time (its thread on a CPU 93%"),
+            "{:?}",
+            report.notices()
+        );
+        // Open loop: the rate sets the throughput, and the send lag says whether it was kept.
+        report.rate = Some(1000.0);
+        assert!(!report
+            .notices()
+            .iter()
+            .any(|n| n.contains("load generator")));
+        assert!(report
+            .summary()
+            .contains("Load generator: its thread on a CPU 93%"));
+    }
+
+    fn idle_limit() -> Option<LoaderLimit> {
+        Loader {
+            on_cpu: vec![0.70],
+            waiting: vec![0.19],
+        }
+        .limit()
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::data::{CellRun, CellStatus, Environment};
 use crate::doc::Block;
 use crate::fmt;
 use crate::measure::{self, largest_measured};
+use lab_schema::LoaderLimit;
 
 /// A peak this close to a limit counts as having reached it.
 const NEAR: f64 = 0.9;
@@ -140,15 +141,30 @@ fn ceiling(run: &CellRun, env: &Environment, conns: u64) -> (String, String) {
             ),
         );
     }
-    if let Some(busy) = run.load.loader.as_ref().filter(|l| l.saturated()) {
-        return (
-            "the load generator, or the CPUs it shares with the server".into(),
-            format!(
-                "every connection served, but the load generator was busy nearly all the time \
-                 ({}): the server may have had more to give",
-                busy.describe().unwrap_or_default()
-            ),
-        );
+    if let Some(loader) = &run.load.loader {
+        let busy = loader.describe().unwrap_or_default();
+        match loader.limit() {
+            Some(LoaderLimit::Generator) => {
+                return (
+                    "the load generator".into(),
+                    format!(
+                        "every connection served, but the load generator ran nearly all the \
+                         time ({busy}): the server may have had more to give"
+                    ),
+                )
+            }
+            Some(LoaderLimit::SharedCpus) => {
+                return (
+                    "the CPUs, oversubscribed".into(),
+                    format!(
+                        "every connection served, but the load generator waited for a CPU much \
+                         of the time ({busy}): the server and the generator (and any other work) \
+                         shared too few CPUs"
+                    ),
+                )
+            }
+            None => {}
+        }
     }
     if !run.server_measured() {
         return (
@@ -237,8 +253,9 @@ impl Ctx<'_> {
              starved connections (with connect timeouts or refusals: the listen backlog; without: \
              every worker busy, and the pool still growing when its processes or threads kept \
              rising in the second half of the samples); more than 1% of attempts failing; a load \
-             generator busy at least 90% of the measured time, on a CPU or waiting for one. The \
-             limits are those of the environment section.",
+             generator busy at least 90% of the measured time (on a CPU that much: the \
+             generator; less, the rest waiting for a CPU: the CPUs, oversubscribed). The limits \
+             are those of the environment section.",
         );
         self.push(Block::Table {
             head: ["workload", "model", "limit hit first", "from the data"]

@@ -447,6 +447,43 @@ impl Ctx<'_> {
     /// served every connection with at most 1% errors are ranked; a leader is named only when it
     /// is clear of the runner-up's run-to-run noise, else the top results tie; every other cell
     /// is named with what it failed to do.
+    /// The throughput reading's caveat at `conns` connections: the ranked series (served every
+    /// connection) whose cell had the load generator saturated, so that its figure is a floor on
+    /// the server's rate, not the rate.
+    fn generator_bound(&self, w: &str, conns: u64) -> Option<String> {
+        let bound: Vec<String> = self
+            .s
+            .series_of(w)
+            .into_iter()
+            .filter(|s| measure::trouble(self.s, w, s, conns).is_none())
+            .filter(|s| {
+                self.s
+                    .ok(w, s, conns)
+                    .and_then(|r| r.load.loader.as_ref())
+                    .is_some_and(|l| l.saturated())
+            })
+            .map(|s| format!("`{s}`"))
+            .collect();
+        if bound.is_empty() {
+            return None;
+        }
+        let (figures, servers) = if bound.len() == 1 {
+            ("that figure is", "a lower bound on what the server")
+        } else {
+            ("those figures are", "lower bounds on what those servers")
+        };
+        Some(format!(
+            "At {} connections the load generator was busy nearly all the time (on a CPU, or \
+             ready and waiting for one, at least {} of the measured time) while loading {}: \
+             {figures} what the generator and the CPUs it had could drive, {servers} can do. A \
+             quiet machine with the two sides on CPUs apart (`--server-cpus`, `--load-cpus`), \
+             or more load-generator `--threads` when a core is spare, would tell.",
+            fmt::thousands(conns as f64),
+            fmt::percent(lab_schema::Loader::SATURATED),
+            and_list(&bound)
+        ))
+    }
+
     fn leaders(
         &self,
         w: &str,
@@ -503,33 +540,6 @@ impl Ctx<'_> {
                     ));
                 }
             }
-        }
-        // A figure the load generator could not push past is a floor, not the server's rate.
-        let bound: Vec<String> = ok
-            .iter()
-            .filter(|(s, _)| {
-                self.s
-                    .ok(w, s, conns)
-                    .and_then(|r| r.load.loader.as_ref())
-                    .is_some_and(|l| l.saturated())
-            })
-            .map(|(s, _)| format!("`{s}`"))
-            .collect();
-        if !bound.is_empty() {
-            let (figures, servers) = if bound.len() == 1 {
-                ("that figure is", "a lower bound on what the server")
-            } else {
-                ("those figures are", "lower bounds on what those servers")
-            };
-            lines.push(format!(
-                "At {at} connections the load generator was busy nearly all the time (at least {} \
-                 of the measured time on a CPU or waiting for one) while loading {}: {figures} \
-                 what the generator, or the CPUs it shared with the server, could drive, \
-                 {servers} can do. More load-generator `--threads`, or CPUs apart \
-                 (`--server-cpus`, `--load-cpus`), would tell.",
-                fmt::percent(lab_schema::Loader::SATURATED),
-                and_list(&bound)
-            ));
         }
         for (s, v) in troubled {
             if let Some(what) = measure::trouble(self.s, w, &s, conns) {
@@ -655,6 +665,7 @@ impl Ctx<'_> {
                 continue;
             };
             lines.extend(self.leaders(&w, top, |r| Some(r.load.throughput_rps), "req/s"));
+            lines.extend(self.generator_bound(&w, top));
             let worst_p99 = measure::ranked(self.s, &w, top, |r| {
                 measure::answered(r).map(|r| r.load.latency_us.p99 as f64)
             });

@@ -80,10 +80,12 @@ impl Ctx<'_> {
             return lines;
         };
         lines.extend(self.leaders(w, top, |r| Some(r.load.throughput_rps), "req/s"));
+        lines.extend(self.generator_bound(w, top));
         let rank = ranking(self.s, w, top, |r| r.load.throughput_rps);
         if let Some(&small) = self.sizes.first() {
             if small != top && !rank.is_empty() {
                 lines.extend(self.leaders(w, small, |r| Some(r.load.throughput_rps), "req/s"));
+                lines.extend(self.generator_bound(w, small));
             }
         }
         for s in self.s.series_of(w) {
