@@ -312,8 +312,9 @@ fn serve_parked(
         }
         let (stats, idle) = serve_until_idle(conn, handler, &config.limits, &ctx.shutdown);
         ctx.slot.end_connection(stats.requests);
-        if let Some(conn) = idle {
-            door.give_back(conn);
+        match idle {
+            Some(conn) => door.give_back(conn),
+            None => door.closed(),
         }
     }
 }

@@ -52,6 +52,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::Shutdown as Direction;
 use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -419,6 +420,8 @@ pub struct ThreadFront {
     to_threads: crossbeam_channel::Sender<Stream>,
     returned: crossbeam_channel::Receiver<Stream>,
     shutdown: Shutdown,
+    /// Connections the serving threads hold (shared with [`ThreadDoor`]).
+    out: Arc<AtomicUsize>,
 }
 
 /// What a serving thread holds: where it takes connections and gives idle ones back.
@@ -427,6 +430,9 @@ pub struct ThreadDoor {
     from_front: crossbeam_channel::Receiver<Stream>,
     to_front: crossbeam_channel::Sender<Stream>,
     waker: Arc<Waker>,
+    /// Connections taken and not yet given back or closed: while any is out, a draining front
+    /// waits (within its grace), for one may still come back.
+    out: Arc<AtomicUsize>,
 }
 
 /// A front for this process on `listener`, and the door its serving threads use.
@@ -439,16 +445,19 @@ pub fn thread_front(
     let waker = Arc::new(Waker::new(lot.registry(), RETURNS)?);
     let (to_threads, from_front) = crossbeam_channel::unbounded();
     let (to_front, returned) = crossbeam_channel::unbounded();
+    let out = Arc::new(AtomicUsize::new(0));
     let front = ThreadFront {
         lot,
         to_threads,
         returned,
         shutdown: shutdown.clone(),
+        out: Arc::clone(&out),
     };
     let door = ThreadDoor {
         from_front,
         to_front,
         waker,
+        out,
     };
     Ok((front, door))
 }
@@ -473,10 +482,23 @@ impl ThreadFront {
             }
             slot.set_parked(self.lot.held());
         }
-        // Drain: whoever is about to send a head gets a moment to, and is served.
+        // Drain: whoever is about to send a head gets a moment to, and is served. That
+        // includes a connection a serving thread gave back as the drain began (it saw no
+        // shutdown yet): taken in here, not left in the channel to be closed with it under a
+        // client that is sending its next request. So the drain lasts while connections are
+        // parked or out with the threads (they come back, or are closed by the thread).
         self.lot.stop_accepting();
         let grace = Instant::now() + DRAIN_GRACE;
-        while self.lot.held() > 0 && Instant::now() < grace {
+        loop {
+            // `out` first: a thread gives back, then counts its connection in; seeing it in
+            // means the connection is already in the channel.
+            let out = self.out.load(Ordering::SeqCst);
+            for conn in self.returned.try_iter() {
+                self.lot.park(conn);
+            }
+            if (self.lot.held() == 0 && out == 0) || Instant::now() >= grace {
+                break;
+            }
             self.lot.turn(POLL_INTERVAL / 5, false);
             for conn in self.lot.ready().drain(..) {
                 let _ = self.to_threads.send(conn);
@@ -491,10 +513,14 @@ impl ThreadFront {
 impl ThreadDoor {
     /// The next connection with a whole head, or `None` once the front has stopped and every
     /// connection it handed over has been taken.
+    /// The caller then holds it until [`ThreadDoor::give_back`] or [`ThreadDoor::closed`].
     pub fn next(&self) -> Option<Stream> {
         loop {
             match self.from_front.recv_timeout(POLL_INTERVAL) {
-                Ok(conn) => return Some(conn),
+                Ok(conn) => {
+                    self.out.fetch_add(1, Ordering::SeqCst);
+                    return Some(conn);
+                }
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return None,
             }
@@ -506,6 +532,12 @@ impl ThreadDoor {
         if self.to_front.send(conn).is_ok() {
             let _ = self.waker.wake();
         }
+        self.out.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The connection taken last is closed (served to its end): it is not coming back.
+    pub fn closed(&self) {
+        self.out.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
