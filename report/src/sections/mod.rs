@@ -15,6 +15,7 @@ mod failures;
 mod faults;
 mod rates;
 mod resources;
+mod slow;
 mod speed;
 mod timelines;
 
@@ -76,7 +77,7 @@ pub fn knee_brackets(study: &Study) -> Vec<(String, Option<f64>, Option<f64>)> {
         .collect()
 }
 
-/// The cells of one experiment besides the matrix (`faults`, `accept`), as the sections read
+/// The cells of one experiment besides the matrix (`faults`, `accept`, `slow`), as the sections read
 /// them.
 pub(crate) fn experiment_cells(
     study: &Study,
@@ -121,6 +122,7 @@ fn run<'a>(
     cx.ceilings();
     cx.faults();
     cx.accept();
+    cx.slow_clients();
     cx.handlers();
     cx.environment();
     let p = &study.plan;

@@ -1,0 +1,92 @@
+//! Slow clients (`--experiments slow`): every series under a steady good load (closed loop,
+//! `--slow-good-conns` clients, a new connection per request, as in `faults`) twice, for the
+//! same duration: once calm, once while `lab run --slow-clients` keeps `--slow-conns`
+//! slowloris connections on the server (each trickles a request head a byte a second and never
+//! finishes it). A model with a fixed number of workers gives them all to the attack and its good
+//! clients wait or starve; an event loop holds the attackers as idle sockets. The server's
+//! `--header-timeout` (408 to a head not finished in time) is its defence: a `--series
+//! 'single_thread --header-timeout 1s'` shows what it buys.
+//!
+//! A cell where the good load got no response at all is a result (the attack won), not a failed
+//! cell. With `--repeat N` the pair runs N times, run by run (calm, attack, calm, attack), so
+//! that drift over the comparison favours neither. External servers are not in this
+//! experiment.
+
+use crate::compare::cell::{place, Runner};
+use crate::compare::plan::{job, CellSpec, Lineup, Series, WorkloadKind};
+use report::{CellRun, CellStatus, Plan};
+use std::time::Duration;
+
+/// The series of the experiment: each model once, and each `--series` as given.
+pub fn series(lineup: &Lineup) -> Vec<Series> {
+    lineup.plain()
+}
+
+/// How many cells the experiment runs: a calm one and an attacked one per series and run.
+pub fn cells(lineup: &Lineup, repeat: u32) -> usize {
+    series(lineup).len() * 2 * repeat as usize
+}
+
+/// Plans and runs the cells, each added to the plan as it starts: per series and run, calm then
+/// under attack. `(good, attackers)`: the good load's connections and the slow clients.
+pub fn run(
+    lineup: &Lineup,
+    (good, attackers): (u64, u64),
+    duration: Duration,
+    repeat: u32,
+    runner: &mut Runner,
+    plan: &mut Plan,
+) -> Result<(), String> {
+    let workload = WorkloadKind::Hello.workload();
+    let out = runner.out().to_path_buf();
+    for (run, series) in (1..=repeat).flat_map(|r| series(lineup).into_iter().map(move |s| (r, s)))
+    {
+        for attacked in [false, true] {
+            if runner.stopped() {
+                return Ok(());
+            }
+            let mut id = format!(
+                "slow-{}-{}",
+                series.slug(),
+                if attacked { "attack" } else { "calm" }
+            );
+            if repeat > 1 {
+                id.push_str(&format!("-r{run}"));
+            }
+            let mut extra = vec!["--no-keepalive".to_string()];
+            if attacked {
+                extra.extend(["--slow-clients".to_string(), attackers.to_string()]);
+            }
+            let spec = CellSpec {
+                id,
+                experiment: "slow",
+                workload: &workload,
+                conns: good,
+                duration,
+                extra,
+                run,
+                rate: None,
+            };
+            let job = job(&out, &series, spec);
+            let i = place(plan, job.record.clone());
+            runner.run(plan, i, &job)?;
+            // `lab run` fails when no good request got a response; under attack that is the
+            // result, and the cell's report says so.
+            let measured = std::fs::read_to_string(out.join(job.record.file()))
+                .ok()
+                .and_then(|t| serde_json::from_str::<CellRun>(&t).ok())
+                .is_some_and(|r| r.slow_clients.is_some() == attacked);
+            let cell = &mut plan.cells[i];
+            if attacked
+                && measured
+                && cell.status == CellStatus::Failed
+                && cell.reason.as_deref() != Some("interrupted")
+            {
+                cell.status = CellStatus::Ok;
+                cell.reason = None;
+            }
+            crate::compare::output::write_plan(&out, plan)?;
+        }
+    }
+    Ok(())
+}
