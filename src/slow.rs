@@ -10,15 +10,15 @@
 //! reconnects at once, as slowloris does.
 //!
 //! One thread drives every connection, non-blocking, on a tick of at most [`TICK`]: each tick it
-//! opens the connections missing (a bounded connect each), reads what the server sent or
-//! whether it closed, and writes a byte on those due. Its counts end with the measured run; its
+//! starts the connects missing (non-blocking, each bounded by [`CONNECT_TIMEOUT`]), reads what
+//! the server sent or whether it closed, and writes a byte on those due. Its counts end with the measured run; its
 //! connections stay open (silent) until `lab run` stops it once the load has drained, then it
 //! closes them.
 
 use clap::Args;
-use lab_core::net::Stream;
 use lab_schema::SlowClients;
 use loadgen::{parse_duration, Target};
+use socket2::{Domain, SockAddr, Socket, Type};
 use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 /// The longest wait between two looks at the connections.
 const TICK: Duration = Duration::from_millis(50);
-/// Bound of one connect (a TCP connect to a full listen backlog can wait for SYN retries).
+/// Bound of one connect (a TCP connect to a full listen backlog waits for SYN retries).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// The time one tick may spend opening connections, so that the open ones keep their pace.
 const CONNECT_BUDGET: Duration = Duration::from_millis(200);
@@ -118,8 +118,11 @@ pub fn spawn(
 
 /// One attacking connection.
 struct Conn {
-    stream: Stream,
-    opened: Instant,
+    socket: Socket,
+    /// When its connect began.
+    started: Instant,
+    /// When its connect completed (and the head's start was sent); `None` while connecting.
+    opened: Option<Instant>,
     /// When the next byte is due.
     next: Instant,
     /// Bytes of [`TRICKLE`] sent so far (over every repetition).
@@ -130,7 +133,10 @@ struct Conn {
 
 /// What became of a connection on this tick.
 enum Fate {
+    Connecting,
     Open,
+    /// The connect failed or took longer than [`CONNECT_TIMEOUT`].
+    Failed,
     /// Closed or reset by the server without a response.
     Cut,
     /// Answered with this status (the server closes such a connection, or we do).
@@ -150,29 +156,31 @@ fn attack(
         ..SlowClients::default()
     };
     let tick = every.min(TICK);
-    let mut conns: Vec<Conn> = Vec::with_capacity(n as usize);
+    let mut conns: Vec<Conn> = Vec::with_capacity(n.min(4096) as usize);
     let mut held: Vec<f64> = Vec::new();
     while Instant::now() < end && !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
-        // Open the connections missing, within this tick's budget.
+        // Start the connects missing, within this tick's budget; a connect that fails at once
+        // (a Unix socket's full backlog, say) ends this tick's connects.
         while (conns.len() as u64) < n && started.elapsed() < CONNECT_BUDGET {
-            match open(target) {
-                Ok(conn) => {
-                    seen.opened += 1;
-                    conns.push(conn);
-                }
+            match connect(target) {
+                Ok(conn) => conns.push(conn),
                 Err(_) => {
                     seen.connect_failed += 1;
                     break;
                 }
             }
         }
-        seen.peak_open = seen.peak_open.max(conns.len() as u64);
         let now = Instant::now();
         conns.retain_mut(|c| match step(c, now, every) {
-            Fate::Open => true,
+            Fate::Connecting | Fate::Open => true,
+            Fate::Failed => {
+                seen.connect_failed += 1;
+                false
+            }
             fate => {
-                held.push(now.duration_since(c.opened).as_secs_f64());
+                let opened = c.opened.unwrap_or(c.started);
+                held.push(now.duration_since(opened).as_secs_f64());
                 match fate {
                     Fate::Answered(status) => *seen.answered.entry(status).or_default() += 1,
                     _ => seen.cut_by_server += 1,
@@ -180,10 +188,13 @@ fn attack(
                 false
             }
         });
+        let open = conns.iter().filter(|c| c.opened.is_some()).count() as u64;
+        seen.peak_open = seen.peak_open.max(open);
         let left = end.saturating_duration_since(Instant::now());
         std::thread::sleep(tick.saturating_sub(started.elapsed()).min(left));
     }
-    seen.open_at_end = conns.len() as u64;
+    seen.open_at_end = conns.iter().filter(|c| c.opened.is_some()).count() as u64;
+    seen.opened = seen.released() + seen.open_at_end;
     held.sort_by(f64::total_cmp);
     seen.held_median_s = held
         .get(held.len() / 2)
@@ -195,39 +206,71 @@ fn attack(
     while !stop.load(Ordering::Relaxed) && Instant::now() < last {
         std::thread::sleep(TICK);
     }
-    // Dropping the streams closes them.
+    // Dropping the sockets closes them.
     drop(conns);
     seen
 }
 
-/// Connects (bounded) and sends the head's start.
-fn open(target: &Target) -> std::io::Result<Conn> {
-    let stream = crate::external::connect(target, CONNECT_TIMEOUT)?;
-    stream.set_nonblocking(true)?;
+/// Starts a non-blocking connect to `target` (a Unix socket's completes or fails at once).
+fn connect(target: &Target) -> std::io::Result<Conn> {
+    let (domain, addr) = match target {
+        Target::Tcp(a) => (Domain::for_address(*a), SockAddr::from(*a)),
+        Target::Unix(path) => (Domain::UNIX, SockAddr::unix(path)?),
+    };
+    let socket = Socket::new(domain, Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&addr) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
     let now = Instant::now();
-    let mut conn = Conn {
-        stream,
-        opened: now,
+    Ok(Conn {
+        socket,
+        started: now,
+        opened: None,
         next: now,
         sent: 0,
         got: Vec::new(),
-    };
-    // A fresh socket's send buffer takes these few bytes whole; a short write just leaves the
-    // head shorter, which is as slow.
-    match (&conn.stream).write(HEAD) {
+    })
+}
+
+/// Once connected: sends the head's start. A fresh socket's send buffer takes these few bytes
+/// whole; a short write would just leave the head shorter, which is as slow.
+fn connected(c: &mut Conn, now: Instant) -> Fate {
+    match c.socket.take_error() {
+        Ok(Some(_)) | Err(_) => return Fate::Failed,
+        Ok(None) => {}
+    }
+    if c.socket.peer_addr().is_err() {
+        // Still connecting (ENOTCONN), bounded.
+        return if now.duration_since(c.started) > CONNECT_TIMEOUT {
+            Fate::Failed
+        } else {
+            Fate::Connecting
+        };
+    }
+    match (&c.socket).write(HEAD) {
         Ok(_) => {}
         Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-        Err(e) => return Err(e),
+        Err(_) => return Fate::Cut,
     }
-    conn.next = now;
-    Ok(conn)
+    c.opened = Some(now);
+    c.next = now + Duration::from_millis(1);
+    Fate::Open
 }
 
 /// Reads what the server sent (or that it closed), then writes one byte if one is due.
 fn step(c: &mut Conn, now: Instant, every: Duration) -> Fate {
+    if c.opened.is_none() {
+        match connected(c, now) {
+            Fate::Open => {}
+            fate => return fate,
+        }
+    }
     let mut buf = [0u8; 256];
     loop {
-        match (&c.stream).read(&mut buf) {
+        match (&c.socket).read(&mut buf) {
             Ok(0) => return ended(c),
             Ok(k) => {
                 if c.got.len() < 64 {
@@ -245,7 +288,7 @@ fn step(c: &mut Conn, now: Instant, every: Duration) -> Fate {
     }
     if now >= c.next {
         let byte = TRICKLE[c.sent % TRICKLE.len()];
-        match (&c.stream).write(&[byte]) {
+        match (&c.socket).write(&[byte]) {
             Ok(1) => {
                 c.sent += 1;
                 c.next = now + every;

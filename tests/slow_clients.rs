@@ -59,12 +59,13 @@ fn slow_clients_exhaust_single_thread_until_its_header_timeout_answers_them() {
 }
 
 /// `epoll` holds 50 attackers as idle sockets (its header timeout, 10 s, is longer than the run)
-/// and serves all 4 good clients.
-#[test]
-fn an_event_loop_holds_slow_clients_and_serves_every_good_client() {
+/// and serves all 4 good clients: over TCP and over a Unix socket.
+fn epoll_holds_slow_clients(transport: &str) {
     let r = run_report(&[
         "--model",
         "epoll",
+        "--transport",
+        transport,
         "--conns",
         "4",
         "--no-keepalive",
@@ -88,6 +89,16 @@ fn an_event_loop_holds_slow_clients_and_serves_every_good_client() {
     assert!(r["requests"].as_u64().unwrap() > 0);
 }
 
+#[test]
+fn an_event_loop_holds_slow_clients_and_serves_every_good_client() {
+    epoll_holds_slow_clients("tcp");
+}
+
+#[test]
+fn an_event_loop_holds_slow_clients_over_a_unix_socket() {
+    epoll_holds_slow_clients("unix");
+}
+
 /// More attackers than the fd limit leaves are refused before anything starts, in one line
 /// naming the flag; --slow-every alone is refused too.
 #[test]
@@ -102,7 +113,10 @@ fn too_many_slow_clients_are_refused_naming_the_flag() {
         "/tmp/never-written.json",
     ]);
     assert!(!ok);
-    assert!(err.contains("--slow-clients") && err.contains("file descriptors"), "{err}");
+    assert!(
+        err.contains("--slow-clients") && err.contains("file descriptors"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     let (ok, _, err) = lab(&["run", "--model", "epoll", "--slow-every", "2s"]);
     assert!(!ok && err.contains("--slow-clients"), "{err}");

@@ -95,7 +95,10 @@ fn figures(pair: &Pair) -> Option<Figures> {
         .filter(|r| r.slow_clients.is_some())
         .collect();
     shown.sort_by_key(|r| r.load.service.starved);
-    let attack = shown.get(shown.len().saturating_sub(1) / 2)?.slow_clients.clone()?;
+    let attack = shown
+        .get(shown.len().saturating_sub(1) / 2)?
+        .slow_clients
+        .clone()?;
     let calm_rps = median(&measured(&pair.calm), |r| r.load.throughput_rps);
     let rps = median(&shown, |r| r.load.throughput_rps)?;
     let starved = median(&shown, |r| r.load.service.starved as f64)?;
@@ -199,7 +202,11 @@ impl Ctx<'_> {
         for pair in &pairs {
             let name = format!("`{}`", pair.series);
             let Some(f) = figures(pair) else {
-                let why = if pair.attacked.iter().any(|(c, _)| c.status == CellStatus::Failed) {
+                let why = if pair
+                    .attacked
+                    .iter()
+                    .any(|(c, _)| c.status == CellStatus::Failed)
+                {
                     "the attacked cell failed (section 5)"
                 } else {
                     "not run"
@@ -242,8 +249,8 @@ impl Ctx<'_> {
                 released(&f.attack),
             ]);
             let defence = if f.attack.released() == 0 {
-                "it let none of the attackers go within the run (its `--header-timeout` was \
-                 longer)"
+                "it let none of the attackers go within the run (its `--header-timeout`, 10 s \
+                 unless set, did not expire in it)"
                     .to_string()
             } else {
                 format!("the server {}", released(&f.attack))
