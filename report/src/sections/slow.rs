@@ -110,13 +110,7 @@ fn figures(pair: &Pair) -> Option<Figures> {
         .filter(|r| measure::answered(r).is_some())
         .collect();
     let p99_us = median(&answered, |r| r.load.latency_us.p99 as f64);
-    let verdict = if starved >= 1.0 || rps <= 0.0 {
-        Verdict::Exhausted
-    } else if errors > ERROR_LIMIT || calm_rps.is_some_and(|c| rps < HELD_SHARE * c) {
-        Verdict::Slowed
-    } else {
-        Verdict::Held
-    };
+    let verdict = verdict(starved, rps, errors, calm_rps);
     Some(Figures {
         calm_rps,
         rps,
@@ -127,6 +121,19 @@ fn figures(pair: &Pair) -> Option<Figures> {
         attack,
         verdict,
     })
+}
+
+/// The verdict on an attacked run: good connections starved (median), its good requests/s, its
+/// error share, and the calm run's requests/s if measured. However fast a model served the
+/// good connections it did serve, one that starved any is exhausted, never held.
+fn verdict(starved: f64, rps: f64, errors: f64, calm_rps: Option<f64>) -> Verdict {
+    if starved >= 1.0 || rps <= 0.0 {
+        Verdict::Exhausted
+    } else if errors > ERROR_LIMIT || calm_rps.is_some_and(|c| rps < HELD_SHARE * c) {
+        Verdict::Slowed
+    } else {
+        Verdict::Held
+    }
 }
 
 /// What the server did with the attackers, in words: `cut 3, answered 12 × 408, after a median
@@ -328,5 +335,36 @@ impl Ctx<'_> {
         }
         reading.extend(lines);
         self.reading(reading);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_that_starved_a_good_connection_is_exhausted_however_fast() {
+        assert_eq!(
+            verdict(1.0, 50_000.0, 0.0, Some(10_000.0)),
+            Verdict::Exhausted
+        );
+        assert_eq!(verdict(0.0, 0.0, 0.0, Some(10_000.0)), Verdict::Exhausted);
+        assert_eq!(verdict(0.0, 4_000.0, 0.0, Some(10_000.0)), Verdict::Slowed);
+        assert_eq!(verdict(0.0, 9_000.0, 0.02, Some(10_000.0)), Verdict::Slowed);
+        assert_eq!(verdict(0.0, 6_000.0, 0.0, Some(10_000.0)), Verdict::Held);
+        assert_eq!(verdict(0.0, 6_000.0, 0.0, None), Verdict::Held);
+    }
+
+    #[test]
+    fn released_attackers_in_words() {
+        let mut a = SlowClients::default();
+        assert_eq!(released(&a), "none let go");
+        a.cut_by_server = 3;
+        a.answered.insert("408".into(), 1_200);
+        a.held_median_s = Some(10.04);
+        assert_eq!(
+            released(&a),
+            "cut 3, answered 1,200 × 408, after a median 10.0 s"
+        );
     }
 }
