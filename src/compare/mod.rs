@@ -178,6 +178,10 @@ pub struct CompareArgs {
     /// Connections of the good load of every `slow` cell (a new connection per request).
     #[arg(long, default_value = "20", value_parser = parse_count, value_name = "N")]
     pub slow_good_conns: u64,
+    /// The servers' `--header-timeout` in every `slow` cell (their defence: a head not complete
+    /// in time gets 408 and a close); default: the servers' own, 10 s.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub slow_header_timeout: Option<Duration>,
     /// `--rates auto`: the first rate tried, req/s, and the most steps per series.
     #[arg(long, default_value = "1000", value_parser = loadgen::parse_rate, value_name = "REQ_PER_S")]
     pub start_rate: f64,
@@ -491,7 +495,11 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     if slow && !runner.stopped() {
         experiments::slow::run(
             &lineup,
-            (args.slow_good_conns, args.slow_conns),
+            (
+                args.slow_good_conns,
+                args.slow_conns,
+                args.slow_header_timeout,
+            ),
             args.duration,
             args.repeat,
             &mut runner,

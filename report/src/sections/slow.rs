@@ -24,6 +24,15 @@ fn is_attacked(cell: &CellRecord) -> bool {
     cell.command.iter().any(|a| a == "--slow-clients")
 }
 
+/// The servers' `--header-timeout` in a cell, as its command gave it, or the default.
+fn header_timeout(cell: &CellRecord) -> String {
+    cell.command
+        .iter()
+        .position(|a| a == "--header-timeout")
+        .and_then(|i| cell.command.get(i + 1))
+        .map_or_else(|| "10s, the default".to_string(), |t| t.clone())
+}
+
 fn pairs(cells: &[(CellRecord, Option<CellRun>)]) -> Vec<Pair<'_>> {
     let mut out: Vec<Pair> = Vec::new();
     for c in cells {
@@ -136,6 +145,15 @@ fn verdict(starved: f64, rps: f64, errors: f64, calm_rps: Option<f64>) -> Verdic
     }
 }
 
+/// Attacked throughput as a share of calm: `64%`, `0.43%`.
+fn of_calm(rps: f64, calm: f64) -> String {
+    if calm > 0.0 {
+        fmt::percent(rps / calm)
+    } else {
+        "n/a".into()
+    }
+}
+
 /// What the server did with the attackers, in words: `cut 3, answered 12 × 408, after a median
 /// 10.2 s` or `none let go`.
 fn released(a: &SlowClients) -> String {
@@ -228,11 +246,7 @@ impl Ctx<'_> {
                     "{} → {} ({})",
                     fmt::thousands(c),
                     fmt::thousands(f.rps),
-                    if c > 0.0 {
-                        fmt::times(f.rps / c)
-                    } else {
-                        "n/a".into()
-                    }
+                    of_calm(f.rps, c)
                 ),
                 None => format!("not measured → {}", fmt::thousands(f.rps)),
             };
@@ -255,12 +269,20 @@ impl Ctx<'_> {
                 ),
                 released(&f.attack),
             ]);
+            let timeout = pair
+                .attacked
+                .first()
+                .map_or_else(String::new, |(c, _)| header_timeout(c));
             let defence = if f.attack.released() == 0 {
-                "it let none of the attackers go within the run (its `--header-timeout`, 10 s \
-                 unless set, did not expire in it)"
-                    .to_string()
+                format!(
+                    "it let none of the attackers go within the run (`--header-timeout` \
+                     {timeout})"
+                )
             } else {
-                format!("the server {}", released(&f.attack))
+                format!(
+                    "the server {} (`--header-timeout` {timeout})",
+                    released(&f.attack)
+                )
             };
             match f.verdict {
                 Verdict::Exhausted => {
@@ -305,7 +327,7 @@ impl Ctx<'_> {
                         fmt::thousands(f.rps),
                         f.calm_rps
                             .filter(|&c| c > 0.0)
-                            .map(|c| format!(", {} of calm", fmt::times(f.rps / c)))
+                            .map(|c| format!(", {} of calm", of_calm(f.rps, c)))
                             .unwrap_or_default()
                     )
                 })

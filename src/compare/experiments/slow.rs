@@ -4,8 +4,8 @@
 //! slowloris connections on the server (each trickles a request head a byte a second and never
 //! finishes it). A model with a fixed number of workers gives them all to the attack and its good
 //! clients wait or starve; an event loop holds the attackers as idle sockets. The server's
-//! `--header-timeout` (408 to a head not finished in time) is its defence: a `--series
-//! 'single_thread --header-timeout 1s'` shows what it buys.
+//! `--header-timeout` (408 to a head not finished in time) is its defence:
+//! `--slow-header-timeout 1s` gives it to every cell, to show what it buys.
 //!
 //! A cell where the good load got no response at all is a result (the attack won), not a failed
 //! cell. With `--repeat N` the pair runs N times, run by run (calm, attack, calm, attack), so
@@ -13,7 +13,7 @@
 //! experiment.
 
 use crate::compare::cell::{place, Runner};
-use crate::compare::plan::{job, CellSpec, Lineup, Series, WorkloadKind};
+use crate::compare::plan::{duration_arg, job, CellSpec, Lineup, Series, WorkloadKind};
 use report::{CellRun, CellStatus, Plan};
 use std::time::Duration;
 
@@ -28,10 +28,11 @@ pub fn cells(lineup: &Lineup, repeat: u32) -> usize {
 }
 
 /// Plans and runs the cells, each added to the plan as it starts: per series and run, calm then
-/// under attack. `(good, attackers)`: the good load's connections and the slow clients.
+/// under attack. `(good, attackers, header_timeout)`: the good load's connections, the slow
+/// clients, and the servers' `--header-timeout` if not their default.
 pub fn run(
     lineup: &Lineup,
-    (good, attackers): (u64, u64),
+    (good, attackers, header_timeout): (u64, u64, Option<Duration>),
     duration: Duration,
     repeat: u32,
     runner: &mut Runner,
@@ -54,6 +55,9 @@ pub fn run(
                 id.push_str(&format!("-r{run}"));
             }
             let mut extra = vec!["--no-keepalive".to_string()];
+            if let Some(t) = header_timeout {
+                extra.extend(["--header-timeout".to_string(), duration_arg(t)]);
+            }
             if attacked {
                 extra.extend(["--slow-clients".to_string(), attackers.to_string()]);
             }
