@@ -11,9 +11,9 @@
 //!
 //! One thread drives every connection, non-blocking, on a tick of at most [`TICK`]: each tick it
 //! starts the connects missing (non-blocking, each bounded by [`CONNECT_TIMEOUT`]), reads what
-//! the server sent or whether it closed, and writes a byte on those due. Its counts end with the measured run; its
-//! connections stay open (silent) until `lab run` stops it once the load has drained, then it
-//! closes them.
+//! the server sent or whether it closed, and writes a byte on those due. Its counts end with
+//! the measured run; its connections stay open (silent) until `lab run` stops it once the load
+//! has drained, then it closes them.
 
 use clap::Args;
 use lab_schema::SlowClients;
@@ -101,7 +101,7 @@ impl Attack {
 }
 
 /// Starts `n` slow clients against `target` now; the measured run starts `warmup` after now and
-/// lasts `duration`, and the attack ends with it.
+/// lasts `duration`, and the attack's counts end with it (its sockets close when it is stopped).
 pub fn spawn(
     target: Target,
     n: u64,
