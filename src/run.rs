@@ -192,6 +192,11 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         .load
         .config(&format!("http://127.0.0.1:1{}", args.path))?;
     args.slow.check(checked.conns as u64)?;
+    if args.knee.find_max_rate && args.slow.slow_clients.is_some() {
+        return Err(
+            "--slow-clients: not with --find-max-rate (the search runs its own loads)".into(),
+        );
+    }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;
     // Over a Unix socket: `lab.sock` in a directory of our own, removed when we are done (the
     // server removes its socket file when it stops).

@@ -120,6 +120,15 @@ fn too_many_slow_clients_are_refused_naming_the_flag() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     let (ok, _, err) = lab(&["run", "--model", "epoll", "--slow-every", "2s"]);
     assert!(!ok && err.contains("--slow-clients"), "{err}");
+    let (ok, _, err) = lab(&[
+        "run",
+        "--model",
+        "epoll",
+        "--slow-clients",
+        "5",
+        "--find-max-rate",
+    ]);
+    assert!(!ok && err.contains("--slow-clients"), "{err}");
 }
 
 /// `--experiments slow` on `single_thread` and `epoll`: a calm and an attacked cell each, both
