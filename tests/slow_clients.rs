@@ -136,7 +136,7 @@ fn too_many_slow_clients_are_refused_naming_the_flag() {
 /// row per model and names `single_thread` as exhausted and `epoll` as holding.
 #[test]
 fn slow_experiment_names_who_held_and_who_was_exhausted() {
-    let (_tmp, out) = compare(&[
+    let (tmp, out) = compare(&[
         "--models",
         "single_thread,epoll",
         "--experiments",
@@ -189,4 +189,41 @@ fn slow_experiment_names_who_held_and_who_was_exhausted() {
         "{section}"
     );
     common::assert_report_reproduces(&out);
+
+    // Against a baseline in which epoll starved a good connection under the attack (the same
+    // run, one count edited): the change of verdict is named.
+    let base = tmp.path().join("base");
+    std::fs::create_dir_all(base.join("cells")).unwrap();
+    std::fs::copy(out.join("compare.json"), base.join("compare.json")).unwrap();
+    for c in &cells {
+        let file = format!("cells/{}.json", c["id"].as_str().unwrap());
+        let mut report = read_json(&out.join(&file));
+        if c["id"] == "slow-epoll-attack" {
+            report["service"]["served"] = 3.into();
+            report["service"]["starved"] = 1.into();
+        }
+        std::fs::write(base.join(&file), report.to_string()).unwrap();
+    }
+    common::lab_ok(&[
+        "report",
+        out.to_str().unwrap(),
+        "--against",
+        base.to_str().unwrap(),
+    ]);
+    let md = std::fs::read_to_string(out.join("against/report.md")).unwrap();
+    let against = md
+        .split("### Slow clients")
+        .nth(1)
+        .expect("a slow clients comparison");
+    assert!(
+        against.contains(
+            "`epoll` fared better against the slow clients in this run: held here, exhausted in \
+             the baseline."
+        ),
+        "{against}"
+    );
+    assert!(
+        against.contains("| `single_thread` | exhausted: 0 of 4 good connections served"),
+        "{against}"
+    );
 }

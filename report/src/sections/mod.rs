@@ -92,6 +92,7 @@ pub(crate) fn experiment_cells(
 
 pub(crate) use accept::{balances, jain_text, ratio_text as max_min_text, Balance, JAIN_TIE};
 pub(crate) use faults::{summaries as fault_summaries, Outcome as FaultOutcome, FAULTS};
+pub(crate) use slow::summaries as slow_summaries;
 
 fn run<'a>(
     study: &'a Study,

@@ -179,6 +179,56 @@ fn released(a: &SlowClients) -> String {
     format!("{}{after}", parts.join(", "))
 }
 
+impl Verdict {
+    fn word(self) -> &'static str {
+        match self {
+            Verdict::Held => "held",
+            Verdict::Slowed => "slowed",
+            Verdict::Exhausted => "exhausted",
+        }
+    }
+}
+
+/// One series' attacked run summed up, for `lab report --against`: the verdict in a word
+/// (`held`, `slowed`, `exhausted`), how good it is (2, 1, 0), and the figures in words; `Err`:
+/// why nothing was measured.
+pub(crate) struct Summary {
+    pub series: String,
+    pub outcome: Result<(&'static str, u8, String), String>,
+}
+
+/// Each series' summary, in plan order; empty when the study has no slow experiment.
+pub(crate) fn summaries(cells: &[(CellRecord, Option<CellRun>)]) -> Vec<Summary> {
+    let good = cells.first().map_or(0, |(c, _)| c.conns);
+    pairs(cells)
+        .iter()
+        .map(|pair| Summary {
+            series: pair.series.clone(),
+            outcome: match figures(pair) {
+                Some(f) => Ok((
+                    f.verdict.word(),
+                    match f.verdict {
+                        Verdict::Held => 2,
+                        Verdict::Slowed => 1,
+                        Verdict::Exhausted => 0,
+                    },
+                    format!(
+                        "{}: {} of {} good connections served, {} req/s{}",
+                        f.verdict.word(),
+                        fmt::thousands(f.served),
+                        fmt::thousands(good as f64),
+                        fmt::thousands(f.rps),
+                        f.calm_rps
+                            .map(|c| format!(" ({} of calm)", of_calm(f.rps, c)))
+                            .unwrap_or_default()
+                    ),
+                )),
+                None => Err("not measured".into()),
+            },
+        })
+        .collect()
+}
+
 impl Ctx<'_> {
     pub(super) fn slow_clients(&mut self) {
         let cells = super::experiment_cells(self.s, "slow");
