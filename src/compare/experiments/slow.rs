@@ -14,7 +14,7 @@
 
 use crate::compare::cell::{place, Runner};
 use crate::compare::plan::{duration_arg, job, CellSpec, Lineup, Series, WorkloadKind};
-use report::{CellRun, CellStatus, Plan};
+use report::Plan;
 use std::time::Duration;
 
 /// The series of the experiment: each model once, and each `--series` as given.
@@ -71,25 +71,11 @@ pub fn run(
                 run,
                 rate: None,
             };
-            let job = job(&out, &series, spec);
+            let mut job = job(&out, &series, spec);
+            // Good clients the attack starved are the result, not a failed cell.
+            job.nothing_served_is_a_result = attacked;
             let i = place(plan, job.record.clone());
             runner.run(plan, i, &job)?;
-            // `lab run` fails when no good request got a response; under attack that is the
-            // result, and the cell's report says so.
-            let measured = std::fs::read_to_string(out.join(job.record.file()))
-                .ok()
-                .and_then(|t| serde_json::from_str::<CellRun>(&t).ok())
-                .is_some_and(|r| r.slow_clients.is_some() == attacked);
-            let cell = &mut plan.cells[i];
-            if attacked
-                && measured
-                && cell.status == CellStatus::Failed
-                && cell.reason.as_deref() != Some("interrupted")
-            {
-                cell.status = CellStatus::Ok;
-                cell.reason = None;
-            }
-            crate::compare::output::write_plan(&out, plan)?;
         }
     }
     Ok(())
