@@ -12,6 +12,7 @@ mod load;
 mod merge;
 mod run;
 mod serve;
+mod slow;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use http_lab::models;

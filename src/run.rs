@@ -66,6 +66,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub faults: crate::faults::FaultFlags,
     #[command(flatten)]
+    pub slow: crate::slow::SlowFlags,
+    #[command(flatten)]
     pub external: ExternalFlags,
     /// After the load, save the server's `GET /_status` (the pools' scoreboard, the event loops'
     /// counters: connections per worker or loop) to FILE, before the server is stopped.
@@ -186,8 +188,15 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
     // The model reads and checks its own flags (the entry point it returns is not needed here:
     // the server is a child process).
     drop((model.info().start)(&args.server.models.0)?);
-    args.load
+    let checked = args
+        .load
         .config(&format!("http://127.0.0.1:1{}", args.path))?;
+    args.slow.check(checked.conns as u64)?;
+    if args.knee.find_max_rate && args.slow.slow_clients.is_some() {
+        return Err(
+            "--slow-clients: not with --find-max-rate (the search runs its own loads)".into(),
+        );
+    }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;
     // Over a Unix socket: `lab.sock` in a directory of our own, removed when we are done (the
     // server removes its socket file when it stops).
@@ -258,7 +267,9 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
             config.duration,
         )
     });
+    let attack = start_attack(&args.slow, &config)?;
     let result = run_load(&config);
+    let slow_clients = attack.map(crate::slow::Attack::stop).transpose()?;
     let status = args
         .status_after
         .as_ref()
@@ -297,8 +308,28 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         load_cpus,
         transport: transport.name().to_string(),
         external: None,
+        slow_clients,
     };
     finish(&args, run, leftover)
+}
+
+/// `--slow-clients`: starts the attackers at the start of the warm-up. The load generator's
+/// preflight runs first, so that the fd limit is raised before the attackers take any.
+fn start_attack(
+    slow: &crate::slow::SlowFlags,
+    config: &loadgen::Config,
+) -> Result<Option<crate::slow::Attack>, String> {
+    let Some(n) = slow.slow_clients else {
+        return Ok(None);
+    };
+    loadgen::preflight(config).map_err(|e| e.to_string())?;
+    Ok(Some(crate::slow::spawn(
+        config.target.clone(),
+        n,
+        slow.slow_every,
+        config.warmup,
+        config.duration,
+    )))
 }
 
 /// Prints the summaries, writes the JSON report and says how the run ended.
@@ -321,6 +352,9 @@ fn finish(args: &RunArgs, run: RunReport, leftover: usize) -> Result<ExitCode, S
             ),
             to_stdout,
         );
+    }
+    if let Some(slow) = &run.slow_clients {
+        summary(&crate::slow::summary(slow), to_stdout);
     }
     write_json(&path, &run.to_json())?;
     if !to_stdout {
@@ -412,6 +446,7 @@ fn run_external(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String
         );
     }
     let mut config = args.load.config(&url)?;
+    args.slow.check(config.conns as u64)?;
     config.cpus = load_cpus.clone();
     if args.load.warmup.is_none() {
         config.warmup = Duration::from_secs_f64(config.conns as f64 / config.connect_rate + 0.5);
@@ -439,7 +474,9 @@ fn run_external(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String
         _ => None,
     };
     let sampler = pid.map(|p| procmon::Sampler::start(p, SAMPLE_EVERY));
+    let attack = start_attack(&args.slow, &config)?;
     let result = run_load(&config);
+    let slow_clients = attack.map(crate::slow::Attack::stop).transpose()?;
     let mut stats = sampler.map(|s| s.stop()).unwrap_or_default();
     let leftover = started.as_mut().map_or(0, |s| s.stop());
     let report = result?;
@@ -477,6 +514,7 @@ fn run_external(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String
             pid: args.external.external_pid,
             measured: pid.is_some(),
         }),
+        slow_clients,
     };
     finish(args, run, leftover)
 }

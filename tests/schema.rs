@@ -271,6 +271,25 @@ fn real_reports_are_valid() {
         &out.join("cells/hello-epoll-c5.json"),
     );
 
+    // A run under slow clients writes their counts too.
+    let slow = dir.path().join("slow.json");
+    let (ok, stdout, stderr) = common::lab(&[
+        "run",
+        "--model",
+        "epoll",
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "--slow-clients",
+        "5",
+        "-q",
+        "--json",
+        slow.to_str().expect("utf-8"),
+    ]);
+    assert!(ok, "lab run --slow-clients: {stdout}\n{stderr}");
+    assert_valid("run-report.schema.json", &slow);
+
     let server = common::Server::start("epoll", &["--loops", "1"]);
     let mut parts = Vec::new();
     for (i, rate) in [None, Some("500")].into_iter().enumerate() {

@@ -302,6 +302,7 @@ fn comparison(this: &Study, base: &Study, (a, b): (&str, &str)) -> Vec<Block> {
     blocks.extend(knees(this, base));
     blocks.extend(faults(this, base));
     blocks.extend(accept(this, base));
+    blocks.extend(slow_clients(this, base));
     // Cells only one run has: listed, never dropped in silence.
     let only: Vec<Vec<String>> = ours
         .iter()
@@ -624,6 +625,71 @@ fn faults(this: &Study, base: &Study) -> Vec<Block> {
             head: vec![
                 "model".into(),
                 "measure".into(),
+                "this run".into(),
+                "baseline".into(),
+                "reading".into(),
+            ],
+            rows,
+        },
+        Block::Reading(lines),
+    ]
+}
+
+/// The slow-clients experiment in both runs: per model, whether it held against the attack,
+/// was slowed or exhausted, this run's against the baseline's.
+fn slow_clients(this: &Study, base: &Study) -> Vec<Block> {
+    let (ours, theirs) = (
+        sections::slow_summaries(&sections::experiment_cells(this, "slow")),
+        sections::slow_summaries(&sections::experiment_cells(base, "slow")),
+    );
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    for x in &ours {
+        let Some(y) = theirs.iter().find(|y| y.series == x.series) else {
+            continue;
+        };
+        let name = format!("`{}`", x.series);
+        let text = |o: &Result<(&str, u8, String), String>| match o {
+            Ok((_, _, t)) => t.clone(),
+            Err(why) => why.clone(),
+        };
+        let call = match (&x.outcome, &y.outcome) {
+            (Ok((a, ra, _)), Ok((b, rb, _))) if ra == rb => format!("same ({a})"),
+            (Ok((a, ra, _)), Ok((b, rb, _))) => {
+                let call = if ra > rb { "better" } else { "worse" };
+                lines.push(format!(
+                    "{name} fared {call} against the slow clients in this run: {a} here, {b} in \
+                     the baseline."
+                ));
+                format!("{call}: {a} here, {b} in the baseline")
+            }
+            _ => "n/a (not measured in both)".into(),
+        };
+        rows.push(vec![name, text(&x.outcome), text(&y.outcome), call]);
+    }
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    if lines.is_empty() {
+        lines.push(
+            "Every model measured in both runs fared the same against the slow clients (held, \
+             slowed or exhausted)."
+                .into(),
+        );
+    }
+    vec![
+        Block::Subheading("Slow clients".into()),
+        Block::Para(
+            "Per model, how it fared under the slow clients' attack in each run, as the \
+             slow-clients section says it: *held* (every good connection served, few errors, at \
+             least half its calm throughput), *slowed* (every good connection served, but not \
+             so) or *exhausted* (good connections starved). A change of verdict is named; the \
+             throughput is one run's and moves with the machine's load."
+                .into(),
+        ),
+        Block::Table {
+            head: vec![
+                "model".into(),
                 "this run".into(),
                 "baseline".into(),
                 "reading".into(),

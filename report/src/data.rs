@@ -272,6 +272,8 @@ impl CellRecord {
 
 /// A `lab run --json` report: the one schema, from `lab-schema`.
 pub type CellRun = lab_schema::RunReport;
+/// What a cell's slow clients saw (`lab run --slow-clients`), in its report.
+pub use lab_schema::SlowClients;
 
 /// The run of median throughput.
 fn representative<'a>(runs: &[&'a CellRun]) -> Option<&'a CellRun> {

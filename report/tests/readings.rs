@@ -101,6 +101,7 @@ fn run(c: &Cell) -> RunReport {
         load_cpus: Vec::new(),
         transport: "tcp".into(),
         external: None,
+        slow_clients: None,
     }
 }
 

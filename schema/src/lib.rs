@@ -26,7 +26,7 @@ pub use load::{
     decode_histogram, encode_histogram, Connections, Errors, FirstResponse, Host, Latency,
     LoadReport, Loader, LoaderLimit, Second, Service,
 };
-pub use run::{External, RunReport};
+pub use run::{External, RunReport, SlowClients};
 pub use server::{Sample, ServerStats};
 
 /// The version of the report format written by this build.

@@ -35,6 +35,43 @@ pub struct RunReport {
     /// its URL (nginx, say); `model` is its NAME. Absent for a model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<External>,
+    /// `lab run --slow-clients N`: what the slow clients (slowloris) attacking the server
+    /// during the run saw. Absent without the flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_clients: Option<SlowClients>,
+}
+
+/// The slow clients of `lab run --slow-clients N`: connections that each send a request head
+/// a byte at a time and never finish it, reconnecting as soon as the server lets one go.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SlowClients {
+    /// `--slow-clients`: the attacking connections kept open at once.
+    pub conns: u64,
+    /// `--slow-every`: seconds between two bytes of a head.
+    pub every_s: f64,
+    /// Connections opened over the attack (reconnections included).
+    pub opened: u64,
+    /// Connects that failed (refused, or not accepted within a second).
+    pub connect_failed: u64,
+    /// Connections the server closed or reset without a response.
+    pub cut_by_server: u64,
+    /// Connections the server answered (and then closed), by status: `{"408": 12}`.
+    pub answered: std::collections::BTreeMap<String, u64>,
+    /// Median seconds a connection was held open before the server cut or answered it; absent
+    /// when the server let none go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_median_s: Option<f64>,
+    /// Most attacking connections open at once.
+    pub peak_open: u64,
+    /// Attacking connections still open when the measured run ended.
+    pub open_at_end: u64,
+}
+
+impl SlowClients {
+    /// Connections the server let go: cut, or answered.
+    pub fn released(&self) -> u64 {
+        self.cut_by_server + self.answered.values().sum::<u64>()
+    }
 }
 
 /// A server outside the lab, loaded by URL (`lab run --external`, `lab compare --external`).

@@ -62,6 +62,13 @@ fn full_report() -> RunReport {
             pid: Some(1),
             measured: true,
         }),
+        slow_clients: Some(lab_schema::SlowClients {
+            conns: 1,
+            every_s: 1.0,
+            answered: [("408".to_string(), 1)].into(),
+            held_median_s: Some(1.0),
+            ..lab_schema::SlowClients::default()
+        }),
     }
 }
 

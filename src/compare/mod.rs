@@ -25,7 +25,7 @@
 //! - `plan`: the series (models, `--series`, `--external`), workloads and sizes asked for, and
 //!   the cells they make.
 //! - `experiments`: one file per experiment, each turning the plan into cells (`matrix`: series ×
-//!   connections × workloads, closed loop; `rates`, `faults`, `accept`).
+//!   connections × workloads, closed loop; `rates`, `faults`, `accept`, `slow`).
 //! - `cell`: runs one cell as a child `lab run`, bounded in time (or keeps it, resuming).
 //! - `resume`: `--resume DIR`: the arguments to resume with, and the check that the plan is DIR's.
 //! - `environment`: the machine and its limits, recorded in compare.json.
@@ -59,6 +59,7 @@ pub enum Experiment {
     Rates,
     Faults,
     Accept,
+    Slow,
 }
 
 #[derive(Args, Debug)]
@@ -136,7 +137,9 @@ pub struct CompareArgs {
     /// The experiments to run: `matrix` (models × --conns × --workloads, closed loop), `rates`
     /// (latency against offered load, see --rates), `faults` (fault isolation: /crash, /crash?abort
     /// and kill -9 of a worker under steady load), `accept` (accept spread: connections per
-    /// worker or loop for each `--accept` strategy of process_pool, hybrid_pool, epoll and io_uring).
+    /// worker or loop for each `--accept` strategy of process_pool, hybrid_pool, epoll and io_uring),
+    /// `slow` (slow clients: a steady load without and with slowloris connections that trickle
+    /// a request head and never finish it).
     #[arg(
         long,
         value_enum,
@@ -169,6 +172,16 @@ pub struct CompareArgs {
     /// Workers (or loops) of every model in the `accept` experiment.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub accept_workers: usize,
+    /// Slow clients (slowloris connections) of every attacked `slow` cell.
+    #[arg(long, default_value = "200", value_parser = parse_count, value_name = "N")]
+    pub slow_conns: u64,
+    /// Connections of the good load of every `slow` cell (a new connection per request).
+    #[arg(long, default_value = "20", value_parser = parse_count, value_name = "N")]
+    pub slow_good_conns: u64,
+    /// The servers' `--header-timeout` in every `slow` cell (their defence: a head not complete
+    /// in time gets 408 and a close); default: the servers' own, 10 s.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub slow_header_timeout: Option<Duration>,
     /// `--rates auto`: the first rate tried, req/s, and the most steps per series.
     #[arg(long, default_value = "1000", value_parser = loadgen::parse_rate, value_name = "REQ_PER_S")]
     pub start_rate: f64,
@@ -262,6 +275,10 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     if accept && (args.accept_conns == 0 || !(1..=64).contains(&args.accept_workers)) {
         return Err("--accept-conns must be above 0, --accept-workers between 1 and 64".into());
     }
+    let slow = experiments.contains(&Experiment::Slow);
+    if slow && (args.slow_conns == 0 || args.slow_good_conns == 0) {
+        return Err("--slow-conns and --slow-good-conns must be above 0".into());
+    }
     let mut series: Vec<String> = Vec::new();
     let mut all_series = Vec::new();
     for job in &jobs {
@@ -284,6 +301,14 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     }
     if faults {
         for s in experiments::faults::series(&lineup) {
+            if !series.contains(&s.name) {
+                series.push(s.name.clone());
+            }
+            all_series.push(s);
+        }
+    }
+    if slow {
+        for s in experiments::slow::series(&lineup) {
             if !series.contains(&s.name) {
                 series.push(s.name.clone());
             }
@@ -394,6 +419,11 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     } else {
         0
     };
+    let slow_cells = if slow {
+        experiments::slow::cells(&lineup, args.repeat)
+    } else {
+        0
+    };
     let estimate: f64 = jobs.iter().map(|j| cell_s(j.record.conns)).sum::<f64>()
         + searched as f64 * cell_s(args.rate_conns)
         + fault_cells as f64
@@ -404,11 +434,13 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
                     .as_secs_f64()
                 + 1.0)
         + accept_cells as f64 * cell_s(args.accept_conns)
+        + slow_cells as f64 * cell_s(args.slow_good_conns)
         + args.pause.as_secs_f64()
-            * (jobs.len() + searched + fault_cells + accept_cells).saturating_sub(1) as f64;
+            * (jobs.len() + searched + fault_cells + accept_cells + slow_cells).saturating_sub(1)
+                as f64;
     println!(
         "lab compare: {} cells ({} series x {} sizes x {} workloads x {} runs, epoll twice where it can offload{}), about {:.0} min; writing {}",
-        jobs.len() + searched + fault_cells + accept_cells,
+        jobs.len() + searched + fault_cells + accept_cells + slow_cells,
         plan.series.len(),
         conns.len(),
         workloads.len(),
@@ -423,7 +455,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     );
     println!("lab compare: cells run in an order shuffled with --seed {seed}");
 
-    let total = jobs.len() + searched + fault_cells + accept_cells;
+    let total = jobs.len() + searched + fault_cells + accept_cells + slow_cells;
     let mut runner = Runner::new(exe, out.clone(), args.pause, total)?;
     if let Some(old) = previous {
         runner.resume_from(old.cells, &jobs);
@@ -454,6 +486,20 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, String> {
         experiments::accept::run(
             &models,
             (args.accept_conns, args.accept_workers),
+            args.duration,
+            args.repeat,
+            &mut runner,
+            &mut plan,
+        )?;
+    }
+    if slow && !runner.stopped() {
+        experiments::slow::run(
+            &lineup,
+            (
+                args.slow_good_conns,
+                args.slow_conns,
+                args.slow_header_timeout,
+            ),
             args.duration,
             args.repeat,
             &mut runner,

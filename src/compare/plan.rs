@@ -329,7 +329,11 @@ pub fn job(out: &Path, series: &Series, spec: CellSpec) -> Job {
         faults: None,
         accept: None,
     };
-    Job { record, args }
+    Job {
+        record,
+        args,
+        nothing_served_is_a_result: false,
+    }
 }
 
 /// One cell to run.
@@ -337,6 +341,9 @@ pub struct Job {
     pub record: CellRecord,
     /// The arguments after `lab`.
     pub args: Vec<String>,
+    /// A run in which no request succeeded (`lab run` exits 1, its report written) is the
+    /// cell's result, not a failure: a server the faults killed, good clients an attack starved.
+    pub nothing_served_is_a_result: bool,
 }
 
 /// `all` means every model that can run here (the others are named, with the reason, and

@@ -15,6 +15,7 @@ mod failures;
 mod faults;
 mod rates;
 mod resources;
+mod slow;
 mod speed;
 mod timelines;
 
@@ -76,7 +77,7 @@ pub fn knee_brackets(study: &Study) -> Vec<(String, Option<f64>, Option<f64>)> {
         .collect()
 }
 
-/// The cells of one experiment besides the matrix (`faults`, `accept`), as the sections read
+/// The cells of one experiment besides the matrix (`faults`, `accept`, `slow`), as the sections read
 /// them.
 pub(crate) fn experiment_cells(
     study: &Study,
@@ -91,6 +92,7 @@ pub(crate) fn experiment_cells(
 
 pub(crate) use accept::{balances, jain_text, ratio_text as max_min_text, Balance, JAIN_TIE};
 pub(crate) use faults::{summaries as fault_summaries, Outcome as FaultOutcome, FAULTS};
+pub(crate) use slow::summaries as slow_summaries;
 
 fn run<'a>(
     study: &'a Study,
@@ -121,6 +123,7 @@ fn run<'a>(
     cx.ceilings();
     cx.faults();
     cx.accept();
+    cx.slow_clients();
     cx.handlers();
     cx.environment();
     let p = &study.plan;

@@ -12,7 +12,7 @@
 
 use crate::compare::cell::{place, Runner};
 use crate::compare::plan::{job, CellSpec, Lineup, Series, WorkloadKind};
-use report::{CellRun, CellStatus, FaultLog, Plan};
+use report::{FaultLog, Plan};
 use std::time::Duration;
 
 /// The shortest fault cell: each injection (at 1/4, 1/2 and 3/4 of the run) gets at least a
@@ -61,7 +61,9 @@ pub fn run(
             run,
             rate: None,
         };
-        let job = job(&out, &series, spec);
+        let mut job = job(&out, &series, spec);
+        // A server that died under the faults is the result, not a failed cell.
+        job.nothing_served_is_a_result = true;
         if runner.measured_before(&job).is_none() {
             let _ = std::fs::remove_file(&log_path);
         }
@@ -70,21 +72,8 @@ pub fn run(
         let log: Option<FaultLog> = std::fs::read_to_string(&log_path)
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
-        let measured = std::fs::read_to_string(out.join(job.record.file()))
-            .ok()
-            .and_then(|t| serde_json::from_str::<CellRun>(&t).ok())
-            .is_some();
-        let cell = &mut plan.cells[i];
         if let Some(log) = log {
-            // A server that died under the faults is the result, not a failed cell.
-            if measured
-                && cell.status == CellStatus::Failed
-                && cell.reason.as_deref() != Some("interrupted")
-            {
-                cell.status = CellStatus::Ok;
-                cell.reason = None;
-            }
-            cell.faults = Some(log);
+            plan.cells[i].faults = Some(log);
         }
         crate::compare::output::write_plan(&out, plan)?;
     }

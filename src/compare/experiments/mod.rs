@@ -5,3 +5,4 @@ pub mod accept;
 pub mod faults;
 pub mod matrix;
 pub mod rates;
+pub mod slow;
