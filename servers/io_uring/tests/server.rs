@@ -178,7 +178,20 @@ fn a_client_that_leaves_during_an_offloaded_request_is_closed_and_counted() {
         // Half-close and leave: the answer is still written, then the connection closed.
         client.stream().shutdown(std::net::Shutdown::Write).unwrap();
     }
-    assert!(eventually(|| server.open() == 0));
+    // All 20 accepted and their requests offloaded first (open was 0 before any accept too),
+    // then all closed.
+    let counters = &server.counters.loops[0];
+    assert!(
+        eventually(|| counters.accepted.load(Ordering::Relaxed) == 20
+            && counters.offloaded.load(Ordering::Relaxed) == 20),
+        "accepted {}, offloaded {}",
+        counters.accepted.load(Ordering::Relaxed),
+        counters.offloaded.load(Ordering::Relaxed)
+    );
+    assert!(
+        eventually(|| server.open() == 0),
+        "the connections were not closed"
+    );
     let mut other = server.connect();
     other.get("/").unwrap();
     assert_eq!(other.reply().status, 200);
