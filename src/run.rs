@@ -191,7 +191,7 @@ pub fn run(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
     let checked = args
         .load
         .config(&format!("http://127.0.0.1:1{}", args.path))?;
-    args.slow.check(checked.conns as u64)?;
+    args.slow.check(&checked)?;
     if args.knee.find_max_rate && args.slow.slow_clients.is_some() {
         return Err(
             "--slow-clients: not with --find-max-rate (the search runs its own loads)".into(),
@@ -446,7 +446,7 @@ fn run_external(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String
         );
     }
     let mut config = args.load.config(&url)?;
-    args.slow.check(config.conns as u64)?;
+    args.slow.check(&config)?;
     config.cpus = load_cpus.clone();
     if args.load.warmup.is_none() {
         config.warmup = Duration::from_secs_f64(config.conns as f64 / config.connect_rate + 0.5);

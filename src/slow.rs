@@ -58,10 +58,15 @@ pub struct SlowFlags {
 impl SlowFlags {
     /// Refuses an attack that cannot run: none, a zero interval, or more attackers than the fd
     /// limit leaves beside the load's `conns` connections.
-    pub fn check(&self, conns: u64) -> Result<(), String> {
+    pub fn check(&self, load: &loadgen::Config) -> Result<(), String> {
         let Some(n) = self.slow_clients else {
             return Ok(());
         };
+        let conns = load.conns as u64;
+        if load.start_at.is_some() {
+            // The attack is timed from when `lab run` starts, the load from --start-at.
+            return Err("--slow-clients: not with --start-at".into());
+        }
         if n == 0 {
             return Err("--slow-clients must be above 0".into());
         }
@@ -70,7 +75,7 @@ impl SlowFlags {
         }
         // The load generator raises the soft limit to the hard one before it connects.
         if let Some((_, hard)) = lab_core::sys::fd_limits() {
-            let need = n + conns + FD_MARGIN;
+            let need = n.saturating_add(conns).saturating_add(FD_MARGIN);
             if need > hard {
                 return Err(format!(
                     "--slow-clients {n}: with the load's {conns} connections this needs {need} \
@@ -339,21 +344,35 @@ mod tests {
 
     #[test]
     fn the_fd_limit_refuses_too_many_attackers_naming_the_flag() {
+        let mut load = loadgen::Config::for_url("http://127.0.0.1:1/").unwrap();
+        load.conns = 10;
         let flags = SlowFlags {
             slow_clients: Some(u64::MAX / 4),
             slow_every: Duration::from_secs(1),
         };
-        let err = flags.check(10).unwrap_err();
+        let err = flags.check(&load).unwrap_err();
         assert!(err.starts_with("--slow-clients"), "{err}");
+        // So many that the sum overflows: still refused, not wrapped round to a small need.
+        let most = SlowFlags {
+            slow_clients: Some(u64::MAX),
+            ..flags.clone()
+        };
+        assert!(most.check(&load).unwrap_err().starts_with("--slow-clients"));
         let none = SlowFlags {
             slow_clients: Some(0),
             ..flags.clone()
         };
-        assert!(none.check(10).unwrap_err().contains("--slow-clients"));
+        assert!(none.check(&load).unwrap_err().contains("--slow-clients"));
         let fine = SlowFlags {
             slow_clients: Some(2),
             ..flags
         };
-        assert_eq!(fine.check(10), Ok(()));
+        assert_eq!(fine.check(&load), Ok(()));
+        // The attack is timed from the start of `lab run`, not from --start-at.
+        load.start_at = Some(std::time::SystemTime::now());
+        assert_eq!(
+            fine.check(&load),
+            Err("--slow-clients: not with --start-at".into())
+        );
     }
 }

@@ -184,10 +184,14 @@ fn slow_experiment_names_who_held_and_who_was_exhausted() {
         section.contains("Exhausted (good clients starved): `single_thread`."),
         "{section}"
     );
+    // epoll serves every good connection: held, or (on a loaded machine, below half its calm
+    // throughput) slowed; never exhausted. The 50% line itself is unit-tested.
     assert!(
-        section.contains("Held against the attack, serving every good connection: `epoll` ("),
+        section.contains("Held against the attack, serving every good connection: `epoll` (")
+            || section.contains("`epoll` served every good connection"),
         "{section}"
     );
+    assert!(!section.contains("Exhausted (good clients starved): `single_thread` and `epoll`"));
     common::assert_report_reproduces(&out);
 
     // Against a baseline in which epoll starved a good connection under the attack (the same
@@ -216,10 +220,8 @@ fn slow_experiment_names_who_held_and_who_was_exhausted() {
         .nth(1)
         .expect("a slow clients comparison");
     assert!(
-        against.contains(
-            "`epoll` fared better against the slow clients in this run: held here, exhausted in \
-             the baseline."
-        ),
+        against.contains("`epoll` fared better against the slow clients in this run: ")
+            && against.contains("here, exhausted in the baseline."),
         "{against}"
     );
     assert!(

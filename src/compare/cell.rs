@@ -307,10 +307,12 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
     if forwarded {
         return failed("interrupted".into());
     }
+    // `lab run` exits 1 for any error; for a run in which nothing was served, only with a whole
+    // report (read below) and a server that left nothing behind.
+    let mut nothing_served = false;
     match status {
         Some(s) if s.success() => {}
-        // No request succeeded, and the report says so (read below).
-        Some(s) if job.nothing_served_is_a_result && s.code() == Some(1) => {}
+        Some(s) if job.nothing_served_is_a_result && s.code() == Some(1) => nothing_served = true,
         Some(s) => return failed(with_tail(format!("`lab run` exited with {s}"))),
         None => return failed("cannot wait for `lab run`".into()),
     }
@@ -318,6 +320,9 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
         .ok()
         .and_then(|t| serde_json::from_str::<report::CellRun>(&t).ok())
     {
+        Some(run) if nothing_served && run.leftover_processes > 0 => {
+            return failed(with_tail(format!("`lab run` exited with {status:?}")))
+        }
         Some(run) => format!(
             "{:>10.0} req/s  p99 {:>8} ms  errors {}{}{}",
             run.load.throughput_rps,

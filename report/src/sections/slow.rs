@@ -103,15 +103,16 @@ fn figures(pair: &Pair) -> Option<Figures> {
         .copied()
         .filter(|r| r.slow_clients.is_some())
         .collect();
+    // The connections served and starved, and the attack shown, are those of the run that
+    // starved the most: a model that starved good clients in any run is exhausted, never
+    // held by a median of counts from different runs.
     shown.sort_by_key(|r| r.load.service.starved);
-    let attack = shown
-        .get(shown.len().saturating_sub(1) / 2)?
-        .slow_clients
-        .clone()?;
+    let worst = *shown.last()?;
+    let attack = worst.slow_clients.clone()?;
     let calm_rps = median(&measured(&pair.calm), |r| r.load.throughput_rps);
     let rps = median(&shown, |r| r.load.throughput_rps)?;
-    let starved = median(&shown, |r| r.load.service.starved as f64)?;
-    let served = median(&shown, |r| r.load.service.served as f64)?;
+    let starved = worst.load.service.starved as f64;
+    let served = worst.load.service.served as f64;
     let errors = median(&shown, measure::error_share)?;
     let answered: Vec<&CellRun> = shown
         .iter()
@@ -132,13 +133,14 @@ fn figures(pair: &Pair) -> Option<Figures> {
     })
 }
 
-/// The verdict on an attacked run: good connections starved (median), its good requests/s, its
-/// error share, and the calm run's requests/s if measured. However fast a model served the
-/// good connections it did serve, one that starved any is exhausted, never held.
+/// The verdict on an attacked run: good connections starved (in the run that starved the
+/// most), its good requests/s, its error share, and the calm run's requests/s if measured.
+/// However fast a model served the good connections it did serve, one that starved any is
+/// exhausted, never held; without a calm run there is nothing to hold against.
 fn verdict(starved: f64, rps: f64, errors: f64, calm_rps: Option<f64>) -> Verdict {
     if starved >= 1.0 || rps <= 0.0 {
         Verdict::Exhausted
-    } else if errors > ERROR_LIMIT || calm_rps.is_some_and(|c| rps < HELD_SHARE * c) {
+    } else if errors > ERROR_LIMIT || calm_rps.is_none_or(|c| rps < HELD_SHARE * c) {
         Verdict::Slowed
     } else {
         Verdict::Held
@@ -352,13 +354,21 @@ impl Ctx<'_> {
                 }
                 Verdict::Slowed => {
                     slowed.push(name.clone());
+                    let cost = match f.calm_rps {
+                        Some(c) => format!(
+                            "but the attack cost it: {} req/s against {} calm",
+                            fmt::thousands(f.rps),
+                            fmt::thousands(c)
+                        ),
+                        None => format!(
+                            "({} req/s), but its calm cell was not measured, so what the attack \
+                             cost it is unknown",
+                            fmt::thousands(f.rps)
+                        ),
+                    };
                     lines.push(format!(
-                        "{name} served every good connection but the attack cost it: {} req/s{}, \
-                         {} of attempts failed; {defence}.",
-                        fmt::thousands(f.rps),
-                        f.calm_rps
-                            .map(|c| format!(" against {} calm", fmt::thousands(c)))
-                            .unwrap_or_default(),
+                        "{name} served every good connection {cost}, {} of attempts failed; \
+                         {defence}.",
                         fmt::percent(f.errors),
                     ));
                 }
@@ -424,7 +434,69 @@ mod tests {
         assert_eq!(verdict(0.0, 4_000.0, 0.0, Some(10_000.0)), Verdict::Slowed);
         assert_eq!(verdict(0.0, 9_000.0, 0.02, Some(10_000.0)), Verdict::Slowed);
         assert_eq!(verdict(0.0, 6_000.0, 0.0, Some(10_000.0)), Verdict::Held);
-        assert_eq!(verdict(0.0, 6_000.0, 0.0, None), Verdict::Held);
+        // No calm run: nothing to have held against.
+        assert_eq!(verdict(0.0, 6_000.0, 0.0, None), Verdict::Slowed);
+    }
+
+    /// A cell of the experiment and its run: attacked or calm, its good connections starved
+    /// and served, its good requests/s.
+    fn cell(attacked: bool, run: u32, starved: u64, rps: f64) -> (CellRecord, Option<CellRun>) {
+        let lat = serde_json::to_value(lab_schema::Latency::default()).unwrap();
+        let service = lab_schema::Service {
+            served: 20 - starved,
+            starved,
+            ..lab_schema::Service::default()
+        };
+        let mut report = serde_json::json!({
+            "model": "epoll", "server_command": [], "date": "", "url": "http://x/", "conns": 20,
+            "threads": 1, "duration_s": 2.0, "planned_s": 2.0, "requests": 100,
+            "throughput_rps": rps, "latency_us": lat, "connect_us": lat,
+            "errors": serde_json::to_value(lab_schema::Errors::default()).unwrap(),
+            "connections": serde_json::to_value(lab_schema::Connections::default()).unwrap(),
+            "service": serde_json::to_value(service).unwrap(),
+            "timeline": [], "histogram": "", "host": {"cores": 2, "kernel": "6"},
+            "server": serde_json::to_value(lab_schema::ServerStats::default()).unwrap(),
+            "leftover_processes": 0,
+        });
+        let mut command = vec!["lab".to_string(), "run".to_string()];
+        if attacked {
+            report["slow_clients"] = serde_json::to_value(SlowClients::default()).unwrap();
+            command.extend(["--slow-clients".to_string(), "200".to_string()]);
+        }
+        let record = CellRecord {
+            series: "epoll".into(),
+            conns: 20,
+            command,
+            status: CellStatus::Ok,
+            run,
+            experiment: "slow".into(),
+            ..CellRecord::default()
+        };
+        (record, Some(serde_json::from_value(report).unwrap()))
+    }
+
+    #[test]
+    fn a_model_that_starved_good_clients_in_one_run_of_two_is_exhausted() {
+        // Run 1 under attack starved none, run 2 half its 20 (serving the rest fast): the lower
+        // middle of each figure would say 0 starved at 5,000 req/s, held; the run that starved
+        // the most says exhausted.
+        let cells = [
+            cell(false, 1, 0, 10_000.0),
+            cell(true, 1, 0, 9_000.0),
+            cell(false, 2, 0, 10_000.0),
+            cell(true, 2, 10, 5_000.0),
+        ];
+        let summary = &summaries(&cells)[0];
+        let (word, _, _) = summary.outcome.as_ref().unwrap();
+        assert_eq!(*word, "exhausted");
+        // Both runs served every good connection: held.
+        let cells = [
+            cell(false, 1, 0, 10_000.0),
+            cell(true, 1, 0, 9_000.0),
+            cell(false, 2, 0, 10_000.0),
+            cell(true, 2, 0, 8_000.0),
+        ];
+        assert_eq!(summaries(&cells)[0].outcome.as_ref().unwrap().0, "held");
     }
 
     #[test]
