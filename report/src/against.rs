@@ -654,6 +654,10 @@ fn slow_clients(this: &Study, base: &Study) -> Vec<Block> {
             Err(why) => why.clone(),
         };
         let call = match (&x.outcome, &y.outcome) {
+            // An attack that did not get in shows nothing to compare.
+            (Ok((a, _, _)), Ok((b, _, _))) if *a == "not attacked" || *b == "not attacked" => {
+                format!("n/a ({a} here, {b} in the baseline)")
+            }
             (Ok((a, ra, _)), Ok((b, rb, _))) if ra == rb => format!("same ({a})"),
             (Ok((a, ra, _)), Ok((b, rb, _))) => {
                 let call = if ra > rb { "better" } else { "worse" };

@@ -81,6 +81,9 @@ enum Verdict {
     Slowed,
     /// Good connections left without a response: the attack took the workers.
     Exhausted,
+    /// Every good connection served, but fewer than half the attackers were ever open at once
+    /// (their connects failed): the attack did not get in, so holding is not shown.
+    Unattacked,
 }
 
 /// The attacked run's figures (medians over runs), for the table and the reading.
@@ -120,7 +123,11 @@ fn figures(pair: &Pair) -> Option<Figures> {
         .filter(|r| measure::answered(r).is_some())
         .collect();
     let p99_us = median(&answered, |r| r.load.latency_us.p99 as f64);
-    let verdict = verdict(starved, rps, errors, calm_rps);
+    let verdict = match verdict(starved, rps, errors, calm_rps) {
+        Verdict::Exhausted => Verdict::Exhausted,
+        _ if attack.peak_open * 2 < attack.conns => Verdict::Unattacked,
+        v => v,
+    };
     Some(Figures {
         calm_rps,
         rps,
@@ -187,6 +194,7 @@ impl Verdict {
             Verdict::Held => "held",
             Verdict::Slowed => "slowed",
             Verdict::Exhausted => "exhausted",
+            Verdict::Unattacked => "not attacked",
         }
     }
 }
@@ -213,6 +221,7 @@ pub(crate) fn summaries(cells: &[(CellRecord, Option<CellRun>)]) -> Vec<Summary>
                         Verdict::Held => 2,
                         Verdict::Slowed => 1,
                         Verdict::Exhausted => 0,
+                        Verdict::Unattacked => 1,
                     },
                     format!(
                         "{}: {} of {} good connections served, {} req/s{}",
@@ -256,7 +265,9 @@ impl Ctx<'_> {
              workers gives each attacker a worker that waits for the rest of the head; an event \
              loop holds it as one more idle socket. *Starved*: good connections that got no \
              response in the whole run. A model *held* when it served every good connection \
-             with at most {} of attempts failing and at least {} of its calm throughput.",
+             with at most {} of attempts failing and at least {} of its calm throughput; a run \
+             in which fewer than half the attackers were ever open at once (their connects \
+             failed) shows no holding, and is called *not attacked*.",
             fmt::thousands(good as f64),
             fmt::thousands(n as f64),
             fmt::fixed(every, 1),
@@ -314,11 +325,19 @@ impl Ctx<'_> {
                 f.p99_us
                     .map(fmt::latency_us)
                     .unwrap_or_else(|| "no response".into()),
-                format!(
-                    "{} of {}",
-                    fmt::thousands(f.attack.peak_open as f64),
-                    fmt::thousands(f.attack.conns as f64)
-                ),
+                match f.attack.connect_failed {
+                    0 => format!(
+                        "{} of {}",
+                        fmt::thousands(f.attack.peak_open as f64),
+                        fmt::thousands(f.attack.conns as f64)
+                    ),
+                    n => format!(
+                        "{} of {} ({} connects failed)",
+                        fmt::thousands(f.attack.peak_open as f64),
+                        fmt::thousands(f.attack.conns as f64),
+                        fmt::thousands(n as f64)
+                    ),
+                },
                 released(&f.attack),
             ]);
             let timeout = pair
@@ -373,6 +392,13 @@ impl Ctx<'_> {
                     ));
                 }
                 Verdict::Held => held.push((name, f)),
+                Verdict::Unattacked => lines.push(format!(
+                    "{name}: the attack did not get in (at most {} of {} attackers open at once, \
+                     {} connects failed), so whether it holds is not shown.",
+                    fmt::thousands(f.attack.peak_open as f64),
+                    fmt::thousands(f.attack.conns as f64),
+                    fmt::thousands(f.attack.connect_failed as f64)
+                )),
             }
         }
         self.push(Block::Table { head, rows });
@@ -497,6 +523,31 @@ mod tests {
             cell(true, 2, 0, 8_000.0),
         ];
         assert_eq!(summaries(&cells)[0].outcome.as_ref().unwrap().0, "held");
+    }
+
+    #[test]
+    fn an_attack_that_did_not_get_in_shows_no_holding() {
+        let attacked = |peak_open: u64, starved: u64| {
+            let (record, run) = cell(true, 1, starved, 9_000.0);
+            let mut run = run.unwrap();
+            run.slow_clients = Some(SlowClients {
+                conns: 200,
+                peak_open,
+                connect_failed: 500,
+                ..SlowClients::default()
+            });
+            (record, Some(run))
+        };
+        let verdict = |peak_open, starved| {
+            let cells = [cell(false, 1, 0, 10_000.0), attacked(peak_open, starved)];
+            summaries(&cells)[0].outcome.as_ref().unwrap().0
+        };
+        // 40 of 200 attackers ever open: not attacked, not held.
+        assert_eq!(verdict(40, 0), "not attacked");
+        // A good client starved by the few that got in: exhausted all the same.
+        assert_eq!(verdict(40, 1), "exhausted");
+        // Half or more in: the verdict stands.
+        assert_eq!(verdict(100, 0), "held");
     }
 
     #[test]
