@@ -260,10 +260,7 @@ fn tcp_listeners(pid: u32, addr: &std::net::SocketAddr) -> Vec<u64> {
     };
     // A v4-mapped address is its v4 one; a wildcard (v4 or v6, dual-stack) serves any address.
     let serves = |local: IpAddr| {
-        let local = match local {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(local, IpAddr::V4),
-            v4 => v4,
-        };
+        let local = local.to_canonical();
         local.is_unspecified() || local == addr.ip().to_canonical()
     };
     let mut inodes = Vec::new();

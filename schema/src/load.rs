@@ -127,15 +127,17 @@ impl Loader {
 
     /// Whether some thread was saturated ([`Loader::SATURATED`]).
     pub fn saturated(&self) -> bool {
-        self.busiest()
-            .is_some_and(|(_, c, w)| c + w >= Self::SATURATED)
+        self.limit().is_some()
     }
 
     /// What a saturated generator says of the throughput, if it was saturated: the generator
     /// itself (a thread that ran nearly all the time), or the CPUs (a thread that was ready
     /// nearly all the time but waited for a CPU the server, or other work, had).
     pub fn limit(&self) -> Option<LoaderLimit> {
-        let (_, on_cpu, _) = self.busiest().filter(|_| self.saturated())?;
+        let (_, on_cpu, waiting) = self.busiest()?;
+        if on_cpu + waiting < Self::SATURATED {
+            return None;
+        }
         Some(if on_cpu >= Self::SATURATED {
             LoaderLimit::Generator
         } else {

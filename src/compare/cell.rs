@@ -321,7 +321,10 @@ fn run_cell(exe: &Path, job: &Job, out: &Path, limit: Duration, stop: &AtomicBoo
         .and_then(|t| serde_json::from_str::<report::CellRun>(&t).ok())
     {
         Some(run) if nothing_served && run.leftover_processes > 0 => {
-            return failed(with_tail(format!("`lab run` exited with {status:?}")))
+            return failed(with_tail(format!(
+                "`lab run` served nothing and left {} server processes behind",
+                run.leftover_processes
+            )))
         }
         Some(run) => format!(
             "{:>10.0} req/s  p99 {:>8} ms  errors {}{}{}",
